@@ -1,0 +1,137 @@
+"""The `claimsops` command line. Any error is one line on stderr and a non-zero exit."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+from datetime import date
+
+from console import commands
+
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+
+def _date(value: str) -> date:
+    from engine.dates import parse_date
+
+    try:
+        return parse_date(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD or MM/DD/YYYY)") from None
+
+
+def _positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a whole number") from None
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # one line, exit 2
+        sys.stderr.write(f"claimsops: {message} (see --help)\n")
+        sys.exit(EXIT_USAGE)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="claimsops", description="Bulk claim-status look-ups, operated from a terminal.")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    def add(name: str, handler: Callable, help_text: str) -> argparse.ArgumentParser:
+        p = sub.add_parser(name, help=help_text, description=help_text)
+        p.set_defaults(handler=handler)
+        return p
+
+    p = add("submit", commands.submit, "submit a CSV file of claims as a new job")
+    p.add_argument("file")
+    p.add_argument("--start-date", type=_date, help="job window start (default: 90 days before the end)")
+    p.add_argument("--end-date", type=_date, help="job window end (default: today)")
+    p.add_argument("--tin", default="", help="billing TIN to search under (default: CLAIMSOPS_PAYER_TIN)")
+    p.add_argument("--payer-id", default="", help="payer id (default: CLAIMSOPS_PAYER_ID or 87726)")
+    p.add_argument("--strategy", default="auto", choices=["auto", "batch", "individual"])
+    p.add_argument("--wait", action="store_true", help="wait for the job to finish, showing progress")
+    p.add_argument("--json", action="store_true")
+
+    p = add("jobs", commands.jobs, "list jobs, newest first")
+    p.add_argument("--status", action="append", default=[], help="only this status (repeatable)")
+    p.add_argument("-n", type=_positive_int, default=50, help="how many (default 50)")
+    p.add_argument("--json", action="store_true")
+
+    p = add("job", commands.job, "show one job")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+
+    p = add("cancel", commands.cancel, "cancel a pending or running job")
+    p.add_argument("id", type=int)
+    p.add_argument("--json", action="store_true")
+
+    p = add("retry", commands.retry, "process a failed or cancelled job again (rows without a result)")
+    p.add_argument("id", type=int)
+    p.add_argument("--errors", action="store_true", help="also rows that ended in a payer error")
+    p.add_argument("--json", action="store_true")
+
+    p = add("export", commands.export, "write a job's results file")
+    p.add_argument("id", type=int)
+    p.add_argument("-o", "--output", help="file to write (default: <file>-job<ID>-results.csv)")
+
+    p = add("logs", commands.logs, "show log lines from every process")
+    p.add_argument("-n", type=_positive_int, default=100, help="how many lines (default 100)")
+    p.add_argument("-f", "--follow", action="store_true", help="keep printing new lines")
+    p.add_argument("--service", default="")
+    p.add_argument("--level", default="", help="minimum level: DEBUG, INFO, WARNING, ERROR")
+    p.add_argument("--job", type=int)
+    p.add_argument("--grep", default="", help="only lines containing this text")
+    p.add_argument("--json", action="store_true")
+
+    p = add("audit", commands.audit_cmd, "who did what, when, from where")
+    p.add_argument("--user", default="")
+    p.add_argument("--action", default="")
+    p.add_argument("-n", type=_positive_int, default=50)
+    p.add_argument("--json", action="store_true")
+
+    p = add("payer-sim", commands.payer_sim, "run the sandbox payer simulator on loopback")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=8787)
+    p.add_argument("--latency-scale", type=float, default=0.0, help="1.0 = real payer latency (default 0)")
+    p.add_argument("--window-days", type=int, default=31, help="widest search window (default 31)")
+    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--write-csv", metavar="FILE", help="write an input CSV from the data set, then serve")
+    p.add_argument("--rows", type=_positive_int, default=2000, help="rows for --write-csv")
+
+    p = add("db", commands.db_cmd, "database maintenance")
+    p.add_argument("action", choices=["upgrade"])
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return EXIT_USAGE
+    try:
+        return int(args.handler(args) or 0)
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except commands.CliError as exc:
+        sys.stderr.write(f"claimsops: {exc}\n")
+        return exc.code
+    except Exception as exc:  # the promise: never a traceback
+        message = commands.describe_error(exc)
+        if getattr(args, "json", False):
+            json.dump({"error": message}, sys.stdout)
+            sys.stdout.write("\n")
+        sys.stderr.write(f"claimsops: {message}\n")
+        return EXIT_ERROR
+
+
+if __name__ == "__main__":
+    sys.exit(main())

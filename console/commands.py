@@ -1,0 +1,282 @@
+"""What each CLI command does: parse nothing, print for humans (80 columns) or JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from functools import cached_property
+from typing import Any
+
+from engine import jobs as joblib
+from engine.actions import Operator, PermissionDenied, audit_to_dict, current_operator, list_audit, perform
+from engine.config import ConfigError, Settings, load_settings
+from engine.db import Database, DatabaseError
+from engine.text import safe_text
+
+
+class CliError(Exception):
+    def __init__(self, message: str, code: int = 1) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+def describe_error(exc: BaseException) -> str:
+    """One line an operator can act on, for any exception."""
+    from engine.intake import IntakeError
+    from engine.submit import SubmitError
+
+    if isinstance(exc, ConfigError | DatabaseError | PermissionDenied | joblib.JobError | IntakeError | SubmitError):
+        return safe_text(str(exc))
+    if isinstance(exc, FileNotFoundError):
+        return f"{exc.filename}: no such file"
+    if isinstance(exc, PermissionError):
+        return f"{exc.filename}: permission denied"
+    if isinstance(exc, IsADirectoryError):
+        return f"{exc.filename}: is a directory"
+    if isinstance(exc, OSError):
+        return safe_text(f"{exc.strerror or exc}")
+    return safe_text(f"unexpected {type(exc).__name__}: {exc}")
+
+
+class Context:
+    """Settings, database and operator, opened on first use."""
+
+    def __init__(self, read_only: bool = False) -> None:
+        self.read_only = read_only
+
+    @cached_property
+    def settings(self) -> Settings:
+        return load_settings()
+
+    @cached_property
+    def db(self) -> Database:
+        return Database(self.settings.effective_database_url)
+
+    @cached_property
+    def operator(self) -> Operator:
+        return current_operator(self.settings, read_only=self.read_only)
+
+
+def _print_json(data: Any) -> None:
+    json.dump(data, sys.stdout, indent=2, default=str)
+    sys.stdout.write("\n")
+
+
+def _short(text: str, width: int) -> str:
+    text = safe_text(text)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _job_line(job: Any) -> str:
+    progress = f"{job.done_rows}/{job.total_rows}"
+    when = job.created_at.strftime("%m-%d %H:%M")
+    return (
+        f"{job.id:>6}  {job.status:<10}  {progress:>13}  {job.found_rows:>6}  "
+        f"{_short(job.file_name, 22):<22}  {when}"
+    )
+
+
+JOB_HEADER = f"{'ID':>6}  {'STATUS':<10}  {'DONE/TOTAL':>13}  {'FOUND':>6}  {'FILE':<22}  CREATED"
+
+
+def _job_detail(job: Any) -> str:
+    lines = [
+        f"job {job.id}  {job.status}  {safe_text(job.file_name)}",
+        f"  rows      {job.done_rows}/{job.total_rows} done: {job.found_rows} found, "
+        f"{job.not_found_rows} not found, {job.error_rows} errors, {job.invalid_rows} invalid",
+        f"  window    {job.start_date} .. {job.end_date}   strategy {job.strategy}   TIN "
+        f"{job.tin or '(per row)'}   payer {job.payer_id}",
+        f"  submitted {job.created_at:%Y-%m-%d %H:%M:%S} by {safe_text(job.submitted_by)}",
+    ]
+    if job.started_at:
+        lines.append(f"  started   {job.started_at:%Y-%m-%d %H:%M:%S}   attempts {job.attempts}")
+    if job.finished_at:
+        lines.append(f"  finished  {job.finished_at:%Y-%m-%d %H:%M:%S}   payer calls {job.payer_calls}")
+    if job.cancel_requested_at:
+        latency = f" ({job.cancel_latency_ms} ms)" if job.cancel_latency_ms is not None else ""
+        lines.append(
+            f"  cancel    asked {job.cancel_requested_at:%H:%M:%S} by "
+            f"{safe_text(job.cancel_requested_by or '?')}{latency}"
+        )
+    if job.failure_reason:
+        lines.append(f"  reason    {safe_text(job.failure_reason)}")
+    for warning in job.warnings or []:
+        lines.append(f"  warning   {safe_text(warning)}")
+    return "\n".join(lines)
+
+
+# ---- commands ----
+
+
+def submit(args: argparse.Namespace) -> int:
+    from engine.submit import JobParams, submit_file
+
+    ctx = Context()
+    params = JobParams(args.start_date, args.end_date, args.tin, args.payer_id, args.strategy)
+    op = ctx.operator
+    job_id = perform(
+        ctx.db, op, "submit", args.file,
+        lambda: submit_file(ctx.db, ctx.settings, args.file, params, op.user, op.client_addr),
+    )
+    if args.wait:
+        from console.waiting import wait_for_job
+
+        wait_for_job(ctx, job_id, quiet=args.json)
+    job = joblib.get_job(ctx.db, job_id)
+    if args.json:
+        _print_json(joblib.job_to_dict(job))
+    else:
+        print(_job_detail(job))
+    return 0 if job.status != joblib.FAILED else 1
+
+
+def jobs(args: argparse.Namespace) -> int:
+    ctx = Context()
+    rows = joblib.list_jobs(ctx.db, statuses=args.status, limit=args.n)
+    if args.json:
+        _print_json([joblib.job_to_dict(j) for j in rows])
+        return 0
+    print(JOB_HEADER)
+    for job in rows:
+        print(_job_line(job))
+    if not rows:
+        print("(no jobs)")
+    return 0
+
+
+def job(args: argparse.Namespace) -> int:
+    ctx = Context()
+    item = joblib.get_job(ctx.db, args.id)
+    if args.json:
+        data = joblib.job_to_dict(item)
+        data["history"] = list(item.history or [])
+        _print_json(data)
+    else:
+        print(_job_detail(item))
+    return 0
+
+
+def cancel(args: argparse.Namespace) -> int:
+    ctx = Context()
+    op = ctx.operator
+    status = perform(ctx.db, op, "cancel", f"job {args.id}", lambda: joblib.cancel(ctx.db, args.id, op.user))
+    if status == joblib.CANCELLING:
+        status = _await_cancelled(ctx.db, args.id)
+    item = joblib.get_job(ctx.db, args.id)
+    if args.json:
+        _print_json(joblib.job_to_dict(item))
+    elif item.status == joblib.CANCELLED:
+        latency = f" in {item.cancel_latency_ms} ms" if item.cancel_latency_ms else ""
+        print(f"job {args.id} CANCELLED{latency}; {item.done_rows}/{item.total_rows} rows kept")
+    else:
+        print(f"job {args.id} is {status}: its worker will stop it")
+    return 0
+
+
+def _await_cancelled(db: Database, job_id: int, timeout: float = 5.0) -> str:
+    """A running job's worker confirms within a second; wait a little for it."""
+    deadline = time.monotonic() + timeout
+    status = joblib.CANCELLING
+    while time.monotonic() < deadline:
+        status = joblib.status_of(db, job_id)
+        if status != joblib.CANCELLING:
+            break
+        time.sleep(0.05)
+    return status
+
+
+def retry(args: argparse.Namespace) -> int:
+    ctx = Context()
+    op = ctx.operator
+    todo = perform(
+        ctx.db, op, "retry", f"job {args.id}",
+        lambda: joblib.retry(ctx.db, args.id, op.user, errors=args.errors),
+    )
+    item = joblib.get_job(ctx.db, args.id)
+    if args.json:
+        _print_json(joblib.job_to_dict(item))
+    else:
+        print(f"job {args.id} is PENDING again: {todo} rows to look up")
+    return 0
+
+
+def export(args: argparse.Namespace) -> int:
+    from engine.exporting import default_export_name, export_job
+
+    ctx = Context()
+    out = args.output or default_export_name(ctx.db, args.id)
+    count = perform(ctx.db, ctx.operator, "export", f"job {args.id} -> {out}", lambda: export_job(ctx.db, args.id, out))
+    print(f"wrote {count} rows to {out}")
+    return 0
+
+
+def logs(args: argparse.Namespace) -> int:
+    from engine.logsink import LogFilter, last_lines, level_name, lines_after, parse_level
+
+    ctx = Context()
+    try:
+        level = parse_level(args.level) if args.level else 0
+    except ValueError as exc:
+        raise CliError(str(exc), 2) from None
+    flt = LogFilter(service=args.service, level=level, job_id=args.job, text=args.grep)
+
+    def show(rows: list) -> None:
+        for r in rows:
+            if args.json:
+                print(json.dumps({"id": r.id, "at": r.at.isoformat(), "service": r.service, "host": r.host,
+                                  "pid": r.pid, "level": level_name(r.level), "job_id": r.job_id,
+                                  "message": r.message}))
+            else:
+                job = f" job={r.job_id}" if r.job_id else ""
+                print(f"{r.at:%Y-%m-%d %H:%M:%S} {level_name(r.level):<7} {r.service}{job}: "
+                      f"{safe_text(r.message, keep_newlines=True)}")
+        sys.stdout.flush()
+
+    rows = last_lines(ctx.db, flt, args.n)
+    if args.json and not args.follow:
+        _print_json([{"id": r.id, "at": r.at.isoformat(), "service": r.service, "host": r.host, "pid": r.pid,
+                      "level": level_name(r.level), "job_id": r.job_id, "message": r.message} for r in rows])
+        return 0
+    show(rows)
+    last = rows[-1].id if rows else 0
+    while args.follow:
+        time.sleep(0.5)
+        rows = lines_after(ctx.db, flt, last)
+        if rows:
+            show(rows)
+            last = rows[-1].id
+    return 0
+
+
+def audit_cmd(args: argparse.Namespace) -> int:
+    ctx = Context()
+    entries = list_audit(ctx.db, user=args.user, action=args.action, limit=args.n)
+    if args.json:
+        _print_json([audit_to_dict(e) for e in entries])
+        return 0
+    print(f"{'WHEN':<19}  {'USER':<10}  {'FROM':<15}  {'ACTION':<13}  {'OUTCOME':<7}  TARGET")
+    for e in entries:
+        print(f"{e.at:%Y-%m-%d %H:%M:%S}  {_short(e.user, 10):<10}  {_short(e.client_addr, 15):<15}  "
+              f"{e.action:<13}  {e.outcome:<7}  {_short(e.target, 60)}")
+    if not entries:
+        print("(no audit entries)")
+    return 0
+
+
+def payer_sim(args: argparse.Namespace) -> int:
+    from console.sandbox import run_payer_sim
+
+    return run_payer_sim(args)
+
+
+def db_cmd(args: argparse.Namespace) -> int:
+    from engine import migrate
+
+    ctx = Context()
+    db = Database(ctx.settings.effective_database_url, migrate=False)
+    applied = migrate.upgrade(db.write_engine)
+    state = "upgraded to" if applied else "already at"
+    print(f"database {db.display_url} {state} revision {migrate.head_revision()}")
+    return 0

@@ -1,0 +1,135 @@
+"""Operator actions: one entry point that checks the role and writes the audit row.
+
+Every action (submit, cancel, retry, export, reveal, run now, pause, resume, reschedule) goes
+through `perform`; refusals and failures are audited too.
+"""
+
+from __future__ import annotations
+
+import getpass
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from sqlalchemy import select
+
+from engine.config import Settings
+from engine.db import Database
+from engine.models import AuditEntry, utcnow
+
+T = TypeVar("T")
+
+ACTIONS = frozenset(
+    {"submit", "cancel", "retry", "export", "reveal", "task.run", "task.pause", "task.resume",
+     "task.schedule"}
+)
+
+
+class PermissionDenied(Exception):
+    """The operator's role does not allow the action."""
+
+
+@dataclass(frozen=True)
+class Operator:
+    user: str
+    client_addr: str
+    can_act: bool
+    reason: str = ""
+
+    @property
+    def role(self) -> str:
+        return "operator" if self.can_act else "read-only"
+
+
+def current_operator(settings: Settings, *, read_only: bool = False) -> Operator:
+    """Who is at the keyboard: the OS user and the SSH client address, with their role."""
+    try:
+        user = getpass.getuser()
+    except Exception:  # no passwd entry in a container
+        user = os.environ.get("USER") or f"uid{os.getuid()}"
+    client = (os.environ.get("SSH_CLIENT") or "").split(" ")[0] or "local"
+    if read_only or settings.read_only:
+        return Operator(user, client, False, "this session is read-only (--read-only)")
+    allowed = settings.operators or _home_owner(settings)
+    if user not in allowed:
+        why = f"{user} is not in CLAIMSOPS_OPERATORS" if settings.operators else (
+            f"CLAIMSOPS_OPERATORS is unset and {user} does not own {settings.home}"
+        )
+        return Operator(user, client, False, f"read-only: {why}")
+    return Operator(user, client, True)
+
+
+def _home_owner(settings: Settings) -> tuple[str, ...]:
+    """With no operators configured, the owner of the data directory may act (embedded mode:
+    whoever can open the 0600 database file is already trusted with it)."""
+    import pwd
+
+    home = settings.home
+    while not home.exists() and home != home.parent:
+        home = home.parent
+    try:
+        return (pwd.getpwuid(home.stat().st_uid).pw_name,)
+    except (KeyError, OSError):
+        return ()
+
+
+def audit(db: Database, operator: Operator, action: str, target: str, outcome: str, detail: str = "") -> None:
+    with db.write() as session:
+        session.add(
+            AuditEntry(
+                at=utcnow(), user=operator.user, client_addr=operator.client_addr, action=action,
+                target=target[:255], outcome=outcome, detail=detail[:2000],
+            )
+        )
+
+
+def perform(db: Database, operator: Operator, action: str, target: str, do: Callable[[], T]) -> T:
+    """Run `do` if the operator may act; audit the outcome either way."""
+    if action not in ACTIONS:
+        raise ValueError(f"unknown action {action}")
+    if not operator.can_act:
+        audit(db, operator, action, target, "refused", operator.reason)
+        raise PermissionDenied(f"{action} refused: {operator.reason}")
+    try:
+        result = do()
+    except Exception as exc:
+        audit(db, operator, action, target, "failed", str(exc))
+        raise
+    audit(db, operator, action, target, "ok", _describe(result))
+    return result
+
+
+def _describe(result: object) -> str:
+    if result is None:
+        return ""
+    if isinstance(result, str | int | float):
+        return str(result)
+    return type(result).__name__
+
+
+def list_audit(
+    db: Database, *, user: str = "", action: str = "", text: str = "", limit: int = 100,
+    before_id: int | None = None,
+) -> list[AuditEntry]:
+    """Newest first, one page."""
+    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
+    if user:
+        query = query.where(AuditEntry.user == user)
+    if action:
+        query = query.where(AuditEntry.action == action)
+    if text:
+        like = f"%{text}%"
+        query = query.where(AuditEntry.target.ilike(like) | AuditEntry.detail.ilike(like))
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def audit_to_dict(entry: AuditEntry) -> dict[str, object]:
+    return {
+        "id": entry.id, "user": entry.user, "from": entry.client_addr, "action": entry.action,
+        "target": entry.target, "outcome": entry.outcome, "detail": entry.detail,
+        "at": entry.at.isoformat(),
+    }

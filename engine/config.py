@@ -1,0 +1,188 @@
+"""Configuration: environment variables, or a TOML file named by CLAIMSOPS_CONFIG; the
+environment wins. A malformed value raises ConfigError naming the variable."""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+PREFIX = "CLAIMSOPS_"
+
+
+class ConfigError(Exception):
+    """A configuration value is missing or malformed; the message names the variable."""
+
+
+def _default_home() -> Path:
+    base = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    return Path(base) / "claimsops"
+
+
+def _as_int(name: str, raw: Any, minimum: int = 0) -> int:
+    try:
+        value = int(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, got {str(raw)!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be at least {minimum}, got {value}")
+    return value
+
+
+def _as_float(name: str, raw: Any, minimum: float = 0.0) -> float:
+    try:
+        value = float(str(raw).strip())
+    except ValueError:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a number, got {str(raw)!r}") from None
+    if value < minimum:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be at least {minimum}, got {value}")
+    return value
+
+
+def _as_bool(name: str, raw: Any) -> bool:
+    if isinstance(raw, bool):
+        return raw
+    text = str(raw).strip().lower()
+    if text in {"1", "true", "yes", "on"}:
+        return True
+    if text in {"0", "false", "no", "off", ""}:
+        return False
+    raise ConfigError(f"{PREFIX}{name.upper()} must be true or false, got {str(raw)!r}")
+
+
+def _as_list(name: str, raw: Any) -> tuple[str, ...]:
+    if isinstance(raw, list | tuple):
+        return tuple(str(x).strip() for x in raw if str(x).strip())
+    return tuple(part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip())
+
+
+def _as_tin(name: str, raw: Any) -> str:
+    text = str(raw).strip().replace("-", "")
+    if text and (len(text) != 9 or not text.isdigit()):
+        raise ConfigError(f"{PREFIX}{name.upper()} must be 9 digits, got {len(text)} characters")
+    return text
+
+
+def _as_str(name: str, raw: Any) -> str:
+    return str(raw).strip()
+
+
+def _as_url(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    if text and "://" not in text:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a URL like scheme://host/…, got {text!r}")
+    return text.rstrip("/") if text.startswith("http") else text
+
+
+@dataclass(frozen=True)
+class Settings:
+    home: Path = field(default_factory=_default_home)
+    database_url: str = ""
+    broker_url: str = ""
+    payer_url: str = ""
+    inquiry_url: str = ""
+    payer_client_id: str = ""
+    payer_client_secret: str = field(default="", repr=False)
+    payer_tin: str = ""
+    payer_id: str = "87726"
+    operators: tuple[str, ...] = ()
+    alert_webhook: str = ""
+    site_name: str = "claimsops"
+    timezone: str = "UTC"
+    max_upload_bytes: int = 10 * 1024 * 1024
+    max_upload_rows: int = 100_000
+    lease_seconds: int = 30
+    max_attempts: int = 5
+    payer_concurrency: int = 50
+    payer_rate_per_second: float = 50.0
+    payer_timeout_seconds: float = 30.0
+    refresh_seconds: float = 1.0
+    read_only: bool = False
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'claimsops.db'}"
+
+    @property
+    def effective_inquiry_url(self) -> str:
+        return self.inquiry_url or self.payer_url
+
+    @property
+    def archive_dir(self) -> Path:
+        return self.home / "archive"
+
+    @property
+    def mode(self) -> str:
+        return "production" if self.broker_url else "embedded"
+
+    @property
+    def sandbox(self) -> bool:
+        """No payer configured: the built-in simulator stands in."""
+        return not self.payer_url
+
+
+_PARSERS: dict[str, Callable[[str, Any], Any]] = {
+    "home": lambda n, v: Path(str(v)).expanduser(),
+    "database_url": _as_url,
+    "broker_url": _as_url,
+    "payer_url": _as_url,
+    "inquiry_url": _as_url,
+    "payer_client_id": _as_str,
+    "payer_client_secret": _as_str,
+    "payer_tin": _as_tin,
+    "payer_id": _as_str,
+    "operators": _as_list,
+    "alert_webhook": _as_url,
+    "site_name": _as_str,
+    "timezone": _as_str,
+    "max_upload_bytes": lambda n, v: _as_int(n, v, 1),
+    "max_upload_rows": lambda n, v: _as_int(n, v, 1),
+    "lease_seconds": lambda n, v: _as_int(n, v, 2),
+    "max_attempts": lambda n, v: _as_int(n, v, 1),
+    "payer_concurrency": lambda n, v: _as_int(n, v, 1),
+    "payer_rate_per_second": lambda n, v: _as_float(n, v, 0.1),
+    "payer_timeout_seconds": lambda n, v: _as_float(n, v, 0.1),
+    "refresh_seconds": lambda n, v: _as_float(n, v, 0.1),
+    "read_only": _as_bool,
+}
+
+
+def _read_toml(path: str) -> dict[str, Any]:
+    try:
+        with open(path, "rb") as fh:
+            data = tomllib.load(fh)
+    except FileNotFoundError:
+        raise ConfigError(f"{PREFIX}CONFIG names {path}, which does not exist") from None
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{PREFIX}CONFIG file {path} is not valid TOML: {exc}") from None
+    section = data.get("claimsops", data)
+    known = {f.name for f in fields(Settings)} | {"payer_client_secret_file"}
+    unknown = sorted(k for k in section if k.lower() not in known)
+    if unknown:
+        raise ConfigError(f"{PREFIX}CONFIG file {path} has unknown keys: {', '.join(unknown)}")
+    return {k.lower(): v for k, v in section.items()}
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Settings from the TOML file (if any), then the environment on top."""
+    env = os.environ if environ is None else environ
+    raw: dict[str, Any] = {}
+    if env.get(f"{PREFIX}CONFIG"):
+        raw.update(_read_toml(env[f"{PREFIX}CONFIG"]))
+    for name in _PARSERS:
+        key = f"{PREFIX}{name.upper()}"
+        if key in env:
+            raw[name] = env[key]
+    secret_file = env.get(f"{PREFIX}PAYER_CLIENT_SECRET_FILE") or raw.pop("payer_client_secret_file", "")
+    if secret_file and "payer_client_secret" not in raw:
+        try:
+            raw["payer_client_secret"] = Path(secret_file).read_text().strip()
+        except OSError as exc:
+            raise ConfigError(
+                f"{PREFIX}PAYER_CLIENT_SECRET_FILE cannot be read: {exc.strerror}"
+            ) from None
+    values = {name: _PARSERS[name](name, value) for name, value in raw.items() if name in _PARSERS}
+    return Settings(**values)

@@ -1,0 +1,158 @@
+"""Opening the database: the SQLite profile (WAL, busy timeout, BEGIN IMMEDIATE writes, a
+0600 file) or PostgreSQL by URL, migrated to the newest schema on first use."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations"
+BUSY_TIMEOUT_MS = 30_000
+
+
+class DatabaseError(Exception):
+    """The database cannot be opened or reached; the message says which and why."""
+
+
+def _sqlite_path(url: str) -> Path | None:
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or not parsed.database or parsed.database == ":memory:":
+        return None
+    return Path(parsed.database)
+
+
+def _prepare_sqlite_file(path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    if not path.exists():
+        fd = os.open(path, os.O_CREAT | os.O_WRONLY, 0o600)
+        os.close(fd)
+
+
+def _sqlite_engine(url: str, immediate: bool) -> Engine:
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_size=8, max_overflow=16)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_conn, _record):  # noqa: ANN001
+        dbapi_conn.isolation_level = None  # we issue BEGIN ourselves
+        cur = dbapi_conn.cursor()
+        cur.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    begin = "BEGIN IMMEDIATE" if immediate else "BEGIN"
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):  # noqa: ANN001
+        conn.exec_driver_sql(begin)
+
+    return engine
+
+
+def normalise_url(url: str) -> str:
+    """`postgresql://` and `postgres://` mean psycopg 3 here (SQLAlchemy would pick psycopg2)."""
+    for prefix in ("postgresql://", "postgres://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+class Database:
+    """One per process. `write()` for transactions that change rows, `read()` for queries."""
+
+    def __init__(self, url: str, *, migrate: bool = True) -> None:
+        self.url = url = normalise_url(url)
+        self.sqlite_path = _sqlite_path(url)
+        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
+        try:
+            if self.is_sqlite:
+                if self.sqlite_path is not None:
+                    _prepare_sqlite_file(self.sqlite_path)
+                self.engine = _sqlite_engine(url, immediate=False)
+                self.write_engine = _sqlite_engine(url, immediate=True)
+            else:
+                self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+                self.write_engine = self.engine
+        except Exception as exc:  # bad URL, missing driver
+            raise DatabaseError(f"cannot open database {self.display_url}: {exc}") from None
+        self._read = sessionmaker(self.engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        if migrate:
+            self.upgrade()
+
+    @property
+    def display_url(self) -> str:
+        """The URL without a password, for messages and the console header."""
+        return make_url(self.url).render_as_string(hide_password=True)
+
+    @property
+    def backend(self) -> str:
+        return "sqlite" if self.is_sqlite else make_url(self.url).get_backend_name()
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Session]:
+        """A short write transaction (BEGIN IMMEDIATE on SQLite); commits on success."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def ping(self) -> float:
+        """Round trip in seconds; raises DatabaseError when the database is unreachable."""
+        started = time.perf_counter()
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+        except OperationalError as exc:
+            raise DatabaseError(f"database {self.display_url} unreachable: {exc.orig}") from None
+        return time.perf_counter() - started
+
+    def upgrade(self) -> None:
+        """Migrate to the newest schema; safe when several processes start at once."""
+        from engine import migrate
+
+        try:
+            with self._migration_lock():
+                migrate.upgrade(self.write_engine)
+        except OperationalError as exc:
+            raise DatabaseError(f"cannot reach database {self.display_url}: {exc.orig}") from None
+
+    @contextlib.contextmanager
+    def _migration_lock(self) -> Iterator[None]:
+        if self.sqlite_path is not None:
+            lock_path = self.sqlite_path.with_suffix(self.sqlite_path.suffix + ".migrate.lock")
+            fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o600)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX)
+                yield
+            finally:
+                fcntl.flock(fd, fcntl.LOCK_UN)
+                os.close(fd)
+        elif not self.is_sqlite:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT pg_advisory_lock(74257)"))
+                try:
+                    yield
+                finally:
+                    conn.execute(text("SELECT pg_advisory_unlock(74257)"))
+                    conn.commit()
+        else:
+            yield
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+        if self.write_engine is not self.engine:
+            self.write_engine.dispose()

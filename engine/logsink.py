@@ -1,0 +1,244 @@
+"""Logging for every process: records go to the logs table through a batching handler (and to
+stderr in headless processes), tagged with service, host, pid and job id, PHI masked first."""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import os
+import queue
+import socket
+import sys
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+
+from engine.db import Database
+from engine.models import LogRecord
+from engine.text import mask_phi
+
+current_job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
+current_run_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
+
+LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRITICAL": 50}
+
+
+@contextlib.contextmanager
+def job_context(job_id: int | None) -> Iterator[None]:
+    token = current_job_id.set(job_id)
+    try:
+        yield
+    finally:
+        current_job_id.reset(token)
+
+
+@contextlib.contextmanager
+def run_context(run_id: int | None) -> Iterator[None]:
+    token = current_run_id.set(run_id)
+    try:
+        yield
+    finally:
+        current_run_id.reset(token)
+
+
+class ContextFilter(logging.Filter):
+    """Stamps the job and run ids of the current context and masks PHI in the message."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "job_id"):
+            record.job_id = current_job_id.get()
+        if not hasattr(record, "run_id"):
+            record.run_id = current_run_id.get()
+        try:
+            message = record.getMessage()
+        except Exception:  # a bad format string must not lose the line
+            message = f"{record.msg!r} {record.args!r}"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = logging.Formatter().formatException(record.exc_info)
+        record.msg = mask_phi(message)
+        record.args = None
+        if record.exc_text:
+            record.exc_text = mask_phi(record.exc_text)
+        return True
+
+
+class DatabaseLogHandler(logging.Handler):
+    """Queues records and writes them in batches from a background thread. The queue is bounded:
+    if the database stalls, the oldest records are dropped and the loss is logged once it recovers."""
+
+    def __init__(self, db: Database, service: str, *, flush_interval: float = 0.2, capacity: int = 50_000) -> None:
+        super().__init__()
+        self.db = db
+        self.service = service
+        self.host = socket.gethostname()[:64]
+        self.flush_interval = flush_interval
+        self._queue: queue.Queue[dict] = queue.Queue(maxsize=capacity)
+        self._dropped = 0
+        self._stop = threading.Event()
+        self._flushed = threading.Condition()
+        self._thread = threading.Thread(target=self._run, name=f"log-sink-{service}", daemon=True)
+        self._thread.start()
+
+    def emit(self, record: logging.LogRecord) -> None:
+        message = record.getMessage()
+        if record.exc_text:
+            message = f"{message}\n{record.exc_text}"
+        row = {
+            "at": datetime.fromtimestamp(record.created, UTC),
+            "service": self.service,
+            "host": self.host,
+            "pid": record.process or os.getpid(),
+            "level": record.levelno,
+            "logger": record.name[:64],
+            "job_id": getattr(record, "job_id", None),
+            "run_id": getattr(record, "run_id", None),
+            "message": message[:8000],
+        }
+        try:
+            self._queue.put_nowait(row)
+        except queue.Full:
+            with contextlib.suppress(queue.Empty):
+                self._queue.get_nowait()
+            self._dropped += 1
+            with contextlib.suppress(queue.Full):
+                self._queue.put_nowait(row)
+
+    def _drain(self, limit: int = 1000) -> list[dict]:
+        rows: list[dict] = []
+        while len(rows) < limit:
+            try:
+                rows.append(self._queue.get_nowait())
+            except queue.Empty:
+                break
+        return rows
+
+    def _write(self, rows: list[dict]) -> bool:
+        try:
+            with self.db.write() as session:
+                session.execute(insert(LogRecord), rows)
+            return True
+        except Exception as exc:  # the database is away: keep the lines for the next try
+            print(f"claimsops: log sink cannot write to the database: {type(exc).__name__}", file=sys.stderr)
+            return False
+
+    def _run(self) -> None:
+        pending: list[dict] = []
+        while True:
+            stopping = self._stop.wait(self.flush_interval)
+            pending.extend(self._drain())
+            if self._dropped:
+                pending.append(self._dropped_row())
+            if pending and self._write(pending):
+                pending = []
+            elif len(pending) > 50_000:
+                self._dropped += len(pending) - 50_000
+                pending = pending[-50_000:]
+            with self._flushed:
+                self._flushed.notify_all()
+            if stopping and self._queue.empty():
+                return
+
+    def _dropped_row(self) -> dict:
+        count, self._dropped = self._dropped, 0
+        return {
+            "at": datetime.now(UTC), "service": self.service, "host": self.host, "pid": os.getpid(),
+            "level": logging.WARNING, "logger": "claimsops.logs", "job_id": None, "run_id": None,
+            "message": f"{count} log lines were dropped while the database was unavailable",
+        }
+
+    def flush(self, timeout: float = 5.0) -> None:
+        """Block until what is queued now has been written (or the timeout passes)."""
+        with self._flushed:
+            self._flushed.wait_for(lambda: self._queue.empty(), timeout=timeout)
+            self._flushed.wait(timeout=self.flush_interval * 3)
+
+    def close(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        super().close()
+
+
+def setup_logging(db: Database | None, service: str, *, stderr: bool = True, level: int = logging.INFO) -> DatabaseLogHandler | None:
+    """Route the root logger to the database (and stderr); returns the database handler."""
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        if getattr(handler, "_claimsops", False):
+            root.removeHandler(handler)
+            handler.close()
+    root.setLevel(level)
+    context = ContextFilter()
+    handler = None
+    if db is not None:
+        handler = DatabaseLogHandler(db, service)
+        handler._claimsops = True  # type: ignore[attr-defined]
+        handler.addFilter(context)
+        root.addHandler(handler)
+    if stderr:
+        err = logging.StreamHandler(sys.stderr)
+        err._claimsops = True  # type: ignore[attr-defined]
+        err.addFilter(context)
+        err.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        root.addHandler(err)
+    for noisy in ("httpx", "httpcore", "dramatiq", "apscheduler", "alembic", "sqlalchemy"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+    return handler
+
+
+# ---- queries ----
+
+
+@dataclass(frozen=True)
+class LogFilter:
+    service: str = ""
+    level: int = 0
+    job_id: int | None = None
+    run_id: int | None = None
+    text: str = ""
+
+    def apply(self, query):  # noqa: ANN001, ANN201
+        if self.service:
+            query = query.where(LogRecord.service == self.service)
+        if self.level:
+            query = query.where(LogRecord.level >= self.level)
+        if self.job_id is not None:
+            query = query.where(LogRecord.job_id == self.job_id)
+        if self.run_id is not None:
+            query = query.where(LogRecord.run_id == self.run_id)
+        if self.text:
+            query = query.where(LogRecord.message.ilike(f"%{self.text}%"))
+        return query
+
+
+def parse_level(name: str) -> int:
+    key = name.strip().upper()
+    if key.isdigit():
+        return int(key)
+    if key not in LEVELS:
+        raise ValueError(f"unknown log level {name!r} (one of DEBUG, INFO, WARNING, ERROR, CRITICAL)")
+    return LEVELS[key]
+
+
+def last_lines(db: Database, flt: LogFilter, limit: int = 100, before_id: int | None = None) -> list[LogRecord]:
+    """The newest `limit` matching lines (oldest first), optionally before an id (paging back)."""
+    query = flt.apply(select(LogRecord)).order_by(LogRecord.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(LogRecord.id < before_id)
+    with db.read() as session:
+        rows = list(session.scalars(query))
+    rows.reverse()
+    return rows
+
+
+def lines_after(db: Database, flt: LogFilter, after_id: int, limit: int = 1000) -> list[LogRecord]:
+    """Matching lines newer than `after_id`, oldest first (the tail)."""
+    query = flt.apply(select(LogRecord)).where(LogRecord.id > after_id).order_by(LogRecord.id).limit(limit)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def level_name(level: int) -> str:
+    return logging.getLevelName(level) if level in (10, 20, 30, 40, 50) else f"L{level}"

@@ -1,0 +1,43 @@
+"""How payer failures are told apart: each class says what the caller does next."""
+
+from __future__ import annotations
+
+
+class PayerError(Exception):
+    """Base: a payer call did not produce an answer."""
+
+
+class PayerConfigError(PayerError):
+    """Credentials or request shape are wrong: no retry; the job fails with this message."""
+
+
+class PayerUnavailable(PayerError):
+    """5xx, timeouts or throttling outlasted the retry budget; the affected rows get `Error`."""
+
+
+class WindowTooWide(PayerError):
+    """LCLM_PS_112: the payer's widest window is narrower than asked."""
+
+    def __init__(self, days: int, hint: int | None) -> None:
+        super().__init__(f"window of {days} days is wider than the payer allows")
+        self.days, self.hint = days, hint
+
+
+class TooManyResults(PayerError):
+    """LCLM_PS_306: more than the payer's cap match; split the window."""
+
+
+class OutsideLookback(PayerError):
+    """LCLM_PS_107: the window starts before the payer's look-back."""
+
+
+class PageTokenExpired(PayerError):
+    """LCLM_PS_203: restart the window from its first page."""
+
+
+class PatientOutsideWindow(PayerError):
+    """LCLM_PS_307: the patient has claims, but outside this window."""
+
+
+class InquiryRefused(PayerError):
+    """Claim inquiry answered 200 with `errors` and no data (e.g. product not supported)."""

@@ -1,0 +1,333 @@
+"""The look-up planner: the fewest payer calls on the shortest critical path.
+
+Per TIN (all TINs concurrently): search the windows the rows' own service dates and the job's
+window call for, concurrently, consuming pages as they arrive and matching every claim by
+number; then, for rows still unmatched, the rest of the look-back (each window once for every
+row of the TIN) when that is cheaper than asking claim by claim; then claim-number inquiry.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from engine.payer.client import PayerClient
+from engine.payer.errors import (
+    InquiryRefused,
+    OutsideLookback,
+    PageTokenExpired,
+    PayerUnavailable,
+    TooManyResults,
+    WindowTooWide,
+)
+from engine.payer.normalize import Found, latest
+from engine.payer.windows import (
+    Window,
+    WindowLimit,
+    clip,
+    cut,
+    halve,
+    lookback_start,
+    merge,
+    subtract,
+    width,
+)
+from engine.results import NOT_FOUND_MESSAGE, ClaimResult
+
+log = logging.getLogger("claimsops.planner")
+
+ResultSink = Callable[[list[tuple[int, ClaimResult]]], Awaitable[None]]
+BUFFER_DAYS = 3
+PAGE_SIZE_GUESS = 50
+MAX_RESTARTS = 3
+INQUIRY_FANOUT = 256
+
+# One learned window limit per payer URL, for the life of the process.
+_LIMITS: dict[str, WindowLimit] = {}
+
+
+def window_limit_for(url: str) -> WindowLimit:
+    return _LIMITS.setdefault(url, WindowLimit())
+
+
+@dataclass(frozen=True)
+class LookupRow:
+    row_number: int
+    claim_number: str
+    tin: str
+    payer_id: str
+    first_service_date: date | None = None
+    last_service_date: date | None = None
+
+    def own_window(self) -> Window | None:
+        if self.first_service_date is None:
+            return None
+        last = self.last_service_date or self.first_service_date
+        return (self.first_service_date - timedelta(days=BUFFER_DAYS), last + timedelta(days=BUFFER_DAYS))
+
+
+@dataclass(frozen=True)
+class JobWindow:
+    start: date
+    end: date
+    today: date
+    strategy: str = "auto"
+    lookback_months: int = 24
+
+
+@dataclass
+class PlanStats:
+    windows_searched: int = 0
+    pages: int = 0
+    inquiries: int = 0
+    splits: int = 0
+    restarts: int = 0
+    critical_path: int = 0  # the longest chain of sequential calls this plan made
+
+
+class _Group:
+    """The unmatched rows of one (TIN, payer id) and the occurrences seen for them."""
+
+    def __init__(self, tin: str, payer_id: str, rows: Sequence[LookupRow]) -> None:
+        self.tin, self.payer_id = tin, payer_id
+        self.wanted: dict[str, list[LookupRow]] = {}
+        for row in rows:
+            self.wanted.setdefault(row.claim_number, []).append(row)
+        self.seen: dict[str, dict[tuple, Found]] = {}
+        self.covered: list[Window] = []
+        self.old_rows: set[int] = set()
+        self.claims_seen = 0
+        self.days_searched = 0
+
+    def note(self, found: Found) -> None:
+        if found.claim_number in self.wanted:
+            key = (found.suffix, found.processed_date, found.first_service_date)
+            self.seen.setdefault(found.claim_number, {})[key] = found
+
+
+class LookupPlanner:
+    def __init__(self, client: PayerClient, job: JobWindow, sink: ResultSink, *, limit: WindowLimit | None = None) -> None:
+        self.client = client
+        self.job = job
+        self.sink = sink
+        self.limit = limit or window_limit_for(client.settings.summary_url)
+        self.stats = PlanStats()
+        self._probe = asyncio.Lock()
+        self.earliest = lookback_start(job.today, job.lookback_months)
+
+    async def run(self, rows: Sequence[LookupRow]) -> PlanStats:
+        groups: dict[tuple[str, str], list[LookupRow]] = {}
+        for row in rows:
+            groups.setdefault((row.tin, row.payer_id), []).append(row)
+        strategy = self.job.strategy
+        runner = self._individual if strategy == "individual" else self._batched
+        async with asyncio.TaskGroup() as tasks:
+            for (tin, payer_id), group_rows in groups.items():
+                tasks.create_task(runner(_Group(tin, payer_id, group_rows)))
+        return self.stats
+
+    # ---- strategies ----
+
+    async def _individual(self, group: _Group) -> None:
+        self.stats.critical_path = max(self.stats.critical_path, await self._inquire_all(group, depth=0))
+
+    async def _batched(self, group: _Group) -> None:
+        depth = await self._batched_phases(group)
+        self.stats.critical_path = max(self.stats.critical_path, depth)
+
+    async def _batched_phases(self, group: _Group) -> int:
+        today, span = self.job.today, (self.earliest, self.job.today)
+        first = [(self.job.start, self.job.end)]
+        for rows in group.wanted.values():
+            for row in rows:
+                own = row.own_window()
+                if own is None:
+                    continue
+                if own[1] < self.earliest:
+                    group.old_rows.add(row.row_number)
+                first.append(own)
+        first_windows = clip(merge(first), self.earliest, today)
+        depth = await self._search_all(group, first_windows, phase="first")
+        if not group.wanted:
+            return depth
+        rest = subtract(span, group.covered)
+        if rest and (self.job.strategy == "batch" or self._widening_pays(group, rest)):
+            depth = await self._search_all(group, rest, phase="widened", depth=depth)
+        if not group.wanted:
+            return depth
+        if self.job.strategy == "batch":
+            reason = (
+                "Claim not found in any window back to the 24-month look-back "
+                "(batch strategy: no claim-number look-up)"
+            )
+            await self._emit(group, dict.fromkeys(group.wanted), reason)
+            return depth
+        return await self._inquire_all(group, depth)
+
+    def _widening_pays(self, group: _Group, rest: list[Window]) -> bool:
+        """Searching the rest of the look-back answers every unmatched row of the TIN at once;
+        asking claim by claim costs one call each. Pages are estimated from the density seen."""
+        per_day = group.claims_seen / max(1, group.days_searched)
+        pieces = [p for w in rest for p in cut(w, self.limit.guess())]
+        est_pages = sum(max(1, math.ceil(width(p) * per_day / PAGE_SIZE_GUESS)) for p in pieces)
+        return len(group.wanted) > est_pages
+
+    # ---- window searches ----
+
+    async def _search_all(self, group: _Group, windows: list[Window], *, phase: str, depth: int = 0) -> int:
+        if not self.limit.settled and windows:
+            depth += await self._learn_limit(group, windows[0])
+        pieces = [p for w in windows for p in cut(w, self.limit.guess())]
+        results = await asyncio.gather(*(self._search_window(group, w, phase) for w in pieces))
+        return depth + max(results, default=0)
+
+    async def _learn_limit(self, group: _Group, window: Window) -> int:
+        """Probe one window until the payer's widest window is known (shared by every group)."""
+        calls = 0
+        async with self._probe:
+            while not self.limit.settled:
+                days = self.limit.guess()
+                probe = (window[0], window[0] + timedelta(days=days - 1))
+                try:
+                    await self.client.search_page(group.tin, group.payer_id, *probe)
+                    self.limit.accepted(days)
+                except WindowTooWide as exc:
+                    self.limit.refused(days, exc.hint)
+                except OutsideLookback:
+                    window = (window[0] + timedelta(days=days), window[1])
+                    if window[0] > self.job.today:
+                        break
+                calls += 1
+                self.stats.pages += 1
+            if self.limit.max_ok is None:
+                self.limit.accepted(1)
+        log.info("payer accepts windows of up to %d days", self.limit.guess())
+        return calls
+
+    async def _search_window(self, group: _Group, window: Window, phase: str) -> int:
+        """All pages of one window; returns the number of sequential calls it took."""
+        for _ in range(MAX_RESTARTS + 1):
+            try:
+                return await self._pages(group, window, phase)
+            except PageTokenExpired:
+                self.stats.restarts += 1
+            except WindowTooWide as exc:
+                self.limit.refused(width(window), exc.hint)
+                return 1 + await self._search_all(group, [window], phase=phase)
+            except TooManyResults:
+                self.stats.splits += 1
+                halves = halve(window)
+                if len(halves) == 1:
+                    log.warning("more than the payer's cap of claims on a single day for one TIN")
+                    return 1
+                depths = await asyncio.gather(*(self._search_window(group, h, phase) for h in halves))
+                return 1 + max(depths)
+            except OutsideLookback:
+                group.covered.append(window)
+                return 1
+            except PayerUnavailable as exc:
+                log.warning("window %s..%s skipped: %s; its rows go to the next step", window[0], window[1], exc)
+                return 1
+        log.warning("window %s..%s: page tokens kept expiring; its rows go to the next step", *window)
+        return MAX_RESTARTS
+
+    async def _pages(self, group: _Group, window: Window, phase: str) -> int:
+        token: str | None = None
+        calls = 0
+        finished: dict[str, None] = {}
+        while True:
+            claims, token = await self.client.search_page(group.tin, group.payer_id, window[0], window[1], token)
+            calls += 1
+            self.stats.pages += 1
+            group.claims_seen += len(claims)
+            for found in claims:
+                if found.claim_number in group.wanted:
+                    group.note(found)
+                    finished[found.claim_number] = None
+            if not token:
+                break
+        self.limit.accepted(width(window))
+        self.stats.windows_searched += 1
+        group.days_searched += width(window)
+        group.covered.append(window)
+        # Occurrences of one claim share its service dates, so a finished window holds them all.
+        await self._emit(group, {cn: phase for cn in finished if cn in group.wanted})
+        return calls
+
+    # ---- claim inquiry ----
+
+    async def _inquire_all(self, group: _Group, depth: int) -> int:
+        """One claim-number inquiry per unmatched claim, by a fixed pool of callers (bounded
+        memory however many rows)."""
+        todo = list(group.wanted)
+
+        async def caller() -> None:
+            while todo:
+                claim_number = todo.pop()
+                if claim_number in group.wanted:
+                    await self._inquire(group, claim_number)
+
+        async with asyncio.TaskGroup() as tasks:
+            for _ in range(min(INQUIRY_FANOUT, len(todo))):
+                tasks.create_task(caller())
+        return depth + 1
+
+    async def _inquire(self, group: _Group, claim_number: str) -> None:
+        self.stats.inquiries += 1
+        try:
+            found = await self.client.inquire(group.tin, group.payer_id, claim_number)
+        except InquiryRefused as exc:
+            await self._emit_error(group, claim_number, f"payer could not answer: {exc}")
+            return
+        except PayerUnavailable as exc:
+            await self._emit_error(group, claim_number, f"payer unavailable: {exc}; retry the job later")
+            return
+        for item in found:
+            group.note(item)
+        await self._emit(group, {claim_number: "claim_lookup" if found else None})
+
+    # ---- results ----
+
+    async def _emit(self, group: _Group, claims: dict[str, str | None], reason: str = NOT_FOUND_MESSAGE) -> None:
+        """Conclude `claims` (claim number -> phase that found it, or None for not found)."""
+        out: list[tuple[int, ClaimResult]] = []
+        for claim_number, phase in claims.items():
+            rows = group.wanted.pop(claim_number, None)
+            if rows is None:
+                continue
+            occurrences = list(group.seen.pop(claim_number, {}).values())
+            if phase is None or not occurrences:
+                for row in rows:
+                    why = reason
+                    if row.row_number in group.old_rows and reason == NOT_FOUND_MESSAGE:
+                        why = f"{reason} (its service dates are outside the payer's 24-month look-back)"
+                    out.append((row.row_number, ClaimResult.not_found(why)))
+                continue
+            best = latest(occurrences)
+            for row in rows:
+                out.append((row.row_number, best.with_match(self._matched_by(row, best, phase))))
+        if out:
+            await self.sink(out)
+
+    async def _emit_error(self, group: _Group, claim_number: str, message: str) -> None:
+        rows = group.wanted.pop(claim_number, [])
+        group.seen.pop(claim_number, None)
+        if rows:
+            await self.sink([(row.row_number, ClaimResult.error(message)) for row in rows])
+
+    def _matched_by(self, row: LookupRow, found: Found, phase: str) -> str:
+        if phase == "claim_lookup":
+            return "claim_lookup"
+        if phase == "widened":
+            return "widened_window"
+        served = found.first_service_date
+        own = row.own_window()
+        if served is not None and own is not None and own[0] <= served <= own[1]:
+            return "row_dates"
+        if served is not None and self.job.start <= served <= self.job.end:
+            return "window"
+        return "widened_window"

@@ -1,0 +1,48 @@
+"""OAuth 2.0 client-credentials tokens: reused for their lifetime, refreshed ahead of expiry,
+fetched by one caller at a time. Token values never reach a log line or an error message."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+
+@dataclass
+class Token:
+    value: str
+    expires_at: float  # monotonic
+    lifetime: float
+
+    def fresh(self, now: float) -> bool:
+        ahead = min(60.0, self.lifetime * 0.2)
+        return now < self.expires_at - ahead
+
+
+class TokenSource:
+    """The current token of one token endpoint; `fetch` performs the HTTP exchange."""
+
+    def __init__(self, fetch: Callable[[], Awaitable[tuple[str, float]]]) -> None:
+        self._fetch = fetch
+        self._token: Token | None = None
+        self._lock = asyncio.Lock()
+        self.fetches = 0
+
+    async def get(self) -> str:
+        token = self._token
+        if token is not None and token.fresh(time.monotonic()):
+            return token.value
+        async with self._lock:
+            token = self._token
+            if token is None or not token.fresh(time.monotonic()):
+                value, lifetime = await self._fetch()
+                self.fetches += 1
+                token = Token(value, time.monotonic() + lifetime, lifetime)
+                self._token = token
+            return token.value
+
+    def invalidate(self, value: str) -> None:
+        """The payer refused `value`: forget it unless a newer token has replaced it already."""
+        if self._token is not None and self._token.value == value:
+            self._token = None
