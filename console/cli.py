@@ -100,7 +100,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--port", type=int, default=8787)
     p.add_argument("--latency-scale", type=float, default=0.0, help="1.0 = real payer latency (default 0)")
     p.add_argument("--window-days", type=int, default=31, help="widest search window (default 31)")
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seed", type=int, default=None, help="data set seed (default: the sandbox seed)")
     p.add_argument("--write-csv", metavar="FILE", help="write an input CSV from the data set, then serve")
     p.add_argument("--rows", type=_positive_int, default=2000, help="rows for --write-csv")
 

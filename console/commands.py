@@ -10,7 +10,14 @@ from functools import cached_property
 from typing import Any
 
 from engine import jobs as joblib
-from engine.actions import Operator, PermissionDenied, audit_to_dict, current_operator, list_audit, perform
+from engine.actions import (
+    Operator,
+    PermissionDenied,
+    audit_to_dict,
+    current_operator,
+    list_audit,
+    perform,
+)
 from engine.config import ConfigError, Settings, load_settings
 from engine.db import Database, DatabaseError
 from engine.text import safe_text

@@ -141,7 +141,7 @@ def retry(db: Database, job_id: int, by: str, *, errors: bool = False) -> int:
         if errors:
             session.execute(
                 update(JobRow)
-                .where(JobRow.job_id == job_id, JobRow.status_class == "error")
+                .where(JobRow.job_id == job_id, JobRow.status == "Error")
                 .values(_cleared_result())
                 .execution_options(synchronize_session=False)
             )
@@ -415,8 +415,8 @@ def recount(session: Session, job_id: int) -> None:
             func.count(),
             func.count(r.status),
             func.sum(case((r.success.is_(True), 1), else_=0)),
-            func.sum(case((r.status_class == "not_found", 1), else_=0)),
-            func.sum(case((r.status_class == "error", 1), else_=0)),
+            func.sum(case((and_(r.success.is_(False), r.status_class == "not_found"), 1), else_=0)),
+            func.sum(case((and_(r.success.is_(False), r.status_class == "error"), 1), else_=0)),
             func.sum(case((r.status_class == "invalid", 1), else_=0)),
         ).where(r.job_id == job_id)
     ).one()

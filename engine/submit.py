@@ -42,6 +42,10 @@ class JobParams:
         if start > end:
             raise SubmitError(f"start date {start.isoformat()} is after end date {end.isoformat()}")
         tin = (self.tin or settings.payer_tin).replace("-", "").strip()
+        if not tin and settings.sandbox:
+            from engine.sandbox import sandbox_tin
+
+            tin = sandbox_tin()
         if tin and (len(tin) != 9 or not tin.isdigit()):
             raise SubmitError("TIN must be 9 digits")
         strategy = (self.strategy or "auto").lower()

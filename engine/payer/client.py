@@ -207,10 +207,10 @@ class PayerClient:
         replayed = False
         throttled_since: float | None = None
         while True:
-            token = await tokens.get()
-            headers = {**kwargs.pop("headers", {}), "Authorization": f"Bearer {token}"}
-            kwargs["headers"] = headers
             async with self.limits.slot():
+                # The token is taken after the wait for a slot, which may outlast it.
+                token = await tokens.get()
+                kwargs["headers"] = {**kwargs.get("headers", {}), "Authorization": f"Bearer {token}"}
                 started = time.monotonic()
                 try:
                     response = await self.http.request(method, url, **kwargs)
@@ -293,16 +293,19 @@ class PayerClient:
         }
         failures = 0
         while True:
-            async with self.limits.slot():
-                started = time.monotonic()
-                try:
-                    response = await self.http.post(base_url + TOKEN_PATH, data=data)
-                    outcome = self._outcome(response)
-                except httpx.TimeoutException:
-                    response, outcome = None, TIMEOUT
-                except httpx.TransportError:
-                    response, outcome = None, PAYER_ERROR
-                self._observe("token", outcome, time.monotonic() - started)
+            # Not under a slot: data calls holding every slot may be waiting for this token.
+            wait = await self.limits.paused_for()
+            if wait > 0:
+                await asyncio.sleep(wait)
+            started = time.monotonic()
+            try:
+                response = await self.http.post(base_url + TOKEN_PATH, data=data)
+                outcome = self._outcome(response)
+            except httpx.TimeoutException:
+                response, outcome = None, TIMEOUT
+            except httpx.TransportError:
+                response, outcome = None, PAYER_ERROR
+            self._observe("token", outcome, time.monotonic() - started)
             if response is not None and response.status_code == 200:
                 try:
                     body = response.json()

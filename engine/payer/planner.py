@@ -189,6 +189,7 @@ class LookupPlanner:
         """Probe one window until the payer's widest window is known (shared by every group)."""
         calls = 0
         async with self._probe:
+            learning = not self.limit.settled
             while not self.limit.settled:
                 days = self.limit.guess()
                 probe = (window[0], window[0] + timedelta(days=days - 1))
@@ -205,7 +206,8 @@ class LookupPlanner:
                 self.stats.pages += 1
             if self.limit.max_ok is None:
                 self.limit.accepted(1)
-        log.info("payer accepts windows of up to %d days", self.limit.guess())
+            if learning:
+                log.info("payer accepts windows of up to %d days (learned in %d calls)", self.limit.guess(), calls)
         return calls
 
     async def _search_window(self, group: _Group, window: Window, phase: str) -> int:
