@@ -492,8 +492,8 @@ def list_rows(
 
 
 def runnable_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
-    """Jobs a dispatcher should (re)send: PENDING not yet dispatched, or PROCESSING/PENDING
-    whose lease expired."""
+    """Jobs a dispatcher should (re)send: PENDING not yet dispatched, and PROCESSING whose lease
+    expired and that was not dispatched again since (a crashed worker's job)."""
     now = utcnow()
     with db.read() as session:
         return list(
@@ -502,13 +502,37 @@ def runnable_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
                 .where(
                     or_(
                         and_(Job.status == PENDING, Job.dispatched_at.is_(None)),
-                        and_(Job.status == PROCESSING, Job.lease_expires_at <= now),
+                        and_(
+                            Job.status == PROCESSING,
+                            Job.lease_expires_at <= now,
+                            or_(Job.dispatched_at.is_(None), Job.dispatched_at < Job.lease_expires_at),
+                        ),
                     )
                 )
                 .order_by(Job.id)
                 .limit(limit)
             )
         )
+
+
+def mark_dispatched(db: Database, job_ids: Sequence[int]) -> None:
+    if not job_ids:
+        return
+    with db.write() as session:
+        session.execute(
+            update(Job).where(Job.id.in_(list(job_ids))).values(dispatched_at=utcnow())
+            .execution_options(synchronize_session=False)
+        )
+
+
+def redispatch(db: Database, job_id: int) -> bool:
+    """Ask the dispatcher to send an active job again (its message may be lost)."""
+    with db.write() as session:
+        result = session.execute(
+            update(Job).where(Job.id == job_id, Job.status.in_((PENDING, PROCESSING)))
+            .values(dispatched_at=None).execution_options(synchronize_session=False)
+        )
+        return result.rowcount == 1
 
 
 def job_to_dict(job: Job) -> dict[str, Any]:
