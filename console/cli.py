@@ -104,6 +104,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-csv", metavar="FILE", help="write an input CSV from the data set, then serve")
     p.add_argument("--rows", type=_positive_int, default=2000, help="rows for --write-csv")
 
+    p = add("worker", commands.worker, "run a worker process (production: needs CLAIMSOPS_BROKER_URL)")
+    p.add_argument("--concurrency", type=_positive_int, default=2, help="jobs at a time (default 2)")
+
+    p = add("up", commands.up, "run the embedded stack: workers, scheduler, sandbox payer, console")
+    p.add_argument("--sandbox", action="store_true", help="use the sandbox payer even if a payer is configured")
+    p.add_argument("--headless", action="store_true", help="no console: run until Ctrl-C")
+    p.add_argument("--concurrency", type=_positive_int, default=2, help="jobs at a time (default 2)")
+
     p = add("db", commands.db_cmd, "database maintenance")
     p.add_argument("action", choices=["upgrade"])
     return parser

@@ -278,6 +278,27 @@ def payer_sim(args: argparse.Namespace) -> int:
     return run_payer_sim(args)
 
 
+def worker(args: argparse.Namespace) -> int:
+    from workers.main import run_worker
+
+    return run_worker(load_settings(), args.concurrency)
+
+
+def up(args: argparse.Namespace) -> int:
+    from console.up import run_up
+
+    return run_up(load_settings(), sandbox=args.sandbox, headless=args.headless, concurrency=args.concurrency,
+                  console=_console_runner())
+
+
+def _console_runner():  # noqa: ANN202
+    try:
+        from console.tui import run_console
+    except ImportError:
+        return None
+    return lambda settings, db: run_console(settings=settings, db=db)
+
+
 def db_cmd(args: argparse.Namespace) -> int:
     from engine import migrate
 

@@ -491,40 +491,6 @@ def list_rows(
         return list(session.scalars(query))
 
 
-def runnable_job_ids(db: Database, *, limit: int = 1000) -> list[int]:
-    """Jobs a dispatcher should (re)send: PENDING not yet dispatched, and PROCESSING whose lease
-    expired and that was not dispatched again since (a crashed worker's job)."""
-    now = utcnow()
-    with db.read() as session:
-        return list(
-            session.scalars(
-                select(Job.id)
-                .where(
-                    or_(
-                        and_(Job.status == PENDING, Job.dispatched_at.is_(None)),
-                        and_(
-                            Job.status == PROCESSING,
-                            Job.lease_expires_at <= now,
-                            or_(Job.dispatched_at.is_(None), Job.dispatched_at < Job.lease_expires_at),
-                        ),
-                    )
-                )
-                .order_by(Job.id)
-                .limit(limit)
-            )
-        )
-
-
-def mark_dispatched(db: Database, job_ids: Sequence[int]) -> None:
-    if not job_ids:
-        return
-    with db.write() as session:
-        session.execute(
-            update(Job).where(Job.id.in_(list(job_ids))).values(dispatched_at=utcnow())
-            .execution_options(synchronize_session=False)
-        )
-
-
 def redispatch(db: Database, job_id: int) -> bool:
     """Ask the dispatcher to send an active job again (its message may be lost)."""
     with db.write() as session:

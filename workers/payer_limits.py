@@ -1,0 +1,109 @@
+"""Payer limits shared by every worker through Redis: requests started per second (a sliding
+window on Redis' own clock), requests in flight (slots that expire if their holder dies), and the
+"paused until" time a 429 sets. One Lua script decides atomically."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+import uuid
+from collections.abc import AsyncIterator
+
+import redis.asyncio as aioredis
+from redis.exceptions import RedisError
+
+log = logging.getLogger("claimsops.limits")
+
+_ACQUIRE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
+if paused > now then return paused - now end
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 20 end
+local window = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - window)
+if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
+  local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+  return math.max(1, tonumber(oldest[2]) + window - now)
+end
+redis.call('ZADD', KEYS[1], now, ARGV[5])
+redis.call('PEXPIRE', KEYS[1], window * 2 + 1000)
+redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])
+redis.call('PEXPIRE', KEYS[2], tonumber(ARGV[4]) * 2)
+return 0
+"""
+
+_PAUSE = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local untill = now + tonumber(ARGV[1])
+local current = tonumber(redis.call('GET', KEYS[1]) or '0')
+if untill > current then redis.call('SET', KEYS[1], untill, 'PX', tonumber(ARGV[1]) + 1000) end
+return 0
+"""
+
+_PAUSED_FOR = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local paused = tonumber(redis.call('GET', KEYS[1]) or '0')
+return math.max(0, paused - now)
+"""
+
+
+class RedisLimits:
+    """One per process and event loop; every process naming the same payer shares the limits."""
+
+    def __init__(self, url: str, *, payer: str, rate_per_second: float, concurrency: int,
+                 slot_ttl_seconds: float = 60.0) -> None:
+        self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
+        prefix = f"claimsops:payer:{payer}"
+        self.keys = [f"{prefix}:starts", f"{prefix}:inflight", f"{prefix}:paused"]
+        self.capacity = max(1, int(rate_per_second))
+        self.window_ms = int(1000 * self.capacity / rate_per_second)
+        self.concurrency = concurrency
+        self.slot_ttl_ms = int(slot_ttl_seconds * 1000)
+        self._acquire = self.redis.register_script(_ACQUIRE)
+        self._pause = self.redis.register_script(_PAUSE)
+        self._paused_for = self.redis.register_script(_PAUSED_FOR)
+        self._warned_at = 0.0
+
+    async def _retrying(self, what: str, call):  # noqa: ANN001, ANN202
+        """Redis away: wait and try again (the job stalls; it neither fails nor loses rows)."""
+        while True:
+            try:
+                return await call()
+            except (RedisError, OSError) as exc:
+                now = time.monotonic()
+                if now - self._warned_at > 10:
+                    log.warning("payer limits: Redis unavailable (%s: %s); waiting", what, type(exc).__name__)
+                    self._warned_at = now
+                await asyncio.sleep(0.5)
+
+    @contextlib.asynccontextmanager
+    async def slot(self) -> AsyncIterator[None]:
+        member = uuid.uuid4().hex
+        args = [self.window_ms, self.capacity, self.concurrency, self.slot_ttl_ms, member]
+        while True:
+            wait_ms = await self._retrying("acquire", lambda: self._acquire(keys=self.keys, args=args))
+            if int(wait_ms) <= 0:
+                break
+            await asyncio.sleep(min(int(wait_ms), 5000) / 1000)
+        try:
+            yield
+        finally:
+            with contextlib.suppress(RedisError, OSError):
+                await asyncio.shield(self.redis.zrem(self.keys[1], member))
+
+    async def pause(self, seconds: float) -> None:
+        ms = max(1, int(seconds * 1000))
+        await self._retrying("pause", lambda: self._pause(keys=[self.keys[2]], args=[ms]))
+
+    async def paused_for(self) -> float:
+        ms = await self._retrying("paused_for", lambda: self._paused_for(keys=[self.keys[2]]))
+        return int(ms) / 1000
+
+    async def aclose(self) -> None:
+        await self.redis.aclose()

@@ -1,0 +1,69 @@
+"""Per-process worker state: identity, database, payer client and limits, counters, stop flag."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import threading
+import uuid
+from dataclasses import dataclass, field
+
+from engine.config import Settings
+from engine.db import Database
+from engine.metrics import MetricsBuffer
+from engine.payer.client import PayerClient, PayerSettings
+from engine.payer.limits import LocalLimits, PayerLimits
+
+
+def new_worker_id(kind: str = "worker") -> str:
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{kind}:{uuid.uuid4().hex[:6]}"
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    db: Database
+    payer: PayerSettings
+    worker_id: str = field(default_factory=new_worker_id)
+    queue: str = "claimsops"
+    stopping: threading.Event = field(default_factory=threading.Event)
+    metrics: MetricsBuffer | None = None
+    current_jobs: set[int] = field(default_factory=set)
+    jobs_processed: int = 0
+    rows_processed: int = 0
+    _client: PayerClient | None = None
+    _loop: asyncio.AbstractEventLoop | None = None
+    _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = MetricsBuffer(self.db)
+
+    def client(self) -> PayerClient:
+        """The process's one payer client, bound to the running event loop."""
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:
+            self._client = PayerClient(self.payer, limits=self._limits(), observer=self.metrics.payer_call)
+            self._loop = loop
+        return self._client
+
+    def _limits(self) -> PayerLimits:
+        s = self.settings
+        if s.broker_url.startswith("redis"):
+            from workers.payer_limits import RedisLimits
+
+            payer = (self.payer.summary_url or "sandbox").split("://")[-1].replace("/", "_")
+            return RedisLimits(s.broker_url, payer=payer, rate_per_second=s.payer_rate_per_second,
+                               concurrency=s.payer_concurrency, slot_ttl_seconds=s.payer_timeout_seconds + 30)
+        return LocalLimits(s.payer_rate_per_second, s.payer_concurrency)
+
+    def job_started(self, job_id: int) -> None:
+        with self._lock:
+            self.current_jobs.add(job_id)
+
+    def job_ended(self, job_id: int, rows: int, finished: bool) -> None:
+        with self._lock:
+            self.current_jobs.discard(job_id)
+            self.rows_processed += rows
+            self.jobs_processed += 1 if finished else 0
