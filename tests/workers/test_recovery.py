@@ -48,7 +48,7 @@ def test_sigkill_three_times_then_complete(tmp_path, shared_db, shared_db_url, r
     for _ in range(3):
         owner = wait_for(lambda: jobs.get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
         before = jobs.get_job(shared_db, job_id).done_rows
-        wait_for(lambda: jobs.get_job(shared_db, job_id).done_rows > before, 30, what="progress")
+        wait_for(lambda b=before: jobs.get_job(shared_db, job_id).done_rows > b, 30, what="progress")
         victim = next(p for p in workers if p.poll() is None and f":{p.pid}:" in owner)
         processes.kill(victim)
         killed_at = time.monotonic()
