@@ -1,6 +1,7 @@
-"""Payer limits shared by every worker through Redis: requests started per second (a sliding
-window on Redis' own clock), requests in flight (slots that expire if their holder dies), and the
-"paused until" time a 429 sets. One Lua script decides atomically."""
+"""Payer limits shared by every worker through Redis: requests started per second (evenly spaced,
+and never more than the rate in any sliding window, on Redis' own clock), requests in flight
+(slots that expire if their holder dies), and the "paused until" time a 429 sets. One Lua script
+decides atomically."""
 
 from __future__ import annotations
 
@@ -14,13 +15,20 @@ from collections.abc import AsyncIterator
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
+from engine.payer.limits import SPACING_MARGIN
+
 log = logging.getLogger("claimsops.limits")
 
+# KEYS: starts (zset), inflight (zset), paused-until, next-start; ARGV: window ms, capacity,
+# concurrency, slot ttl ms, member, spacing us. Returns 0 (go) or milliseconds to wait.
 _ACQUIRE = """
 local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local now = math.floor(now_us / 1000)
 local paused = tonumber(redis.call('GET', KEYS[3]) or '0')
 if paused > now then return paused - now end
+local next_start = tonumber(redis.call('GET', KEYS[4]) or '0')
+if next_start > now_us then return math.max(1, math.ceil((next_start - now_us) / 1000)) end
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
 if redis.call('ZCARD', KEYS[2]) >= tonumber(ARGV[3]) then return 20 end
 local window = tonumber(ARGV[1])
@@ -29,6 +37,7 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return math.max(1, tonumber(oldest[2]) + window - now)
 end
+redis.call('SET', KEYS[4], now_us + tonumber(ARGV[6]), 'PX', window * 2 + 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], window * 2 + 1000)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])
@@ -60,11 +69,12 @@ class RedisLimits:
                  slot_ttl_seconds: float = 60.0) -> None:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         prefix = f"claimsops:payer:{payer}"
-        self.keys = [f"{prefix}:starts", f"{prefix}:inflight", f"{prefix}:paused"]
+        self.keys = [f"{prefix}:starts", f"{prefix}:inflight", f"{prefix}:paused", f"{prefix}:next"]
         self.capacity = max(1, int(rate_per_second))
         self.window_ms = int(1000 * self.capacity / rate_per_second)
         self.concurrency = concurrency
         self.slot_ttl_ms = int(slot_ttl_seconds * 1000)
+        self.spacing_us = int(1_000_000 * SPACING_MARGIN / rate_per_second)
         self._acquire = self.redis.register_script(_ACQUIRE)
         self._pause = self.redis.register_script(_PAUSE)
         self._paused_for = self.redis.register_script(_PAUSED_FOR)
@@ -85,7 +95,7 @@ class RedisLimits:
     @contextlib.asynccontextmanager
     async def slot(self) -> AsyncIterator[None]:
         member = uuid.uuid4().hex
-        args = [self.window_ms, self.capacity, self.concurrency, self.slot_ttl_ms, member]
+        args = [self.window_ms, self.capacity, self.concurrency, self.slot_ttl_ms, member, self.spacing_us]
         while True:
             wait_ms = await self._retrying("acquire", lambda: self._acquire(keys=self.keys, args=args))
             if int(wait_ms) <= 0:

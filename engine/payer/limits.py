@@ -26,21 +26,32 @@ class PayerLimits(Protocol):
         ...
 
 
+# Starts are spaced 5% wider than 1/rate: requests reach the payer with a few milliseconds of
+# jitter, and exact spacing would let rate + 1 of them land in one second.
+SPACING_MARGIN = 1.05
+
+
 class SlidingWindowRate:
-    """At most `n` starts in any window of n/rate seconds: exact, so a payer counting requests
-    per second never sees more than the configured rate."""
+    """Starts evenly spaced at 1/rate, and never more than `n` in any window of n/rate seconds,
+    so a payer counting requests per second never sees more than the configured rate (even
+    spacing keeps arrivals from bunching when requests are delayed on their way)."""
 
     def __init__(self, rate_per_second: float) -> None:
         self.capacity = max(1, int(rate_per_second))
         self.window = self.capacity / rate_per_second
+        self.spacing = SPACING_MARGIN / rate_per_second
         self._starts: collections.deque[float] = collections.deque()
+        self._next = 0.0
 
     def delay(self, now: float) -> float:
         """0 and a recorded start if a request may start now; else how long to wait."""
+        if now < self._next:
+            return self._next - now
         while self._starts and now - self._starts[0] >= self.window:
             self._starts.popleft()
         if len(self._starts) < self.capacity:
             self._starts.append(now)
+            self._next = now + self.spacing
             return 0.0
         return self.window - (now - self._starts[0]) + 1e-4
 
