@@ -76,6 +76,12 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def _tail(text: str, width: int) -> str:
+    """The end of a long value (a path's file name matters more than its folders)."""
+    text = safe_text(text)
+    return text if len(text) <= width else "…" + text[-(width - 1):]
+
+
 def _job_line(job: Any) -> str:
     progress = f"{job.done_rows}/{job.total_rows}"
     when = job.created_at.strftime("%m-%d %H:%M")
@@ -93,8 +99,8 @@ def _job_detail(job: Any) -> str:
         f"job {job.id}  {job.status}  {safe_text(job.file_name)}",
         f"  rows      {job.done_rows}/{job.total_rows} done: {job.found_rows} found, "
         f"{job.not_found_rows} not found, {job.error_rows} errors, {job.invalid_rows} invalid",
-        f"  window    {job.start_date} .. {job.end_date}   strategy {job.strategy}   TIN "
-        f"{job.tin or '(per row)'}   payer {job.payer_id}",
+        f"  window    {job.start_date} .. {job.end_date}   strategy {job.strategy}",
+        f"  payer     {job.payer_id}   TIN {job.tin or '(per row)'}",
         f"  submitted {job.created_at:%Y-%m-%d %H:%M:%S} by {safe_text(job.submitted_by)}",
     ]
     if job.started_at:
@@ -263,10 +269,10 @@ def audit_cmd(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([audit_to_dict(e) for e in entries])
         return 0
-    print(f"{'WHEN':<19}  {'USER':<10}  {'FROM':<15}  {'ACTION':<13}  {'OUTCOME':<7}  TARGET")
+    print(f"{'WHEN':<11}  {'USER':<8}  {'FROM':<15}  {'ACTION':<12}  {'OUTCOME':<7}  TARGET")
     for e in entries:
-        print(f"{e.at:%Y-%m-%d %H:%M:%S}  {_short(e.user, 10):<10}  {_short(e.client_addr, 15):<15}  "
-              f"{e.action:<13}  {e.outcome:<7}  {_short(e.target, 60)}")
+        print(f"{e.at:%m-%d %H:%M}  {_short(e.user, 8):<8}  {_short(e.client_addr, 15):<15}  "
+              f"{_short(e.action, 12):<12}  {e.outcome:<7}  {_tail(e.target, 17)}")
     if not entries:
         print("(no audit entries)")
     return 0

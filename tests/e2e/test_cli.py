@@ -1,0 +1,117 @@
+"""The command line as an operator uses it: real processes, real files, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures import csv_cases
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def cli(tmp_path: Path):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSOPS_")}
+    env["CLAIMSOPS_HOME"] = str(tmp_path / "home")
+
+    def run(*args: str, check: bool = True, extra_env: dict | None = None) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [sys.executable, "-m", "console.cli", *args], cwd=tmp_path, env={**env, **(extra_env or {})},
+            capture_output=True, text=True, timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"claimsops {' '.join(args)} exited {result.returncode}: {result.stderr}")
+        return result
+
+    return run
+
+
+def _one_line_error(result: subprocess.CompletedProcess) -> str:
+    assert result.returncode != 0
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("claimsops: "), result.stderr
+    assert "Traceback" not in result.stderr
+    return lines[0]
+
+
+def test_submit_list_cancel_and_refuse_again(cli, tmp_path: Path) -> None:
+    path = csv_cases.write_sample(tmp_path, "original-basic.csv")
+    job = json.loads(cli("submit", str(path), "--json").stdout)
+    assert job["status"] == "PENDING" and job["total_rows"] == 5 and job["file_name"] == "original-basic.csv"
+    listed = json.loads(cli("jobs", "--json").stdout)
+    assert [(j["id"], j["status"], j["total_rows"]) for j in listed] == [(job["id"], "PENDING", 5)]
+    for key in ("id", "status", "file_name", "total_rows", "done_rows", "found_rows", "not_found_rows",
+                "error_rows", "invalid_rows", "warnings", "created_at", "submitted_by"):
+        assert key in listed[0]
+    cancelled = json.loads(cli("cancel", str(job["id"]), "--json").stdout)
+    assert cancelled["status"] == "CANCELLED"
+    again = cli("cancel", str(job["id"]), check=False)
+    assert _one_line_error(again) == f"claimsops: job {job['id']} is CANCELLED and cannot be cancelled"
+    audit = json.loads(cli("audit", "--json").stdout)
+    assert [(a["action"], a["outcome"]) for a in audit] == [("cancel", "failed"), ("cancel", "ok"), ("submit", "ok")]
+    assert all({"user", "action", "target", "outcome", "at"} <= a.keys() for a in audit)
+
+
+@pytest.mark.parametrize("case,message", [
+    ("empty.csv", "claimsops: empty.csv: the file is empty"),
+    ("header-only.csv", "claimsops: header-only.csv: no data rows"),
+    ("no-claim-column.csv", "claimsops: no-claim-column.csv: no claim number column"),
+    ("not-a-csv.csv", "claimsops: not-a-csv.csv: not a CSV file"),
+])
+def test_whole_file_rejections_create_nothing(cli, tmp_path: Path, case: str, message: str) -> None:
+    path = csv_cases.write_sample(tmp_path, case)
+    assert _one_line_error(cli("submit", str(path), check=False)).startswith(message)
+    assert json.loads(cli("jobs", "--json").stdout) == []
+
+
+def test_errors_are_one_line_never_a_traceback(cli, tmp_path: Path) -> None:
+    assert "No such file" in _one_line_error(cli("submit", "missing.csv", check=False))
+    assert "job 42 does not exist" in _one_line_error(cli("job", "42", check=False))
+    assert "must be a whole number" in _one_line_error(
+        cli("jobs", check=False, extra_env={"CLAIMSOPS_LEASE_SECONDS": "soon"}))
+    assert "CLAIMSOPS_PAYER_TIN" in _one_line_error(cli("jobs", check=False, extra_env={"CLAIMSOPS_PAYER_TIN": "12"}))
+    assert "is not a date" in _one_line_error(cli("submit", "x.csv", "--start-date", "2025-02-30", check=False))
+    assert "strategy" in _one_line_error(cli("submit", "x.csv", "--strategy", "fast", check=False))
+    bad_db = cli("jobs", check=False, extra_env={"CLAIMSOPS_DATABASE_URL": "postgresql://nobody@127.0.0.1:1/x"})
+    assert "database" in _one_line_error(bad_db)
+
+
+def test_read_only_user_is_refused_and_audited(cli, tmp_path: Path) -> None:
+    path = csv_cases.write_sample(tmp_path, "original-basic.csv")
+    refused = cli("submit", str(path), check=False, extra_env={"CLAIMSOPS_OPERATORS": "someone-else"})
+    assert "submit refused" in _one_line_error(refused) and "CLAIMSOPS_OPERATORS" in refused.stderr
+    audit = json.loads(cli("audit", "--json").stdout)
+    assert audit[0]["action"] == "submit" and audit[0]["outcome"] == "refused"
+    assert json.loads(cli("jobs", "--json").stdout) == []
+
+
+def test_human_output_fits_80_columns(cli, tmp_path: Path) -> None:
+    path = csv_cases.write_sample(tmp_path, "hostile-text.csv")
+    cli("submit", str(path))
+    for args in (["jobs"], ["job", "1"], ["audit"], ["--help"], ["submit", "--help"]):
+        out = cli(*args).stdout
+        assert max(len(line) for line in out.splitlines()) <= 80, (args, out)
+        assert "\x1b" not in out
+
+
+def test_export_writes_the_results_file(cli, tmp_path: Path) -> None:
+    path = csv_cases.write_sample(tmp_path, "row-problems.csv")
+    cli("submit", str(path))
+    out = tmp_path / "results.csv"
+    assert "wrote 7 rows" in cli("export", "1", "-o", str(out)).stdout
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("row,claim_number,status,patient_name,total_charged,total_paid,processed_date")
+    assert sum(",Invalid," in line for line in lines) == 5
+    assert oct(out.stat().st_mode & 0o777) == "0o600"
+
+
+def test_db_upgrade_is_idempotent(cli) -> None:
+    first = cli("db", "upgrade").stdout
+    second = cli("db", "upgrade").stdout
+    assert "revision" in first and "already at revision" in second
