@@ -1,0 +1,57 @@
+"""Roles and audit: every action through one function; refusals audited too."""
+
+from __future__ import annotations
+
+import getpass
+import os
+
+import pytest
+
+from engine.actions import Operator, PermissionDenied, current_operator, list_audit, perform
+from engine.config import Settings
+
+
+def test_operator_acts_and_is_audited(db, monkeypatch) -> None:
+    monkeypatch.setenv("SSH_CLIENT", "203.0.113.9 50022 22")
+    op = current_operator(Settings(operators=(getpass.getuser(),)))
+    assert op.can_act and op.client_addr == "203.0.113.9" and op.role == "operator"
+    assert perform(db, op, "cancel", "job 7", lambda: "CANCELLED") == "CANCELLED"
+    entry = list_audit(db)[0]
+    assert (entry.user, entry.client_addr, entry.action, entry.target, entry.outcome) == (
+        getpass.getuser(), "203.0.113.9", "cancel", "job 7", "ok")
+
+
+def test_others_are_read_only_and_refusals_are_audited(db) -> None:
+    op = current_operator(Settings(operators=("someone-else",)))
+    assert not op.can_act and "not in CLAIMSOPS_OPERATORS" in op.reason
+    called = []
+    with pytest.raises(PermissionDenied, match="task.pause refused"):
+        perform(db, op, "task.pause", "log_retention", lambda: called.append(1))
+    assert called == []
+    entry = list_audit(db)[0]
+    assert (entry.action, entry.outcome) == ("task.pause", "refused")
+
+
+def test_read_only_flag_wins_over_the_operator_list(db) -> None:
+    op = current_operator(Settings(operators=(getpass.getuser(),)), read_only=True)
+    assert not op.can_act and "--read-only" in op.reason
+
+
+def test_unset_operators_means_the_data_directory_owner(tmp_path) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    op = current_operator(Settings(home=home))
+    assert op.can_act == (os.stat(home).st_uid == os.getuid())
+
+
+def test_failures_are_audited_with_the_reason(db) -> None:
+    op = Operator("ann", "local", True)
+
+    def boom() -> None:
+        raise ValueError("job 3 is COMPLETED and cannot be cancelled")
+
+    with pytest.raises(ValueError):
+        perform(db, op, "cancel", "job 3", boom)
+    entry = list_audit(db)[0]
+    assert entry.outcome == "failed" and "cannot be cancelled" in entry.detail
+    assert [e.outcome for e in list_audit(db, user="ann", action="cancel")] == ["failed"]

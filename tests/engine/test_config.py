@@ -1,0 +1,59 @@
+"""Configuration: TOML file, environment on top, one clear message for a bad value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from engine.config import ConfigError, load_settings
+
+
+def test_defaults_are_embedded_and_sandbox() -> None:
+    settings = load_settings({"CLAIMSOPS_HOME": "/tmp/x"})
+    assert settings.mode == "embedded" and settings.sandbox
+    assert settings.effective_database_url == "sqlite:////tmp/x/claimsops.db"
+    assert settings.payer_id == "87726"
+
+
+def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
+    file = tmp_path / "claimsops.toml"
+    file.write_text('[claimsops]\npayer_tin = "111111111"\noperators = ["ann", "bob"]\nlease_seconds = 20\n')
+    settings = load_settings({"CLAIMSOPS_CONFIG": str(file), "CLAIMSOPS_PAYER_TIN": "222-22-2222"})
+    assert settings.payer_tin == "222222222"
+    assert settings.operators == ("ann", "bob") and settings.lease_seconds == 20
+
+
+def test_secret_from_a_file_and_never_in_repr(tmp_path: Path) -> None:
+    secret = tmp_path / "secret"
+    secret.write_text("s3cr3t\n")
+    settings = load_settings({"CLAIMSOPS_PAYER_CLIENT_SECRET_FILE": str(secret)})
+    assert settings.payer_client_secret == "s3cr3t"
+    assert "s3cr3t" not in repr(settings)
+
+
+@pytest.mark.parametrize("env,needle", [
+    ({"CLAIMSOPS_LEASE_SECONDS": "soon"}, "CLAIMSOPS_LEASE_SECONDS must be a whole number"),
+    ({"CLAIMSOPS_LEASE_SECONDS": "1"}, "CLAIMSOPS_LEASE_SECONDS must be at least 2"),
+    ({"CLAIMSOPS_PAYER_TIN": "12345"}, "CLAIMSOPS_PAYER_TIN must be 9 digits"),
+    ({"CLAIMSOPS_READ_ONLY": "maybe"}, "CLAIMSOPS_READ_ONLY must be true or false"),
+    ({"CLAIMSOPS_PAYER_URL": "payer.example"}, "CLAIMSOPS_PAYER_URL must be a URL"),
+    ({"CLAIMSOPS_PAYER_RATE_PER_SECOND": "fast"}, "CLAIMSOPS_PAYER_RATE_PER_SECOND must be a number"),
+    ({"CLAIMSOPS_CONFIG": "/nonexistent.toml"}, "CLAIMSOPS_CONFIG names /nonexistent.toml"),
+    ({"CLAIMSOPS_PAYER_CLIENT_SECRET_FILE": "/nonexistent"}, "CLAIMSOPS_PAYER_CLIENT_SECRET_FILE cannot be read"),
+])
+def test_malformed_values_name_the_variable(env: dict, needle: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings(env)
+    assert needle in str(err.value) and "\n" not in str(err.value)
+
+
+def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.toml"
+    broken.write_text("payer_tin = ")
+    with pytest.raises(ConfigError, match="not valid TOML"):
+        load_settings({"CLAIMSOPS_CONFIG": str(broken)})
+    unknown = tmp_path / "unknown.toml"
+    unknown.write_text('payer_tinn = "123456789"\n')
+    with pytest.raises(ConfigError, match="unknown keys: payer_tinn"):
+        load_settings({"CLAIMSOPS_CONFIG": str(unknown)})

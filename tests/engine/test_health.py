@@ -1,0 +1,160 @@
+"""Health checks and alerts: each check's states, alerts on changes only, and the webhook
+(a local HTTP server) receiving one alert when a check fails and one recovery when it passes."""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import replace
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import SimpleNamespace
+
+import pytest
+from sqlalchemy import select
+
+from engine import alerts, health
+from engine.maintenance import OK, WARN, TaskContext
+from engine.maintenance.healthcheck import health_check_alert
+from engine.models import Alert, HealthState
+
+
+class _Server:
+    """A loopback HTTP server: a fake payer token endpoint and a webhook receiver."""
+
+    def __init__(self) -> None:
+        self.payer_status = 200
+        self.posts: list[dict] = []
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+                if self.path == "/v1/oauthtoken":
+                    status = outer.payer_status
+                    reply = {"access_token": "tok-secret", "expires_in": 3600} if status == 200 else {}
+                else:
+                    outer.posts.append(json.loads(body))
+                    status, reply = 200, {"ok": True}
+                data = json.dumps(reply).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}"
+        threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+
+
+@pytest.fixture
+def server() -> Iterator[_Server]:
+    srv = _Server()
+    yield srv
+    srv.httpd.shutdown()
+    srv.httpd.server_close()
+
+
+def _closed_port() -> str:
+    srv = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
+    port = srv.server_address[1]
+    srv.server_close()
+    return f"http://127.0.0.1:{port}"
+
+
+def test_default_embedded_sandbox_setup_is_healthy(db, settings) -> None:
+    results = health.run_checks(db, settings)
+    assert [r.name for r in results] == list(health.CHECKS)
+    assert {r.state for r in results} == {health.OK}, results
+    assert health.overall(results) == health.HEALTHY
+    assert results[0].latency_ms is not None
+
+
+def test_unreachable_broker_and_no_workers_are_failing(sqlite_db, settings) -> None:
+    bad = replace(settings, broker_url="redis://:hunter2@127.0.0.1:1/0")
+    broker = health.check_broker(bad)
+    assert broker.state == health.FAILING
+    assert "127.0.0.1:1" in broker.detail and "hunter2" not in broker.detail
+    assert health.check_workers(sqlite_db, bad).state == health.FAILING
+    assert health.overall(health.run_checks(sqlite_db, bad)) == health.UNHEALTHY
+
+
+def test_payer_check_requests_a_token(settings, server: _Server) -> None:
+    payer = replace(settings, payer_url=server.url, payer_client_id="id", payer_client_secret="s3cret")
+    ok = health.check_payer(payer)
+    assert ok.state == health.OK and ok.latency_ms is not None and "tok-secret" not in ok.detail
+    server.payer_status = 401
+    refused = health.check_payer(payer)
+    assert refused.state == health.FAILING and "refused the client credentials" in refused.detail
+    server.payer_status = 429
+    assert health.check_payer(payer).state == health.DEGRADED
+    gone = health.check_payer(replace(payer, payer_url=_closed_port()))
+    assert gone.state == health.FAILING and "unreachable" in gone.detail
+
+
+def test_disk_thresholds(settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    gib = 1024**3
+
+    def usage(total: float, free: float) -> None:
+        monkeypatch.setattr(health.shutil, "disk_usage", lambda _p: SimpleNamespace(total=total, free=free, used=0))
+
+    usage(100 * gib, 50 * gib)
+    assert health.check_disk(settings).state == health.OK
+    usage(100 * gib, 8 * gib)
+    assert health.check_disk(settings).state == health.DEGRADED
+    usage(20 * gib, 1.5 * gib)
+    assert health.check_disk(settings).state == health.DEGRADED
+    usage(1000 * gib, 1.5 * gib)
+    assert health.check_disk(settings).state == health.FAILING
+    usage(100 * gib, 0.4 * gib)
+    assert health.check_disk(settings).state == health.FAILING
+
+
+def test_webhook_gets_one_alert_and_one_recovery(db, settings, server: _Server, caplog) -> None:
+    caplog.set_level(logging.INFO)
+    configured = replace(settings, payer_url=server.url, payer_client_id="id", payer_client_secret="s3cret",
+                         alert_webhook=server.url + "/hooks/T000/B000/XXXX", site_name="claimsops-test")
+    ctx = TaskContext(db, configured)
+
+    assert health_check_alert(ctx) == (OK, "all 5 checks ok")
+    server.payer_status = 503
+    outcome, summary = health_check_alert(ctx)
+    assert outcome == WARN and summary == "payer failing; 1 alert raised (1/1 sent to the webhook)"
+    assert health_check_alert(ctx) == (WARN, "payer failing")  # still failing: no new alert
+    server.payer_status = 200
+    assert health_check_alert(ctx)[1] == "all 5 checks ok; 1 recovery (1/1 sent to the webhook)"
+    assert health_check_alert(ctx) == (OK, "all 5 checks ok")
+
+    assert [p["kind"] for p in server.posts] == ["alert", "recovery"]
+    alert, recovery = server.posts
+    assert alert["text"].startswith("[claimsops-test] ALERT: payer is failing:")
+    assert "HTTP 503" in alert["text"] and (alert["check"], alert["state"]) == ("payer", "failing")
+    assert recovery["text"].startswith("[claimsops-test] RECOVERED: payer is ok again after")
+    with db.read() as session:
+        rows = list(session.scalars(select(Alert).order_by(Alert.id)))
+        state = session.get(HealthState, "payer")
+    assert [(a.check, a.kind) for a in rows] == [("payer", "alert"), ("payer", "recovery")]
+    assert all(a.resolved_at is not None for a in rows)
+    assert state.state == "ok" and alerts.open_alerts(db) == []
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1 and errors[0].getMessage().startswith("ALERT: payer is failing")
+    # our lines never carry the webhook URL (httpx's own INFO lines are silenced by setup_logging)
+    assert all("hooks/T000" not in r.getMessage() for r in caplog.records if r.name.startswith("claimsops"))
+
+
+def test_a_dead_webhook_is_logged_never_fatal(db, settings, caplog) -> None:
+    caplog.set_level(logging.WARNING)
+    hook = _closed_port() + "/hooks/secret-token"
+    bad = replace(settings, broker_url="redis://127.0.0.1:1/0", alert_webhook=hook)
+    outcome, summary = health_check_alert(TaskContext(db, bad))
+    assert outcome == WARN
+    assert summary == "broker failing, workers failing; 2 alerts raised (0/2 sent to the webhook)"
+    failures = [r.getMessage() for r in caplog.records if "alert webhook failed" in r.getMessage()]
+    assert failures == ["alert webhook failed: ConnectError"] * 2
+    assert all("secret-token" not in r.getMessage() for r in caplog.records if r.name.startswith("claimsops"))
+    assert len(alerts.open_alerts(db)) == 2

@@ -1,0 +1,48 @@
+"""Every process's log lines reach the logs table, tagged and with PHI masked first."""
+
+from __future__ import annotations
+
+import logging
+
+from engine.logsink import LogFilter, job_context, last_lines, lines_after, setup_logging
+
+
+def test_records_reach_the_database_tagged_and_masked(db, capsys) -> None:
+    handler = setup_logging(db, "worker", stderr=True)
+    log = logging.getLogger("claimsops.test")
+    try:
+        with job_context(42):
+            log.warning("claim FG53171076 for first_name=SKYLER last_name=SMITH dob=07/26/2002 member 0490705351")
+        log.info("plain line")
+        handler.flush()
+    finally:
+        setup_logging(None, "none", stderr=False)
+    rows = last_lines(db, LogFilter(service="worker"), 10)
+    assert [r.job_id for r in rows] == [42, None]
+    line = rows[0].message
+    assert "FG53171076" in line
+    for phi in ("SKYLER", "SMITH", "07/26/2002", "0490705351"):
+        assert phi not in line
+        assert phi not in capsys.readouterr().err
+    assert rows[0].service == "worker" and rows[0].level == logging.WARNING and rows[0].pid > 0
+    assert [r.message for r in last_lines(db, LogFilter(job_id=42), 10)] == [line]
+    assert last_lines(db, LogFilter(level=logging.WARNING), 10)[0].id == rows[0].id
+    assert lines_after(db, LogFilter(), rows[0].id)[0].message == "plain line"
+    assert last_lines(db, LogFilter(text="plain"), 10)[0].message == "plain line"
+
+
+def test_lines_survive_a_database_outage(tmp_path) -> None:
+    from engine.db import Database
+
+    db = Database(f"sqlite:///{tmp_path / 'a.db'}")
+    handler = setup_logging(db, "worker", stderr=False)
+    try:
+        real_write = db.write
+        db.write = lambda: (_ for _ in ()).throw(OSError("disk gone"))  # type: ignore[method-assign]
+        logging.getLogger("claimsops.test").error("written later")
+        handler.flush(timeout=1)
+        db.write = real_write  # type: ignore[method-assign]
+        handler.flush()
+    finally:
+        setup_logging(None, "none", stderr=False)
+    assert [r.message for r in last_lines(db, LogFilter(), 5)] == ["written later"]
