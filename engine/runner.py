@@ -34,6 +34,7 @@ class RunOutcome:
     rows_written: int
     payer_calls: int
     seconds: float
+    critical_path: int = 0  # the longest chain of sequential payer calls the plan made
 
 
 class _ResultWriter:
@@ -122,7 +123,7 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     seconds = time.monotonic() - started
 
     def outcome(status: str) -> RunOutcome:
-        return RunOutcome(job_id, status, writer.written, calls[0], seconds)
+        return RunOutcome(job_id, status, writer.written, calls[0], seconds, planner.stats.critical_path)
 
     if end == "cancel":
         await writer.flush()

@@ -118,6 +118,7 @@ class LookupPlanner:
         self.stats = PlanStats()
         self._probe = asyncio.Lock()
         self.earliest = lookback_start(job.today, job.lookback_months)
+        self.density = 0.0  # claims per day, at least, as far as a probe has shown
 
     async def run(self, rows: Sequence[LookupRow]) -> PlanStats:
         groups: dict[tuple[str, str], list[LookupRow]] = {}
@@ -151,7 +152,15 @@ class LookupPlanner:
                     group.old_rows.add(row.row_number)
                 first.append(own)
         first_windows = clip(merge(first), self.earliest, today)
-        depth = await self._search_all(group, first_windows, phase="first")
+        depth = 0
+        if first_windows and not self.limit.settled:
+            depth += await self._learn_limit(group, first_windows[0])
+        rest = subtract(span, first_windows)
+        if rest and (self.job.strategy == "batch" or self._widening_likely(group, rest)):
+            # Rows without dates will need the rest of the look-back anyway: search it in the same
+            # concurrent pass instead of waiting for the first pass's slowest page.
+            first_windows = merge(first_windows + rest)
+        depth = await self._search_all(group, first_windows, phase="first", depth=depth)
         if not group.wanted:
             return depth
         rest = subtract(span, group.covered)
@@ -167,6 +176,14 @@ class LookupPlanner:
             await self._emit(group, dict.fromkeys(group.wanted), reason)
             return depth
         return await self._inquire_all(group, depth)
+
+    def _widening_likely(self, group: _Group, rest: list[Window]) -> bool:
+        """Before any search: rows with no dates of their own are the ones that may need wider
+        windows; compare their number with the pages the rest of the look-back should take."""
+        undated = sum(1 for rows in group.wanted.values() if all(r.own_window() is None for r in rows))
+        pieces = [p for w in rest for p in cut(w, self.limit.guess())]
+        est_pages = sum(max(1, math.ceil(width(p) * self.density / PAGE_SIZE_GUESS)) for p in pieces)
+        return undated > est_pages
 
     def _widening_pays(self, group: _Group, rest: list[Window]) -> bool:
         """Searching the rest of the look-back answers every unmatched row of the TIN at once;
@@ -194,8 +211,10 @@ class LookupPlanner:
                 days = self.limit.guess()
                 probe = (window[0], window[0] + timedelta(days=days - 1))
                 try:
-                    await self.client.search_page(group.tin, group.payer_id, *probe)
+                    claims, token = await self.client.search_page(group.tin, group.payer_id, *probe)
                     self.limit.accepted(days)
+                    seen = PAGE_SIZE_GUESS if token else len(claims)
+                    self.density = max(self.density, seen / days)
                 except WindowTooWide as exc:
                     self.limit.refused(days, exc.hint)
                 except OutsideLookback:

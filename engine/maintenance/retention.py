@@ -1,0 +1,82 @@
+"""log_retention: logs older than 14 days (ERROR and above: 90 days), old run history and
+handled commands, in short batches; then a WAL checkpoint on SQLite."""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import and_, delete, or_, select
+
+from engine.db import BUSY_TIMEOUT_MS, Database
+from engine.maintenance.base import OK, WARN, TaskContext, TaskResult, plural
+from engine.models import Command, LogRecord, TaskRun
+
+LOG_DAYS = 14
+ERROR_LOG_DAYS = 90
+RUN_DAYS = 90
+COMMAND_DAYS = 30
+BATCH = 5000
+CHECKPOINT_BUSY_MS = 2000
+log = logging.getLogger("claimsops.maintenance")
+
+
+def _delete_batched(db: Database, model: Any, condition: Any) -> int:
+    """Delete matching rows a batch per transaction, so writers never wait long."""
+    total = 0
+    while True:
+        with db.write() as session:
+            ids = list(session.scalars(select(model.id).where(condition).order_by(model.id).limit(BATCH)))
+            if ids:
+                session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+        total += len(ids)
+        if len(ids) < BATCH:
+            return total
+
+
+def wal_checkpoint(db: Database) -> str:
+    """Fold the SQLite WAL back into the database file and truncate it; waits at most 2 s for
+    readers, so writers are never held up longer than that."""
+    raw = db.write_engine.raw_connection()
+    try:
+        cursor = raw.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={CHECKPOINT_BUSY_MS}")
+        try:
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+            busy, frames, done = cursor.fetchone()
+        finally:
+            cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
+            cursor.close()
+    finally:
+        raw.close()
+    if busy:
+        return f"WAL checkpoint incomplete ({done} of {frames} pages; readers busy)"
+    return f"WAL checkpoint of {plural(max(done, 0), 'page')}"
+
+
+def log_retention(ctx: TaskContext) -> TaskResult:
+    now = ctx.started_at
+    old = _delete_batched(
+        ctx.db, LogRecord,
+        or_(
+            and_(LogRecord.at < now - timedelta(days=LOG_DAYS), LogRecord.level < logging.ERROR),
+            LogRecord.at < now - timedelta(days=ERROR_LOG_DAYS),
+        ),
+    )
+    runs = _delete_batched(ctx.db, TaskRun, TaskRun.started_at < now - timedelta(days=RUN_DAYS))
+    commands = _delete_batched(
+        ctx.db, Command,
+        and_(Command.handled_at.is_not(None), Command.requested_at < now - timedelta(days=COMMAND_DAYS)),
+    )
+    summary = (
+        f"deleted {plural(old, 'log line')} (kept {LOG_DAYS} days, errors {ERROR_LOG_DAYS}), "
+        f"{plural(runs, 'old run')}, {plural(commands, 'handled command')}"
+    )
+    outcome = OK
+    if ctx.db.is_sqlite and ctx.db.sqlite_path is not None:
+        checkpoint = wal_checkpoint(ctx.db)
+        summary += f"; {checkpoint}"
+        outcome = WARN if "incomplete" in checkpoint else OK
+    log.info(summary)
+    return TaskResult(outcome, summary)

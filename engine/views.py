@@ -1,0 +1,178 @@
+"""Read-only queries for live views (the console): pages keyed by id, counts, and the header's
+status. Plain SQLAlchemy; nothing here writes a row.
+
+The job filters match `engine.jobs.list_jobs` exactly (statuses, and text against the file
+name, the submitter or the id), so a page fetched here lines up with a page fetched there.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlalchemy import Select, func, or_, select
+
+from engine.db import Database
+from engine.jobs import STATUSES, JobError
+from engine.logsink import LogFilter
+from engine.models import Alert, Job, JobRow, LogRecord
+from engine.workers_registry import count_live
+
+# Outcomes a job's rows can be filtered by: a status class, "found" (success), or
+# "unresolved" (not looked up yet). `engine.jobs.list_rows` uses "pending" for the last one,
+# which hides the payer's own "pending" class; here the two are distinct.
+ROW_OUTCOMES = (
+    "found", "finalized", "denied", "rejected", "pending", "not_found", "error", "invalid", "unresolved",
+)
+
+
+@dataclass(frozen=True)
+class JobQuery:
+    """Which jobs a list shows: statuses (any when empty) and free text."""
+
+    statuses: tuple[str, ...] = ()
+    text: str = ""
+
+    def apply(self, query: Select) -> Select:
+        wanted = [s.upper() for s in self.statuses]
+        if wanted:
+            unknown = sorted(set(wanted) - set(STATUSES))
+            if unknown:
+                raise JobError(f"unknown status {', '.join(unknown)} (one of {', '.join(STATUSES)})")
+            query = query.where(Job.status.in_(wanted))
+        text = self.text.strip()
+        if text:
+            like = f"%{text}%"
+            conditions = [Job.file_name.ilike(like), Job.submitted_by.ilike(like)]
+            if text.isdigit():
+                conditions.append(Job.id == int(text))
+            query = query.where(or_(*conditions))
+        return query
+
+    def matches_status(self, status: str) -> bool:
+        return not self.statuses or status in {s.upper() for s in self.statuses}
+
+
+def jobs_page(db: Database, flt: JobQuery, *, before_id: int | None = None, limit: int = 200) -> list[Job]:
+    """Newest first: the `limit` newest matching jobs older than `before_id`."""
+    query = flt.apply(select(Job)).order_by(Job.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(Job.id < before_id)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def jobs_newer(db: Database, flt: JobQuery, *, after_id: int, limit: int = 200) -> list[Job]:
+    """The `limit` matching jobs just newer than `after_id`, newest first."""
+    query = flt.apply(select(Job)).where(Job.id > after_id).order_by(Job.id.asc()).limit(limit)
+    with db.read() as session:
+        jobs = list(session.scalars(query))
+    jobs.reverse()
+    return jobs
+
+
+def jobs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Job]:
+    """The jobs with these ids (whatever their status), by id; unknown ids are left out."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    with db.read() as session:
+        return {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(wanted)))}
+
+
+def count_jobs(db: Database, flt: JobQuery) -> int:
+    with db.read() as session:
+        return int(session.scalar(flt.apply(select(func.count()).select_from(Job))) or 0)
+
+
+def _row_outcome(query: Select, outcome: str) -> Select:
+    if not outcome:
+        return query
+    if outcome not in ROW_OUTCOMES:
+        raise ValueError(f"unknown outcome {outcome!r} (one of {', '.join(ROW_OUTCOMES)})")
+    if outcome == "unresolved":
+        return query.where(JobRow.status.is_(None))
+    if outcome == "found":
+        return query.where(JobRow.success.is_(True))
+    return query.where(JobRow.status_class == outcome)
+
+
+def rows_page(
+    db: Database, job_id: int, *, outcome: str = "", after_row: int = 0, before_row: int | None = None,
+    limit: int = 200,
+) -> list[JobRow]:
+    """One page of a job's rows in input order: after `after_row`, or (with `before_row`) the
+    `limit` rows just before it."""
+    query = _row_outcome(select(JobRow).where(JobRow.job_id == job_id), outcome)
+    if before_row is not None:
+        query = query.where(JobRow.row_number < before_row).order_by(JobRow.row_number.desc()).limit(limit)
+        with db.read() as session:
+            rows = list(session.scalars(query))
+        rows.reverse()
+        return rows
+    query = query.where(JobRow.row_number > after_row).order_by(JobRow.row_number).limit(limit)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def rows_by_numbers(db: Database, job_id: int, numbers: Iterable[int]) -> dict[int, JobRow]:
+    wanted = sorted(set(numbers))
+    if not wanted:
+        return {}
+    with db.read() as session:
+        query = select(JobRow).where(JobRow.job_id == job_id, JobRow.row_number.in_(wanted))
+        return {row.row_number: row for row in session.scalars(query)}
+
+
+def count_rows(db: Database, job_id: int, outcome: str = "") -> int:
+    query = _row_outcome(select(func.count()).select_from(JobRow).where(JobRow.job_id == job_id), outcome)
+    with db.read() as session:
+        return int(session.scalar(query) or 0)
+
+
+# ---- logs ----
+
+
+def count_lines_after(db: Database, flt: LogFilter, after_id: int, *, cap: int = 10_000) -> int:
+    """How many matching lines are newer than `after_id`, counting at most `cap`."""
+    inner = flt.apply(select(LogRecord.id)).where(LogRecord.id > after_id).limit(cap).subquery()
+    with db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def log_services(db: Database) -> list[str]:
+    """The services that have written log lines, sorted."""
+    with db.read() as session:
+        return sorted(s for s in session.scalars(select(LogRecord.service).distinct()) if s)
+
+
+def newest_log_id(db: Database) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.max(LogRecord.id))) or 0)
+
+
+# ---- header ----
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    """What the console header shows besides the configuration."""
+
+    db_latency_ms: float
+    open_alerts: int
+    live_workers: int
+
+
+def site_status(db: Database) -> SiteStatus:
+    """Ping the database, count open alerts and live workers. Raises DatabaseError (or the
+    driver's error) when the database cannot be reached."""
+    latency = db.ping() * 1000
+    with db.read() as session:
+        alerts = int(
+            session.scalar(
+                select(func.count()).select_from(Alert).where(Alert.kind == "alert", Alert.resolved_at.is_(None))
+            )
+            or 0
+        )
+    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db))
+
