@@ -31,10 +31,15 @@ class CliError(Exception):
 
 def describe_error(exc: BaseException) -> str:
     """One line an operator can act on, for any exception."""
+    from engine.archive import ArchiveError
     from engine.intake import IntakeError
+    from engine.schedules import ScheduleError
     from engine.submit import SubmitError
+    from engine.tasks import TaskError
 
-    if isinstance(exc, ConfigError | DatabaseError | PermissionDenied | joblib.JobError | IntakeError | SubmitError):
+    known = (ConfigError, DatabaseError, PermissionDenied, joblib.JobError, IntakeError, SubmitError, ArchiveError,
+             ScheduleError, TaskError)
+    if isinstance(exc, known):
         return safe_text(str(exc))
     if isinstance(exc, FileNotFoundError):
         return f"{exc.filename}: no such file"

@@ -95,6 +95,7 @@ class Settings:
     max_upload_bytes: int = 10 * 1024 * 1024
     max_upload_rows: int = 100_000
     lease_seconds: int = 30
+    scheduler_lease_seconds: int = 15
     max_attempts: int = 5
     payer_concurrency: int = 50
     payer_rate_per_second: float = 50.0
@@ -141,6 +142,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "max_upload_bytes": lambda n, v: _as_int(n, v, 1),
     "max_upload_rows": lambda n, v: _as_int(n, v, 1),
     "lease_seconds": lambda n, v: _as_int(n, v, 2),
+    "scheduler_lease_seconds": lambda n, v: _as_int(n, v, 2),
     "max_attempts": lambda n, v: _as_int(n, v, 1),
     "payer_concurrency": lambda n, v: _as_int(n, v, 1),
     "payer_rate_per_second": lambda n, v: _as_float(n, v, 0.1),

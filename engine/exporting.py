@@ -30,6 +30,10 @@ def _records(db: Database, job_id: int) -> Iterator[ExportRecord]:
 def export_job(db: Database, job_id: int, out_path: str | Path) -> int:
     """Write the results file (mode 0600: it holds PHI); returns rows written."""
     job = get_job(db, job_id)
+    if job.archived_at is not None:  # its rows are in the archive file now
+        from engine.archive import export_archived
+
+        return export_archived(db, job, Path(out_path))
     out_path = Path(out_path)
     tmp = out_path.with_name(f".{out_path.name}.part")
     fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)

@@ -133,6 +133,8 @@ def retry(db: Database, job_id: int, by: str, *, errors: bool = False) -> int:
     """FAILED | CANCELLED -> PENDING. Rows without a final result are processed again (with
     `errors`, rows that ended in a payer error too); returns how many rows will be looked up."""
     with db.write() as session:
+        if session.scalar(select(Job.archived_at).where(Job.id == job_id)) is not None:
+            raise JobError(f"job {job_id} is archived: export it instead of retrying it")
         compare_and_set(
             session, job_id, PENDING, failure_reason=None, finished_at=None,
             cancel_requested_at=None, cancel_requested_by=None, cancel_latency_ms=None,

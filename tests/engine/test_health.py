@@ -18,6 +18,7 @@ from engine import alerts, health
 from engine.maintenance import OK, WARN, TaskContext
 from engine.maintenance.healthcheck import health_check_alert
 from engine.models import Alert, HealthState
+from tests.conftest import NO_REDIS, REDIS_URL
 
 
 class _Server:
@@ -82,6 +83,13 @@ def test_unreachable_broker_and_no_workers_are_failing(sqlite_db, settings) -> N
     assert "127.0.0.1:1" in broker.detail and "hunter2" not in broker.detail
     assert health.check_workers(sqlite_db, bad).state == health.FAILING
     assert health.overall(health.run_checks(sqlite_db, bad)) == health.UNHEALTHY
+
+
+@pytest.mark.redis
+@pytest.mark.skipif(not REDIS_URL, reason=NO_REDIS)
+def test_a_live_redis_broker_answers(settings) -> None:
+    result = health.check_broker(replace(settings, broker_url=REDIS_URL))
+    assert result.state == health.OK and "answered PING" in result.detail and result.latency_ms is not None
 
 
 def test_payer_check_requests_a_token(settings, server: _Server) -> None:

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from engine import leases, schedules, tasks
 from engine.actions import Operator, PermissionDenied
 from engine.logsink import setup_logging
-from engine.maintenance import TASKS, TaskResult
+from engine.maintenance import TASKS, TaskDef, TaskResult
 from engine.maintenance.runs import record_missed, run_task, start_run
 from engine.models import AuditEntry, Command, TaskState, utcnow
 
@@ -104,9 +104,8 @@ def test_read_only_and_unknown_tasks_are_refused_and_audited(db, settings) -> No
 
 
 def test_states_ok_running_paused_failing_late(db, settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(TASKS, "archive_old_results",
-                        TASKS["archive_old_results"].__class__("archive_old_results", "t", "daily 03:00",
-                                                               lambda ctx: TaskResult("error", "disk full")))
+    monkeypatch.setitem(TASKS, "archive_old_results", TaskDef("archive_old_results", "t", "daily 03:00",
+                                                              lambda ctx: TaskResult("error", "disk full")))
     run_task(db, settings, "cleanup_old_sessions", trigger="manual", requested_by="ann")
     start_run(db, "cleanup_stuck_jobs", "scheduled")
     tasks.request_pause(db, settings, ANN, "log_retention")
@@ -131,6 +130,17 @@ def test_states_ok_running_paused_failing_late(db, settings, monkeypatch: pytest
 
     record_missed(db, "cleanup_old_sessions", utcnow(), "missed: due 02:00 but the scheduler was down")
     assert tasks.task_status(db, settings, "cleanup_old_sessions").state == "late"
+
+
+def test_a_crashing_task_is_an_error_run_with_a_one_line_summary(db, settings, monkeypatch) -> None:
+    def boom(ctx) -> TaskResult:
+        raise RuntimeError("disk on fire\n[SQL: INSERT INTO x] [parameters: ('JOHN SMITH',)]")
+
+    monkeypatch.setitem(TASKS, "log_retention", TaskDef("log_retention", "t", "daily 04:00", boom))
+    result = run_task(db, settings, "log_retention", trigger="manual", requested_by="ann")
+    assert (result.outcome, result.summary) == ("error", "RuntimeError: disk on fire")
+    status = tasks.task_status(db, settings, "log_retention")
+    assert status.state == "failing" and status.last_run.summary == "RuntimeError: disk on fire"
 
 
 def test_a_runs_log_lines_carry_its_id(db, settings) -> None:

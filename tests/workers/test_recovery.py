@@ -70,3 +70,32 @@ def test_sigkill_three_times_then_complete(tmp_path, shared_db, shared_db_url, r
     print(f"recoveries after SIGKILL: {[round(r, 2) for r in recoveries]} s (lease {LEASE} s)")
     assert max(recoveries) <= LEASE + 5, recoveries
     assert job.attempts == 4
+
+
+def test_sigterm_hands_the_job_over_at_once(tmp_path, shared_db, shared_db_url, redis_server, simulator,
+                                            worker_dataset, processes) -> None:
+    csv = tmp_path / "claims.csv"
+    expected = write_input_csv(worker_dataset, csv, rows=1500, tins=3, seed=14)
+    simulator.configure(fixed_latency_s=0.2)
+    processes.env = worker_env(
+        tmp_path, database_url=shared_db_url, broker_url=redis_server.url, payer_url=simulator.url,
+        client_id=simulator.config.client_id, client_secret=simulator.config.client_secret,
+        lease_seconds=60, payer_rate_per_second=15,
+    )
+    workers = [processes.spawn("worker", "--concurrency", "1") for _ in range(2)]
+    job_id = _submit(shared_db, csv, tmp_path)
+    owner = wait_for(lambda: jobs.get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
+    wait_for(lambda: jobs.get_job(shared_db, job_id).done_rows > 50, 30, what="progress")
+    holder = next(p for p in workers if f":{p.pid}:" in owner)
+    holder.terminate()
+    stopped_at = time.monotonic()
+    assert holder.wait(20) == 0
+    wait_for(lambda: jobs.get_job(shared_db, job_id).lease_owner not in (None, owner), 10,
+             what="the other worker to resume the job")
+    handover = time.monotonic() - stopped_at
+    assert handover < 10, "resumed long before the 60 s lease would have expired"
+    events = [h["event"] for h in jobs.get_job(shared_db, job_id).history]
+    assert "released" in events and events[-1] == "resumed"
+    wait_for(lambda: jobs.status_of(shared_db, job_id) in jobs.FINISHED, 120, interval=0.2, what="the job")
+    assert jobs.status_of(shared_db, job_id) == jobs.COMPLETED
+    _assert_correct(shared_db, job_id, expected)

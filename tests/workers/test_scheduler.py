@@ -79,8 +79,7 @@ def test_apscheduler_triggers_fire_when_the_engine_says(spec: str, tz_name: str)
         at = expected
 
 
-def test_run_now_and_already_running(sqlite_db, settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    db = sqlite_db
+def test_run_now_and_already_running(db, settings, monkeypatch: pytest.MonkeyPatch) -> None:
     gate, entered = threading.Event(), threading.Event()
 
     def slow(ctx) -> TaskResult:
@@ -133,23 +132,36 @@ def test_pause_across_two_triggers_then_resume_without_a_burst(sqlite_db, settin
     assert after[0] >= next_run
 
 
-def test_takeover_runs_an_overdue_trigger_once_and_records_a_missed_one(sqlite_db, settings) -> None:
-    db = sqlite_db
+def test_takeover_runs_an_overdue_trigger_once_and_records_a_missed_one(db, settings) -> None:
     now = utcnow()
+    this_minute = f"daily {now:%H:%M}"  # came due less than a minute ago (grace: an hour)
+    two_hours_ago = f"daily {now - timedelta(hours=2):%H:%M}"
+    due = schedules.previous_fire(schedules.parse(this_minute), now, schedules.zone("UTC"))
+    yesterday = due - timedelta(days=1)
     with db.write() as session:
         session.add_all([
-            TaskState(name="cleanup_stuck_jobs", schedule="every 15m", paused=False,
-                      next_run_at=now - timedelta(seconds=60), updated_at=now),
-            TaskState(name="archive_old_results", schedule="daily 03:00", paused=False,
-                      next_run_at=now - timedelta(hours=2), updated_at=now),
+            # the dead leader ran yesterday's trigger and died before publishing the next one
+            TaskState(name="cleanup_stuck_jobs", schedule=this_minute, paused=False, next_run_at=yesterday,
+                      updated_at=now),
+            TaskRun(task="cleanup_stuck_jobs", trigger="scheduled", started_at=yesterday, outcome="ok"),
+            # it ran today's trigger too: nothing is owed
+            TaskState(name="cleanup_old_sessions", schedule=this_minute, paused=False, next_run_at=due,
+                      updated_at=now),
+            TaskRun(task="cleanup_old_sessions", trigger="scheduled", started_at=due + timedelta(milliseconds=3),
+                    outcome="ok"),
+            # two hours late: past the grace
+            TaskState(name="archive_old_results", schedule=two_hours_ago, paused=False,
+                      next_run_at=now - timedelta(hours=2, minutes=1), updated_at=now),
+            # it died during a run
             TaskRun(task="log_retention", trigger="scheduled", started_at=now - timedelta(minutes=1),
                     outcome="running"),
         ])
     with scheduler(db, settings):
-        wait_for(lambda: runs_of(db, "cleanup_stuck_jobs", "ok"), "the overdue run")
+        wait_for(lambda: len(runs_of(db, "cleanup_stuck_jobs", "ok")) == 2, "the overdue run")
         time.sleep(0.5)
-    [overdue] = runs_of(db, "cleanup_stuck_jobs")
-    assert overdue.trigger == "scheduled"
+    yesterdays, overdue = runs_of(db, "cleanup_stuck_jobs")
+    assert overdue.trigger == "scheduled" and overdue.started_at > now
+    assert len(runs_of(db, "cleanup_old_sessions")) == 1
     [missed] = runs_of(db, "archive_old_results")
     assert missed.outcome == "missed" and missed.summary.startswith("missed: no scheduler was running at ")
     [stale] = runs_of(db, "log_retention")
