@@ -315,7 +315,7 @@ def db_cmd(args: argparse.Namespace) -> int:
 
     ctx = Context()
     db = Database(ctx.settings.effective_database_url, migrate=False)
-    applied = migrate.upgrade(db.write_engine)
+    applied = db.upgrade()
     state = "upgraded to" if applied else "already at"
     print(f"database {db.display_url} {state} revision {migrate.head_revision()}")
     return 0

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
+SCHEMA_HEAD = "0001"  # the newest migration's revision (a test keeps the two in step)
 
 
 class DatabaseError(Exception):
@@ -120,15 +121,25 @@ class Database:
             raise DatabaseError(f"database {self.display_url} unreachable: {exc.orig}") from None
         return time.perf_counter() - started
 
-    def upgrade(self) -> None:
-        """Migrate to the newest schema; safe when several processes start at once."""
-        from engine import migrate
+    def upgrade(self) -> bool:
+        """Migrate to the newest schema (True when anything was applied); safe when several
+        processes start at once."""
+        if self._at_head():
+            return False
+        from engine import migrate  # imports Alembic: only when there is something to do
 
         try:
             with self._migration_lock():
-                migrate.upgrade(self.write_engine)
+                return migrate.upgrade(self.write_engine)
         except OperationalError as exc:
             raise DatabaseError(f"cannot reach database {self.display_url}: {exc.orig}") from None
+
+    def _at_head(self) -> bool:
+        try:
+            with self.engine.connect() as conn:
+                return conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == SCHEMA_HEAD
+        except Exception:  # no table yet, or unreachable: let the migration path say which
+            return False
 
     @contextlib.contextmanager
     def _migration_lock(self) -> Iterator[None]:

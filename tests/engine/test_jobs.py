@@ -173,3 +173,10 @@ def test_list_jobs_pages_newest_first_and_filters(db) -> None:
     assert [j.id for j in jobs.list_jobs(db, text="f3")] == [ids[3]]
     with pytest.raises(jobs.JobError, match="unknown status"):
         jobs.list_jobs(db, statuses=["DONE"])
+
+
+def test_schema_head_constant_matches_the_migrations() -> None:
+    from engine.db import SCHEMA_HEAD
+    from engine.migrate import head_revision
+
+    assert SCHEMA_HEAD == head_revision()
