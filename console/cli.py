@@ -95,6 +95,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=_positive_int, default=50)
     p.add_argument("--json", action="store_true")
 
+    p = add("stats", commands.stats, "jobs today, durations, payer latency, workers, database")
+    p.add_argument("--json", action="store_true")
+
     p = add("payer-sim", commands.payer_sim, "run the sandbox payer simulator on loopback")
     p.add_argument("--host", default="127.0.0.1")
     p.add_argument("--port", type=int, default=8787)

@@ -289,6 +289,41 @@ def payer_sim(args: argparse.Namespace) -> int:
     return run_payer_sim(args)
 
 
+def stats(args: argparse.Namespace) -> int:
+    from engine.stats import collect
+
+    ctx = Context()
+    figures = collect(ctx.db, ctx.settings)
+    if args.json:
+        _print_json(figures.to_dict())
+        return 0
+    today = figures.jobs_today
+    total = today["total"] or 1
+    print(f"jobs today    {today['total']} total")
+    for status in ("COMPLETED", "FAILED", "CANCELLED", "PROCESSING", "PENDING"):
+        print(f"  {status.lower():<12}{today[status]:>6}  ({100 * today[status] / total:.0f}%)")
+    rate = f"{100 * figures.success_rate:.1f}%" if figures.success_rate is not None else "-"
+    print(f"success rate  {rate}")
+    for reason, count in figures.failed_by_reason:
+        print(f"  failed {count:>4}  {_short(reason, 64)}")
+    avg = f"{figures.duration_avg_s:.1f} s" if figures.duration_avg_s is not None else "-"
+    p95 = f"{figures.duration_p95_s:.1f} s" if figures.duration_p95_s is not None else "-"
+    print(f"job duration  avg {avg}   p95 {p95}   rows/min {figures.rows_per_minute:.0f}")
+    lat = figures.latency_ms
+    print("payer (1 h)   " + "   ".join(f"{k} {v:.0f} ms" if v is not None else f"{k} -" for k, v in lat.items()))
+    print("  calls       " + "  ".join(f"{k} {v}" for k, v in figures.calls_by_outcome.items()))
+    queue = figures.queue_length if figures.queue_length is not None else "-"
+    print(f"workers       {figures.workers_alive} alive, {figures.workers_busy} busy, queue {queue}")
+    db = figures.database
+    size = f"{db.get('size_bytes', 0) / 1e6:.1f} MB" if db.get("size_bytes") is not None else "-"
+    extra = f", WAL {db['wal_bytes'] / 1e6:.1f} MB" if "wal_bytes" in db else (
+        f", {db.get('connections')} connections" if "connections" in db else "")
+    print(f"database      {db.get('backend')} {size}{extra}")
+    if figures.disk_free_bytes is not None:
+        print(f"disk free     {figures.disk_free_bytes / 1e9:.1f} GB")
+    return 0
+
+
 def worker(args: argparse.Namespace) -> int:
     from workers.main import run_worker
 
