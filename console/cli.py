@@ -107,6 +107,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--write-csv", metavar="FILE", help="write an input CSV from the data set, then serve")
     p.add_argument("--rows", type=_positive_int, default=2000, help="rows for --write-csv")
 
+    p = add("console", commands.console, "the Textual console against the configured database")
+    p.add_argument("--read-only", action="store_true", help="refuse every action in this session")
+
     p = add("worker", commands.worker, "run a worker process (production: needs CLAIMSOPS_BROKER_URL)")
     p.add_argument("--concurrency", type=_positive_int, default=2, help="jobs at a time (default 2)")
 

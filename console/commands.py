@@ -324,6 +324,12 @@ def stats(args: argparse.Namespace) -> int:
     return 0
 
 
+def console(args: argparse.Namespace) -> int:
+    from console.tui import run_console
+
+    return run_console(read_only=args.read_only)
+
+
 def worker(args: argparse.Namespace) -> int:
     from workers.main import run_worker
 

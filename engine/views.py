@@ -80,6 +80,14 @@ def jobs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Job]:
         return {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(wanted)))}
 
 
+def job_ids_between(db: Database, flt: JobQuery, low: int, high: int, *, limit: int = 2000) -> list[int]:
+    """Ids of the matching jobs with low <= id <= high, newest first (at most `limit`): what a
+    window over that range should hold now that statuses have changed."""
+    query = flt.apply(select(Job.id)).where(Job.id >= low, Job.id <= high).order_by(Job.id.desc()).limit(limit)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
 def count_jobs(db: Database, flt: JobQuery) -> int:
     with db.read() as session:
         return int(session.scalar(flt.apply(select(func.count()).select_from(Job))) or 0)

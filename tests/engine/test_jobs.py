@@ -179,4 +179,4 @@ def test_schema_head_constant_matches_the_migrations() -> None:
     from engine.db import SCHEMA_HEAD
     from engine.migrate import head_revision
 
-    assert SCHEMA_HEAD == head_revision()
+    assert head_revision() == SCHEMA_HEAD

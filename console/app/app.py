@@ -1,0 +1,347 @@
+"""The claimsops console: header, tabs 1–7, footer; operator actions behind confirmations.
+
+The App takes its dependencies (settings, database, operator, clock) in its constructor, so
+tests inject a database, an operator and a fixed clock. Data is read only in worker threads
+(see live.py); operator actions go through engine.actions.perform in worker threads (ops.py).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, ClassVar
+
+from textual import work
+from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import Binding, BindingType
+from textual.css.query import NoMatches
+from textual.message import Message
+from textual.screen import ModalScreen, Screen
+from textual.widget import Widget
+from textual.widgets import Footer, TabbedContent, TabPane
+from textual.worker import get_current_worker
+
+from console.app.context import Clock, ConsoleContext, system_clock
+from console.app.header import HeaderBar, HeaderState, SiteProbe
+from console.app.help import HelpScreen
+from console.app.job_actions import JobActions
+from console.app.job_detail import JobDetailScreen, JobDetailView
+from console.app.jobs_view import JobsView
+from console.app.live import LiveWidget
+from console.app.logs_view import LogsView
+from console.app.ops import Outcome, attempt, describe, is_database_error, refuse
+from console.app.palette import palette_commands, view_keys
+from console.app.placeholder import PART_TWO, ComingLater
+from engine.actions import Operator
+from engine.config import Settings
+from engine.db import Database
+from engine.text import safe_text
+from engine.views import SiteStatus
+
+log = logging.getLogger("claimsops.console")
+
+TABS: tuple[tuple[str, str], ...] = (
+    ("jobs", "Jobs"),
+    ("logs", "Logs"),
+    ("stats", "Stats"),
+    ("schedulers", "Schedulers"),
+    ("health", "Health"),
+    ("claims", "Claims"),
+    ("audit", "Audit"),
+)
+class OpFinished(Message, bubble=False):
+    def __init__(self, outcome: Outcome, done: Callable[[Outcome], None] | None) -> None:
+        super().__init__()
+        self.outcome = outcome
+        self.done = done
+
+
+class ReadFinished(Message, bubble=False):
+    def __init__(self, value: Any, error: BaseException | None, done: Callable[[Any], None]) -> None:
+        super().__init__()
+        self.value = value
+        self.error = error
+        self.done = done
+
+
+class MainScreen(Screen[None]):
+    """Header, the seven tabs, footer."""
+
+    AUTO_FOCUS = "#jobs-table"
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar()
+        with TabbedContent(initial="jobs", id="tabs"):
+            for number, (tab_id, name) in enumerate(TABS, start=1):
+                with TabPane(f"{number} {name}", id=tab_id):
+                    if tab_id == "jobs":
+                        yield JobsView(id="jobs-view")
+                    elif tab_id == "logs":
+                        yield LogsView(id="logs-view")
+                    else:
+                        yield ComingLater(name, PART_TWO[tab_id])
+        yield Footer(compact=True, show_command_palette=False)
+        yield SiteProbe(id="site-probe")
+
+    def on_screen_resume(self) -> None:
+        view = self.active_view()
+        if view is not None and view.poller is not None:
+            view.refresh_data()
+
+    def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        view = self.active_view()
+        if view is not None:
+            view.focus_main()  # type: ignore[attr-defined]
+            if view.poller is not None:
+                view.refresh_data()
+
+    def active_tab(self) -> str:
+        try:
+            return str(self.query_one("#tabs", TabbedContent).active)
+        except NoMatches:  # not composed yet
+            return ""
+
+    def active_view(self) -> LiveWidget | None:
+        pane_id = self.active_tab()
+        if not pane_id:
+            return None
+        try:
+            return self.query_one(f"#{pane_id}", TabPane).query_one(LiveWidget)
+        except NoMatches:
+            return None
+
+
+class ConsoleApp(App[int]):
+    CSS_PATH = "console.tcss"
+    TITLE = "claimsops console"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS: ClassVar[list[BindingType]] = [
+        *(
+            Binding(str(n), f"tab('{tab_id}')", name, show=False, tooltip=f"the {name} tab")
+            for n, (tab_id, name) in enumerate(TABS, start=1)
+        ),
+        Binding("question_mark", "help", "Help", tooltip="the keys of this view"),
+        Binding("colon", "command_palette", "Palette", show=False, tooltip="this view's actions by name (also ctrl+p)"),
+        Binding("q", "quit", "Quit"),
+    ]
+
+    def __init__(
+        self,
+        settings: Settings,
+        db: Database,
+        operator: Operator,
+        *,
+        clock: Clock = system_clock,
+        still: bool = False,
+        cwd: Path | None = None,
+    ) -> None:
+        self.ctx = ConsoleContext(
+            settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd()
+        )
+        super().__init__()
+        self.title = safe_text(f"{settings.site_name or 'claimsops'} console", max_len=60)
+        self.header_state = HeaderState()
+        self.render_errors: list[str] = []
+        self.job_actions = JobActions(self)
+        if still:
+            self.animation_level = "none"
+
+    # -- screens --
+
+    def get_default_screen(self) -> Screen[Any]:
+        return MainScreen(id="main")
+
+    @property
+    def main(self) -> MainScreen:
+        for screen in self.screen_stack:
+            if isinstance(screen, MainScreen):
+                return screen
+        raise RuntimeError("the main screen is not on the stack")
+
+    @property
+    def jobs_view(self) -> JobsView:
+        return self.main.query_one(JobsView)
+
+    @property
+    def logs_view(self) -> LogsView:
+        return self.main.query_one(LogsView)
+
+    def on_mount(self) -> None:
+        if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
+            self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
+
+    def top_screen(self) -> Screen[Any]:
+        """The topmost screen that is not a dialog (what is behind a dialog stays live)."""
+        for screen in reversed(self.screen_stack):
+            if not isinstance(screen, ModalScreen):
+                return screen
+        return self.screen_stack[0]
+
+    def is_shown(self, widget: Widget) -> bool:
+        """On the top screen and, if in a tab, in the active tab."""
+        if not widget.is_mounted:
+            return False
+        try:
+            screen = widget.screen
+        except Exception:  # unmounted meanwhile
+            return False
+        if screen is not self.top_screen():
+            return False
+        pane = next((node for node in widget.ancestors if isinstance(node, TabPane)), None)
+        if pane is None or not isinstance(screen, MainScreen):
+            return True
+        return screen.active_tab() == pane.id
+
+    def active_view(self) -> LiveWidget | None:
+        top = self.top_screen()
+        if isinstance(top, JobDetailScreen):
+            return top.query_one(JobDetailView)
+        if isinstance(top, MainScreen):
+            return top.active_view()
+        return None
+
+    def refresh_active(self) -> None:
+        """Refresh what is on screen now (the palette's "Refresh now"; tests)."""
+        view = self.active_view()
+        if view is not None:
+            view.refresh_data()
+        self.main.query_one(SiteProbe).refresh_data()
+
+    def _back_to_main(self) -> MainScreen:
+        while len(self.screen_stack) > 1 and not isinstance(self.screen, MainScreen | ModalScreen):
+            self.pop_screen()
+        return self.main
+
+    # -- header state --
+
+    def set_site_status(self, site: SiteStatus) -> None:
+        self.header_state = HeaderState(site=site, stale_since=self.header_state.stale_since)
+        self.refresh_headers()
+
+    def report_ok(self) -> None:
+        if self.header_state.stale_since is not None:
+            log.info("database reachable again")
+            self.header_state = HeaderState(site=self.header_state.site)
+            self.refresh_headers()
+            self.say("database reachable again")
+
+    def report_error(self, error: BaseException) -> None:
+        if self.header_state.stale_since is None:
+            log.warning("console refresh failed: %s", describe(error), exc_info=error)
+            self.header_state = HeaderState(
+                site=self.header_state.site, stale_since=self.ctx.now(), last_error=describe(error)
+            )
+            self.refresh_headers()
+
+    def report_render_error(self, widget: Widget, error: BaseException) -> None:
+        """A view failed to render fetched data: logged with its traceback, shown once, and
+        the view keeps refreshing."""
+        where = type(widget).__name__
+        log.error("console: %s could not show its data", where, exc_info=error)
+        if where not in self.render_errors:
+            self.say(f"{where} could not show its data ({describe(error)}); details in the logs", "error")
+        self.render_errors.append(where)
+
+    def refresh_headers(self) -> None:
+        for screen in self.screen_stack:
+            for header in screen.query(HeaderBar):
+                header.update_state()
+
+    # -- messages to the operator --
+
+    def say(self, message: str, severity: str = "information") -> None:
+        """A notification, never parsed as markup."""
+        self.notify(safe_text(message, max_len=500), severity=severity, markup=False)  # type: ignore[arg-type]
+
+    # -- keys --
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        blocked = action in ("tab", "quit", "help", "command_palette") and isinstance(self.screen, ModalScreen)
+        return not blocked
+
+    def action_tab(self, tab_id: str) -> None:
+        main = self._back_to_main()
+        if self.screen is not main:
+            return
+        main.query_one("#tabs", TabbedContent).active = tab_id
+
+    def action_help(self) -> None:
+        screen = self.screen
+        top = self.top_screen()
+        if isinstance(top, JobDetailScreen):
+            name = f"Job {top.job_id}"
+        elif isinstance(top, MainScreen):
+            name = dict(TABS).get(top.active_tab(), "Console")
+        else:
+            name = "Console"
+        self.push_screen(HelpScreen(name, view_keys(self, screen)))
+
+    def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
+        extra = [
+            *(SystemCommand(f"Go to {name}", f"key {n}", self._goto(tab_id)) for n, (tab_id, name) in enumerate(TABS, 1)),
+            SystemCommand("Refresh now", "fetch what is on screen now", self.refresh_active),
+            SystemCommand("Help", "key ? · the keys of this view", self.action_help),
+            SystemCommand("Quit", "key q", self.action_quit),
+        ]
+        return palette_commands(self, screen, extra)
+
+    def _goto(self, tab_id: str) -> Callable[[], None]:
+        return lambda: self.action_tab(tab_id)
+
+    # -- operator actions --
+
+    def run_op(
+        self, action: str, target: str, do: Callable[[], Any], done: Callable[[Outcome], None] | None = None
+    ) -> None:
+        """perform() in a worker; a failure or refusal is shown as a notification."""
+        self._op_worker(action, target, do, done)
+
+    @work(thread=True, exit_on_error=False, group="operator-action")
+    def _op_worker(self, action: str, target: str, do: Callable[[], Any], done: Callable[[Outcome], None] | None) -> None:
+        self.post_message(OpFinished(attempt(self.ctx, action, target, do), done))
+
+    def refuse_op(self, action: str, target: str) -> None:
+        """A read-only operator pressed an action key: perform() refuses and audits it."""
+        self._refuse_worker(action, target)
+
+    @work(thread=True, exit_on_error=False, group="operator-action")
+    def _refuse_worker(self, action: str, target: str) -> None:
+        self.post_message(OpFinished(refuse(self.ctx, action, target), None))
+
+    def on_op_finished(self, message: OpFinished) -> None:
+        outcome = message.outcome
+        if not outcome.ok:
+            self.say(outcome.message, "error")
+        if message.done is not None:
+            message.done(outcome)
+
+    def run_read(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        self._read_worker(fn, done)
+
+    @work(thread=True, exit_on_error=False, group="console-read")
+    def _read_worker(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
+        worker = get_current_worker()
+        try:
+            value, error = fn(), None
+        except Exception as exc:
+            value, error = None, exc
+        if not worker.is_cancelled:
+            self.post_message(ReadFinished(value, error, done))
+
+    def on_read_finished(self, message: ReadFinished) -> None:
+        if message.error is not None:
+            if is_database_error(message.error):
+                self.report_error(message.error)
+            self.say(describe(message.error), "error")
+            return
+        message.done(message.value)
+
+    def open_job(self, job_id: int) -> None:
+        self.push_screen(JobDetailScreen(job_id))
+
+    def show_tab(self, tab_id: str) -> MainScreen:
+        """Back on the main screen, on this tab."""
+        main = self._back_to_main()
+        main.query_one("#tabs", TabbedContent).active = tab_id
+        return main

@@ -1,0 +1,228 @@
+"""Console benchmark: `python -m console.app.bench [--jobs N] [--logs N] [--keep DIR]`.
+
+Generates N jobs (default 100,000) and N log rows (default 1,000,000) in a temporary SQLite
+database (bulk inserts in a child process, so that the measured process holds only the
+console), runs the console headless at 160×48 and prints one JSON object:
+
+Each time runs to the moment the data has been rendered into the widgets (the screen shows
+it on the next frame, within 1/60 s); Textual's own animations are not waited for.
+
+- first_paint_s: from starting the app to the first page of jobs rendered
+- switch_to_logs_s / switch_to_jobs_s: a tab key to that tab's fresh data rendered
+- next_jobs_page_s: `end` on the jobs table to the next page added
+- log_filter_*_s: a filter change (level, service, job, rare text) to the filtered lines on screen
+- peak_rss_mb: the console process's peak resident memory (ru_maxrss)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import random
+import resource
+import sqlite3
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+SQLITE_TIME = "%Y-%m-%d %H:%M:%S.%f"
+SERVICES = ("worker", "scheduler", "console", "payer-sim")
+LEVELS = (20,) * 80 + (10,) * 10 + (30,) * 7 + (40,) * 3
+MESSAGES = (
+    "job {job} batch window 2025-07-03..2025-10-01: {n} claims",
+    "payer call took {n} ms",
+    "claim FG{claim:08d} finalized",
+    "claim FG{claim:08d} not found in window; trying claim look-up",
+    "lease renewed for job {job}",
+    "payer 429: pausing {n} ms",
+)
+
+
+def _chunks(rows: Iterator[tuple[Any, ...]], size: int = 20_000) -> Iterator[list[tuple[Any, ...]]]:
+    chunk: list[tuple[Any, ...]] = []
+    for row in rows:
+        chunk.append(row)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def _job_rows(count: int, now: datetime) -> Iterator[tuple[Any, ...]]:
+    rng = random.Random(7)
+    start = now - timedelta(minutes=count)
+    for n in range(count):
+        created = start + timedelta(minutes=n)
+        active = n >= count - 20
+        status = ("PROCESSING" if n % 2 else "PENDING") if active else rng.choice(
+            ("COMPLETED",) * 17 + ("FAILED", "CANCELLED", "CANCELLED")
+        )
+        total = rng.randint(1, 5000)
+        done = total if status == "COMPLETED" else rng.randint(0, total)
+        found = int(done * 0.9)
+        started = (created + timedelta(seconds=5)).strftime(SQLITE_TIME) if status != "PENDING" else None
+        finished = (created + timedelta(seconds=30 + total // 10)).strftime(SQLITE_TIME) if not active else None
+        stamp = created.strftime(SQLITE_TIME)
+        yield (
+            f"claims-{n:06d}.csv", status, "auto", "2025-07-03", "2025-10-01", "123456789", "87726",
+            rng.choice(("alice", "bob", "carol")), "10.0.0.5", stamp, stamp, started, finished,
+            total, done, found, done - found, 0, 0, done // 50, "[]", "[]", "[]", 1, 0,
+        )
+
+
+def _log_rows(count: int, jobs: int, now: datetime) -> Iterator[tuple[Any, ...]]:
+    rng = random.Random(11)
+    start = now - timedelta(seconds=count // 10)
+    for n in range(count):
+        job = rng.randint(1, jobs) if rng.random() < 0.7 else None
+        message = rng.choice(MESSAGES).format(job=job or 0, n=rng.randint(1, 900), claim=rng.randint(1, 10**7))
+        yield (
+            (start + timedelta(milliseconds=100 * n)).strftime(SQLITE_TIME), SERVICES[n % len(SERVICES)],
+            "bench-host", 4242, rng.choice(LEVELS), "claimsops.bench", job, None, message,
+        )
+
+
+def generate(path: Path, jobs: int, logs: int) -> dict[str, float]:
+    """Create the schema (migrations) and bulk-insert jobs and log rows."""
+    from engine.db import Database
+
+    Database(f"sqlite:///{path}").dispose()  # migrate
+    now = datetime.now(UTC).replace(tzinfo=None)
+    conn = sqlite3.connect(path)
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("PRAGMA synchronous=OFF")
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    with conn:
+        for chunk in _chunks(_job_rows(jobs, now)):
+            conn.executemany(
+                "INSERT INTO jobs (file_name, status, strategy, start_date, end_date, tin, payer_id, submitted_by,"
+                " submitted_from, created_at, updated_at, started_at, finished_at, total_rows, done_rows,"
+                " found_rows, not_found_rows, error_rows, invalid_rows, payer_calls, warnings, extra_columns,"
+                " history, attempts, retry_errors) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                chunk,
+            )
+    timings["generate_jobs_s"] = time.perf_counter() - started
+    started = time.perf_counter()
+    with conn:
+        for chunk in _chunks(_log_rows(logs, jobs, now)):
+            conn.executemany(
+                "INSERT INTO logs (at, service, host, pid, level, logger, job_id, run_id, message)"
+                " VALUES (?,?,?,?,?,?,?,?,?)",
+                chunk,
+            )
+    timings["generate_logs_s"] = time.perf_counter() - started
+    conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    conn.close()
+    return timings
+
+
+def _generate_child(path: str, jobs: int, logs: int, out: Any) -> None:
+    out.put(generate(Path(path), jobs, logs))
+
+
+async def _until(pilot: Any, condition: Callable[[], bool], timeout: float = 120.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise TimeoutError("the console did not reach the expected state")
+        await pilot.pause(0.005)
+
+
+async def measure(path: Path) -> dict[str, float]:
+    from console.app import ConsoleApp
+    from engine.actions import Operator
+    from engine.config import Settings
+    from engine.db import Database
+    from engine.logsink import LogFilter
+
+    db = Database(f"sqlite:///{path}")
+    settings = Settings(home=path.parent, refresh_seconds=1.0)
+    app = ConsoleApp(settings, db, Operator("bench", "local", False, "benchmark"))
+    out: dict[str, float] = {}
+    started = time.perf_counter()
+    async with app.run_test(size=(160, 48)) as pilot:
+        jobs = app.jobs_view
+        await _until(pilot, lambda: bool(jobs.table.order) and not jobs._reload)
+        await asyncio.sleep(0)
+        out["first_paint_s"] = time.perf_counter() - started
+        out["jobs_in_database"] = jobs.total or 0
+
+        edge = jobs.table.order[-1]
+        started = time.perf_counter()
+        app.call_later(jobs.table.action_scroll_bottom)  # `end`, without waiting for animations
+        await _until(pilot, lambda: jobs.table.order[-1] != edge and jobs.table.loading is None)
+        await asyncio.sleep(0)
+        out["next_jobs_page_s"] = time.perf_counter() - started
+
+        logs = app.logs_view
+        started = time.perf_counter()
+        app.call_later(app.action_tab, "logs")  # the `2` key
+        await _until(pilot, lambda: logs.poller is not None and logs.poller.fetches > 0 and not logs._reload
+                     and len(logs.pane.entries) == 100)
+        await asyncio.sleep(0)
+        out["switch_to_logs_s"] = time.perf_counter() - started
+
+        async def apply(name: str, flt: LogFilter) -> None:
+            begun = time.perf_counter()
+            logs.set_filter(flt)
+            await _until(pilot, lambda: not logs._reload and not logs.poller.in_flight)
+            await asyncio.sleep(0)
+            out[f"log_filter_{name}_s"] = time.perf_counter() - begun
+            out[f"log_filter_{name}_lines"] = len(logs.pane.entries)
+
+        await apply("level_error", replace(logs.flt, level=40))
+        await apply("service", replace(logs.flt, level=0, service="scheduler"))
+        await apply("job", LogFilter(job_id=4242))
+        await apply("rare_text", LogFilter(text="FG99999999"))
+        await apply("none", LogFilter())
+
+        logs.set_lines(0)
+        await _until(pilot, lambda: not logs._reload and not logs.poller.in_flight)
+        out["log_window_all_lines"] = len(logs.pane.entries)
+
+        before = jobs.poller.fetches
+        started = time.perf_counter()
+        app.call_later(app.action_tab, "jobs")  # the `1` key
+        await _until(pilot, lambda: jobs.poller.fetches > before and not jobs.poller.in_flight)
+        await asyncio.sleep(0)
+        out["switch_to_jobs_s"] = time.perf_counter() - started
+    db.dispose()
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m console.app.bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", type=int, default=100_000)
+    parser.add_argument("--logs", type=int, default=1_000_000)
+    parser.add_argument("--keep", type=Path, help="use (and keep) this directory instead of a temporary one")
+    args = parser.parse_args(argv)
+    with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
+        directory = args.keep or Path(tmp)
+        directory.mkdir(parents=True, exist_ok=True)
+        path = directory / "bench.db"
+        result: dict[str, Any] = {"jobs": args.jobs, "logs": args.logs}
+        if not path.exists():
+            ctx = multiprocessing.get_context("spawn")
+            queue = ctx.Queue()
+            child = ctx.Process(target=_generate_child, args=(str(path), args.jobs, args.logs, queue))
+            child.start()
+            result.update(queue.get())
+            child.join()
+        result["db_mb"] = round(path.stat().st_size / 2**20, 1)
+        result.update(asyncio.run(measure(path)))
+    print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

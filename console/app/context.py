@@ -1,0 +1,60 @@
+"""What every part of the console needs, handed to the App by its caller (tests inject it)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from engine.actions import Operator
+from engine.config import Settings
+from engine.db import Database
+
+Clock = Callable[[], datetime]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class ConsoleContext:
+    """Settings, database, operator and clock of one console session.
+
+    `still` turns off everything that moves by itself (spinner, pulse, cursor blink): the
+    snapshot tests use it with a fixed clock. `cwd` roots the upload file browser and
+    relative paths typed in forms.
+    """
+
+    settings: Settings
+    db: Database
+    operator: Operator
+    clock: Clock = system_clock
+    still: bool = False
+    cwd: Path = field(default_factory=Path.cwd)
+
+    @property
+    def refresh_seconds(self) -> float:
+        return max(0.1, float(self.settings.refresh_seconds))
+
+    @property
+    def tail_seconds(self) -> float:
+        """The log tail polls twice per refresh period, so that at the default period (1 s) a
+        new line is on screen within a second."""
+        return max(0.1, self.refresh_seconds / 2)
+
+    @property
+    def tz(self) -> ZoneInfo:
+        try:
+            return ZoneInfo(self.settings.timezone or "UTC")
+        except (ZoneInfoNotFoundError, ValueError):
+            return ZoneInfo("UTC")
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def resolve_path(self, typed: str) -> Path:
+        path = Path(typed.strip()).expanduser()
+        return path if path.is_absolute() else self.cwd / path

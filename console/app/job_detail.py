@@ -1,0 +1,457 @@
+"""A job's detail: parameters, counters, warnings, the history (cancel requests included) and
+its rows with results, paged from the database and filterable by outcome.
+
+Member ids, names and birth dates are masked until the operator reveals them with ctrl+r
+(role-checked and audited through engine.actions.perform).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+from textual.worker import get_current_worker
+
+from console.app.header import HeaderBar
+from console.app.jobs_view import job_timing
+from console.app.live import LiveWidget, console_app, context
+from console.app.paged_table import Cells, PagedTable, Side
+from console.app.prompt import Picker
+from console.app.render import duration, masked, money, plain, status_cell, untrusted, when
+from engine import views
+from engine.jobs import JobNotFound, get_job
+from engine.models import Job, JobRow
+
+PAGE = 200
+MAX_ROWS = 600
+HISTORY_SHOWN = 8
+
+ROW_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("row", "Row", 6),
+    ("claim", "Claim #", 12),
+    ("status", "Result", 11),
+    ("patient", "Patient", 20),
+    ("dob", "DOB", 10),
+    ("member", "Member ID", 12),
+    ("charged", "Charged", 10),
+    ("paid", "Paid", 10),
+    ("processed", "Processed", 10),
+    ("matched", "Matched by", 10),
+    ("message", "Message", 24),
+)
+
+OUTCOME_CHOICES: tuple[tuple[str, str], ...] = (
+    ("all rows", ""),
+    ("found (any payer status)", "found"),
+    ("finalized", "finalized"),
+    ("denied", "denied"),
+    ("rejected", "rejected"),
+    ("pending at the payer", "pending"),
+    ("not found", "not_found"),
+    ("error", "error"),
+    ("invalid", "invalid"),
+    ("not looked up yet", "unresolved"),
+)
+OUTCOME_LABEL = {value: label for label, value in OUTCOME_CHOICES}
+
+RESULT_STYLE = {
+    "finalized": "green", "denied": "red", "rejected": "red", "pending": "cyan",
+    "not_found": "yellow", "error": "bold red", "invalid": "magenta",
+}
+
+
+def _name(first: str | None, last: str | None, revealed: bool) -> Text:
+    parts = [p for p in (first, last) if p]
+    text = Text(end="")
+    for i, part in enumerate(parts):
+        if i:
+            text.append(" ")
+        text.append_text(masked(part, "name", revealed=revealed, max_len=40))
+    return text
+
+
+def row_cells(row: JobRow, revealed: bool) -> Cells:
+    right = "right"
+    if row.status is None:
+        result = Text("…", style="dim", end="")
+    else:
+        result = untrusted(row.status, max_len=20, style=RESULT_STYLE.get(row.status_class or "", ""))
+    first = row.patient_first_name or row.first_name
+    last = row.patient_last_name or row.last_name
+    message = row.error_message or row.invalid_reason or ""
+    return (
+        Text(str(row.row_number), justify=right, end=""),
+        untrusted(row.claim_number, max_len=40),
+        result,
+        _name(first, last, revealed),
+        masked(row.date_of_birth, "dob", revealed=revealed),
+        masked(row.subscriber_id, "member_id", revealed=revealed, max_len=40),
+        Text(money(row.total_charged), justify=right, end=""),
+        Text(money(row.total_paid), justify=right, end=""),
+        plain(row.processed_date.isoformat() if row.processed_date else ""),
+        untrusted(row.matched_by or "", max_len=16),
+        untrusted(message, max_len=300),
+    )
+
+
+def _history_line(entry: Any, tz: ZoneInfo) -> Text:
+    if not isinstance(entry, dict):
+        return untrusted(entry, max_len=200)
+    at = entry.get("at")
+    try:
+        stamp = datetime.fromisoformat(str(at)).astimezone(tz).strftime("%m-%d %H:%M:%S")
+    except (TypeError, ValueError):
+        stamp = str(at or "")
+    event = str(entry.get("event", ""))
+    style = "yellow" if "cancel" in event else ""
+    text = Text(end="")
+    text.append_text(untrusted(stamp, max_len=20, style="dim"))
+    text.append(" ")
+    text.append_text(untrusted(event, max_len=40, style=style))
+    if entry.get("by"):
+        text.append(" by ")
+        text.append_text(untrusted(entry["by"], max_len=40))
+    extras = {k: v for k, v in entry.items() if k not in ("at", "event", "by")}
+    for key, value in extras.items():
+        text.append(f" · {key} ", style="dim")
+        text.append_text(untrusted(value, max_len=200))
+    return text
+
+
+def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False) -> Text:
+    elapsed, _, _ = job_timing(job, now)
+    text = Text(end="")
+    text.append(f"Job {job.id}  ", style="bold")
+    text.append_text(status_cell(job.status, frame=frame, animate=animate))
+    text.append("  ")
+    text.append_text(untrusted(job.file_name, max_len=120, style="bold"))
+    text.append("\nrows ")
+    text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
+    text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
+    text.append(f"{job.error_rows:,} errors", style="red" if job.error_rows else "")
+    text.append(f" · {job.invalid_rows:,} invalid · payer calls {job.payer_calls:,}")
+    text.append(f"\nwindow {job.start_date.isoformat()} … {job.end_date.isoformat()} · strategy ")
+    text.append_text(untrusted(job.strategy, max_len=16))
+    text.append(" · TIN ")
+    text.append_text(untrusted(job.tin or "(per row)", max_len=16))
+    text.append(" · payer ")
+    text.append_text(untrusted(job.payer_id, max_len=16))
+    text.append(f"\nsubmitted {when(job.created_at, tz)} by ")
+    text.append_text(untrusted(job.submitted_by, max_len=40))
+    if job.submitted_from:
+        text.append(" from ")
+        text.append_text(untrusted(job.submitted_from, max_len=40))
+    text.append(f" · started {when(job.started_at, tz)} · finished {when(job.finished_at, tz)}")
+    text.append(f" · {duration(elapsed)} · attempt {job.attempts}")
+    if job.cancel_requested_at is not None:
+        text.append("\ncancel ", style="yellow")
+        text.append(f"asked {when(job.cancel_requested_at, tz, '%m-%d %H:%M:%S')} by ")
+        text.append_text(untrusted(job.cancel_requested_by or "?", max_len=40))
+        if job.cancel_latency_ms is not None:
+            text.append(f" · stopped after {job.cancel_latency_ms:,} ms")
+    if job.failure_reason:
+        text.append("\nfailure ", style="bold red")
+        text.append_text(untrusted(job.failure_reason, max_len=500))
+    for warning in job.warnings or []:
+        text.append("\nwarning ", style="yellow")
+        text.append_text(untrusted(warning, max_len=500))
+    history = list(job.history or [])
+    if history:
+        hidden = len(history) - HISTORY_SHOWN
+        text.append("\nhistory", style="bold")
+        if hidden > 0:
+            text.append(f" ({hidden} earlier not shown)", style="dim")
+        for entry in history[-HISTORY_SHOWN:]:
+            text.append("\n  ")
+            text.append_text(_history_line(entry, tz))
+    return text
+
+
+@dataclass(frozen=True)
+class DetailRequest:
+    job_id: int
+    outcome: str
+    reload: bool
+    visible: tuple[int, ...] = ()
+
+
+@dataclass
+class DetailData:
+    job: Job | None  # None: the job does not exist (any more)
+    rows: list[JobRow] = field(default_factory=list)
+    visible: dict[int, JobRow] = field(default_factory=dict)
+    matching: int = 0
+
+
+class RowsPage(Message, bubble=False):
+    """A page for one side of the window, fetched from row `edge` for `outcome`."""
+
+    def __init__(
+        self, side: Side, edge: int, outcome: str, rows: list[JobRow], more: bool,
+        error: BaseException | None = None,
+    ) -> None:
+        super().__init__()
+        self.side = side
+        self.edge = edge
+        self.outcome = outcome
+        self.rows = rows
+        self.more = more
+        self.error = error
+
+
+class JobDetailView(LiveWidget):
+    def __init__(self, job_id: int) -> None:
+        super().__init__(id="detail")
+        self.job_id = job_id
+        self.job: Job | None = None
+        self.outcome = ""
+        self.revealed = False
+        self.frame = 0
+        self.rows: dict[str, JobRow] = {}
+        self.matching: int | None = None
+        self._reload = True
+
+    def compose(self) -> ComposeResult:
+        with VerticalScroll(id="detail-top"):
+            yield Static(Text("loading…", style="dim"), id="detail-summary")
+        yield Static(id="detail-rows-title", classes="status-line")
+        yield PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", stretch={"patient": 1, "message": 2, "claim": 1}
+        )
+
+    def on_mount(self) -> None:
+        self.table.add_fixed_columns(ROW_COLUMNS)
+        self._show_title()
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#rows-table", PagedTable)
+
+    def is_shown(self) -> bool:
+        return console_app(self).is_shown(self)
+
+    def build_request(self) -> DetailRequest:
+        table = self.table
+        reload = self._reload or not table.order
+        return DetailRequest(
+            self.job_id, self.outcome, reload, tuple(int(k) for k in table.visible_keys()) if not reload else ()
+        )
+
+    def fetch(self, request: DetailRequest) -> DetailData:
+        db = context(self).db
+        try:
+            data = DetailData(job=get_job(db, request.job_id))
+        except JobNotFound:
+            return DetailData(job=None)
+        data.matching = views.count_rows(db, request.job_id, request.outcome)
+        if request.reload:
+            data.rows = views.rows_page(db, request.job_id, outcome=request.outcome, limit=PAGE + 1)
+        else:
+            data.visible = views.rows_by_numbers(db, request.job_id, request.visible)
+        return data
+
+    def render_data(self, request: DetailRequest, data: DetailData) -> None:
+        ctx = context(self)
+        self.frame += 1
+        if data.job is None:
+            self.query_one("#detail-summary", Static).update(
+                Text(f"Job {self.job_id} does not exist.", style="bold red")
+            )
+            return
+        self.job = data.job
+        self.matching = data.matching
+        self.query_one("#detail-summary", Static).update(
+            job_summary(data.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still)
+        )
+        table = self.table
+        if request.reload:
+            self._reload = False
+            more = len(data.rows) > PAGE
+            self.rows = {}
+            table.replace_rows([self._row(r) for r in data.rows[:PAGE]], more_before=False, more_after=more)
+        else:
+            for number in request.visible:
+                row = data.visible.get(number)
+                key = str(number)
+                if row is None:
+                    continue
+                key, cells = self._row(row)
+                table.update_row(key, cells)
+        self._prune()
+        self._show_title()
+
+    def render_failure(self, error: BaseException) -> None:
+        self._show_title()
+
+    def _row(self, row: JobRow) -> tuple[str, Cells]:
+        key = str(row.row_number)
+        self.rows[key] = row
+        return key, row_cells(row, self.revealed)
+
+    def _prune(self) -> None:
+        cells = self.table.cells
+        if len(self.rows) > len(cells):
+            self.rows = {k: v for k, v in self.rows.items() if k in cells}
+
+    def _show_title(self) -> None:
+        text = Text("Rows", style="bold", end="")
+        text.append(f" · {OUTCOME_LABEL.get(self.outcome, self.outcome)}")
+        if self.matching is not None:
+            text.append(f" · {self.matching:,} matching · {len(self.table.order):,} loaded")
+        if self.revealed:
+            text.append(" · PHI revealed (ctrl+r hides)", style="bold yellow")
+        else:
+            text.append(" · PHI masked (ctrl+r reveals)", style="dim")
+        if console_app(self).header_state.stale_since is not None:
+            text.append("  stale", style="bold red")
+        self.query_one("#detail-rows-title", Static).update(text)
+
+    # -- paging --
+
+    @on(PagedTable.NeedMore, "#rows-table")
+    def _need_more(self, event: PagedTable.NeedMore) -> None:
+        event.stop()
+        edge = self.table.edge_key(event.side)
+        if edge is None:
+            self.table.loading = None
+            return
+        self._fetch_page(event.side, int(edge), self.outcome)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="rows-page")
+    def _fetch_page(self, side: Side, edge: int, outcome: str) -> None:
+        worker = get_current_worker()
+        db = context(self).db
+        try:
+            if side == "after":
+                rows = views.rows_page(db, self.job_id, outcome=outcome, after_row=edge, limit=PAGE + 1)
+                more = len(rows) > PAGE
+                rows = rows[:PAGE]
+            else:
+                rows = views.rows_page(db, self.job_id, outcome=outcome, before_row=edge, limit=PAGE + 1)
+                more = len(rows) > PAGE
+                rows = rows[-PAGE:]
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(RowsPage(side, edge, outcome, [], True, exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(RowsPage(side, edge, outcome, rows, more))
+
+    def on_rows_page(self, message: RowsPage) -> None:
+        message.stop()
+        table = self.table
+        if message.error is not None:
+            table.loading = None
+            console_app(self).report_error(message.error)
+            return
+        if message.outcome != self.outcome or table.edge_key(message.side) != str(message.edge):
+            table.loading = None  # the window changed meanwhile (another outcome, a reload)
+            table.check_edges()
+            return
+        self.table.extend(message.side, [self._row(r) for r in message.rows], more=message.more)
+        self._prune()
+        self._show_title()
+
+    # -- outcome filter and reveal --
+
+    def set_outcome(self, outcome: str) -> None:
+        if outcome == self.outcome:
+            return
+        self.outcome = outcome
+        self._reload = True
+        self.matching = None
+        self._show_title()
+        self.refresh_data(invalidate=True)
+
+    def set_revealed(self, revealed: bool) -> None:
+        self.revealed = revealed
+        table = self.table
+        for key, row in self.rows.items():
+            table.update_row(key, row_cells(row, revealed))
+        self._show_title()
+
+
+class JobDetailScreen(Screen[None]):
+    BINDINGS = [
+        Binding("escape", "back", "Back"),
+        Binding("slash", "outcome", "Outcome", tooltip="show only rows with one outcome"),
+        Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)"),
+        Binding("c", "cancel_job", "Cancel"),
+        Binding("R", "retry_job", "Retry"),
+        Binding("e", "export_job", "Export"),
+        Binding("l", "job_logs", "Logs"),
+    ]
+    AUTO_FOCUS = "#rows-table"
+
+    def __init__(self, job_id: int) -> None:
+        super().__init__(id=f"job-detail-{job_id}")
+        self.job_id = job_id
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar()
+        yield JobDetailView(self.job_id)
+        yield Footer(compact=True)
+
+    @property
+    def view(self) -> JobDetailView:
+        return self.query_one(JobDetailView)
+
+    def on_screen_resume(self) -> None:
+        view = self.view
+        if view.poller is not None:
+            view.refresh_data()
+
+    def action_back(self) -> None:
+        view = self.view
+        if view.outcome:
+            view.set_outcome("")
+            return
+        self.app.pop_screen()
+
+    def action_outcome(self) -> None:
+        choices = [(Text(label), value) for label, value in OUTCOME_CHOICES]
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.view.set_outcome(value)
+
+        self.app.push_screen(Picker("Show rows", choices, self.view.outcome), picked)
+
+    def action_reveal(self) -> None:
+        view = self.view
+        if view.revealed:
+            view.set_revealed(False)
+            return
+        app = console_app(self)
+        app.run_op(
+            "reveal", f"job {self.job_id}", lambda: "names, birth dates and member ids",
+            lambda outcome: view.set_revealed(True) if outcome.ok else None,
+        )
+
+    def _status(self) -> tuple[str, str]:
+        job = self.view.job
+        return (job.status, job.file_name) if job is not None else ("", "")
+
+    def action_cancel_job(self) -> None:
+        status, name = self._status()
+        console_app(self).job_actions.cancel(self.job_id, name, status)
+
+    def action_retry_job(self) -> None:
+        status, name = self._status()
+        console_app(self).job_actions.retry(self.job_id, name, status)
+
+    def action_export_job(self) -> None:
+        console_app(self).job_actions.export(self.job_id)
+
+    def action_job_logs(self) -> None:
+        console_app(self).job_actions.logs(self.job_id)

@@ -1,0 +1,460 @@
+"""Jobs: a windowed table of jobs, newest first, updated in place.
+
+The table holds a page of the newest jobs and fetches more as the cursor nears the end (at
+most `MAX_ROWS` in memory, whatever the history). Each refresh fetches the jobs on screen by
+id and any newer job, and updates the changed cells; the cursor stays on its job.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Input, Select, Static
+from textual.worker import get_current_worker
+
+from console.app.inputs import SafeInput
+from console.app.live import LiveWidget, console_app, context
+from console.app.paged_table import Cells, PagedTable, Side
+from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
+from engine import views
+from engine.jobs import ACTIVE, STATUSES
+from engine.models import Job
+
+PAGE = 200
+MAX_ROWS = 600
+
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("id", "ID", 6),
+    ("status", "Status", 12),
+    ("file", "File", 20),
+    ("progress", "Progress", 15),
+    ("done", "Done/Total", 13),
+    ("found", "Found", 6),
+    ("not_found", "NotFd", 6),
+    ("errors", "Err", 5),
+    ("invalid", "Inv", 5),
+    ("rate", "Rows/s", 6),
+    ("eta", "ETA", 7),
+    ("by", "By", 12),
+    ("started", "Started", 11),
+    ("duration", "Duration", 8),
+)
+
+STATUS_CHOICES: tuple[tuple[str, str], ...] = (
+    ("any status", ""),
+    ("active", "ACTIVE"),
+    *((s.title(), s) for s in STATUSES),
+)
+
+
+@dataclass(frozen=True)
+class JobSummary:
+    """What the actions need to know about a row without asking the database."""
+
+    id: int
+    status: str
+    file_name: str
+
+
+def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, float | None]:
+    """(duration seconds, rows per second, ETA seconds) at `now`."""
+    if job.started_at is None:
+        return None, None, None
+    end = job.finished_at or now
+    elapsed = max(0.0, (end - job.started_at).total_seconds())
+    done = max(0, job.done_rows - job.invalid_rows)
+    speed = done / elapsed if elapsed >= 1 and done else None
+    eta = None
+    if job.status == "PROCESSING" and speed:
+        eta = max(0, job.total_rows - job.done_rows) / speed
+    return elapsed, speed, eta
+
+
+def job_cells(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False) -> Cells:
+    elapsed, speed, eta = job_timing(job, now)
+    right = "right"
+    return (
+        Text(str(job.id), justify=right, end=""),
+        status_cell(job.status, frame=frame, animate=animate),
+        untrusted(job.file_name, max_len=60),
+        progress_bar(job.done_rows, job.total_rows, job.status),
+        Text(f"{job.done_rows:,}/{job.total_rows:,}", justify=right, end=""),
+        Text(f"{job.found_rows:,}", justify=right, style="green" if job.found_rows else "", end=""),
+        Text(f"{job.not_found_rows:,}", justify=right, end=""),
+        Text(f"{job.error_rows:,}", justify=right, style="red" if job.error_rows else "", end=""),
+        Text(f"{job.invalid_rows:,}", justify=right, style="yellow" if job.invalid_rows else "", end=""),
+        Text(rate(speed) if job.status == "PROCESSING" or speed else "—", justify=right, end=""),
+        Text(duration(eta) if eta is not None else "—", justify=right, end=""),
+        untrusted(job.submitted_by, max_len=32),
+        plain(when(job.started_at, tz)),
+        Text(duration(elapsed), justify=right, end=""),
+    )
+
+
+@dataclass(frozen=True)
+class JobsRequest:
+    flt: views.JobQuery
+    reload: bool
+    head_id: int | None
+    at_head: bool
+    visible: tuple[int, ...] = ()
+    span: tuple[int, int] | None = None  # the window's id range, when a status filter is set
+    shown: frozenset[int] = frozenset()  # the ids in the window then
+
+
+@dataclass
+class JobsData:
+    jobs: list[Job] = field(default_factory=list)
+    newer: list[Job] = field(default_factory=list)
+    visible: dict[int, Job] = field(default_factory=dict)
+    total: int = 0
+    entered: list[Job] = field(default_factory=list)  # jobs that now match the status filter
+
+
+class JobsPage(Message, bubble=False):
+    """A page for one side of the window, fetched from `edge` with filter `flt`."""
+
+    def __init__(
+        self, side: Side, edge: int, flt: views.JobQuery, jobs: list[Job], more: bool,
+        error: BaseException | None = None,
+    ) -> None:
+        super().__init__()
+        self.side = side
+        self.edge = edge
+        self.flt = flt
+        self.jobs = jobs
+        self.more = more
+        self.error = error
+
+
+class JobsTable(PagedTable):
+    BINDINGS = [Binding("enter", "select_cursor", "Detail", show=False, tooltip="the job's parameters, history and rows")]
+
+
+class JobsView(LiveWidget):
+    """Tab 1."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="filter by text and status"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("u", "upload", "Upload", tooltip="submit a CSV file as a new job"),
+        Binding("c", "cancel_job", "Cancel", tooltip="cancel the selected job (asks first)"),
+        Binding("R", "retry_job", "Retry", tooltip="process a FAILED or CANCELLED job again (asks first)"),
+        Binding("e", "export_job", "Export", tooltip="write the job's results to a file"),
+        Binding("l", "job_logs", "Logs", tooltip="this job's log lines"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.flt = views.JobQuery()
+        self.summaries: dict[str, JobSummary] = {}
+        self.frame = 0
+        self.total: int | None = None
+        self._reload = True
+        self._select_when_seen: str | None = None
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(id="jobs-filter", classes="filter-bar"):
+            yield SafeInput(placeholder="file, user or job id", id="jobs-filter-text")
+            yield Select(STATUS_CHOICES, allow_blank=False, value="", id="jobs-filter-status", compact=True)
+        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", stretch={"file": 2, "by": 1})
+        yield Static(id="jobs-status", classes="status-line")
+
+    def on_mount(self) -> None:
+        self.table.add_fixed_columns(COLUMNS)
+        self.query_one("#jobs-filter").display = False
+        self.query_one("#jobs-filter-text", Input).cursor_blink = not context(self).still
+        self._show_status()
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#jobs-table", PagedTable)
+
+    # -- live refresh --
+
+    def build_request(self) -> JobsRequest:
+        table = self.table
+        head = table.edge_key("before")
+        tail = table.edge_key("after")
+        visible = tuple(int(k) for k in table.visible_keys())
+        # the id range the window covers: down to the first job when nothing older is left out
+        low = int(tail) if tail and table.more_after else 0
+        span = (low, int(head)) if self.flt.statuses and head else None
+        shown = frozenset(int(k) for k in table.order) if span else frozenset()
+        return JobsRequest(
+            flt=self.flt, reload=self._reload or head is None, head_id=int(head) if head else None,
+            at_head=not table.more_before, visible=visible, span=span, shown=shown,
+        )
+
+    def fetch(self, request: JobsRequest) -> JobsData:
+        db = context(self).db
+        data = JobsData(total=views.count_jobs(db, request.flt))
+        if request.reload:
+            data.jobs = views.jobs_page(db, request.flt, limit=PAGE + 1)
+            return data
+        if request.at_head and request.head_id is not None:
+            data.newer = views.jobs_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1)
+        data.visible = views.jobs_by_ids(db, request.visible)
+        if request.span is not None:
+            # a job whose status changed into the filter: it joins the window where it belongs
+            ids = views.job_ids_between(db, request.flt, *request.span)
+            entered = [i for i in ids if i not in request.shown]
+            if entered:
+                data.entered = list(views.jobs_by_ids(db, entered[:PAGE]).values())
+        return data
+
+    def render_data(self, request: JobsRequest, data: JobsData) -> None:
+        ctx = context(self)
+        now = ctx.now()
+        animate = not ctx.still
+        self.frame += 1
+        table = self.table
+        self.total = data.total
+        if request.reload:
+            self._reload = False
+            more = len(data.jobs) > PAGE
+            jobs = data.jobs[:PAGE]
+            self.summaries = {}
+            table.replace_rows(
+                [self._row(job, now, animate) for job in jobs], more_before=False, more_after=more,
+                keep=self._select_when_seen,
+            )
+        else:
+            for job_id in request.visible:
+                key = str(job_id)
+                job = data.visible.get(job_id)
+                if job is None or not request.flt.matches_status(job.status):
+                    table.remove_key(key)
+                    self.summaries.pop(key, None)
+                    continue
+                key, cells = self._row(job, now, animate)
+                table.update_row(key, cells)
+            if data.entered:
+                self._merge(data.entered, now, animate)
+            if len(data.newer) > PAGE:  # far behind: start again from the newest
+                self._reload = True
+                self.refresh_data()
+            elif data.newer:
+                table.add_head([self._row(job, now, animate) for job in data.newer])
+        self._prune()
+        if self._select_when_seen and self._select_when_seen in table.cells:
+            table.move_cursor(row=table.order.index(self._select_when_seen))
+            self._select_when_seen = None
+        self._show_status()
+
+    def render_failure(self, error: BaseException) -> None:
+        self._show_status()
+
+    def _merge(self, jobs: list[Job], now: datetime, animate: bool) -> None:
+        """Put jobs into the window at their place (newest first), keeping the cursor."""
+        table = self.table
+        rows = {key: table.cells[key] for key in table.order}
+        for job in jobs:
+            key, cells = self._row(job, now, animate)
+            rows[key] = cells
+        ordered = sorted(rows.items(), key=lambda item: -int(item[0]))
+        more_after = table.more_after or len(ordered) > table.max_rows
+        table.replace_rows(ordered[: table.max_rows], more_before=table.more_before, more_after=more_after)
+
+    def _row(self, job: Job, now: datetime, animate: bool) -> tuple[str, Cells]:
+        key = str(job.id)
+        self.summaries[key] = JobSummary(job.id, job.status, job.file_name)
+        return key, job_cells(job, now, context(self).tz, frame=self.frame, animate=animate)
+
+    def _prune(self) -> None:
+        cells = self.table.cells
+        if len(self.summaries) > len(cells):
+            self.summaries = {k: v for k, v in self.summaries.items() if k in cells}
+
+    def _show_status(self) -> None:
+        table = self.table
+        app = console_app(self)
+        text = Text(end="")
+        if self.total is None:
+            text.append("loading…", style="dim")
+        elif not table.order:
+            text.append("no jobs" if not self._filtered else "no job matches the filter", style="dim")
+        else:
+            text.append(f"{table.cursor_row + 1:,}/{len(table.order):,} loaded · {self.total:,} ")
+            text.append("matching" if self._filtered else ("job" if self.total == 1 else "jobs"))
+        if self._filtered:
+            text.append("  filter: ", style="dim")
+            if self.flt.text:
+                text.append_text(untrusted(repr(self.flt.text), max_len=40))
+                text.append(" ")
+            if self.flt.statuses:
+                text.append(",".join(self.flt.statuses))
+            text.append("  (esc clears)", style="dim")
+        if app.header_state.stale_since is not None:
+            text.append("  stale", style="bold red")
+        self.query_one("#jobs-status", Static).update(text)
+
+    @property
+    def _filtered(self) -> bool:
+        return bool(self.flt.text or self.flt.statuses)
+
+    # -- paging --
+
+    @on(PagedTable.NeedMore, "#jobs-table")
+    def _need_more(self, event: PagedTable.NeedMore) -> None:
+        event.stop()
+        edge = self.table.edge_key("after" if event.side == "after" else "before")
+        if edge is None:
+            self.table.loading = None
+            return
+        self._fetch_page(event.side, int(edge), self.flt)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="jobs-page")
+    def _fetch_page(self, side: Side, edge: int, flt: views.JobQuery) -> None:
+        worker = get_current_worker()
+        db = context(self).db
+        try:
+            if side == "after":
+                jobs = views.jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
+                more = len(jobs) > PAGE
+                jobs = jobs[:PAGE]
+            else:
+                jobs = views.jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
+                more = len(jobs) > PAGE
+                jobs = jobs[-PAGE:] if more else jobs
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(JobsPage(side, edge, flt, [], True, exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(JobsPage(side, edge, flt, jobs, more))
+
+    def on_jobs_page(self, message: JobsPage) -> None:
+        message.stop()
+        table = self.table
+        if message.error is not None:
+            table.loading = None
+            console_app(self).report_error(message.error)
+            return
+        if message.flt != self.flt or table.edge_key(message.side) != str(message.edge):
+            table.loading = None  # the window changed meanwhile (a new filter, a reload)
+            table.check_edges()
+            return
+        ctx = context(self)
+        now = ctx.now()
+        table.extend(message.side, [self._row(job, now, not ctx.still) for job in message.jobs], more=message.more)
+        self._prune()
+        self._show_status()
+
+    # -- the selected job --
+
+    def selected(self) -> JobSummary | None:
+        key = self.table.cursor_key
+        return self.summaries.get(key) if key else None
+
+    def select_when_seen(self, job_id: int) -> None:
+        """Put the cursor on this job as soon as a refresh brings it in (after an upload)."""
+        self._select_when_seen = str(job_id)
+        if self._filtered:
+            self.flt = views.JobQuery()
+            self._reset_filter_widgets()
+        self._reload = True
+        self.refresh_data(invalidate=True)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_status()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_job()
+
+    # -- filter --
+
+    def action_filter(self) -> None:
+        bar = self.query_one("#jobs-filter")
+        bar.display = True
+        self.query_one("#jobs-filter-text", Input).focus()
+
+    def action_clear_filter(self) -> None:
+        bar = self.query_one("#jobs-filter")
+        if not self._filtered and not bar.display:
+            return
+        self.flt = views.JobQuery()
+        self._reset_filter_widgets()
+        bar.display = False
+        self.table.focus()
+        self._apply_filter()
+
+    def _reset_filter_widgets(self) -> None:
+        with self.prevent(Input.Changed, Select.Changed):
+            self.query_one("#jobs-filter-text", Input).value = ""
+            self.query_one("#jobs-filter-status", Select).value = ""
+
+    @on(Input.Changed, "#jobs-filter-text")
+    @on(Select.Changed, "#jobs-filter-status")
+    def _filter_changed(self, event: Input.Changed | Select.Changed) -> None:
+        event.stop()
+        text = self.query_one("#jobs-filter-text", Input).value
+        choice = self.query_one("#jobs-filter-status", Select).value
+        statuses: tuple[str, ...] = ()
+        if choice == "ACTIVE":
+            statuses = ACTIVE
+        elif isinstance(choice, str) and choice:
+            statuses = (choice,)
+        flt = views.JobQuery(statuses=statuses, text=text.strip())
+        if flt != self.flt:
+            self.flt = flt
+            self._apply_filter()
+
+    @on(Input.Submitted, "#jobs-filter-text")
+    def _filter_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.focus()
+
+    def _apply_filter(self) -> None:
+        self._reload = True
+        self.total = None
+        self._show_status()
+        self.refresh_data(invalidate=True)
+
+    # -- actions on the selected job --
+
+    def _need_selection(self) -> JobSummary | None:
+        job = self.selected()
+        if job is None:
+            console_app(self).say("no job selected", severity="warning")
+        return job
+
+    def action_open_job(self) -> None:
+        job = self._need_selection()
+        if job is not None:
+            console_app(self).open_job(job.id)
+
+    def action_upload(self) -> None:
+        console_app(self).job_actions.upload()
+
+    def action_cancel_job(self) -> None:
+        job = self._need_selection()
+        if job is not None:
+            console_app(self).job_actions.cancel(job.id, job.file_name, job.status)
+
+    def action_retry_job(self) -> None:
+        job = self._need_selection()
+        if job is not None:
+            console_app(self).job_actions.retry(job.id, job.file_name, job.status)
+
+    def action_export_job(self) -> None:
+        job = self._need_selection()
+        if job is not None:
+            console_app(self).job_actions.export(job.id)
+
+    def action_job_logs(self) -> None:
+        job = self._need_selection()
+        if job is not None:
+            console_app(self).job_actions.logs(job.id)
+
+    def focus_main(self) -> None:
+        self.table.focus()

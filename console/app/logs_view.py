@@ -1,0 +1,375 @@
+"""Logs: a live tail of the logs table.
+
+Following, new lines are fetched twice per refresh period and appended; not following, the
+window stays still and a marker counts the new lines. Filters (service, level, job, text)
+belong to the view and stay set while the operator moves around. Memory is bounded: the
+window holds the chosen number of lines (100 / 500 / 1000), or with "all" a window of
+`ALL_WINDOW` lines that pages back through the database as the operator scrolls up.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input, Static
+from textual.worker import get_current_worker
+
+from console.app.inputs import SafeInput
+from console.app.live import LiveWidget, console_app, context
+from console.app.log_pane import LogEntry, LogPane
+from console.app.prompt import Picker
+from console.app.render import level_text, untrusted
+from engine import views
+from engine.logsink import LogFilter, last_lines, lines_after
+from engine.models import LogRecord
+
+LINE_CHOICES = (100, 500, 1000, 0)  # 0 = all
+ALL_WINDOW = 2000
+OLDER_PAGE = 500
+NEW_CAP = 10_000
+LEVEL_CHOICES: tuple[tuple[str, int], ...] = (
+    ("all levels", 0), ("DEBUG and above", 10), ("INFO and above", 20), ("WARNING and above", 30),
+    ("ERROR and above", 40), ("CRITICAL", 50),
+)
+
+
+def log_entry(record: LogRecord, tz: ZoneInfo) -> LogEntry:
+    """One log line as literal, sanitised Text, coloured by level."""
+    name, style = level_text(record.level)
+    text = Text(end="")
+    text.append(record.at.astimezone(tz).strftime("%m-%d %H:%M:%S"), style="dim")
+    text.append(" ")
+    text.append(f"{name:<5}", style=style or "")
+    text.append(" ")
+    service = untrusted(record.service, max_len=12, style="cyan")
+    service.pad_right(max(0, 9 - service.cell_len))
+    text.append_text(service)
+    if record.job_id is not None:
+        text.append(f" job {record.job_id}", style="magenta")
+    text.append(" ")
+    message_style = style if record.level >= 30 else ("grey50" if record.level < 20 else "")
+    text.append_text(untrusted(record.message, keep_newlines=True, style=message_style))
+    return LogEntry(record.id, text)
+
+
+@dataclass(frozen=True)
+class LogsRequest:
+    flt: LogFilter
+    mode: str  # reload | tail | count
+    window: int
+    after_id: int = 0
+
+
+@dataclass
+class LogsData:
+    records: list[LogRecord] = field(default_factory=list)
+    newest_id: int = 0
+    new_count: int = 0
+
+
+class OlderLines(Message, bubble=False):
+    """Lines older than `before_id` for filter `flt`."""
+
+    def __init__(
+        self, flt: LogFilter, before_id: int, records: list[LogRecord], error: BaseException | None = None
+    ) -> None:
+        super().__init__()
+        self.flt = flt
+        self.before_id = before_id
+        self.records = records
+        self.error = error
+
+
+class ServicesFound(Message, bubble=False):
+    def __init__(self, services: list[str], error: BaseException | None = None) -> None:
+        super().__init__()
+        self.services = services
+        self.error = error
+
+
+class LogsView(LiveWidget):
+    """Tab 2."""
+
+    POLL = "tail"
+    BINDINGS = [
+        Binding("f", "toggle_follow", "Follow", tooltip="follow new lines on/off"),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="wrap long lines on/off"),
+        Binding("s", "pick_service", "Service", tooltip="only one service's lines"),
+        Binding("v", "pick_level", "Level", tooltip="only lines at or above a level"),
+        Binding("slash", "filter", "Filter", tooltip="filter by text and job"),
+        Binding("m", "cycle_lines", "Lines", tooltip="lines kept: 100, 500, 1000, all"),
+        Binding("escape", "clear_filters", "Clear filters", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.flt = LogFilter()
+        self.lines = 100
+        self.following = True
+        self.new_count = 0
+        self.last_id = 0
+        self.more_older = False
+        self._reload = True
+        self._loading_older = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(id="logs-status", classes="status-line")
+        with Horizontal(id="logs-filter", classes="filter-bar"):
+            yield SafeInput(placeholder="text in the message", id="logs-filter-text")
+            yield SafeInput(placeholder="job id", id="logs-filter-job", restrict=r"[0-9]*", max_length=12)
+        yield LogPane(id="logs-pane")
+
+    def on_mount(self) -> None:
+        self.query_one("#logs-filter").display = False
+        still = context(self).still
+        for field_ in self.query(Input):
+            field_.cursor_blink = not still
+        self._show_status()
+
+    @property
+    def pane(self) -> LogPane:
+        return self.query_one("#logs-pane", LogPane)
+
+    @property
+    def window(self) -> int:
+        return self.lines or ALL_WINDOW
+
+    # -- live --
+
+    def build_request(self) -> LogsRequest:
+        if self._reload or (self.following and not self.pane.entries and not self.last_id):
+            return LogsRequest(self.flt, "reload", self.window)
+        if self.following:
+            return LogsRequest(self.flt, "tail", self.window, self.last_id)
+        return LogsRequest(self.flt, "count", self.window, self.last_id)
+
+    def fetch(self, request: LogsRequest) -> LogsData:
+        db = context(self).db
+        if request.mode == "reload":
+            records = last_lines(db, request.flt, limit=request.window)
+            newest = records[-1].id if records else views.newest_log_id(db)
+            return LogsData(records=records, newest_id=newest)
+        if request.mode == "tail":
+            records = lines_after(db, request.flt, request.after_id, limit=request.window + 1)
+            return LogsData(records=records, newest_id=records[-1].id if records else request.after_id)
+        return LogsData(new_count=views.count_lines_after(db, request.flt, request.after_id, cap=NEW_CAP))
+
+    def render_data(self, request: LogsRequest, data: LogsData) -> None:
+        tz = context(self).tz
+        pane = self.pane
+        if request.mode == "reload":
+            self._reload = False
+            pane.set_entries([log_entry(r, tz) for r in data.records])
+            self.last_id = data.newest_id
+            self.more_older = len(data.records) >= request.window
+            self.new_count = 0
+            if self.following:
+                pane.scroll_end(animate=False, immediate=True, x_axis=False)
+        elif request.mode == "tail":
+            if len(data.records) > request.window:  # far behind: start from the newest lines
+                self._reload = True
+                self.refresh_data()
+            elif data.records:
+                before = len(pane.entries)
+                pane.append([log_entry(r, tz) for r in data.records], keep=self.window)
+                if before + len(data.records) > self.window:
+                    self.more_older = True
+                self.last_id = data.newest_id
+                if self.following:
+                    pane.scroll_end(animate=False, immediate=True, x_axis=False)
+        else:
+            self.new_count = data.new_count
+        self._show_status()
+
+    def render_failure(self, error: BaseException) -> None:
+        self._show_status()
+
+    def _show_status(self) -> None:
+        text = Text(end="")
+        if self.following:
+            text.append("▶ following", style="bold green")
+        else:
+            text.append("⏸ paused", style="bold yellow")
+            if self.new_count:
+                more = "+" if self.new_count >= NEW_CAP else ""
+                text.append(f" · {self.new_count:,}{more} new lines (f follows)", style="bold yellow")
+        text.append(f" · lines {self.lines or 'all'}")
+        text.append(" · service ")
+        text.append_text(untrusted(self.flt.service or "all", max_len=24))
+        text.append(" · level ")
+        text.append(f"≥{level_text(self.flt.level)[0]}" if self.flt.level else "all")
+        if self.flt.job_id is not None:
+            text.append(f" · job {self.flt.job_id}", style="magenta")
+        if self.flt.text:
+            text.append(" · text ")
+            text.append_text(untrusted(repr(self.flt.text), max_len=40))
+        if self.pane.wrap:
+            text.append(" · wrap")
+        if console_app(self).header_state.stale_since is not None:
+            text.append("  stale", style="bold red")
+        self.query_one("#logs-status", Static).update(text)
+
+    # -- filters --
+
+    def set_filter(self, flt: LogFilter) -> None:
+        if flt == self.flt:
+            return
+        self.flt = flt
+        self._reload = True
+        self.following = True
+        self.new_count = 0
+        self._show_status()
+        self.refresh_data(invalidate=True)
+
+    def set_job(self, job_id: int | None) -> None:
+        with self.prevent(Input.Changed):
+            self.query_one("#logs-filter-job", Input).value = "" if job_id is None else str(job_id)
+        self.set_filter(replace(self.flt, job_id=job_id))
+
+    def action_filter(self) -> None:
+        self.query_one("#logs-filter").display = True
+        self.query_one("#logs-filter-text", Input).focus()
+
+    @on(Input.Changed, "#logs-filter-text")
+    @on(Input.Changed, "#logs-filter-job")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        text = self.query_one("#logs-filter-text", Input).value.strip()
+        job = self.query_one("#logs-filter-job", Input).value.strip()
+        self.set_filter(replace(self.flt, text=text, job_id=int(job) if job.isdigit() else None))
+
+    @on(Input.Submitted)
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.pane.focus()
+
+    def action_clear_filters(self) -> None:
+        with self.prevent(Input.Changed):
+            for field_ in self.query(Input):
+                field_.value = ""
+        self.query_one("#logs-filter").display = False
+        self.pane.focus()
+        self.set_filter(LogFilter())
+
+    def action_pick_level(self) -> None:
+        choices = [(Text(label), str(value)) for label, value in LEVEL_CHOICES]
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.set_filter(replace(self.flt, level=int(value)))
+
+        self.app.push_screen(Picker("Level", choices, str(self.flt.level)), picked)
+
+    def action_pick_service(self) -> None:
+        self._find_services()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log-services")
+    def _find_services(self) -> None:
+        try:
+            services = views.log_services(context(self).db)
+        except Exception as exc:
+            self.post_message(ServicesFound([], exc))
+            return
+        self.post_message(ServicesFound(services))
+
+    def on_services_found(self, message: ServicesFound) -> None:
+        message.stop()
+        if message.error is not None:
+            console_app(self).report_error(message.error)
+            return
+        choices = [(Text("all services"), "")]
+        choices += [(untrusted(s, max_len=40), s) for s in message.services]
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.set_filter(replace(self.flt, service=value))
+
+        self.app.push_screen(Picker("Service", choices, self.flt.service), picked)
+
+    def action_cycle_lines(self) -> None:
+        index = LINE_CHOICES.index(self.lines) if self.lines in LINE_CHOICES else 0
+        self.set_lines(LINE_CHOICES[(index + 1) % len(LINE_CHOICES)])
+
+    def set_lines(self, lines: int) -> None:
+        if lines not in LINE_CHOICES:
+            raise ValueError(f"lines must be one of {LINE_CHOICES}")
+        self.lines = lines
+        self._reload = True
+        self.following = True
+        self._show_status()
+        self.refresh_data(invalidate=True)
+
+    # -- follow, wrap, paging back --
+
+    def action_toggle_follow(self) -> None:
+        self.set_following(not self.following)
+
+    def set_following(self, following: bool) -> None:
+        if following == self.following:
+            return
+        self.following = following
+        if following:
+            self._reload = True
+            self.new_count = 0
+            self.refresh_data(invalidate=True)
+        self._show_status()
+
+    def action_toggle_wrap(self) -> None:
+        self.pane.set_wrap(not self.pane.wrap)
+        if self.following:
+            self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
+        self._show_status()
+
+    @on(LogPane.ScrolledUp)
+    def _scrolled_up(self, event: LogPane.ScrolledUp) -> None:
+        event.stop()
+        if self.following and not self.pane.at_end:
+            self.set_following(False)
+
+    @on(LogPane.ScrolledToTop)
+    def _scrolled_to_top(self, event: LogPane.ScrolledToTop) -> None:
+        event.stop()
+        if self.lines or not self.more_older or self._loading_older or not self.pane.entries:
+            return
+        self._loading_older = True
+        self._fetch_older(self.flt, self.pane.entries[0].id)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="log-older")
+    def _fetch_older(self, flt: LogFilter, before_id: int) -> None:
+        worker = get_current_worker()
+        try:
+            records = last_lines(context(self).db, flt, limit=OLDER_PAGE, before_id=before_id)
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(OlderLines(flt, before_id, [], exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(OlderLines(flt, before_id, records))
+
+    def on_older_lines(self, message: OlderLines) -> None:
+        message.stop()
+        self._loading_older = False
+        if message.error is not None:
+            console_app(self).report_error(message.error)
+            return
+        entries = self.pane.entries
+        if message.flt != self.flt or not entries or entries[0].id != message.before_id:
+            return  # the window changed meanwhile (another filter, a reload)
+        tz = context(self).tz
+        self.more_older = len(message.records) >= OLDER_PAGE
+        dropped = self.pane.prepend([log_entry(r, tz) for r in message.records], keep=ALL_WINDOW)
+        if dropped:
+            self.following = False
+            self.last_id = self.pane.entries[-1].id if self.pane.entries else self.last_id
+        self._show_status()
+
+    def focus_main(self) -> None:
+        self.pane.focus()
+

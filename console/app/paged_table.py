@@ -1,0 +1,237 @@
+"""A DataTable that holds a bounded window of a long list kept in the database.
+
+The list is ordered by the database (jobs newest first, rows in input order). The table holds
+at most `max_rows` of it; when the cursor comes near an edge of the window and there is more
+on that side, the table asks its owner (`NeedMore`) to fetch the next page, which is added on
+that side while the far side is trimmed. Rows are keyed; a live refresh updates the cells of
+the rows on screen in place and the cursor stays on the same record, whatever was added,
+removed or reordered around it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+from rich.text import Text
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import DataTable
+from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+
+Side = Literal["before", "after"]
+Cells = tuple[Text, ...]
+
+
+class PagedTable(DataTable[Text]):
+    """Rows are (key, cells). Keys are the record ids as strings."""
+
+    BINDINGS = [
+        Binding("home", "scroll_top", "First row", show=False),
+        Binding("end", "scroll_bottom", "Last row", show=False),
+    ]
+
+    class NeedMore(Message):
+        def __init__(self, table: PagedTable, side: Side) -> None:
+            super().__init__()
+            self.table = table
+            self.side = side
+
+        @property
+        def control(self) -> PagedTable:
+            return self.table
+
+    def __init__(
+        self, *, page_size: int = 200, max_rows: int = 1000, threshold: int = 20, id: str | None = None,
+        stretch: dict[str, int] | None = None,
+    ) -> None:
+        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
+        self.stretch = stretch or {}
+        self._base_widths: dict[str, int] = {}
+        self.page_size = page_size
+        self.max_rows = max(max_rows, 2 * page_size)
+        self.threshold = threshold
+        self.order: list[str] = []
+        self.cells: dict[str, Cells] = {}
+        self.more_before = False
+        self.more_after = False
+        self.loading: Side | None = None
+
+    # -- columns: fixed widths; the `stretch` columns share what a wide terminal leaves over --
+
+    def add_fixed_columns(self, columns: Sequence[tuple[str, str, int]]) -> None:
+        for key, label, width in columns:
+            self.add_column(label, key=key, width=width)
+            self._base_widths[key] = width
+        self._stretch_columns()
+
+    def on_resize(self) -> None:
+        self._stretch_columns()
+
+    def _stretch_columns(self) -> None:
+        if not self.stretch or not self._base_widths or not self.size.width:
+            return
+        padding = 2 * self.cell_padding
+        used = sum(width + padding for width in self._base_widths.values())
+        spare = max(0, self.size.width - 2 - used)
+        total = sum(self.stretch.values())
+        changed = False
+        for key, weight in self.stretch.items():
+            column = self.columns.get(ColumnKey(key))
+            if column is None:
+                continue
+            width = self._base_widths[key] + spare * weight // total
+            if column.width != width:
+                column.width = width
+                changed = True
+        if changed:
+            # what DataTable.add_column does to take a new width into account
+            self._require_update_dimensions = True
+            self._update_count += 1
+            self.check_idle()
+            self.refresh()
+
+    # -- reading --
+
+    @property
+    def cursor_key(self) -> str | None:
+        if not self.order or not 0 <= self.cursor_row < len(self.order):
+            return None
+        try:
+            return str(self.coordinate_to_cell_key(self.cursor_coordinate).row_key.value)
+        except RowDoesNotExist:
+            return None
+
+    def visible_keys(self, margin: int = 5) -> list[str]:
+        """Keys of the rows on screen (and a few around them)."""
+        if not self.order:
+            return []
+        top = max(0, int(self.scroll_y) - margin)
+        height = max(1, self.scrollable_content_region.height or self.size.height)
+        bottom = min(len(self.order), int(self.scroll_y) + height + margin)
+        keys = self.order[top:bottom]
+        cursor = self.cursor_key
+        if cursor is not None and cursor not in keys:
+            keys.append(cursor)
+        return keys
+
+    # -- writing --
+
+    def replace_rows(
+        self, rows: Sequence[tuple[str, Cells]], *, more_before: bool, more_after: bool, keep: str | None = None
+    ) -> None:
+        """A new window (first load, new filter, or a slide). The cursor stays on `keep` (if
+        still there) at the same height on screen; otherwise it goes to the top."""
+        keep = keep if keep is not None else self.cursor_key
+        old_index = self.order.index(keep) if keep in self.cells else None
+        screen_offset = (old_index - int(self.scroll_y)) if old_index is not None else 0
+        self.clear()
+        self.loading = None
+        self.order = []
+        self.cells = {}
+        for key, cells in rows:
+            self._add(key, cells)
+        self.more_before, self.more_after = more_before, more_after
+        if keep is not None and keep in self.cells:
+            index = self.order.index(keep)
+            self.move_cursor(row=index, scroll=False)
+            target = max(0, index - max(0, screen_offset))
+            self.call_after_refresh(self.scroll_to, y=target, animate=False)
+        elif self.order:
+            self.move_cursor(row=0)
+
+    def extend(self, side: Side, rows: Sequence[tuple[str, Cells]], *, more: bool) -> None:
+        """Add a fetched page on one side of the window, trimming the other side."""
+        self.loading = None
+        fresh = [(k, c) for k, c in rows if k not in self.cells]
+        current = [(k, self.cells[k]) for k in self.order]
+        if side == "after":
+            merged = current + fresh
+            trim = max(0, len(merged) - self.max_rows)
+            if not trim:
+                for key, cells in fresh:
+                    self._add(key, cells)
+                self.more_after = more
+                return
+            self.replace_rows(merged[trim:], more_before=True, more_after=more)
+        else:
+            merged = fresh + current
+            trim = max(0, len(merged) - self.max_rows)
+            kept = merged[: len(merged) - trim] if trim else merged
+            self.replace_rows(kept, more_before=more, more_after=self.more_after or bool(trim))
+
+    def add_head(self, rows: Sequence[tuple[str, Cells]]) -> None:
+        """New records at the top of the window (the list's newest end), without rebuilding
+        it. The cursor stays on its record; when the view is scrolled, the rows on screen
+        stay still too. (The first column must show the key: it orders the rows.)"""
+        fresh = [(k, c) for k, c in rows if k not in self.cells]
+        if not fresh:
+            return
+        keep = self.cursor_key
+        offset = (self.order.index(keep) - int(self.scroll_y)) if keep is not None else 0
+        at_top = int(self.scroll_y) == 0
+        for key, cells in fresh:
+            self.add_row(*cells, key=key)
+            self.cells[key] = cells
+        self.order = [k for k, _ in fresh] + self.order
+        if len(self.order) > self.max_rows:
+            for key in self.order[self.max_rows :]:
+                self.remove_row(key)
+                del self.cells[key]
+            self.order = self.order[: self.max_rows]
+            self.more_after = True
+        position = {key: index for index, key in enumerate(self.order)}
+        self.sort(self.ordered_columns[0].key, key=lambda cell: position[cell.plain])
+        if keep is None or keep not in position:
+            return
+        if at_top:
+            self.move_cursor(row=position[keep])
+        else:
+            self.move_cursor(row=position[keep], scroll=False)
+            self.call_after_refresh(self.scroll_to, y=max(0, position[keep] - offset), animate=False)
+
+    def update_row(self, key: str, cells: Cells) -> None:
+        """Update in place: only the cells that changed are touched."""
+        old = self.cells.get(key)
+        if old is None or old == cells:
+            return
+        self.cells[key] = cells
+        for column, before, after in zip(self.ordered_columns, old, cells, strict=True):
+            if before != after:
+                self.update_cell(key, column.key, after)
+
+    def remove_key(self, key: str) -> None:
+        if key not in self.cells:
+            return
+        self.remove_row(key)
+        self.order.remove(key)
+        del self.cells[key]
+
+    def _add(self, key: str, cells: Cells) -> None:
+        self.add_row(*cells, key=key)
+        self.order.append(key)
+        self.cells[key] = cells
+
+    # -- paging --
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if event.data_table is not self:
+            return
+        self.check_edges()
+
+    def check_edges(self) -> None:
+        if self.loading is not None or not self.order:
+            return
+        row = self.cursor_row
+        if self.more_after and row >= len(self.order) - self.threshold:
+            self.loading = "after"
+            self.post_message(self.NeedMore(self, "after"))
+        elif self.more_before and row < self.threshold:
+            self.loading = "before"
+            self.post_message(self.NeedMore(self, "before"))
+
+    def edge_key(self, side: Side) -> str | None:
+        if not self.order:
+            return None
+        return self.order[0] if side == "before" else self.order[-1]
+

@@ -1,0 +1,63 @@
+"""The keys of the current view, for the `?` help and the command palette.
+
+Both read the bindings that are active on the screen (the focused view's, the screen's and
+the app's), so they always match the footer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from functools import partial
+
+from textual.app import App, SystemCommand
+from textual.dom import DOMNode
+from textual.screen import Screen
+
+# DataTable/Input/ScrollView bindings the footer hides: not ours to list.
+_OURS = "console.app"
+
+
+@dataclass(frozen=True)
+class KeyHelp:
+    key: str
+    description: str
+    tooltip: str
+    action: str
+    node: DOMNode
+    everywhere: bool
+
+
+def view_keys(app: App[object], screen: Screen[object]) -> list[KeyHelp]:
+    """Our active bindings on `screen`, the view's first, then the app's."""
+    seen: set[tuple[str, str]] = set()
+    out: list[KeyHelp] = []
+    for active in screen.active_bindings.values():
+        binding, node = active.binding, active.node
+        if not binding.description or not type(node).__module__.startswith(_OURS):
+            continue
+        if (binding.action, binding.description) in seen:
+            continue
+        seen.add((binding.action, binding.description))
+        out.append(
+            KeyHelp(
+                key=app.get_key_display(binding), description=binding.description,
+                tooltip=binding.tooltip or active.tooltip or "", action=binding.action, node=node,
+                everywhere=node is app,
+            )
+        )
+    out.sort(key=lambda k: k.everywhere)
+    return out
+
+
+def palette_commands(app: App[object], screen: Screen[object], extra: Iterable[SystemCommand]) -> list[SystemCommand]:
+    """The current view's actions by name, then `extra` (app-wide commands)."""
+    commands: list[SystemCommand] = []
+    for item in view_keys(app, screen):
+        if item.everywhere:
+            continue
+        help_text = f"key {item.key}" + (f" · {item.tooltip}" if item.tooltip else "")
+        callback: Callable[[], object] = partial(app.run_action, item.action, item.node)
+        commands.append(SystemCommand(item.description, help_text, callback))
+    commands.extend(extra)
+    return commands

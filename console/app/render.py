@@ -1,0 +1,113 @@
+"""The one place where data becomes screen text.
+
+Every string that comes from a file, the payer, a log line or the database goes through
+`untrusted` (or `masked`), which runs `engine.text.safe_text` and returns a `rich.text.Text`:
+never markup, so `[@click=…]` stays literal, and no control character (ESC, BEL, …) reaches
+the terminal. Styles are applied to the Text object, never by embedding markup in a string.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+
+from engine.text import mask_value, safe_text
+
+# status -> (icon, style); the spinner and the pulse replace the icon / style when animated
+STATUS_STYLE: dict[str, tuple[str, str]] = {
+    "PENDING": ("◷", "grey62"),
+    "PROCESSING": ("⠋", "bold dodger_blue1"),
+    "CANCELLING": ("◷", "bold yellow"),
+    "CANCELLED": ("✕", "grey62"),
+    "COMPLETED": ("✓", "bold green"),
+    "FAILED": ("✕", "bold red"),
+}
+SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
+LEVEL_STYLE: dict[int, str] = {10: "grey50", 20: "", 30: "yellow", 40: "bold red", 50: "bold white on red"}
+BAR_WIDTH = 10
+_EIGHTHS = " ▏▎▍▌▋▊▉"
+
+
+def untrusted(value: object, *, max_len: int | None = None, style: str = "", keep_newlines: bool = False) -> Text:
+    """Untrusted value -> safe, literal Text (None -> empty)."""
+    return Text(safe_text(value, max_len=max_len, keep_newlines=keep_newlines), style=style, end="")
+
+
+def masked(value: object, kind: str, *, revealed: bool, max_len: int | None = None) -> Text:
+    """A PHI value (kind name / dob / member_id): masked unless the operator revealed it."""
+    if revealed:
+        shown = value.strftime("%m/%d/%Y") if hasattr(value, "strftime") else value
+        return untrusted(shown, max_len=max_len)
+    return Text(mask_value(value, kind), style="dim", end="")
+
+
+def plain(value: str, style: str = "") -> Text:
+    """Text the console itself wrote (labels, numbers): still never parsed as markup."""
+    return Text(value, style=style, end="")
+
+
+def status_cell(status: str, *, frame: int = 0, animate: bool = False) -> Text:
+    icon, style = STATUS_STYLE.get(status, ("?", ""))
+    if animate and status == "PROCESSING":
+        icon = SPINNER[frame % len(SPINNER)]
+    if animate and status == "CANCELLING" and frame % 2:
+        style = "dim yellow"
+    return Text.assemble((icon, style), " ", (safe_text(status), style), end="")
+
+
+def progress_bar(done: int, total: int, status: str, width: int = BAR_WIDTH) -> Text:
+    """A text bar in eighths of a cell, then the percentage."""
+    fraction = 0.0 if total <= 0 else max(0.0, min(1.0, done / total))
+    eighths = int(fraction * width * 8)
+    full, part = divmod(eighths, 8)
+    bar = "█" * full + (_EIGHTHS[part] if full < width and part else "")
+    _, style = STATUS_STYLE.get(status, ("", ""))
+    return Text.assemble(
+        (bar.ljust(width, "·"), style.replace("bold ", "")), f" {int(fraction * 100):>3}%", end=""
+    )
+
+
+def duration(seconds: float | None) -> str:
+    if seconds is None or seconds < 0:
+        return "—"
+    seconds = int(seconds)
+    if seconds < 60:
+        return f"{seconds}s"
+    minutes, sec = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes}m{sec:02d}s"
+    hours, minutes = divmod(minutes, 60)
+    if hours < 48:
+        return f"{hours}h{minutes:02d}m"
+    days, hours = divmod(hours, 24)
+    return f"{days}d{hours:02d}h"
+
+
+def rate(rows_per_second: float | None) -> str:
+    if rows_per_second is None:
+        return "—"
+    if rows_per_second >= 1000:
+        return f"{rows_per_second / 1000:.1f}k"
+    if rows_per_second >= 100:
+        return f"{rows_per_second:.0f}"
+    return f"{rows_per_second:.1f}"
+
+
+def when(moment: datetime | None, tz: ZoneInfo, fmt: str = "%m-%d %H:%M") -> str:
+    return "—" if moment is None else moment.astimezone(tz).strftime(fmt)
+
+
+def since(moment: datetime | None, now: datetime) -> timedelta | None:
+    return None if moment is None else now - moment
+
+
+def level_text(level: int) -> tuple[str, str]:
+    """Short level name and its style."""
+    names = {10: "DEBUG", 20: "INFO", 30: "WARN", 40: "ERROR", 50: "CRIT"}
+    return names.get(level, f"L{level}"), LEVEL_STYLE.get(level, "")
+
+
+def money(value: object) -> str:
+    return "" if value is None else f"{value:,.2f}"

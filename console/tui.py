@@ -1,0 +1,78 @@
+"""Entry point of the Textual console: `claimsops console [--read-only]` and the console
+inside `claimsops up` call `run_console`."""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from engine.actions import current_operator
+from engine.config import ConfigError, Settings, load_settings
+from engine.db import Database, DatabaseError
+from engine.text import safe_text
+
+if TYPE_CHECKING:
+    from console.app import ConsoleApp
+
+EXIT_ERROR = 1
+
+
+def build_app(
+    *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
+    cwd: Path | None = None,
+) -> ConsoleApp:
+    """The console app for these settings and database (opened from the settings if not
+    given); the operator is the OS user, read-only with `read_only`."""
+    from console.app import ConsoleApp  # imported here so that the CLI starts fast
+
+    settings = settings or load_settings()
+    db = db or Database(settings.effective_database_url)
+    operator = current_operator(settings, read_only=read_only)
+    return ConsoleApp(settings, db, operator, cwd=cwd)
+
+
+def _logging_ready() -> bool:
+    """This process already logs to the database and not to stderr (`claimsops up` with the
+    console in front sets it up so)."""
+    from engine.logsink import DatabaseLogHandler
+
+    ours = [h for h in logging.getLogger().handlers if getattr(h, "_claimsops", False)]
+    to_db = any(isinstance(h, DatabaseLogHandler) for h in ours)
+    to_terminal = any(isinstance(h, logging.StreamHandler) for h in ours)
+    return to_db and not to_terminal
+
+
+def run_console(
+    *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
+    configure_logging: bool | None = None,
+) -> int:
+    """Run the console until the operator quits; returns the exit code.
+
+    Log lines of this process go to the database, and nothing goes to stderr while the
+    console owns the terminal: with `configure_logging` True the console sets that up as
+    service "console" (and undoes it on exit); None (the default) does so unless the process
+    is already set up that way (as `claimsops up` is, under its own service name).
+    """
+    from engine.logsink import setup_logging
+
+    try:
+        app = build_app(read_only=read_only, settings=settings, db=db)
+    except (ConfigError, DatabaseError) as exc:
+        sys.stderr.write(f"claimsops: {safe_text(str(exc))}\n")
+        return EXIT_ERROR
+    if configure_logging is None:
+        configure_logging = not _logging_ready()
+    handler = setup_logging(app.ctx.db, "console", stderr=False) if configure_logging else None
+    logging.getLogger("claimsops.console").info(
+        "console started by %s from %s (%s)", app.ctx.operator.user, app.ctx.operator.client_addr,
+        app.ctx.operator.role,
+    )
+    try:
+        app.run()
+    finally:
+        if handler is not None:
+            logging.getLogger().removeHandler(handler)
+            handler.close()
+    return int(app.return_code or 0)

@@ -1,0 +1,185 @@
+"""Fixed console test data: jobs, rows and log lines with fixed timestamps, so that what the
+console renders never depends on the real clock."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import insert
+
+from engine.db import Database
+from engine.models import Alert, Job, JobRow, LogRecord
+
+NOW = datetime(2025, 10, 1, 12, 0, 0, tzinfo=UTC)
+
+
+def fixed_clock() -> datetime:
+    return NOW
+
+
+def iso(moment: datetime) -> str:
+    return moment.isoformat(timespec="milliseconds")
+
+
+def add_job(db: Database, **fields: Any) -> int:
+    """A job with fixed dates; `fields` override anything."""
+    created = fields.pop("created_at", NOW - timedelta(hours=1))
+    values: dict[str, Any] = {
+        "file_name": "claims.csv", "status": "PENDING", "strategy": "auto",
+        "start_date": date(2025, 7, 3), "end_date": date(2025, 10, 1), "tin": "123456789",
+        "payer_id": "87726", "submitted_by": "alice", "submitted_from": "10.0.0.5",
+        "created_at": created, "updated_at": created, "total_rows": 0, "warnings": [],
+        "extra_columns": [], "history": [{"at": iso(created), "event": "submitted", "by": "alice"}],
+    }
+    values.update(fields)
+    with db.write() as session:
+        job = Job(**values)
+        session.add(job)
+        session.flush()
+        return job.id
+
+
+def add_rows(db: Database, job_id: int, rows: list[dict[str, Any]]) -> None:
+    base = {"claim_number": "", "first_name": "", "last_name": "", "subscriber_id": "", "tin": "123456789",
+            "payer_id": "", "patient_account_number": "", "extra": {}, "raw": {}, "attempts": 0}
+    with db.write() as session:
+        session.execute(
+            insert(JobRow),
+            [{**base, "job_id": job_id, "row_number": n, **row} for n, row in enumerate(rows, start=1)],
+        )
+
+
+def found(status: str, cls: str, charged: str, paid: str, first: str, last: str) -> dict[str, Any]:
+    return {
+        "status": status, "status_class": cls, "success": True, "total_charged": Decimal(charged),
+        "total_paid": Decimal(paid), "processed_date": date(2025, 9, 12), "matched_by": "window",
+        "patient_first_name": first, "patient_last_name": last, "resolved_at": NOW - timedelta(minutes=50),
+        "status_category": "F1", "status_code": "65",
+    }
+
+
+def seed_jobs(db: Database) -> dict[str, int]:
+    """Six jobs, one per status, plus one whose file name is hostile markup. Returns ids by name."""
+    ids: dict[str, int] = {}
+    ids["completed"] = add_job(
+        db, file_name="original-basic.csv", status="COMPLETED", total_rows=5, done_rows=5, found_rows=3,
+        not_found_rows=1, invalid_rows=1, payer_calls=4, attempts=1,
+        created_at=NOW - timedelta(hours=3), started_at=NOW - timedelta(hours=3) + timedelta(seconds=5),
+        finished_at=NOW - timedelta(hours=3) + timedelta(seconds=45),
+        warnings=["2 rows share a claim number: looked up once"],
+        history=[
+            {"at": iso(NOW - timedelta(hours=3)), "event": "submitted", "by": "alice"},
+            {"at": iso(NOW - timedelta(hours=3) + timedelta(seconds=5)), "event": "started", "by": "w1"},
+            {"at": iso(NOW - timedelta(hours=3) + timedelta(seconds=45)), "event": "completed", "by": "w1"},
+        ],
+    )
+    add_rows(db, ids["completed"], [
+        {"claim_number": "FG53171076", "first_name": "SKYLER", "last_name": "SMITH",
+         "date_of_birth": date(2002, 7, 26), "subscriber_id": "0490705351",
+         **found("Finalized", "finalized", "1250.00", "980.40", "SKYLER", "SMITH")},
+        {"claim_number": "FH22674935", "first_name": "SKYLER", "last_name": "SMITH",
+         "date_of_birth": date(2002, 7, 26), "subscriber_id": "0490705351",
+         **found("Denied", "denied", "310.00", "0.00", "SKYLER", "SMITH")},
+        {"claim_number": "FG53171070", "first_name": "BARCELLANO", "last_name": "MARIA RAPH",
+         "date_of_birth": date(2001, 2, 20), "subscriber_id": "0629889230",
+         "status": "Not Found", "status_class": "not_found", "success": False,
+         "error_message": "Claim not found at the payer", "resolved_at": NOW - timedelta(minutes=50)},
+        {"claim_number": "ZE59426195", "first_name": "John", "last_name": "Doe",
+         "date_of_birth": date(1980, 1, 15), "subscriber_id": "ABC123456",
+         **found("Pending", "pending", "88.00", "0.00", "JOHN", "DOE")},
+        {"claim_number": "", "first_name": "Jane", "last_name": "Smith",
+         "date_of_birth": date(1975, 5, 20), "subscriber_id": "XYZ789012",
+         "status": "Invalid", "status_class": "invalid", "success": False,
+         "invalid_reason": "missing claim number", "error_message": "missing claim number",
+         "resolved_at": NOW - timedelta(minutes=55)},
+    ])
+    ids["failed"] = add_job(
+        db, file_name="march-claims.csv", status="FAILED", total_rows=120, done_rows=60, found_rows=50,
+        not_found_rows=6, error_rows=4, attempts=5, created_at=NOW - timedelta(hours=2),
+        started_at=NOW - timedelta(hours=2) + timedelta(seconds=2), finished_at=NOW - timedelta(hours=1),
+        failure_reason="stopped after 5 attempts: the job's worker stopped or crashed each time",
+    )
+    ids["cancelled"] = add_job(
+        db, file_name="big-batch.csv", status="CANCELLED", total_rows=1000, done_rows=400, found_rows=380,
+        not_found_rows=20, attempts=1, created_at=NOW - timedelta(minutes=90),
+        started_at=NOW - timedelta(minutes=89), finished_at=NOW - timedelta(minutes=80),
+        cancel_requested_at=NOW - timedelta(minutes=80, seconds=1), cancel_requested_by="alice",
+        cancel_latency_ms=340,
+        history=[
+            {"at": iso(NOW - timedelta(minutes=90)), "event": "submitted", "by": "alice"},
+            {"at": iso(NOW - timedelta(minutes=89)), "event": "started", "by": "w2"},
+            {"at": iso(NOW - timedelta(minutes=80, seconds=1)), "event": "cancel requested", "by": "alice"},
+            {"at": iso(NOW - timedelta(minutes=80)), "event": "cancelled", "latency_ms": 340},
+        ],
+    )
+    ids["hostile"] = add_job(
+        db, file_name="[red]evil[/red][@click=app.quit]x[/].csv", status="COMPLETED", total_rows=4,
+        done_rows=4, found_rows=0, not_found_rows=4, attempts=1, submitted_by="[b]mallory[/b]",
+        created_at=NOW - timedelta(minutes=45), started_at=NOW - timedelta(minutes=45),
+        finished_at=NOW - timedelta(minutes=44),
+    )
+    ids["pending"] = add_job(db, file_name="pending.csv", status="PENDING", total_rows=10,
+                             created_at=NOW - timedelta(minutes=10))
+    ids["processing"] = add_job(
+        db, file_name="running.csv", status="PROCESSING", total_rows=2000, done_rows=850, found_rows=800,
+        not_found_rows=40, error_rows=5, invalid_rows=5, attempts=1, lease_owner="w1",
+        lease_expires_at=NOW + timedelta(seconds=30), created_at=NOW - timedelta(minutes=6),
+        started_at=NOW - timedelta(minutes=5),
+    )
+    ids["cancelling"] = add_job(
+        db, file_name="stopping.csv", status="CANCELLING", total_rows=300, done_rows=120, found_rows=110,
+        not_found_rows=10, attempts=1, lease_owner="w2", lease_expires_at=NOW + timedelta(seconds=30),
+        created_at=NOW - timedelta(minutes=3), started_at=NOW - timedelta(minutes=2),
+        cancel_requested_at=NOW - timedelta(seconds=2), cancel_requested_by="bob",
+    )
+    return ids
+
+
+LOG_LINES: tuple[tuple[int, str, int | None, str], ...] = (
+    (20, "worker", 1, "job 1 started: 5 rows, strategy auto"),
+    (20, "worker", 1, "batch window 2025-07-03..2025-10-01: 4 claims"),
+    (30, "worker", 1, "batch query with dates failed: 400 from payer; retrying without dates"),
+    (20, "worker", 1, "job 1 completed: 3 found, 1 not found, 1 invalid"),
+    (20, "scheduler", None, "cleanup_stuck_jobs: 0 jobs stuck"),
+    (10, "console", None, "console started by alice from 10.0.0.5 (operator)"),
+    (40, "worker", 2, "payer error 503 on claim FG53171099: giving up after 3 tries"),
+    (50, "worker", 2, "job 2 failed: stopped after 5 attempts"),
+    (20, "worker", 3, "job 3 cancelled after 340 ms"),
+    (20, "console", None, "[@click=app.quit]quit[/] \x1b]52;c;cm0gLXJmIH4=\x07 \x1b[2J hostile line"),
+    (30, "scheduler", None, "health_check_alert: no workers alive for 20 s"),
+    (20, "worker", 6, "job 6 progress 850/2000 (12.3 rows/s) with a long message that goes on and on "
+                      "past the width of an eighty-column terminal so that wrapping shows"),
+)
+
+
+def seed_logs(db: Database, *, repeat: int = 1) -> int:
+    """The fixed lines, `repeat` times, one second apart, ending a minute before NOW."""
+    rows = []
+    count = len(LOG_LINES) * repeat
+    start = NOW - timedelta(seconds=60 + count)
+    for n in range(count):
+        level, service, job_id, message = LOG_LINES[n % len(LOG_LINES)]
+        rows.append({
+            "at": start + timedelta(seconds=n), "service": service, "host": "host1", "pid": 100,
+            "level": level, "logger": f"claimsops.{service}", "job_id": job_id, "run_id": None,
+            "message": message,
+        })
+    with db.write() as session:
+        session.execute(insert(LogRecord), rows)
+    return count
+
+
+def add_log(db: Database, message: str, *, level: int = 20, service: str = "worker", job_id: int | None = None,
+            at: datetime | None = None) -> None:
+    with db.write() as session:
+        session.execute(insert(LogRecord), [{
+            "at": at or NOW, "service": service, "host": "host1", "pid": 100, "level": level,
+            "logger": f"claimsops.{service}", "job_id": job_id, "run_id": None, "message": message,
+        }])
+
+
+def add_alert(db: Database, message: str = "no workers alive") -> None:
+    with db.write() as session:
+        session.add(Alert(check="workers", kind="alert", message=message, raised_at=NOW - timedelta(minutes=1)))

@@ -1,0 +1,239 @@
+"""Job detail: parameters, warnings, cancel history, rows paged and filtered, PHI masked until
+revealed (audited), and hostile text shown literally with no escape sequence emitted."""
+
+from __future__ import annotations
+
+import unicodedata
+from pathlib import Path
+
+from rich.text import Text
+from textual.pilot import Pilot
+
+from console.app.job_detail import JobDetailScreen, JobDetailView
+from console.app.prompt import Picker
+from engine import jobs as joblib
+from engine.actions import list_audit
+from engine.config import Settings
+from engine.db import Database
+from engine.results import ClaimResult
+from engine.submit import JobParams, submit_file
+from tests.console.conftest import (
+    READ_ONLY,
+    AppFactory,
+    notified,
+    on_screen,
+    screen_segments,
+    screen_text,
+    wait_for,
+)
+from tests.console.data import NOW, add_job, add_rows, seed_jobs
+from tests.fixtures.csv_cases import HOSTILE_STRINGS, write_sample
+
+
+async def open_detail(pilot: Pilot, job_id: int) -> JobDetailView:
+    app = pilot.app
+    app.call_later(app.open_job, job_id)  # in the app's context, as a key press would
+    await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="the detail screen")
+    view = app.screen.query_one(JobDetailView)
+    await wait_for(pilot, lambda: view.job is not None and not view._reload, what="the job and its rows")
+    return view
+
+
+def cell(view: JobDetailView, row: int, column: str) -> str:
+    return view.table.get_cell(str(row), column).plain
+
+
+async def test_parameters_warnings_and_cancel_history(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await open_detail(pilot, ids["cancelled"])
+        for expected in ("Job 3", "CANCELLED", "big-batch.csv", "400/1,000 done", "strategy auto",
+                         "TIN 123456789", "payer 87726", "cancel asked 10-01 10:39:59 by alice",
+                         "stopped after 340 ms", "cancel requested by alice", "cancelled · latency_ms 340"):
+            await on_screen(pilot, expected)
+        await pilot.press("escape")
+        await open_detail(pilot, ids["completed"])
+        await on_screen(pilot, "warning 2 rows share a claim number: looked up once")
+        await on_screen(pilot, "completed by w1")
+        await pilot.press("escape")
+        await open_detail(pilot, ids["failed"])
+        await on_screen(pilot, "failure stopped after 5 attempts")
+
+
+async def test_rows_with_results_masked_until_revealed(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(200, 40)) as pilot:
+        view = await open_detail(pilot, ids["completed"])
+        assert view.table.order == ["1", "2", "3", "4", "5"]
+        assert cell(view, 1, "claim") == "FG53171076"
+        assert cell(view, 1, "status") == "Finalized"
+        assert cell(view, 1, "charged") == "1,250.00" and cell(view, 1, "paid") == "980.40"
+        assert cell(view, 1, "patient") == "S••• S•••"
+        assert cell(view, 1, "dob") == "••/••/2002"
+        assert cell(view, 1, "member") == "••••51"
+        assert cell(view, 5, "message") == "missing claim number"
+        await on_screen(pilot, "S••• S•••")
+        text = screen_text(app)
+        assert "SKYLER" not in text and "0490705351" not in text and "07/26/2002" not in text
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: view.revealed, what="the reveal")
+        assert cell(view, 1, "patient") == "SKYLER SMITH"
+        assert cell(view, 1, "dob") == "07/26/2002"
+        assert cell(view, 1, "member") == "0490705351"
+        await on_screen(pilot, "PHI revealed")
+        await pilot.press("ctrl+r")
+        assert not view.revealed and cell(view, 1, "patient") == "S••• S•••"
+    reveal = [a for a in list_audit(sqlite_db) if a.action == "reveal"]
+    assert [(a.user, a.target, a.outcome) for a in reveal] == [("alice", f"job {ids['completed']}", "ok")]
+
+
+async def test_reveal_refused_in_read_only_mode(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app(operator=READ_ONLY)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await open_detail(pilot, ids["completed"])
+        await pilot.press("ctrl+r")
+        await notified(pilot, "reveal refused")
+        assert not view.revealed and cell(view, 1, "patient") == "S••• S•••"
+        assert app.is_running
+    assert [(a.action, a.outcome) for a in list_audit(sqlite_db)] == [("reveal", "refused")]
+
+
+async def test_rows_paged_and_filtered_by_outcome(make_app: AppFactory, sqlite_db: Database) -> None:
+    job_id = add_job(sqlite_db, file_name="many.csv", status="PROCESSING", total_rows=450, started_at=NOW)
+    classes = ["finalized", "denied", "not_found", None, "error"]
+    rows = []
+    for n in range(450):
+        cls = classes[n % len(classes)]
+        row = {"claim_number": f"FG{n:08d}", "first_name": "ANA", "last_name": "LEE"}
+        if cls is not None:
+            row.update(status=cls.title(), status_class=cls, success=cls in ("finalized", "denied"))
+        rows.append(row)
+    add_rows(sqlite_db, job_id, rows)
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await open_detail(pilot, job_id)
+        table = view.table
+        assert len(table.order) == 200 and table.more_after
+        await on_screen(pilot, "450 matching")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: len(table.order) == 400, what="the next page")
+        await pilot.press("end")
+        await wait_for(pilot, lambda: len(table.order) == 450 and not table.more_after, what="the last page")
+        await pilot.press("slash")
+        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the outcome picker")
+        picker = app.screen
+        picker.query_one("OptionList").highlighted = [v for _, v in picker.choices].index("denied")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.outcome == "denied" and not view._reload, what="the filter")
+        assert len(table.order) == 90
+        assert all(cell(view, int(k), "status") == "Denied" for k in table.order)
+        await on_screen(pilot, "90 matching")
+        view.set_outcome("unresolved")
+        await wait_for(pilot, lambda: "4" in table.cells and cell(view, 4, "status") == "…", what="unresolved")
+        assert len(table.order) == 90
+        await pilot.press("escape")  # clears the outcome first
+        await wait_for(pilot, lambda: view.outcome == "" and len(table.order) == 200, what="all rows")
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("escape")  # then goes back
+        await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen), what="back to the list")
+
+
+async def test_results_appear_live(make_app: AppFactory, sqlite_db: Database) -> None:
+    job_id = add_job(sqlite_db, file_name="live.csv", status="PENDING", total_rows=3)
+    add_rows(sqlite_db, job_id, [{"claim_number": f"FG0000000{n}"} for n in range(3)])
+    app = make_app(refresh=0.2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await open_detail(pilot, job_id)
+        assert cell(view, 2, "status") == "…"
+        joblib.claim(sqlite_db, job_id, "w1", 30, 5)
+        joblib.record_results(sqlite_db, job_id, [(2, ClaimResult("Finalized", "finalized", True))], owner="w1")
+        await wait_for(pilot, lambda: cell(view, 2, "status") == "Finalized", what="the result")
+        await on_screen(pilot, "PROCESSING")
+        await on_screen(pilot, "1/3 done")
+
+
+def _control_characters(text: str) -> list[str]:
+    return [ch for ch in text if unicodedata.category(ch) in ("Cc", "Cf") and ch != "\n"]
+
+
+async def test_hostile_text_is_shown_literally_and_never_reaches_the_terminal(
+    make_app: AppFactory, sqlite_db: Database, settings: Settings, workdir: Path
+) -> None:
+    path = write_sample(workdir, "hostile-text.csv")
+    job_id = submit_file(sqlite_db, settings, path, JobParams(today=NOW.date()), "alice")
+    app = make_app()
+    async with app.run_test(size=(400, 40)) as pilot:  # wide enough for whole cells
+        view = await open_detail(pilot, job_id)
+        await pilot.press("ctrl+r")
+        await wait_for(pilot, lambda: view.revealed, what="the reveal")
+        await on_screen(pilot, "[red]x")
+        # every cell holds literal Text: nothing was parsed as markup
+        patients = [cell(view, n, "patient") for n in range(1, 5)]
+        assert patients[0] == "[@click=app.quit]quit[/] [link=http://example.invalid]x[/link]"
+        assert patients[1] == "␛]52;c;cm0gLXJmIH4=␇Bob ␛[2J␛[HSmith"
+        assert patients[2] == '=HYPERLINK("http://example.invalid") +1+1'
+        assert patients[3] == "[/bold] [red]x"
+        assert cell(view, 3, "member") == "@SUM(A1)"
+        for n in range(1, 5):
+            assert isinstance(view.table.get_cell(str(n), "patient"), Text)
+        text = screen_text(app)
+        for shown in ("[@click=app.quit]quit[/]", "[link=http://example.invalid]x[/link]", "␛]52;c;cm0gLXJmIH4=␇Bob",
+                      "␛[2J␛[HSmith", '=HYPERLINK("http://example.invalid")', "[/bold]", "[red]x"):
+            assert shown in text, shown
+        assert set(HOSTILE_STRINGS) >= {"[/bold]", "[red]x"}
+        # what would be written to the terminal: no control character, no link, no action
+        for line in screen_segments(app):
+            for segment in line:
+                assert not _control_characters(segment.text), repr(segment.text)
+                style = segment.style
+                if style is not None:
+                    assert not style.link, segment
+                    assert "@click" not in str(style.meta or {}), segment
+        # clicking the cell that held an action does not run it
+        await pilot.click("#rows-table", offset=(40, 2))
+        await pilot.pause()
+        assert app.is_running and app.return_code is None
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen), what="back")
+        assert app.is_running
+
+
+async def test_actions_from_the_detail(make_app: AppFactory, sqlite_db: Database, workdir: Path) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await open_detail(pilot, ids["processing"])
+        names = [command.title for command in app.get_system_commands(app.screen)]
+        assert {"Cancel", "Retry", "Export", "Logs", "Reveal", "Outcome", "Back"} <= set(names)
+        await pilot.press("c")
+        await wait_for(pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "confirm-no",
+                       what="the dialog")
+        await pilot.press("y")
+        await on_screen(pilot, "CANCELLING")
+        await on_screen(pilot, "cancel asked")
+        assert isinstance(app.screen, JobDetailScreen)
+        await pilot.press("escape")
+        await open_detail(pilot, ids["failed"])
+        await pilot.press("R", "y")
+        await wait_for(pilot, lambda: joblib.get_job(sqlite_db, ids["failed"]).status == "PENDING", what="retry")
+        await pilot.press("e")
+        await wait_for(pilot, lambda: app.screen.query("#prompt-input"), what="the export prompt")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (workdir / f"march-claims-job{ids['failed']}-results.csv").exists(),
+                       what="the export")
+        await pilot.press("l")
+        await wait_for(pilot, lambda: app.logs_view.flt.job_id == ids["failed"], what="the job's logs")
+        assert not isinstance(app.screen, JobDetailScreen)
+        await pilot.press("1")
+        await on_screen(pilot, "Done/Total")
+
+
+async def test_a_job_that_does_not_exist(make_app: AppFactory, sqlite_db: Database) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        app.call_later(app.open_job, 999)
+        await on_screen(pilot, "Job 999 does not exist.")
+        assert app.header_state.stale_since is None and app.is_running

@@ -1,0 +1,308 @@
+"""Jobs tab: the table, paging, in-place updates, filter, and the actions on a job."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+
+from sqlalchemy import insert, update
+from textual.pilot import Pilot
+from textual.widgets import Input, Select
+
+from console.app.confirm import ConfirmDialog
+from console.app.job_detail import JobDetailScreen
+from console.app.jobs_view import JobsView
+from console.app.paged_table import PagedTable
+from console.app.prompt import PathPrompt
+from engine import jobs as joblib
+from engine.actions import list_audit
+from engine.db import Database
+from engine.models import Job
+from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
+from tests.console.data import NOW, add_job, add_log, seed_jobs
+
+
+def bulk_jobs(db: Database, count: int) -> None:
+    rows = [
+        {"file_name": f"bulk-{n:05d}.csv", "status": "COMPLETED", "strategy": "auto",
+         "start_date": NOW.date(), "end_date": NOW.date(), "tin": "123456789", "payer_id": "87726",
+         "submitted_by": "loader", "submitted_from": "", "created_at": NOW - timedelta(minutes=count - n),
+         "updated_at": NOW, "total_rows": 10, "done_rows": 10, "found_rows": 10, "warnings": [],
+         "extra_columns": [], "history": [], "attempts": 1}
+        for n in range(count)
+    ]
+    with db.write() as session:
+        session.execute(insert(Job), rows)
+
+
+async def loaded(pilot: Pilot, view: JobsView, count: int | None = None) -> None:
+    if count is None:
+        await wait_for(pilot, lambda: view.total is not None and not view._reload, what="the first page")
+    else:
+        await wait_for(pilot, lambda: len(view.table.order) == count, what=f"{count} rows loaded")
+
+
+def status_of(view: JobsView, job_id: int) -> str:
+    return view.table.get_cell(str(job_id), "status").plain
+
+
+async def test_newest_first_with_status_icons_and_colours(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(200, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        assert view.table.order == [str(i) for i in sorted(ids.values(), reverse=True)]
+        expected = {
+            "pending": ("◷ PENDING", "grey62"), "processing": ("⠋ PROCESSING", "dodger_blue1"),
+            "cancelling": ("◷ CANCELLING", "yellow"), "cancelled": ("✕ CANCELLED", "grey62"),
+            "completed": ("✓ COMPLETED", "green"), "failed": ("✕ FAILED", "red"),
+        }
+        for name, (label, colour) in expected.items():
+            cell = view.table.get_cell(str(ids[name]), "status")
+            assert cell.plain == label
+            assert any(colour in str(span.style) for span in cell.spans), (name, cell.spans)
+        row = {key: view.table.get_cell(str(ids["processing"]), key).plain for key in
+               ("done", "found", "not_found", "errors", "invalid", "rate", "eta", "by", "started", "duration")}
+        assert row == {"done": "850/2,000", "found": "800", "not_found": "40", "errors": "5", "invalid": "5",
+                       "rate": "2.8", "eta": "6m48s", "by": "alice", "started": "10-01 11:55", "duration": "5m00s"}
+        assert "42%" in view.table.get_cell(str(ids["processing"]), "progress").plain
+        hostile = str(ids["hostile"])
+        assert view.table.get_cell(hostile, "file").plain == "[red]evil[/red][@click=app.quit]x[/].csv"
+        await wait_for(pilot, lambda: "[red]evil[/red]" in screen_text(app), what="the literal file name")
+        assert view.table.get_cell(hostile, "by").plain == "[b]mallory[/b]"  # literal, not markup
+
+
+async def page(pilot: Pilot, table: PagedTable, key: str) -> None:
+    """Press `key` (end/home) and wait for the page it asks for, if any."""
+    edges = (table.order[0], table.order[-1])
+    more = table.more_after if key == "end" else table.more_before
+    await pilot.press(key)
+    if more:
+        await wait_for(pilot, lambda: table.loading is None and (table.order[0], table.order[-1]) != edges,
+                       what=f"the page after {key}")
+
+
+async def test_pages_from_the_database_and_keeps_a_bounded_window(make_app: AppFactory, sqlite_db: Database) -> None:
+    bulk_jobs(sqlite_db, 1000)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.jobs_view
+        table = view.table
+        await loaded(pilot, view, 200)
+        assert table.more_after and not table.more_before
+        assert view.total == 1000
+        await page(pilot, table, "end")
+        assert len(table.order) == 400 and table.cursor_key == "801"
+        await page(pilot, table, "end")
+        assert len(table.order) == 600 and not table.more_before
+        await page(pilot, table, "end")  # the window slides: the newest jobs leave memory
+        assert len(table.order) == 600 and table.more_before and table.order[0] == "800"
+        assert table.cursor_key == "401"
+        while table.more_after:
+            await page(pilot, table, "end")
+            assert len(table.order) <= 600
+        assert table.order[-1] == "1"
+        # and back up: newer pages come back as the cursor nears the top
+        while table.more_before:
+            await page(pilot, table, "home")
+            assert len(table.order) <= 600
+        assert table.order[0] == "1000"
+
+
+async def test_rows_update_in_place_and_the_cursor_stays(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        view = app.jobs_view
+        table = view.table
+        await loaded(pilot, view, 7)
+        target = str(ids["processing"])
+        table.move_cursor(row=table.order.index(target))
+        await pilot.pause()
+        assert table.cursor_key == target
+        with sqlite_db.write() as session:
+            session.execute(update(Job).where(Job.id == ids["processing"]).values(done_rows=1500, found_rows=1400))
+        new_id = add_job(sqlite_db, file_name="fresh.csv", created_at=NOW)
+        app.refresh_active()
+        await wait_for(pilot, lambda: str(new_id) in table.cells, what="the new job")
+        assert table.order[0] == str(new_id)
+        assert table.cursor_key == target
+        assert table.get_cell(target, "done").plain == "1,500/2,000"
+        joblib.cancel(sqlite_db, ids["processing"], "bob")
+        app.refresh_active()
+        await wait_for(pilot, lambda: "CANCELLING" in status_of(view, ids["processing"]), what="CANCELLING")
+        assert table.cursor_key == target
+
+
+async def test_filter_by_text_and_status(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        await pilot.press("slash")
+        assert app.focused is not None and app.focused.id == "jobs-filter-text"
+        await pilot.press(*"running")
+        await wait_for(pilot, lambda: view.table.order == [str(ids["processing"])], what="text filter")
+        await pilot.press("enter")
+        assert app.focused is view.table
+        await on_screen(pilot, "filter: 'running'")
+        view.query_one("#jobs-filter-text", Input).value = ""
+        view.query_one("#jobs-filter-status", Select).value = "COMPLETED"
+        await wait_for(pilot, lambda: sorted(view.table.order) == sorted([str(ids["completed"]), str(ids["hostile"])]),
+                       what="status filter")
+        view.query_one("#jobs-filter-status", Select).value = "ACTIVE"
+        await wait_for(pilot, lambda: len(view.table.order) == 3, what="active filter")
+        # a job that leaves the filtered statuses leaves the table at the next refresh
+        view.table.move_cursor(row=view.table.order.index(str(ids["processing"])))
+        joblib.cancel(sqlite_db, ids["pending"], "alice")
+        app.refresh_active()
+        await wait_for(pilot, lambda: str(ids["pending"]) not in view.table.cells, what="the cancelled job to go")
+        # and one that enters them joins it in its place
+        joblib.retry(sqlite_db, ids["failed"], "alice")
+        app.refresh_active()
+        await wait_for(pilot, lambda: str(ids["failed"]) in view.table.cells, what="the retried job to come")
+        assert view.table.order == [str(ids["cancelling"]), str(ids["processing"]), str(ids["failed"])]
+        assert view.table.cursor_key == str(ids["processing"])
+        view.table.focus()
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(view.table.order) == 7, what="the filter cleared")
+        assert view.table.cursor_key == str(ids["processing"])
+        assert view.query_one("#jobs-filter").display is False
+
+
+async def test_enter_opens_the_detail_and_esc_comes_back(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        view.table.move_cursor(row=view.table.order.index(str(ids["completed"])))
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="the detail")
+        assert app.screen.job_id == ids["completed"]
+        await on_screen(pilot, "original-basic.csv")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen), what="back")
+        assert view.table.cursor_key == str(ids["completed"])
+
+
+async def select(pilot: Pilot, view: JobsView, job_id: int) -> None:
+    view.table.move_cursor(row=view.table.order.index(str(job_id)))
+    await pilot.pause()
+
+
+async def test_cancel_asks_first_with_no_focused(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        await select(pilot, view, ids["processing"])
+        for refuse in ("n", "escape"):
+            await pilot.press("c")
+            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+            assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
+            await pilot.press(refuse)
+            await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
+            assert joblib.get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
+        # enter on the focused No refuses too
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
+        assert joblib.get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
+        await pilot.press("c")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "CANCELLING" in status_of(view, ids["processing"]), what="CANCELLING")
+        assert joblib.get_job(sqlite_db, ids["processing"]).cancel_requested_by == "alice"
+        # a pending job is cancelled at once
+        await select(pilot, view, ids["pending"])
+        await pilot.press("c", "y")
+        await wait_for(pilot, lambda: "CANCELLED" in status_of(view, ids["pending"]), what="CANCELLED")
+        # a finished job cannot be: a warning, no dialog
+        await select(pilot, view, ids["completed"])
+        await pilot.press("c")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+        await notified(pilot, "only a PENDING or PROCESSING job")
+    audit = [(a.action, a.target, a.outcome) for a in list_audit(sqlite_db)]
+    assert ("cancel", f"job {ids['processing']}", "ok") in audit
+    assert ("cancel", f"job {ids['pending']}", "ok") in audit
+
+
+async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        await select(pilot, view, ids["failed"])
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
+        await pilot.press("n")
+        await pilot.pause()
+        assert joblib.get_job(sqlite_db, ids["failed"]).status == "FAILED"
+        await pilot.press("R")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: "PENDING" in status_of(view, ids["failed"]), what="PENDING again")
+        await notified(pilot, "queued again")
+        await select(pilot, view, ids["processing"])
+        await pilot.press("R")
+        await pilot.pause()
+        assert not isinstance(app.screen, ConfirmDialog)
+    assert ("retry", f"job {ids['failed']}", "ok") in [(a.action, a.target, a.outcome) for a in list_audit(sqlite_db)]
+
+
+async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database, workdir: Path) -> None:
+    ids = seed_jobs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        await select(pilot, view, ids["completed"])
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
+        field = app.screen.query_one(Input)
+        assert field.value == str(workdir / f"original-basic-job{ids['completed']}-results.csv")
+        field.value = "out/results.csv"  # a directory that does not exist: an error, not a crash
+        await pilot.press("enter")
+        await notified(pilot, "no such file")
+        (workdir / "out").mkdir()
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
+        app.screen.query_one(Input).value = "out/results.csv"
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: (workdir / "out" / "results.csv").exists(), what="the file")
+        await notified(pilot, "exported 5 rows")
+        assert (workdir / "out" / "results.csv").stat().st_mode & 0o777 == 0o600
+        # a directory gets the default name
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
+        app.screen.query_one(Input).value = "out"
+        await pilot.press("enter")
+        default = workdir / "out" / f"original-basic-job{ids['completed']}-results.csv"
+        await wait_for(pilot, default.exists, what="the default-named file")
+    outcomes = [(a.action, a.outcome) for a in list_audit(sqlite_db)]
+    assert outcomes.count(("export", "ok")) == 2 and ("export", "failed") in outcomes
+
+
+async def test_l_shows_this_jobs_logs(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    add_log(sqlite_db, "line of the failed job", job_id=ids["failed"])
+    add_log(sqlite_db, "line of another job", job_id=ids["completed"])
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = app.jobs_view
+        await loaded(pilot, view, 7)
+        await select(pilot, view, ids["failed"])
+        await pilot.press("l")
+        await on_screen(pilot, "line of the failed job")
+        assert "line of another job" not in screen_text(app)
+        assert app.logs_view.flt.job_id == ids["failed"]
+        assert f"job {ids['failed']}" in screen_text(app)
+

@@ -1,0 +1,164 @@
+"""Logs tab: live tail, follow and the new-lines marker, filters that stay set, line counts,
+wrap, colour by level, and memory bounded however many rows the logs table holds."""
+
+from __future__ import annotations
+
+import time
+from datetime import timedelta
+
+from sqlalchemy import insert
+from textual.pilot import Pilot
+
+from console.app.logs_view import ALL_WINDOW, LogsView
+from console.app.prompt import Picker
+from engine.db import Database
+from engine.logsink import LogFilter
+from engine.models import LogRecord
+from tests.console.conftest import AppFactory, on_screen, screen_text, wait_for
+from tests.console.data import NOW, add_log, seed_logs
+
+
+async def open_logs(pilot: Pilot) -> LogsView:
+    await pilot.press("2")
+    view = pilot.app.logs_view
+    await wait_for(pilot, lambda: view.poller is not None and view.poller.fetches >= 1 and not view._reload,
+                   what="the first lines")
+    return view
+
+
+def bulk_logs(db: Database, count: int) -> None:
+    rows = [
+        {"at": NOW - timedelta(seconds=count - n), "service": "worker", "host": "h", "pid": 1,
+         "level": 40 if n % 10 == 0 else 20, "logger": "x", "job_id": n % 7, "run_id": None,
+         "message": f"bulk line {n}"}
+        for n in range(count)
+    ]
+    with db.write() as session:
+        session.execute(insert(LogRecord), rows)
+
+
+async def test_new_lines_are_on_screen_within_a_second(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_logs(sqlite_db)
+    app = make_app(refresh=1.0)  # the default refresh period
+    async with app.run_test(size=(120, 30)) as pilot:
+        await open_logs(pilot)
+        await on_screen(pilot, "hostile line")
+        for n in range(3):
+            started = time.monotonic()
+            add_log(sqlite_db, f"fresh line number {n}", level=30)
+            await on_screen(pilot, f"fresh line number {n}", timeout=2.0)
+            assert time.monotonic() - started < 1.0
+
+
+async def test_follow_off_shows_a_new_lines_marker(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_logs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_logs(pilot)
+        await pilot.press("f")
+        await on_screen(pilot, "⏸ paused")
+        for n in range(3):
+            add_log(sqlite_db, f"while paused {n}")
+        app.refresh_active()
+        await on_screen(pilot, "3 new lines (f follows)")
+        assert "while paused" not in screen_text(app)
+        await pilot.press("f")
+        await on_screen(pilot, "while paused 2")
+        assert "new lines" not in screen_text(app)
+        assert view.following
+        # scrolling up stops following too
+        bulk_logs(sqlite_db, 200)
+        app.refresh_active()
+        await wait_for(pilot, lambda: len(view.pane.entries) == 100, what="a full window")
+        await pilot.press("pageup")
+        await wait_for(pilot, lambda: not view.following, what="follow off")
+
+
+async def test_filters_stay_set_while_moving_around(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_logs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_logs(pilot)
+        await pilot.press("v")
+        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the level picker")
+        app.screen.query_one("OptionList").highlighted = 4  # ERROR and above
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.flt.level == 40 and not view._reload, what="the level filter")
+        await on_screen(pilot, "giving up after 3 tries")
+        assert {e.text.plain.split()[2] for e in view.pane.entries} == {"ERROR", "CRIT"}
+        await pilot.press("s")
+        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the service picker")
+        labels = [label.plain for label, _ in app.screen.choices]
+        assert labels == ["all services", "console", "scheduler", "worker"]
+        app.screen.query_one("OptionList").highlighted = 3
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.flt.service == "worker" and not view._reload, what="the service filter")
+        await pilot.press("slash")
+        await pilot.press(*"503")
+        await wait_for(pilot, lambda: view.flt.text == "503" and not view._reload, what="the text filter")
+        await pilot.press("enter")
+        (only,) = view.pane.entries
+        assert only.text.plain.endswith("worker    job 2 payer error 503 on claim FG53171099: giving up after 3 tries")
+        expected = LogFilter(service="worker", level=40, text="503")
+        await pilot.press("1")
+        await on_screen(pilot, "Done/Total")
+        await pilot.press("2")
+        await on_screen(pilot, "service worker · level ≥ERROR")
+        assert view.flt == expected
+        assert "text '503'" in screen_text(app)
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: view.flt == LogFilter() and not view._reload, what="filters cleared")
+        assert len(view.pane.entries) == 12
+
+
+async def test_lines_100_500_1000_all_and_memory_bounded(make_app: AppFactory, sqlite_db: Database) -> None:
+    bulk_logs(sqlite_db, 3000)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_logs(pilot)
+        pane = view.pane
+        assert len(pane.entries) == 100 and pane.entries[-1].text.plain.endswith("bulk line 2999")
+        for expected in (500, 1000):
+            await pilot.press("m")
+            await wait_for(pilot, lambda e=expected: len(pane.entries) == e, what=f"{expected} lines")
+            await on_screen(pilot, f"lines {expected}")
+        await pilot.press("m")
+        await wait_for(pilot, lambda: len(pane.entries) == ALL_WINDOW, what="the 'all' window")
+        await on_screen(pilot, "lines all")
+        # following: new lines push the oldest out of memory
+        bulk_logs(sqlite_db, 700)
+        app.refresh_active()
+        await wait_for(pilot, lambda: pane.entries[-1].text.plain.endswith("bulk line 699"), what="the tail")
+        assert len(pane.entries) == ALL_WINDOW
+        # scrolling to the top pages older lines in, dropping the newest
+        first = pane.entries[0].id
+        await pilot.press("home")
+        await wait_for(pilot, lambda: pane.entries[0].id < first, what="older lines")
+        assert len(pane.entries) == ALL_WINDOW and not view.following
+        await pilot.press("m")
+        await wait_for(pilot, lambda: len(pane.entries) == 100, what="back to 100")
+        assert view.following and pane.entries[-1].text.plain.endswith("bulk line 699")
+
+
+async def test_wrap_and_colour_by_level(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_logs(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await open_logs(pilot)
+        pane = view.pane
+        assert pane.line_count == len(pane.entries) == 12
+        await pilot.press("w")
+        await wait_for(pilot, lambda: pane.line_count > 12, what="wrapped lines")
+        await on_screen(pilot, "· wrap")
+        await pilot.press("w")
+        await wait_for(pilot, lambda: pane.line_count == 12, what="unwrapped lines")
+        styles = {}
+        for entry in pane.entries:
+            level = entry.text.plain.split()[2]
+            styles.setdefault(level, set()).update(str(span.style) for span in entry.text.spans)
+        assert "bold red" in styles["ERROR"]
+        assert "yellow" in styles["WARN"]
+        assert "grey50" in styles["DEBUG"]
+        assert "bold white on red" in styles["CRIT"]
+        hostile = next(e for e in pane.entries if "hostile" in e.text.plain)
+        assert "[@click=app.quit]quit[/] ␛]52;c;cm0gLXJmIH4=␇ ␛[2J hostile line" in hostile.text.plain
