@@ -231,7 +231,7 @@ def export(args: argparse.Namespace) -> int:
 
 
 def logs(args: argparse.Namespace) -> int:
-    from engine.logsink import LogFilter, last_lines, level_name, lines_after, parse_level
+    from engine.logsink import LogFilter, LogTail, last_lines, level_name, parse_level
 
     ctx = Context()
     try:
@@ -258,13 +258,11 @@ def logs(args: argparse.Namespace) -> int:
                       "level": level_name(r.level), "job_id": r.job_id, "message": r.message} for r in rows])
         return 0
     show(rows)
-    last = rows[-1].id if rows else 0
+    tail = LogTail(ctx.db, flt, rows[-1].id if rows else 0)
+    tail.poll()  # the overlap below the last line shown: already on screen
     while args.follow:
         time.sleep(0.5)
-        rows = lines_after(ctx.db, flt, last)
-        if rows:
-            show(rows)
-            last = rows[-1].id
+        show(tail.poll())
     return 0
 
 

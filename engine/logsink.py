@@ -240,5 +240,33 @@ def lines_after(db: Database, flt: LogFilter, after_id: int, limit: int = 1000) 
         return list(session.scalars(query))
 
 
+class LogTail:
+    """Follows the logs table. On PostgreSQL an id is taken at insert but becomes visible at
+    commit, so a line with a lower id can appear after a higher one has been read: every poll
+    re-reads a short overlap below the newest id and skips the lines it already returned."""
+
+    OVERLAP = 500
+
+    def __init__(self, db: Database, flt: LogFilter, after_id: int = 0) -> None:
+        self.db, self.flt, self.last_id = db, flt, after_id
+        self._seen: set[int] = set()
+
+    def poll(self, limit: int = 1000) -> list[LogRecord]:
+        floor = max(0, self.last_id - self.OVERLAP)
+        query = (
+            self.flt.apply(select(LogRecord)).where(LogRecord.id > floor).order_by(LogRecord.id)
+            .limit(limit + len(self._seen))
+        )
+        with self.db.read() as session:
+            rows = [r for r in session.scalars(query) if r.id not in self._seen and r.id > floor]
+        rows = rows[:limit]
+        for row in rows:
+            self._seen.add(row.id)
+            self.last_id = max(self.last_id, row.id)
+        floor = self.last_id - self.OVERLAP
+        self._seen = {i for i in self._seen if i > floor}
+        return rows
+
+
 def level_name(level: int) -> str:
     return logging.getLevelName(level) if level in (10, 20, 30, 40, 50) else f"L{level}"

@@ -46,3 +46,25 @@ def test_lines_survive_a_database_outage(tmp_path) -> None:
     finally:
         setup_logging(None, "none", stderr=False)
     assert [r.message for r in last_lines(db, LogFilter(), 5)] == ["written later"]
+
+
+def test_tail_catches_a_line_committed_after_a_newer_one(db) -> None:
+    from datetime import UTC, datetime
+
+    from sqlalchemy import insert
+
+    from engine.logsink import LogTail
+    from engine.models import LogRecord
+
+    def line(id_: int, message: str) -> dict:
+        return {"id": id_, "at": datetime.now(UTC), "service": "w", "host": "h", "pid": 1, "level": 20,
+                "logger": "t", "job_id": None, "run_id": None, "message": message}
+
+    with db.write() as session:
+        session.execute(insert(LogRecord), [line(10, "a"), line(12, "c")])
+    tail = LogTail(db, LogFilter(), 0)
+    assert [r.message for r in tail.poll()] == ["a", "c"]
+    with db.write() as session:  # id 11 was taken first but committed last (PostgreSQL)
+        session.execute(insert(LogRecord), [line(11, "b")])
+    assert [r.message for r in tail.poll()] == ["b"]
+    assert tail.poll() == []
