@@ -346,7 +346,7 @@ def _console_runner():  # noqa: ANN202
         from console.tui import run_console
     except ImportError:
         return None
-    return lambda settings, db: run_console(settings=settings, db=db)
+    return lambda settings, db, payer=None: run_console(settings=settings, db=db, payer=payer)
 
 
 def db_cmd(args: argparse.Namespace) -> int:

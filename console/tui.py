@@ -15,22 +15,25 @@ from engine.text import safe_text
 
 if TYPE_CHECKING:
     from console.app import ConsoleApp
+    from engine.payer.client import PayerSettings
 
 EXIT_ERROR = 1
 
 
 def build_app(
     *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
-    cwd: Path | None = None,
+    cwd: Path | None = None, payer: PayerSettings | None = None,
 ) -> ConsoleApp:
     """The console app for these settings and database (opened from the settings if not
-    given); the operator is the OS user, read-only with `read_only`."""
+    given); the operator is the OS user, read-only with `read_only`. `payer` is where the
+    Claims tab looks claims up (`claimsops up` passes its running sandbox); by default the
+    configured payer, or a sandbox the console starts itself when none is configured."""
     from console.app import ConsoleApp  # imported here so that the CLI starts fast
 
     settings = settings or load_settings()
     db = db or Database(settings.effective_database_url)
     operator = current_operator(settings, read_only=read_only)
-    return ConsoleApp(settings, db, operator, cwd=cwd)
+    return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer)
 
 
 def _logging_ready() -> bool:
@@ -46,7 +49,7 @@ def _logging_ready() -> bool:
 
 def run_console(
     *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
-    configure_logging: bool | None = None,
+    configure_logging: bool | None = None, payer: PayerSettings | None = None,
 ) -> int:
     """Run the console until the operator quits; returns the exit code.
 
@@ -58,7 +61,7 @@ def run_console(
     from engine.logsink import setup_logging
 
     try:
-        app = build_app(read_only=read_only, settings=settings, db=db)
+        app = build_app(read_only=read_only, settings=settings, db=db, payer=payer)
     except (ConfigError, DatabaseError) as exc:
         sys.stderr.write(f"claimsops: {safe_text(str(exc))}\n")
         return EXIT_ERROR
@@ -72,6 +75,7 @@ def run_console(
     try:
         app.run()
     finally:
+        app.payer.close()  # the sandbox payer the Claims tab may have started
         if handler is not None:
             logging.getLogger().removeHandler(handler)
             handler.close()

@@ -14,21 +14,26 @@ from collections.abc import Callable
 from engine.config import Settings
 from engine.db import Database
 from engine.logsink import setup_logging
+from engine.payer.client import PayerSettings
 from engine.sandbox import payer_settings, start_sandbox
 from workers.stack import WorkerStack
+
+# (settings, database, payer) -> exit code; the payer is the running sandbox, or None for the
+# configured payer
+ConsoleRunner = Callable[[Settings, Database, PayerSettings | None], int]
 
 log = logging.getLogger("claimsops.up")
 
 
 def run_up(settings: Settings, *, sandbox: bool, headless: bool, concurrency: int,
-           console: Callable[[Settings, Database], int] | None = None) -> int:
+           console: ConsoleRunner | None = None) -> int:
     if sandbox and settings.payer_url:
         settings = dataclasses.replace(settings, payer_url="", inquiry_url="")
     db = Database(settings.effective_database_url)
     handler = setup_logging(db, "up", stderr=headless)
     simulator = start_sandbox() if settings.sandbox else None
-    stack = WorkerStack(settings, db, payer_settings(settings, simulator), concurrency=concurrency,
-                        kind="embedded").start()
+    payer = payer_settings(settings, simulator)
+    stack = WorkerStack(settings, db, payer, concurrency=concurrency, kind="embedded").start()
     extras = _start_optional_services(settings, db)
     stop = threading.Event()
     try:
@@ -43,7 +48,8 @@ def run_up(settings: Settings, *, sandbox: bool, headless: bool, concurrency: in
             while not stop.wait(0.5):
                 pass
             return 0
-        return console(settings, db)
+        # the console's Claims tab looks claims up at the same sandbox as the workers
+        return console(settings, db, payer if simulator is not None else None)
     finally:
         for service_stop in extras:
             service_stop()

@@ -22,7 +22,7 @@ T = TypeVar("T")
 
 ACTIONS = frozenset(
     {"submit", "cancel", "retry", "export", "reveal", "task.run", "task.pause", "task.resume",
-     "task.schedule"}
+     "task.schedule", "claim.lookup"}
 )
 
 

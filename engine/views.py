@@ -15,7 +15,8 @@ from sqlalchemy import Select, func, or_, select
 from engine.db import Database
 from engine.jobs import STATUSES, JobError
 from engine.logsink import LogFilter
-from engine.models import Alert, Job, JobRow, LogRecord
+from engine.models import Alert, AuditEntry, Job, JobRow, LogRecord, TaskRun
+from engine.tasks import RunInfo
 from engine.workers_registry import count_live
 
 # Outcomes a job's rows can be filtered by: a status class, "found" (success), or
@@ -169,6 +170,7 @@ class SiteStatus:
     db_latency_ms: float
     open_alerts: int
     live_workers: int
+    newest_alert_id: int = 0
 
 
 def site_status(db: Database) -> SiteStatus:
@@ -182,5 +184,98 @@ def site_status(db: Database) -> SiteStatus:
             )
             or 0
         )
-    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db))
+        newest = int(session.scalar(select(func.max(Alert.id))) or 0)
+    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db), newest_alert_id=newest)
+
+
+# ---- alerts ----
+
+
+def alerts_after(db: Database, after_id: int, *, limit: int = 50) -> list[Alert]:
+    """Alerts and recoveries recorded after `after_id`, oldest first (at most `limit`)."""
+    query = select(Alert).where(Alert.id > after_id).order_by(Alert.id).limit(limit)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def alerts_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Alert]:
+    """These alerts as they are now (an open alert may have been resolved), by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    with db.read() as session:
+        return {alert.id: alert for alert in session.scalars(select(Alert).where(Alert.id.in_(wanted)))}
+
+
+# ---- task runs ----
+
+
+def runs_newer(db: Database, task: str, *, after_id: int, limit: int = 200) -> list[RunInfo]:
+    """The `limit` runs of `task` just newer than `after_id`, newest first."""
+    query = select(TaskRun).where(TaskRun.task == task, TaskRun.id > after_id).order_by(TaskRun.id).limit(limit)
+    with db.read() as session:
+        runs = [RunInfo.of(run) for run in session.scalars(query)]
+    runs.reverse()
+    return runs
+
+
+def runs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, RunInfo]:
+    """These runs as they are now (a running run may have finished), by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    with db.read() as session:
+        return {run.id: RunInfo.of(run) for run in session.scalars(select(TaskRun).where(TaskRun.id.in_(wanted)))}
+
+
+# ---- audit ----
+
+
+@dataclass(frozen=True)
+class AuditQuery:
+    """Which audit entries a list shows; the same filters as `engine.actions.list_audit`
+    (user and action exactly, text anywhere in the target or the detail)."""
+
+    user: str = ""
+    action: str = ""
+    text: str = ""
+
+    def apply(self, query: Select) -> Select:
+        if self.user:
+            query = query.where(AuditEntry.user == self.user)
+        if self.action:
+            query = query.where(AuditEntry.action == self.action)
+        if self.text:
+            like = f"%{self.text}%"
+            query = query.where(AuditEntry.target.ilike(like) | AuditEntry.detail.ilike(like))
+        return query
+
+    @property
+    def active(self) -> bool:
+        return bool(self.user or self.action or self.text)
+
+
+def audit_page(db: Database, flt: AuditQuery, *, before_id: int | None = None, limit: int = 200) -> list[AuditEntry]:
+    """Newest first: the `limit` newest matching entries older than `before_id`."""
+    query = flt.apply(select(AuditEntry)).order_by(AuditEntry.id.desc()).limit(limit)
+    if before_id is not None:
+        query = query.where(AuditEntry.id < before_id)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def audit_newer(db: Database, flt: AuditQuery, *, after_id: int, limit: int = 200) -> list[AuditEntry]:
+    """The `limit` matching entries just newer than `after_id`, newest first."""
+    query = flt.apply(select(AuditEntry)).where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(limit)
+    with db.read() as session:
+        entries = list(session.scalars(query))
+    entries.reverse()
+    return entries
+
+
+def audit_users(db: Database, *, limit: int = 200) -> list[str]:
+    """The users who appear in the audit trail, sorted (an index scan)."""
+    with db.read() as session:
+        query = select(AuditEntry.user).distinct().order_by(AuditEntry.user).limit(limit)
+        return [user for user in session.scalars(query) if user]
 

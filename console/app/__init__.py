@@ -1,4 +1,5 @@
-"""The Textual console (part 1: header, Jobs, job detail, upload, Logs)."""
+"""The Textual console: header, Jobs (detail, upload), Logs, Stats, Schedulers (run history),
+Health, Claims look-up and Audit."""
 
 from console.app.app import ConsoleApp
 from console.app.context import ConsoleContext, system_clock

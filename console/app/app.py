@@ -1,8 +1,9 @@
 """The claimsops console: header, tabs 1–7, footer; operator actions behind confirmations.
 
-The App takes its dependencies (settings, database, operator, clock) in its constructor, so
-tests inject a database, an operator and a fixed clock. Data is read only in worker threads
-(see live.py); operator actions go through engine.actions.perform in worker threads (ops.py).
+The App takes its dependencies (settings, database, operator, clock, payer) in its constructor,
+so tests inject a database, an operator, a fixed clock and a payer simulator. Data is read only
+in worker threads (see live.py); operator actions go through engine.actions.perform in worker
+threads (ops.py).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 from textual import work
 from textual.app import App, ComposeResult, SystemCommand
@@ -22,20 +23,27 @@ from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 from textual.worker import get_current_worker
 
+from console.app.audit_view import AuditView
+from console.app.claims_view import ClaimsView
 from console.app.context import Clock, ConsoleContext, system_clock
 from console.app.header import HeaderBar, HeaderState, SiteProbe
+from console.app.health_view import HealthView
 from console.app.help import HelpScreen
 from console.app.job_actions import JobActions
 from console.app.job_detail import JobDetailScreen, JobDetailView
 from console.app.jobs_view import JobsView
-from console.app.live import LiveWidget
+from console.app.live import TabView
 from console.app.logs_view import LogsView
-from console.app.ops import Outcome, attempt, describe, is_database_error, refuse
+from console.app.ops import Outcome, attempt, describe, guarded, is_database_error, refuse
 from console.app.palette import palette_commands, view_keys
-from console.app.placeholder import PART_TWO, ComingLater
+from console.app.payer_source import PayerSource
+from console.app.stats_view import StatsView
+from console.app.task_history import RunHistoryScreen, RunHistoryView
+from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
 from engine.config import Settings
 from engine.db import Database
+from engine.payer.client import PayerSettings
 from engine.text import safe_text
 from engine.views import SiteStatus
 
@@ -50,6 +58,17 @@ TABS: tuple[tuple[str, str], ...] = (
     ("claims", "Claims"),
     ("audit", "Audit"),
 )
+VIEWS: dict[str, Callable[[], Widget]] = {
+    "jobs": lambda: JobsView(id="jobs-view"),
+    "logs": lambda: LogsView(id="logs-view"),
+    "stats": lambda: StatsView(id="stats-view"),
+    "schedulers": lambda: SchedulersView(id="schedulers-view"),
+    "health": lambda: HealthView(id="health-view"),
+    "claims": lambda: ClaimsView(id="claims-view"),
+    "audit": lambda: AuditView(id="audit-view"),
+}
+
+
 class OpFinished(Message, bubble=False):
     def __init__(self, outcome: Outcome, done: Callable[[Outcome], None] | None) -> None:
         super().__init__()
@@ -69,18 +88,15 @@ class MainScreen(Screen[None]):
     """Header, the seven tabs, footer."""
 
     AUTO_FOCUS = "#jobs-table"
+    # the Stats panels sit side by side from 80 columns on
+    HORIZONTAL_BREAKPOINTS: ClassVar[list[tuple[int, str]] | None] = [(0, "-narrow"), (80, "-wide")]
 
     def compose(self) -> ComposeResult:
         yield HeaderBar()
         with TabbedContent(initial="jobs", id="tabs"):
             for number, (tab_id, name) in enumerate(TABS, start=1):
                 with TabPane(f"{number} {name}", id=tab_id):
-                    if tab_id == "jobs":
-                        yield JobsView(id="jobs-view")
-                    elif tab_id == "logs":
-                        yield LogsView(id="logs-view")
-                    else:
-                        yield ComingLater(name, PART_TWO[tab_id])
+                    yield VIEWS[tab_id]()
         yield Footer(compact=True, show_command_palette=False)
         yield SiteProbe(id="site-probe")
 
@@ -92,7 +108,7 @@ class MainScreen(Screen[None]):
     def on_tabbed_content_tab_activated(self, event: TabbedContent.TabActivated) -> None:
         view = self.active_view()
         if view is not None:
-            view.focus_main()  # type: ignore[attr-defined]
+            view.focus_main()
             if view.poller is not None:
                 view.refresh_data()
 
@@ -102,14 +118,15 @@ class MainScreen(Screen[None]):
         except NoMatches:  # not composed yet
             return ""
 
-    def active_view(self) -> LiveWidget | None:
+    def active_view(self) -> TabView | None:
         pane_id = self.active_tab()
         if not pane_id:
             return None
         try:
-            return self.query_one(f"#{pane_id}", TabPane).query_one(LiveWidget)
+            view = self.query_one(f"#{pane_id}-view")
         except NoMatches:
             return None
+        return cast(TabView, view)
 
 
 class ConsoleApp(App[int]):
@@ -135,10 +152,12 @@ class ConsoleApp(App[int]):
         clock: Clock = system_clock,
         still: bool = False,
         cwd: Path | None = None,
+        payer: PayerSettings | None = None,
     ) -> None:
         self.ctx = ConsoleContext(
             settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd()
         )
+        self.payer = PayerSource(settings, payer)
         super().__init__()
         self.title = safe_text(f"{settings.site_name or 'claimsops'} console", max_len=60)
         self.header_state = HeaderState()
@@ -171,6 +190,9 @@ class ConsoleApp(App[int]):
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
             self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
 
+    def on_unmount(self) -> None:
+        self.payer.close()  # the sandbox payer, if the Claims tab started one
+
     def top_screen(self) -> Screen[Any]:
         """The topmost screen that is not a dialog (what is behind a dialog stays live)."""
         for screen in reversed(self.screen_stack):
@@ -193,10 +215,12 @@ class ConsoleApp(App[int]):
             return True
         return screen.active_tab() == pane.id
 
-    def active_view(self) -> LiveWidget | None:
+    def active_view(self) -> TabView | None:
         top = self.top_screen()
         if isinstance(top, JobDetailScreen):
             return top.query_one(JobDetailView)
+        if isinstance(top, RunHistoryScreen):
+            return top.query_one(RunHistoryView)
         if isinstance(top, MainScreen):
             return top.active_view()
         return None
@@ -250,9 +274,11 @@ class ConsoleApp(App[int]):
 
     # -- messages to the operator --
 
-    def say(self, message: str, severity: str = "information") -> None:
+    def say(self, message: str, severity: str = "information", *, timeout: float | None = None) -> None:
         """A notification, never parsed as markup."""
-        self.notify(safe_text(message, max_len=500), severity=severity, markup=False)  # type: ignore[arg-type]
+        self.notify(
+            safe_text(message, max_len=500), severity=severity, markup=False, timeout=timeout,  # type: ignore[arg-type]
+        )
 
     # -- keys --
 
@@ -271,6 +297,8 @@ class ConsoleApp(App[int]):
         top = self.top_screen()
         if isinstance(top, JobDetailScreen):
             name = f"Job {top.job_id}"
+        elif isinstance(top, RunHistoryScreen):
+            name = f"Runs of {top.task_name}"
         elif isinstance(top, MainScreen):
             name = dict(TABS).get(top.active_tab(), "Console")
         else:
@@ -300,6 +328,15 @@ class ConsoleApp(App[int]):
     @work(thread=True, exit_on_error=False, group="operator-action")
     def _op_worker(self, action: str, target: str, do: Callable[[], Any], done: Callable[[Outcome], None] | None) -> None:
         self.post_message(OpFinished(attempt(self.ctx, action, target, do), done))
+
+    def run_guarded(self, do: Callable[[], Any], done: Callable[[Outcome], None] | None = None) -> None:
+        """An engine action that checks the role and audits by itself (engine.tasks), in a
+        worker; a failure or refusal is shown as a notification."""
+        self._guarded_worker(do, done)
+
+    @work(thread=True, exit_on_error=False, group="operator-action")
+    def _guarded_worker(self, do: Callable[[], Any], done: Callable[[Outcome], None] | None) -> None:
+        self.post_message(OpFinished(guarded(do), done))
 
     def refuse_op(self, action: str, target: str) -> None:
         """A read-only operator pressed an action key: perform() refuses and audits it."""
@@ -339,6 +376,9 @@ class ConsoleApp(App[int]):
 
     def open_job(self, job_id: int) -> None:
         self.push_screen(JobDetailScreen(job_id))
+
+    def open_task_history(self, task: str) -> None:
+        self.push_screen(RunHistoryScreen(task))
 
     def show_tab(self, tab_id: str) -> MainScreen:
         """Back on the main screen, on this tab."""

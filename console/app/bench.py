@@ -1,8 +1,9 @@
-"""Console benchmark: `python -m console.app.bench [--jobs N] [--logs N] [--keep DIR]`.
+"""Console benchmark: `python -m console.app.bench [--jobs N] [--logs N] [--metrics N] [--keep DIR]`.
 
-Generates N jobs (default 100,000) and N log rows (default 1,000,000) in a temporary SQLite
-database (bulk inserts in a child process, so that the measured process holds only the
-console), runs the console headless at 160×48 and prints one JSON object:
+Generates N jobs (default 100,000), N log rows (default 1,000,000) and N payer-call metric rows
+(default 10,000,000: a year of history, the last hour at the payer's 50 calls per second) in a
+temporary SQLite database (bulk inserts in a child process, so that the measured process holds
+only the console), runs the console headless at 160×48 and prints one JSON object:
 
 Each time runs to the moment the data has been rendered into the widgets (the screen shows
 it on the next frame, within 1/60 s); Textual's own animations are not waited for.
@@ -11,6 +12,10 @@ it on the next frame, within 1/60 s); Textual's own animations are not waited fo
 - switch_to_logs_s / switch_to_jobs_s: a tab key to that tab's fresh data rendered
 - next_jobs_page_s: `end` on the jobs table to the next page added
 - log_filter_*_s: a filter change (level, service, job, rare text) to the filtered lines on screen
+- stats_collect_cold_s / stats_collect_s: engine.stats.collect alone, the first call and the
+  median of the next five (every figure of the Stats tab)
+- switch_to_stats_s: the `3` key to the Stats tab's figures rendered
+- stats_refresh_s: a refresh of the Stats tab (fetch and render) while it is shown
 - peak_rss_mb: the console process's peak resident memory (ru_maxrss)
 """
 
@@ -90,8 +95,39 @@ def _log_rows(count: int, jobs: int, now: datetime) -> Iterator[tuple[Any, ...]]
         )
 
 
-def generate(path: Path, jobs: int, logs: int) -> dict[str, float]:
-    """Create the schema (migrations) and bulk-insert jobs and log rows."""
+BUSY_HOUR_CALLS_PER_S = 50  # the payer's usual concurrency/rate cap (payer-api.md section 5)
+OUTCOME_LABELS = ("summary:ok",) * 85 + ("inquiry:ok",) * 8 + ("summary:not_found",) * 3 + (
+    "summary:throttled", "summary:payer_error", "summary:timeout", "inquiry:client_error")
+
+
+def _metric_rows(count: int, jobs: int, now: datetime) -> Iterator[tuple[Any, ...]]:
+    """`count` payer calls: the last hour at 50 calls per second, the rest spread evenly over
+    the year before it (oldest first, as they would have been written); then one job-duration
+    row per job and a rows-done row every 10 s over the last day."""
+    rng = random.Random(13)
+    busy = min(count, BUSY_HOUR_CALLS_PER_S * 3600)
+    older = count - busy
+    year = timedelta(days=365).total_seconds()
+    hour_ago = now - timedelta(hours=1)
+    start = hour_ago - timedelta(seconds=year)
+    step = year / older if older else 0.0
+    for n in range(older):
+        at = start + timedelta(seconds=n * step)
+        yield at.strftime(SQLITE_TIME), "payer_call", rng.lognormvariate(-0.4, 0.6), rng.choice(OUTCOME_LABELS)
+    for n in range(busy):
+        at = hour_ago + timedelta(seconds=n * 3600 / busy)
+        yield at.strftime(SQLITE_TIME), "payer_call", rng.lognormvariate(-0.4, 0.6), rng.choice(OUTCOME_LABELS)
+    first_job = now - timedelta(minutes=jobs)
+    for n in range(jobs):
+        at = first_job + timedelta(minutes=n, seconds=40)
+        yield at.strftime(SQLITE_TIME), "job_duration", rng.uniform(5, 600), "COMPLETED"
+    for n in range(8640):
+        at = now - timedelta(days=1) + timedelta(seconds=10 * n)
+        yield at.strftime(SQLITE_TIME), "rows_done", float(rng.randint(20, 500)), ""
+
+
+def generate(path: Path, jobs: int, logs: int, metrics: int = 0) -> dict[str, float]:
+    """Create the schema (migrations) and bulk-insert jobs, log rows and metric rows."""
     from engine.db import Database
 
     Database(f"sqlite:///{path}").dispose()  # migrate
@@ -120,13 +156,19 @@ def generate(path: Path, jobs: int, logs: int) -> dict[str, float]:
                 chunk,
             )
     timings["generate_logs_s"] = time.perf_counter() - started
+    if metrics:
+        started = time.perf_counter()
+        with conn:
+            for chunk in _chunks(_metric_rows(metrics, jobs, now), size=100_000):
+                conn.executemany("INSERT INTO metrics (at, name, value, label) VALUES (?,?,?,?)", chunk)
+        timings["generate_metrics_s"] = time.perf_counter() - started
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return timings
 
 
-def _generate_child(path: str, jobs: int, logs: int, out: Any) -> None:
-    out.put(generate(Path(path), jobs, logs))
+def _generate_child(path: str, jobs: int, logs: int, metrics: int, out: Any) -> None:
+    out.put(generate(Path(path), jobs, logs, metrics))
 
 
 async def _until(pilot: Any, condition: Callable[[], bool], timeout: float = 120.0) -> None:
@@ -200,26 +242,76 @@ async def measure(path: Path) -> dict[str, float]:
     return out
 
 
+async def measure_stats(path: Path) -> dict[str, float]:
+    """engine.stats.collect alone, then the Stats tab: switching to it and one refresh."""
+    import statistics
+
+    from console.app import ConsoleApp
+    from console.app.stats_view import StatsView
+    from engine.actions import Operator
+    from engine.config import Settings
+    from engine.db import Database
+    from engine.stats import collect
+
+    db = Database(f"sqlite:///{path}")
+    settings = Settings(home=path.parent, refresh_seconds=1.0)
+    out: dict[str, float] = {}
+    started = time.perf_counter()
+    figures = collect(db, settings)
+    out["stats_collect_cold_s"] = time.perf_counter() - started
+    runs = []
+    for _ in range(5):
+        started = time.perf_counter()
+        collect(db, settings)
+        runs.append(time.perf_counter() - started)
+    out["stats_collect_s"] = statistics.median(runs)
+    out["stats_payer_calls_last_hour"] = sum(figures.calls_by_outcome.values())
+    out["stats_jobs_today"] = figures.jobs_today["total"]
+    app = ConsoleApp(settings, db, Operator("bench", "local", False, "benchmark"))
+    async with app.run_test(size=(160, 48)) as pilot:
+        jobs = app.jobs_view
+        await _until(pilot, lambda: bool(jobs.table.order) and not jobs._reload)
+        view = app.main.query_one(StatsView)
+        started = time.perf_counter()
+        app.call_later(app.action_tab, "stats")  # the `3` key
+        await _until(pilot, lambda: view.stats is not None and view.poller is not None and not view.poller.in_flight)
+        await asyncio.sleep(0)
+        out["switch_to_stats_s"] = time.perf_counter() - started
+        poller = view.poller
+        assert poller is not None
+        before = poller.fetches
+        started = time.perf_counter()
+        view.refresh_data()
+        await _until(pilot, lambda: poller.fetches > before and not poller.in_flight)
+        await asyncio.sleep(0)
+        out["stats_refresh_s"] = time.perf_counter() - started
+    db.dispose()
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m console.app.bench", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--logs", type=int, default=1_000_000)
+    parser.add_argument("--metrics", type=int, default=10_000_000, help="payer-call metric rows (0: no Stats figures)")
     parser.add_argument("--keep", type=Path, help="use (and keep) this directory instead of a temporary one")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
         directory = args.keep or Path(tmp)
         directory.mkdir(parents=True, exist_ok=True)
         path = directory / "bench.db"
-        result: dict[str, Any] = {"jobs": args.jobs, "logs": args.logs}
+        result: dict[str, Any] = {"jobs": args.jobs, "logs": args.logs, "metrics": args.metrics}
         if not path.exists():
             ctx = multiprocessing.get_context("spawn")
             queue = ctx.Queue()
-            child = ctx.Process(target=_generate_child, args=(str(path), args.jobs, args.logs, queue))
+            child = ctx.Process(target=_generate_child, args=(str(path), args.jobs, args.logs, args.metrics, queue))
             child.start()
             result.update(queue.get())
             child.join()
         result["db_mb"] = round(path.stat().st_size / 2**20, 1)
         result.update(asyncio.run(measure(path)))
+        if args.metrics:
+            result.update(asyncio.run(measure_stats(path)))
     print(json.dumps({k: round(v, 3) if isinstance(v, float) else v for k, v in result.items()}))
     return 0
 

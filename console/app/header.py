@@ -1,14 +1,15 @@
 """The header: site, mode, database and broker state, operator and role, open alerts, clock.
 
 `SiteProbe` fetches the site status (database ping, open alerts, live workers) in a worker
-on the refresh period; every `HeaderBar` (one per screen) renders the app's latest state.
+on the refresh period; every `HeaderBar` (one per screen) renders the app's latest state. An
+alert or recovery recorded while the console is open is also shown as a notification, on
+whatever screen is on top.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -21,6 +22,11 @@ from console.app.context import ConsoleContext
 from console.app.live import LiveWidget, console_app
 from console.app.render import untrusted
 from engine import views
+from engine.alerts import ALERT
+from engine.models import Alert
+
+NOTIFY_AT_ONCE = 3  # more new alerts than this in one refresh are summed up
+ALERT_TIMEOUT_S = 30.0
 
 
 @dataclass(frozen=True)
@@ -102,14 +108,51 @@ class HeaderBar(Widget):
         right.update(header_right(app.ctx, app.header_state))
 
 
+@dataclass
+class SiteData:
+    status: views.SiteStatus
+    new_alerts: list[Alert] = field(default_factory=list)
+
+
+def alert_notice(alert: Alert) -> tuple[str, str]:
+    """(message, severity) of a notification for a new alert or recovery."""
+    if alert.kind == ALERT:
+        severity = "error" if " is failing" in alert.message else "warning"
+        return f"{alert.message} (Health tab: 5)", severity
+    return alert.message, "information"
+
+
 class SiteProbe(LiveWidget):
-    """Invisible: polls the site status for the header, whatever screen is on top."""
+    """Invisible: polls the site status for the header, whatever screen is on top, and
+    announces alerts recorded since the console opened."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.seen_alert_id: int | None = None  # None until the first status: older alerts are history
 
     def is_shown(self) -> bool:
         return True
 
-    def fetch(self, request: Any) -> views.SiteStatus:
-        return views.site_status(console_app(self).ctx.db)
+    def build_request(self) -> int | None:
+        return self.seen_alert_id
 
-    def render_data(self, request: Any, data: Any) -> None:
-        console_app(self).set_site_status(data)
+    def fetch(self, request: int | None) -> SiteData:
+        db = console_app(self).ctx.db
+        status = views.site_status(db)
+        new = views.alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
+        return SiteData(status, new)
+
+    def render_data(self, request: int | None, data: SiteData) -> None:
+        app = console_app(self)
+        app.set_site_status(data.status)
+        if request is None:
+            self.seen_alert_id = data.status.newest_alert_id
+            return
+        if data.new_alerts:
+            self.seen_alert_id = max(request, data.new_alerts[-1].id)
+            for alert in data.new_alerts[:NOTIFY_AT_ONCE]:
+                message, severity = alert_notice(alert)
+                app.say(message, severity, timeout=ALERT_TIMEOUT_S)
+            extra = len(data.new_alerts) - NOTIFY_AT_ONCE
+            if extra > 0:
+                app.say(f"and {extra} more alert changes: see the Health tab (5)", "warning", timeout=ALERT_TIMEOUT_S)

@@ -11,7 +11,7 @@ back as a typed message (harlequin style).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from textual import work
 from textual.dom import DOMNode
@@ -108,10 +108,23 @@ class LivePoller:
         return self._timer is not None
 
 
+class TabView(Protocol):
+    """What the app asks of the view in a tab (or on a detail screen): a live view has a
+    poller; a form (Claims) has none."""
+
+    poller: LivePoller | None
+
+    def refresh_data(self, *, invalidate: bool = False) -> None: ...
+
+    def focus_main(self) -> None: ...
+
+
 class LiveWidget(Widget):
-    """A widget with a LivePoller. Subclasses set POLL ("refresh" or "tail")."""
+    """A widget with a LivePoller. Subclasses set POLL ("refresh" or "tail") and may set
+    MIN_INTERVAL."""
 
     POLL: ClassVar[str] = "refresh"
+    MIN_INTERVAL: ClassVar[float] = 0.0  # a floor under the refresh period for costly views
 
     def __init__(self, *children: Widget, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(*children, id=id, classes=classes)
@@ -120,7 +133,7 @@ class LiveWidget(Widget):
     def on_mount(self) -> None:
         ctx = context(self)
         interval = ctx.tail_seconds if self.POLL == "tail" else ctx.refresh_seconds
-        self.poller = LivePoller(self, interval)
+        self.poller = LivePoller(self, max(interval, self.MIN_INTERVAL))
         self.call_after_refresh(self.refresh_data)
 
     def on_unmount(self) -> None:
@@ -143,6 +156,10 @@ class LiveWidget(Widget):
 
     def render_failure(self, error: BaseException) -> None:
         """Show that the data on screen is stale (the header says so already)."""
+
+    def focus_main(self) -> None:
+        """Focus the view's main widget (its table or pane) when it is shown."""
+        self.focus()
 
     # -- the loop --
 

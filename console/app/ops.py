@@ -1,6 +1,8 @@
 """Operator actions from the console: every one goes through `engine.actions.perform`, which
 checks the role and writes the audit row (refusals included). `attempt` runs in a worker
-thread and turns every outcome into a value the UI can show; nothing raises into the app."""
+thread and turns every outcome into a value the UI can show; nothing raises into the app.
+`guarded` does the same for engine functions that call perform() themselves (the task
+controls of engine.tasks)."""
 
 from __future__ import annotations
 
@@ -15,7 +17,9 @@ from engine.actions import PermissionDenied, perform
 from engine.db import DatabaseError
 from engine.intake import IntakeError
 from engine.jobs import JobError
+from engine.payer.errors import PayerError
 from engine.submit import SubmitError
+from engine.tasks import TaskError
 from engine.text import safe_text
 
 
@@ -29,8 +33,10 @@ class Outcome:
 
 def describe(exc: BaseException) -> str:
     """One safe line an operator can act on."""
-    if isinstance(exc, PermissionDenied | JobError | IntakeError | SubmitError | DatabaseError | ValueError):
+    if isinstance(exc, PermissionDenied | JobError | IntakeError | SubmitError | DatabaseError | ValueError | TaskError):
         return safe_text(str(exc), max_len=500)
+    if isinstance(exc, PayerError):
+        return safe_text(f"payer: {exc}", max_len=500)
     if isinstance(exc, FileNotFoundError):
         return safe_text(f"{exc.filename}: no such file or directory", max_len=500)
     if isinstance(exc, IsADirectoryError):
@@ -49,15 +55,21 @@ def is_database_error(exc: BaseException) -> bool:
     return isinstance(exc, DatabaseError | SQLAlchemyError)
 
 
-def attempt(ctx: ConsoleContext, action: str, target: str, do: Callable[[], Any]) -> Outcome:
-    """perform(); a refusal or a failure becomes an Outcome with the reason."""
+def guarded(do: Callable[[], Any]) -> Outcome:
+    """Run an engine action that checks the role and audits by itself; a refusal or a failure
+    becomes an Outcome with the reason."""
     try:
-        value = perform(ctx.db, ctx.operator, action, target, do)
+        value = do()
     except PermissionDenied as exc:
         return Outcome(False, message=describe(exc), refused=True)
     except Exception as exc:  # every failure is shown, none crashes the console
         return Outcome(False, message=describe(exc))
     return Outcome(True, value=value)
+
+
+def attempt(ctx: ConsoleContext, action: str, target: str, do: Callable[[], Any]) -> Outcome:
+    """perform(); a refusal or a failure becomes an Outcome with the reason."""
+    return guarded(lambda: perform(ctx.db, ctx.operator, action, target, do))
 
 
 def refuse(ctx: ConsoleContext, action: str, target: str) -> Outcome:

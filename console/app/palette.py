@@ -11,11 +11,22 @@ from dataclasses import dataclass
 from functools import partial
 
 from textual.app import App, SystemCommand
+from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 
 # DataTable/Input/ScrollView bindings the footer hides: not ours to list.
 _OURS = "console.app"
+
+
+def _declared_by_us(node: DOMNode, action: str, description: str) -> bool:
+    """The binding comes from a BINDINGS list of one of our classes (a SafeInput is ours, but
+    the cursor keys it inherits from Input are not)."""
+    for cls in type(node).__mro__:
+        for item in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(item, Binding) and item.action == action and item.description == description:
+                return cls.__module__.startswith(_OURS)
+    return False
 
 
 @dataclass(frozen=True)
@@ -34,7 +45,7 @@ def view_keys(app: App[object], screen: Screen[object]) -> list[KeyHelp]:
     out: list[KeyHelp] = []
     for active in screen.active_bindings.values():
         binding, node = active.binding, active.node
-        if not binding.description or not type(node).__module__.startswith(_OURS):
+        if not binding.description or not _declared_by_us(node, binding.action, binding.description):
             continue
         if (binding.action, binding.description) in seen:
             continue

@@ -111,3 +111,61 @@ def level_text(level: int) -> tuple[str, str]:
 
 def money(value: object) -> str:
     return "" if value is None else f"{value:,.2f}"
+
+
+def span(seconds: float) -> str:
+    """A short length of time: 45s, 12m, 3h 05m, 2d 4h."""
+    seconds = int(abs(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        hours, minutes = divmod(seconds // 60, 60)
+        return f"{hours}h {minutes:02d}m" if minutes else f"{hours}h"
+    days, hours = divmod(seconds // 3600, 24)
+    return f"{days}d {hours}h" if hours else f"{days}d"
+
+
+def ago(moment: datetime | None, now: datetime) -> str:
+    """'5m ago' ('just now' under a second; '—' for no time)."""
+    if moment is None:
+        return "—"
+    seconds = (now - moment).total_seconds()
+    if -1 < seconds < 1:
+        return "just now"
+    return f"{span(seconds)} ago" if seconds > 0 else f"in {span(seconds)}"
+
+
+def until(moment: datetime | None, now: datetime) -> str:
+    """'in 10m', or 'due 2m ago' for a time already passed ('—' for no time)."""
+    if moment is None:
+        return "—"
+    seconds = (moment - now).total_seconds()
+    if -1 < seconds < 1:
+        return "now"
+    return f"in {span(seconds)}" if seconds > 0 else f"due {span(seconds)} ago"
+
+
+def size(count: float | None) -> str:
+    """Bytes in binary units: 512 B, 12.3 MiB, 1.5 GiB ('—' when unknown)."""
+    if count is None:
+        return "—"
+    value = float(count)
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(value) < 1024 or unit == "TiB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1024
+    return f"{value:.1f} TiB"  # unreachable
+
+
+def millis(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:,.0f} ms" if value >= 10 else f"{value:.1f} ms"
+
+
+def seconds_text(value: float | None) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1f} s" if value < 600 else duration(value)

@@ -16,6 +16,7 @@ from console.app import ConsoleApp
 from engine.actions import Operator
 from engine.config import Settings
 from engine.db import Database
+from engine.payer.client import PayerSettings
 from tests.console.data import fixed_clock
 
 OPERATOR = Operator("alice", "10.0.0.5", True)
@@ -47,15 +48,17 @@ def make_app(sqlite_db: Database, settings: Settings, workdir: Path) -> Iterator
 
     def make(
         *, operator: Operator = OPERATOR, refresh: float = LONG, still: bool = True, db: Database | None = None,
-        clock: Callable = fixed_clock, **overrides: object,
+        clock: Callable = fixed_clock, payer: PayerSettings | None = None, **overrides: object,
     ) -> ConsoleApp:
         configured = dataclasses.replace(settings, refresh_seconds=refresh, site_name="acme-billing", **overrides)
-        app = ConsoleApp(configured, db or sqlite_db, operator, clock=clock, still=still, cwd=workdir)
+        app = ConsoleApp(configured, db or sqlite_db, operator, clock=clock, still=still, cwd=workdir, payer=payer)
         made.append(app)
         return app
 
     yield make
     for app in made:
+        app.payer.close()
+        assert not app.payer.started_sandbox
         assert app.render_errors == [], f"views failed to render: {app.render_errors}"
 
 

@@ -10,7 +10,18 @@ from typing import Any
 from sqlalchemy import insert
 
 from engine.db import Database
-from engine.models import Alert, Job, JobRow, LogRecord
+from engine.models import (
+    Alert,
+    AuditEntry,
+    HealthState,
+    Job,
+    JobRow,
+    Lease,
+    LogRecord,
+    Metric,
+    TaskRun,
+    TaskState,
+)
 
 NOW = datetime(2025, 10, 1, 12, 0, 0, tzinfo=UTC)
 
@@ -183,3 +194,131 @@ def add_log(db: Database, message: str, *, level: int = 20, service: str = "work
 def add_alert(db: Database, message: str = "no workers alive") -> None:
     with db.write() as session:
         session.add(Alert(check="workers", kind="alert", message=message, raised_at=NOW - timedelta(minutes=1)))
+
+
+# ---- part 2: stats, tasks, health, audit ----
+
+def seed_metrics(db: Database) -> None:
+    """An hour of payer calls, rows done and job durations, at fixed times before NOW."""
+    rows: list[dict[str, Any]] = []
+    outcomes = ["ok"] * 17 + ["not_found", "throttled", "timeout"]
+    for minute in range(60):
+        at = NOW - timedelta(minutes=60 - minute, seconds=-30)
+        for n in range(4):
+            seconds = (0.2 + 0.05 * ((minute * 7 + n * 3) % 20)) * (3 if minute % 15 == 0 else 1)
+            outcome = outcomes[(minute + n) % len(outcomes)]
+            rows.append({"at": at, "name": "payer_call", "value": seconds, "label": f"summary:{outcome}"})
+        if minute >= 20:
+            rows.append({"at": at, "name": "rows_done", "value": 40 + (minute % 9) * 25, "label": ""})
+    for seconds, status in ((40.0, "COMPLETED"), (12.5, "COMPLETED"), (95.0, "FAILED")):
+        rows.append({"at": NOW - timedelta(minutes=30), "name": "job_duration", "value": seconds, "label": status})
+    with db.write() as session:
+        session.execute(insert(Metric), rows)
+
+
+def seed_tasks(db: Database) -> dict[str, int]:
+    """Task states and runs at fixed times, with log lines tagged with the run ids; the
+    scheduler lease is held (until far in the future) by sched-host:4242. Returns run ids."""
+    ids: dict[str, int] = {}
+    states = [
+        TaskState(name="cleanup_old_sessions", schedule="daily 02:00", paused=False,
+                  next_run_at=datetime(2025, 10, 2, 2, 0, tzinfo=UTC), updated_at=NOW),
+        TaskState(name="cleanup_stuck_jobs", schedule="every 15m", paused=False,
+                  next_run_at=NOW + timedelta(minutes=15), updated_at=NOW),
+        TaskState(name="archive_old_results", schedule="daily 03:00", paused=True, paused_by="alice",
+                  next_run_at=None, updated_at=NOW),
+        TaskState(name="health_check_alert", schedule="every 5m", paused=False,
+                  next_run_at=NOW + timedelta(minutes=3), updated_at=NOW),
+        TaskState(name="log_retention", schedule="daily 04:00", paused=False,
+                  next_run_at=datetime(2025, 10, 2, 4, 0, tzinfo=UTC), updated_at=NOW),
+    ]
+    runs = [
+        ("sessions", TaskRun(task="cleanup_old_sessions", trigger="scheduled", started_at=NOW - timedelta(hours=10),
+                             finished_at=NOW - timedelta(hours=10) + timedelta(seconds=1), duration_s=0.8,
+                             outcome="ok", summary="deleted 3 operator sessions and 12 payer tokens")),
+        ("stuck_old", TaskRun(task="cleanup_stuck_jobs", trigger="scheduled", started_at=NOW - timedelta(minutes=30),
+                              finished_at=NOW - timedelta(minutes=30) + timedelta(seconds=1), duration_s=0.3,
+                              outcome="ok", summary="0 jobs stuck")),
+        ("stuck", TaskRun(task="cleanup_stuck_jobs", trigger="manual", requested_by="alice",
+                          started_at=NOW - timedelta(minutes=5), finished_at=NOW - timedelta(minutes=5) +
+                          timedelta(seconds=2), duration_s=1.6, outcome="warn",
+                          summary="job 2 had no live worker for 3 min: resumed on another worker")),
+        ("archive", TaskRun(task="archive_old_results", trigger="scheduled", started_at=NOW - timedelta(hours=9),
+                            finished_at=NOW - timedelta(hours=9) + timedelta(seconds=40), duration_s=40.2,
+                            outcome="error", summary="OSError: [Errno 28] No space left on device")),
+        ("health", TaskRun(task="health_check_alert", trigger="scheduled", started_at=NOW - timedelta(minutes=2),
+                           finished_at=NOW - timedelta(minutes=2) + timedelta(seconds=1), duration_s=0.9,
+                           outcome="ok", summary="healthy: 5 checks ok")),
+    ]
+    with db.write() as session:
+        for state in states:
+            session.merge(state)
+        for key, run in runs:
+            session.add(run)
+            session.flush()
+            ids[key] = run.id
+        session.merge(Lease(name="scheduler", owner="sched-host:4242", expires_at=datetime(2099, 10, 1, 12, 0, 15,
+                                                                                           tzinfo=UTC),
+                            acquired_at=NOW - timedelta(days=1)))
+    lines = [
+        (ids["stuck"], 20, "run {run} of cleanup_stuck_jobs started (run now by alice)"),
+        (ids["stuck"], 30, "job 2: no live worker for 3 min; lease expired at 11:52:00"),
+        (ids["stuck"], 20, "job 2 resumed from row 61 by another worker"),
+        (ids["stuck"], 30, "run {run} of cleanup_stuck_jobs warn in 1.6 s: job 2 had no live worker"),
+        (ids["stuck_old"], 20, "run {run} of cleanup_stuck_jobs ok in 0.3 s: 0 jobs stuck"),
+        (ids["archive"], 40, "run {run} of archive_old_results crashed: [Errno 28] No space left on device"),
+    ]
+    with db.write() as session:
+        session.execute(insert(LogRecord), [{
+            "at": NOW - timedelta(minutes=5, seconds=-n), "service": "scheduler", "host": "sched-host", "pid": 4242,
+            "level": level, "logger": "claimsops.tasks", "job_id": None, "run_id": run_id,
+            "message": message.format(run=run_id),
+        } for n, (run_id, level, message) in enumerate(lines)])
+    return ids
+
+
+def seed_health(db: Database) -> None:
+    """Recorded check states and an alert history at fixed times."""
+    states = [
+        ("database", "ok", "sqlite answered in 1 ms", 1.2, NOW - timedelta(days=2)),
+        ("broker", "ok", "embedded (in-process broker)", None, NOW - timedelta(days=2)),
+        ("workers", "failing", "no live workers: queued jobs wait until one starts", None,
+         NOW - timedelta(minutes=12)),
+        ("disk", "degraded", "1.8 GiB free (4%) where home lives", None, NOW - timedelta(hours=3)),
+        ("payer", "ok", "https://payer.example.com issued a token in 420 ms", 420.0, NOW - timedelta(days=2)),
+    ]
+    alerts = [
+        ("disk", "alert", "ALERT: disk is degraded: 1.8 GiB free (4%) where home lives", NOW - timedelta(hours=3), None),
+        ("payer", "alert", "ALERT: payer is failing: https://payer.example.com did not answer within 5 s",
+         NOW - timedelta(hours=2), NOW - timedelta(hours=1, minutes=55)),
+        ("payer", "recovery", "RECOVERED: payer is ok again after 5 min: issued a token in 420 ms",
+         NOW - timedelta(hours=1, minutes=55), NOW - timedelta(hours=1, minutes=55)),
+        ("workers", "alert", "ALERT: workers is failing: no live workers: [red]queued[/red] jobs wait",
+         NOW - timedelta(minutes=12), None),
+    ]
+    with db.write() as session:
+        for check, state, detail, latency, since in states:
+            session.add(HealthState(check=check, state=state, detail=detail, latency_ms=latency, since=since,
+                                    checked_at=NOW - timedelta(minutes=2)))
+        for check, kind, message, raised, resolved in alerts:
+            session.add(Alert(check=check, kind=kind, message=message, raised_at=raised, resolved_at=resolved))
+
+
+def seed_audit(db: Database) -> None:
+    """Audit entries at fixed times: actions, a refusal, a failure, and hostile text."""
+    entries = [
+        ("alice", "10.0.0.5", "submit", "/srv/in/original-basic.csv", "ok", "1"),
+        ("alice", "10.0.0.5", "cancel", "job 3", "ok", "CANCELLING"),
+        ("bob", "10.0.0.9", "cancel", "job 6", "refused", "this session is read-only (--read-only)"),
+        ("alice", "10.0.0.5", "reveal", "job 1", "ok", "names, birth dates and member ids"),
+        ("alice", "10.0.0.5", "task.schedule", "cleanup_stuck_jobs", "failed",
+         "bad schedule 'every 15 parsecs': write 'every N' with a unit s, m, h or d"),
+        ("carol", "local", "task.run", "cleanup_stuck_jobs", "ok", "run of cleanup_stuck_jobs requested"),
+        ("alice", "10.0.0.5", "claim.lookup", "claim FG53171076", "ok",
+         "Finalized (F1/65) matched by window; 3 payer calls in 0.4 s"),
+        ("[b]mallory[/b]", "\x1b]52;c;x\x07", "export", "job 1", "failed", "[@click=app.quit]x[/]"),
+    ]
+    with db.write() as session:
+        for n, (user, addr, action, target, outcome, detail) in enumerate(entries):
+            session.add(AuditEntry(at=NOW - timedelta(minutes=40 - 5 * n), user=user, client_addr=addr,
+                                   action=action, target=target, outcome=outcome, detail=detail))

@@ -18,6 +18,7 @@ from console.app.confirm import ConfirmDialog
 from console.app.help import HelpScreen
 from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
+from console.app.stats_view import STATS_MIN_INTERVAL, StatsView
 from console.app.upload import UploadForm
 from engine.actions import list_audit
 from engine.db import Database
@@ -32,7 +33,7 @@ async def test_header_shows_site_mode_database_broker_role_alerts_and_clock(
     add_alert(sqlite_db, "disk 91% full")
     app = make_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        await on_screen(pilot, "2 alerts")
+        await on_screen(pilot, "⚠ 2 alerts  12:00:00")  # once the right side has its new width
         text = screen_text(app).splitlines()[0]
         for expected in ("acme-billing", "embedded", "db sqlite ok", "broker in-process · 0 workers",
                          "alice (operator)", "⚠ 2 alerts", "12:00:00"):
@@ -48,15 +49,20 @@ async def test_header_in_production_mode_and_read_only(make_app: AppFactory) -> 
         assert "bob (read-only)" in text
 
 
-async def test_tabs_switch_and_part_two_tabs_say_so(make_app: AppFactory, sqlite_db: Database) -> None:
+async def test_tabs_switch_and_each_view_takes_the_focus(make_app: AppFactory, sqlite_db: Database) -> None:
     seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 30)) as pilot:
         await on_screen(pilot, "running.csv")
-        for key, name in (("3", "Stats"), ("4", "Schedulers"), ("5", "Health"), ("6", "Claims"), ("7", "Audit")):
+        for key, expected, focused in (
+            ("3", "submitted today", "#stats-scroll"), ("4", "cleanup_stuck_jobs", "#tasks-table"),
+            ("5", "Alert history", "#health-alerts"), ("7", "no action audited yet", "#audit-table"),
+            ("6", "Look up one claim", "#claims-number"),
+        ):
             await pilot.press(key)
-            await on_screen(pilot, f"{name} — ")
-            assert "coming with part 2" in screen_text(app)
+            await on_screen(pilot, expected)
+            assert app.focused is app.main.query_one(focused), key
+        await pilot.press("escape")  # out of the claim form: the number keys switch tabs again
         await pilot.press("2")
         await on_screen(pilot, "following")
         assert app.focused is app.logs_view.pane
@@ -239,6 +245,7 @@ async def test_refresh_period_comes_from_the_settings(make_app: AppFactory) -> N
         await wait_for(pilot, lambda: app.jobs_view.poller is not None, what="mount")
         assert app.jobs_view.poller.interval == 2.5
         assert app.logs_view.poller.interval == 1.25  # the tail polls twice per period
+        assert app.main.query_one(StatsView).poller.interval == STATS_MIN_INTERVAL  # a floor for costly figures
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48), (250, 70)])

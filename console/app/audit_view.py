@@ -1,0 +1,300 @@
+"""Audit: who did what, when, from where, with what outcome — every operator action, refusals
+included, newest first, paged from the database. Filter by user (`u`), action (`a`) and text
+in the target or detail (`/`); `esc` clears the filters. New entries appear at the top live."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, replace
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import DataTable, Input, Static
+from textual.worker import get_current_worker
+
+from console.app.inputs import SafeInput
+from console.app.live import LiveWidget, console_app, context
+from console.app.paged_table import Cells, PagedTable, Side
+from console.app.prompt import Picker
+from console.app.render import untrusted
+from engine import views
+from engine.actions import ACTIONS
+from engine.models import AuditEntry
+
+PAGE = 200
+MAX_ROWS = 600
+OUTCOME_STYLE = {"ok": "green", "refused": "bold yellow", "failed": "bold red"}
+
+COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("id", "#", 6),
+    ("at", "When", 14),
+    ("user", "User", 10),
+    ("from", "From", 13),
+    ("action", "Action", 13),
+    ("outcome", "Outcome", 8),
+    ("target", "Target", 16),
+    ("detail", "Detail", 20),
+)
+
+
+def audit_cells(entry: AuditEntry, tz: ZoneInfo) -> Cells:
+    return (
+        Text(str(entry.id), justify="right", end=""),
+        Text(entry.at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
+        untrusted(entry.user, max_len=40, style="bold"),
+        untrusted(entry.client_addr, max_len=64),
+        untrusted(entry.action, max_len=32, style="cyan"),
+        untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, "")),
+        untrusted(entry.target, max_len=255),
+        untrusted(entry.detail, max_len=500),
+    )
+
+
+@dataclass(frozen=True)
+class AuditRequest:
+    flt: views.AuditQuery
+    reload: bool
+    head_id: int | None
+    at_head: bool
+
+
+@dataclass
+class AuditData:
+    entries: list[AuditEntry] = field(default_factory=list)
+    newer: list[AuditEntry] = field(default_factory=list)
+
+
+class AuditPage(Message, bubble=False):
+    def __init__(self, side: Side, edge: int, flt: views.AuditQuery, entries: list[AuditEntry], more: bool,
+                 error: BaseException | None = None) -> None:
+        super().__init__()
+        self.side = side
+        self.edge = edge
+        self.flt = flt
+        self.entries = entries
+        self.more = more
+        self.error = error
+
+
+class UsersFound(Message, bubble=False):
+    def __init__(self, users: list[str], error: BaseException | None = None) -> None:
+        super().__init__()
+        self.users = users
+        self.error = error
+
+
+class AuditView(LiveWidget):
+    """Tab 7."""
+
+    BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="text in the target or the detail"),
+        Binding("u", "pick_user", "User", tooltip="only one user's actions"),
+        Binding("a", "pick_action", "Action", tooltip="only one kind of action"),
+        Binding("escape", "clear_filters", "Clear filters", show=False),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.flt = views.AuditQuery()
+        self.loaded = False
+        self._reload = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
+        with Horizontal(id="audit-filter", classes="filter-bar"):
+            yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1})
+
+    def on_mount(self) -> None:
+        self.table.add_fixed_columns(COLUMNS)
+        self.query_one("#audit-filter").display = False
+        self.query_one("#audit-filter-text", Input).cursor_blink = not context(self).still
+        self._show_status()
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#audit-table", PagedTable)
+
+    # -- live --
+
+    def build_request(self) -> AuditRequest:
+        table = self.table
+        head = table.edge_key("before")
+        return AuditRequest(self.flt, self._reload or head is None, int(head) if head else None, not table.more_before)
+
+    def fetch(self, request: AuditRequest) -> AuditData:
+        db = context(self).db
+        if request.reload:
+            return AuditData(entries=views.audit_page(db, request.flt, limit=PAGE + 1))
+        if request.at_head and request.head_id is not None:
+            return AuditData(newer=views.audit_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1))
+        return AuditData()
+
+    def render_data(self, request: AuditRequest, data: AuditData) -> None:
+        tz = context(self).tz
+        table = self.table
+        self.loaded = True
+        if request.reload:
+            self._reload = False
+            more = len(data.entries) > PAGE
+            table.replace_rows([self._row(e, tz) for e in data.entries[:PAGE]], more_before=False, more_after=more)
+        elif len(data.newer) > PAGE:
+            self._reload = True
+            self.refresh_data()
+        elif data.newer:
+            table.add_head([self._row(e, tz) for e in data.newer])
+        self._show_status()
+
+    def render_failure(self, error: BaseException) -> None:
+        self._show_status()
+
+    def _row(self, entry: AuditEntry, tz: ZoneInfo) -> tuple[str, Cells]:
+        return str(entry.id), audit_cells(entry, tz)
+
+    def _show_status(self) -> None:
+        table = self.table
+        text = Text(end="")
+        if not self.loaded:
+            text.append("loading…", style="dim")
+        elif not table.order:
+            text.append("no entry matches the filters" if self.flt.active else "no action audited yet", style="dim")
+        else:
+            more = "+" if table.more_after else ""
+            text.append(f"{table.cursor_row + 1:,}/{len(table.order):,}{more} loaded, newest first")
+        if self.flt.active:
+            text.append("  filter:", style="dim")
+            if self.flt.user:
+                text.append(" user ")
+                text.append_text(untrusted(self.flt.user, max_len=32, style="bold"))
+            if self.flt.action:
+                text.append(" action ")
+                text.append_text(untrusted(self.flt.action, max_len=32, style="bold"))
+            if self.flt.text:
+                text.append(" text ")
+                text.append_text(untrusted(repr(self.flt.text), max_len=40))
+            text.append("  (esc clears)", style="dim")
+        if console_app(self).header_state.stale_since is not None:
+            text.append("  stale", style="bold red")
+        self.query_one("#audit-status", Static).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_status()
+
+    # -- filters --
+
+    def set_filter(self, flt: views.AuditQuery) -> None:
+        if flt == self.flt:
+            return
+        self.flt = flt
+        self._reload = True
+        self.loaded = False
+        self._show_status()
+        self.refresh_data(invalidate=True)
+
+    def action_filter(self) -> None:
+        self.query_one("#audit-filter").display = True
+        self.query_one("#audit-filter-text", Input).focus()
+
+    @on(Input.Changed, "#audit-filter-text")
+    def _filter_typed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.set_filter(replace(self.flt, text=event.value.strip()))
+
+    @on(Input.Submitted, "#audit-filter-text")
+    def _filter_done(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.table.focus()
+
+    def action_clear_filters(self) -> None:
+        with self.prevent(Input.Changed):
+            self.query_one("#audit-filter-text", Input).value = ""
+        self.query_one("#audit-filter").display = False
+        self.table.focus()
+        self.set_filter(views.AuditQuery())
+
+    def action_pick_action(self) -> None:
+        choices = [(Text("all actions"), "")] + [(Text(a), a) for a in sorted(ACTIONS)]
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.set_filter(replace(self.flt, action=value))
+
+        self.app.push_screen(Picker("Action", choices, self.flt.action), picked)
+
+    def action_pick_user(self) -> None:
+        self._find_users()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-users")
+    def _find_users(self) -> None:
+        try:
+            users = views.audit_users(context(self).db)
+        except Exception as exc:
+            self.post_message(UsersFound([], exc))
+            return
+        self.post_message(UsersFound(users))
+
+    def on_users_found(self, message: UsersFound) -> None:
+        message.stop()
+        if message.error is not None:
+            console_app(self).report_error(message.error)
+            return
+        choices = [(Text("all users"), "")] + [(untrusted(u, max_len=40), u) for u in message.users]
+
+        def picked(value: str | None) -> None:
+            if value is not None:
+                self.set_filter(replace(self.flt, user=value))
+
+        self.app.push_screen(Picker("User", choices, self.flt.user), picked)
+
+    # -- paging --
+
+    @on(PagedTable.NeedMore, "#audit-table")
+    def _need_more(self, event: PagedTable.NeedMore) -> None:
+        event.stop()
+        edge = self.table.edge_key(event.side)
+        if edge is None:
+            self.table.loading = None
+            return
+        self._fetch_page(event.side, int(edge), self.flt)
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-page")
+    def _fetch_page(self, side: Side, edge: int, flt: views.AuditQuery) -> None:
+        worker = get_current_worker()
+        db = context(self).db
+        try:
+            if side == "after":
+                entries = views.audit_page(db, flt, before_id=edge, limit=PAGE + 1)
+                more = len(entries) > PAGE
+                entries = entries[:PAGE]
+            else:
+                entries = views.audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
+                more = len(entries) > PAGE
+                entries = entries[-PAGE:] if more else entries
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(AuditPage(side, edge, flt, [], True, exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(AuditPage(side, edge, flt, entries, more))
+
+    def on_audit_page(self, message: AuditPage) -> None:
+        message.stop()
+        table = self.table
+        if message.error is not None:
+            table.loading = None
+            console_app(self).report_error(message.error)
+            return
+        if message.flt != self.flt or table.edge_key(message.side) != str(message.edge):
+            table.loading = None
+            table.check_edges()
+            return
+        tz = context(self).tz
+        table.extend(message.side, [self._row(e, tz) for e in message.entries], more=message.more)
+        self._show_status()
+
+    def focus_main(self) -> None:
+        self.table.focus()

@@ -1,0 +1,366 @@
+"""Health: the state of every check (database, broker, workers, disk, payer) as the scheduler's
+health task last recorded it — state, detail, latency, since when — and the alert history,
+newest first, paged from the database.
+
+`c` runs the checks now in a worker thread and shows their results beside the recorded ones
+(nothing is recorded: alerts stay the scheduler's, so two consoles never raise one twice).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.widgets import Static
+from textual.worker import get_current_worker
+
+from console.app.live import LiveWidget, console_app, context
+from console.app.paged_table import Cells, PagedTable, Side
+from console.app.render import ago, millis, untrusted
+from engine import alerts as alertlib
+from engine import health, views
+from engine.models import Alert, HealthState
+
+PAGE = 100
+MAX_ROWS = 400
+# The health task runs every 5 minutes by default: older records than this are called stale.
+STALE_AFTER = timedelta(minutes=15)
+
+STATE_STYLE: dict[str, tuple[str, str]] = {
+    health.OK: ("✓", "bold green"),
+    health.DEGRADED: ("◭", "bold yellow"),
+    health.FAILING: ("✕", "bold red"),
+}
+OVERALL_STYLE = {health.HEALTHY: "bold green", health.DEGRADED: "bold yellow", health.UNHEALTHY: "bold red"}
+
+CHECK_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("check", "Check", 9),
+    ("state", "State", 11),
+    ("latency", "Latency", 8),
+    ("since", "Since", 17),
+    ("detail", "Detail", 30),
+)
+ALERT_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("id", "#", 5),
+    ("raised", "Raised", 14),
+    ("check", "Check", 9),
+    ("kind", "Kind", 10),
+    ("open", "Open", 14),
+    ("message", "Message", 30),
+)
+
+
+def short_span(delta: timedelta) -> str:
+    """12m, 3h, 2d: how long a state has lasted, in one unit."""
+    seconds = max(0, int(delta.total_seconds()))
+    if seconds < 3600:
+        return f"{seconds // 60}m"
+    if seconds < 86400:
+        return f"{seconds // 3600}h"
+    return f"{seconds // 86400}d"
+
+
+def state_cell(state: str) -> Text:
+    icon, style = STATE_STYLE.get(state, ("?", ""))
+    return Text.assemble((icon, style), " ", untrusted(state, max_len=12, style=style), end="")
+
+
+def order_checks(rows: list[HealthState]) -> list[HealthState]:
+    known = {name: i for i, name in enumerate(health.CHECKS)}
+    return sorted(rows, key=lambda r: (known.get(r.check, len(known)), r.check))
+
+
+def check_cells(row: HealthState, now: datetime, tz: ZoneInfo) -> Cells:
+    return (
+        untrusted(row.check, max_len=16, style="bold"),
+        state_cell(row.state),
+        Text(millis(row.latency_ms) if row.latency_ms is not None else "", justify="right", end=""),
+        Text(f"{row.since.astimezone(tz).strftime('%m-%d %H:%M')} ({short_span(now - row.since)})", end=""),
+        untrusted(row.detail, max_len=300),
+    )
+
+
+def alert_cells(alert: Alert, now: datetime, tz: ZoneInfo) -> Cells:
+    if alert.kind == alertlib.ALERT:
+        kind = Text("⚠ alert", style="bold yellow", end="")
+        if alert.resolved_at is None:
+            still = Text("open", style="bold red", end="")
+            still.append(f" {short_span(now - alert.raised_at)}", style="dim")
+        else:
+            still = Text(f"ended {alert.resolved_at.astimezone(tz).strftime('%H:%M')}", style="dim", end="")
+    else:
+        kind = Text("✓ recovery", style="green", end="")
+        still = Text("", end="")
+    return (
+        Text(str(alert.id), justify="right", end=""),
+        Text(alert.raised_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
+        untrusted(alert.check, max_len=16),
+        kind,
+        still,
+        untrusted(alert.message, max_len=500),
+    )
+
+
+def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo) -> Text:
+    text = Text(end="")
+    if not rows:
+        text.append("no checks recorded yet", style="bold yellow")
+        text.append(" — the scheduler's health_check_alert task records them (every 5 min by default);"
+                    " c checks now", style="dim")
+        return text
+    results = [health.CheckResult(r.check, r.state, r.detail, r.latency_ms) for r in rows]
+    status = health.overall(results)
+    text.append("overall ")
+    text.append(status, style=OVERALL_STYLE.get(status, ""))
+    checked = max(r.checked_at for r in rows)
+    text.append(f" · recorded {checked.astimezone(tz).strftime('%H:%M:%S')} ({ago(checked, now)})", style="dim")
+    if now - checked > STALE_AFTER:
+        text.append(" · stale: is the scheduler running?", style="bold yellow")
+    text.append(" · c checks now", style="dim")
+    return text
+
+
+def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneInfo) -> Text:
+    text = Text(end="")
+    text.append(f"Checked now at {at.astimezone(tz).strftime('%H:%M:%S')}", style="bold")
+    status = health.overall(results)
+    text.append(" · ")
+    text.append(status, style=OVERALL_STYLE.get(status, ""))
+    text.append(" · not recorded (alerts come from the scheduler's checks)", style="dim")
+    for result in results:
+        text.append("\n")
+        name = untrusted(result.name, max_len=12, style="bold")
+        name.pad_right(max(0, 9 - name.cell_len))
+        text.append_text(name)
+        cell = state_cell(result.state)
+        cell.pad_right(max(0, 11 - cell.cell_len))
+        text.append_text(cell)
+        latency = millis(result.latency_ms) if result.latency_ms is not None else ""
+        text.append(f"{latency:>9}  ")
+        text.append_text(untrusted(result.detail, max_len=300))
+    return text
+
+
+@dataclass(frozen=True)
+class HealthRequest:
+    reload: bool
+    head_id: int | None
+    at_head: bool
+    visible: tuple[int, ...]
+
+
+@dataclass
+class HealthData:
+    states: list[HealthState] = field(default_factory=list)
+    alerts: list[Alert] = field(default_factory=list)
+    newer: list[Alert] = field(default_factory=list)
+    visible: dict[int, Alert] = field(default_factory=dict)
+
+
+class AlertsPage(Message, bubble=False):
+    def __init__(self, side: Side, edge: int, alerts: list[Alert], more: bool,
+                 error: BaseException | None = None) -> None:
+        super().__init__()
+        self.side = side
+        self.edge = edge
+        self.alerts = alerts
+        self.more = more
+        self.error = error
+
+
+class CheckedNow(Message, bubble=False):
+    def __init__(self, results: list[health.CheckResult], at: datetime) -> None:
+        super().__init__()
+        self.results = results
+        self.at = at
+
+
+class HealthView(LiveWidget):
+    """Tab 5."""
+
+    BINDINGS = [
+        Binding("c", "check_now", "Check now", tooltip="run every check now (shown, not recorded)"),
+    ]
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id)
+        self.states: list[HealthState] = []
+        self.loaded = False
+        self.checking = False
+        self._reload = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")
+        yield PagedTable(page_size=20, max_rows=40, id="health-checks", stretch={"detail": 1})
+        yield Static(id="health-now")
+        yield Static(id="health-alerts-title", classes="status-line")
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1})
+
+    def on_mount(self) -> None:
+        self.checks_table.add_fixed_columns(CHECK_COLUMNS)
+        self.alerts_table.add_fixed_columns(ALERT_COLUMNS)
+        self.query_one("#health-now").display = False
+        self._show_titles()
+
+    @property
+    def checks_table(self) -> PagedTable:
+        return self.query_one("#health-checks", PagedTable)
+
+    @property
+    def alerts_table(self) -> PagedTable:
+        return self.query_one("#health-alerts", PagedTable)
+
+    # -- live --
+
+    def build_request(self) -> HealthRequest:
+        table = self.alerts_table
+        head = table.edge_key("before")
+        reload = self._reload or head is None
+        visible = () if reload else tuple(int(k) for k in table.visible_keys())
+        return HealthRequest(reload, int(head) if head else None, not table.more_before, visible)
+
+    def fetch(self, request: HealthRequest) -> HealthData:
+        db = context(self).db
+        data = HealthData(states=order_checks(alertlib.health_states(db)))
+        if request.reload:
+            data.alerts = alertlib.recent_alerts(db, limit=PAGE + 1)
+            return data
+        if request.at_head and request.head_id is not None:
+            data.newer = list(reversed(views.alerts_after(db, request.head_id, limit=PAGE + 1)))
+        data.visible = views.alerts_by_ids(db, request.visible)
+        return data
+
+    def render_data(self, request: HealthRequest, data: HealthData) -> None:
+        ctx = context(self)
+        now = ctx.now()
+        self.states = data.states
+        self.loaded = True
+        checks = self.checks_table
+        rows = [(r.check, check_cells(r, now, ctx.tz)) for r in data.states]
+        if checks.order != [key for key, _ in rows]:
+            checks.replace_rows(rows, more_before=False, more_after=False)
+        else:
+            for key, cells in rows:
+                checks.update_row(key, cells)
+        table = self.alerts_table
+        if request.reload:
+            self._reload = False
+            more = len(data.alerts) > PAGE
+            table.replace_rows([self._alert_row(a, now, ctx.tz) for a in data.alerts[:PAGE]], more_before=False,
+                               more_after=more)
+        else:
+            for alert_id in request.visible:
+                alert = data.visible.get(alert_id)
+                if alert is not None:
+                    key, cells = self._alert_row(alert, now, ctx.tz)
+                    table.update_row(key, cells)
+            if len(data.newer) > PAGE:
+                self._reload = True
+                self.refresh_data()
+            elif data.newer:
+                table.add_head([self._alert_row(a, now, ctx.tz) for a in data.newer])
+        self._show_titles()
+
+    def render_failure(self, error: BaseException) -> None:
+        self._show_titles()
+
+    def _alert_row(self, alert: Alert, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
+        return str(alert.id), alert_cells(alert, now, tz)
+
+    def _show_titles(self) -> None:
+        ctx = context(self)
+        if self.loaded:
+            overall = overall_text(self.states, ctx.now(), ctx.tz)
+        else:
+            overall = Text("loading…", style="dim")
+        if console_app(self).header_state.stale_since is not None:
+            overall.append("  stale", style="bold red")
+        self.query_one("#health-overall", Static).update(overall)
+        table = self.alerts_table
+        title = Text("Alert history", style="bold", end="")
+        if self.loaded:
+            more = "+" if table.more_after else ""
+            title.append(f" · {len(table.order):,}{more} loaded, newest first", style="dim")
+            if not table.order:
+                title.append(" · no alert raised yet", style="dim")
+        self.query_one("#health-alerts-title", Static).update(title)
+
+    # -- paging --
+
+    @on(PagedTable.NeedMore, "#health-alerts")
+    def _need_more(self, event: PagedTable.NeedMore) -> None:
+        event.stop()
+        edge = self.alerts_table.edge_key(event.side)
+        if edge is None:
+            self.alerts_table.loading = None
+            return
+        self._fetch_page(event.side, int(edge))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="alerts-page")
+    def _fetch_page(self, side: Side, edge: int) -> None:
+        worker = get_current_worker()
+        db = context(self).db
+        try:
+            if side == "after":
+                alerts = alertlib.recent_alerts(db, limit=PAGE + 1, before_id=edge)
+                more = len(alerts) > PAGE
+                alerts = alerts[:PAGE]
+            else:
+                alerts = list(reversed(views.alerts_after(db, edge, limit=PAGE + 1)))
+                more = len(alerts) > PAGE
+                alerts = alerts[-PAGE:] if more else alerts
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(AlertsPage(side, edge, [], True, exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(AlertsPage(side, edge, alerts, more))
+
+    def on_alerts_page(self, message: AlertsPage) -> None:
+        message.stop()
+        table = self.alerts_table
+        if message.error is not None:
+            table.loading = None
+            console_app(self).report_error(message.error)
+            return
+        if table.edge_key(message.side) != str(message.edge):
+            table.loading = None
+            table.check_edges()
+            return
+        ctx = context(self)
+        now = ctx.now()
+        table.extend(message.side, [self._alert_row(a, now, ctx.tz) for a in message.alerts], more=message.more)
+        self._show_titles()
+
+    # -- check now --
+
+    def action_check_now(self) -> None:
+        if self.checking:
+            console_app(self).say("the checks are already running")
+            return
+        self.checking = True
+        panel = self.query_one("#health-now", Static)
+        panel.display = True
+        panel.update(Text("checking database, broker, workers, disk and payer…", style="dim"))
+        self._check_now()
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="health-check")
+    def _check_now(self) -> None:
+        ctx = context(self)
+        results = health.run_checks(ctx.db, ctx.settings)  # never raises: a crashed check is failing
+        self.post_message(CheckedNow(results, ctx.now()))
+
+    def on_checked_now(self, message: CheckedNow) -> None:
+        message.stop()
+        self.checking = False
+        self.query_one("#health-now", Static).update(checked_now_text(message.results, message.at, context(self).tz))
+
+    def focus_main(self) -> None:
+        self.alerts_table.focus()
+

@@ -1,0 +1,282 @@
+"""A task's run history (`enter` on a task): its runs, newest first, paged from the database,
+and the log lines of the selected run (tagged with its id by the scheduler). Live: a new run
+appears at the top, a running run's outcome and lines come in as it goes."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from zoneinfo import ZoneInfo
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
+
+from console.app.header import HeaderBar
+from console.app.live import LiveWidget, console_app, context
+from console.app.log_pane import LogPane
+from console.app.logs_view import log_entry
+from console.app.paged_table import Cells, PagedTable, Side
+from console.app.render import ago, seconds_text, untrusted
+from console.app.tasks_view import outcome_text, trigger_text
+from engine import tasks, views
+from engine.models import LogRecord
+
+PAGE = 100
+MAX_ROWS = 400
+LOG_LINES = 500
+
+RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
+    ("id", "Run", 6),
+    ("started", "Started", 14),
+    ("ago", "", 9),
+    ("trigger", "Trigger", 16),
+    ("outcome", "Result", 8),
+    ("took", "Took", 7),
+    ("summary", "Summary", 20),
+)
+
+
+def run_cells(run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> Cells:
+    return (
+        Text(str(run.id), justify="right", end=""),
+        Text(run.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
+        Text(ago(run.started_at, now), style="dim", end=""),
+        trigger_text(run),
+        outcome_text(run.outcome),
+        Text(seconds_text(run.duration_s) if run.duration_s is not None else "", justify="right", end=""),
+        untrusted(run.summary, max_len=500),
+    )
+
+
+@dataclass(frozen=True)
+class HistoryRequest:
+    reload: bool
+    head_id: int | None
+    at_head: bool
+    visible: tuple[int, ...]
+    run_id: int | None  # the selected run, whose lines are shown
+
+
+@dataclass
+class HistoryData:
+    runs: list[tasks.RunInfo] = field(default_factory=list)
+    newer: list[tasks.RunInfo] = field(default_factory=list)
+    visible: dict[int, tasks.RunInfo] = field(default_factory=dict)
+    lines: list[LogRecord] = field(default_factory=list)
+
+
+class RunsPage(Message, bubble=False):
+    def __init__(self, side: Side, edge: int, runs: list[tasks.RunInfo], more: bool,
+                 error: BaseException | None = None) -> None:
+        super().__init__()
+        self.side = side
+        self.edge = edge
+        self.runs = runs
+        self.more = more
+        self.error = error
+
+
+class RunHistoryView(LiveWidget):
+    def __init__(self, task: str) -> None:
+        super().__init__(id="history")
+        self.task_name = task
+        self.shown_run: int | None = None
+        self.shown_last_line = 0
+        self.loaded = False
+        self._reload = True
+
+    def compose(self) -> ComposeResult:
+        yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1})
+        yield Static(id="history-lines-title", classes="status-line")
+        yield LogPane(id="history-lines")
+
+    def on_mount(self) -> None:
+        self.table.add_fixed_columns(RUN_COLUMNS)
+        self._show_titles()
+
+    @property
+    def table(self) -> PagedTable:
+        return self.query_one("#runs-table", PagedTable)
+
+    @property
+    def pane(self) -> LogPane:
+        return self.query_one("#history-lines", LogPane)
+
+    def selected_run(self) -> int | None:
+        key = self.table.cursor_key
+        return int(key) if key else None
+
+    # -- live --
+
+    def build_request(self) -> HistoryRequest:
+        table = self.table
+        head = table.edge_key("before")
+        reload = self._reload or head is None
+        visible = () if reload else tuple(int(k) for k in table.visible_keys())
+        return HistoryRequest(reload, int(head) if head else None, not table.more_before, visible, self.selected_run())
+
+    def fetch(self, request: HistoryRequest) -> HistoryData:
+        db = context(self).db
+        data = HistoryData()
+        if request.reload:
+            data.runs = tasks.list_runs(db, self.task_name, limit=PAGE + 1)
+            run_id = data.runs[0].id if data.runs else None
+        else:
+            if request.at_head and request.head_id is not None:
+                data.newer = views.runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
+            data.visible = views.runs_by_ids(db, request.visible)
+            run_id = request.run_id
+        if run_id is not None:
+            data.lines = tasks.run_logs(db, run_id, limit=LOG_LINES)
+        return data
+
+    def render_data(self, request: HistoryRequest, data: HistoryData) -> None:
+        ctx = context(self)
+        now = ctx.now()
+        table = self.table
+        self.loaded = True
+        if request.reload:
+            self._reload = False
+            more = len(data.runs) > PAGE
+            table.replace_rows([self._row(r, now, ctx.tz) for r in data.runs[:PAGE]], more_before=False,
+                               more_after=more)
+            shown = data.runs[0].id if data.runs else None
+        else:
+            for run_id in request.visible:
+                run = data.visible.get(run_id)
+                if run is not None:
+                    key, cells = self._row(run, now, ctx.tz)
+                    table.update_row(key, cells)
+            if len(data.newer) > PAGE:
+                self._reload = True
+                self.refresh_data()
+            elif data.newer:
+                table.add_head([self._row(r, now, ctx.tz) for r in data.newer])
+            shown = request.run_id
+        if shown == self.selected_run():
+            self._show_lines(shown, data.lines)
+        self._show_titles()
+
+    def render_failure(self, error: BaseException) -> None:
+        self._show_titles()
+
+    def _row(self, run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
+        return str(run.id), run_cells(run, now, tz)
+
+    def _show_lines(self, run_id: int | None, lines: list[LogRecord]) -> None:
+        last = lines[-1].id if lines else 0
+        if run_id == self.shown_run and last == self.shown_last_line:
+            return
+        tz = context(self).tz
+        self.pane.set_entries([log_entry(r, tz) for r in lines])
+        self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
+        self.shown_run, self.shown_last_line = run_id, last
+
+    def _show_titles(self) -> None:
+        table = self.table
+        title = Text(f"Runs of {self.task_name}", style="bold", end="")
+        if self.loaded:
+            more = "+" if table.more_after else ""
+            title.append(f" · {len(table.order):,}{more} loaded", style="dim")
+            if not table.order:
+                title.append(" · no runs yet", style="dim")
+        if console_app(self).header_state.stale_since is not None:
+            title.append("  stale", style="bold red")
+        self.query_one("#history-title", Static).update(title)
+        lines = Text(end="")
+        if self.shown_run is None:
+            lines.append("log lines: select a run", style="dim")
+        else:
+            count = len(self.pane.entries)
+            lines.append(f"Run {self.shown_run}", style="bold")
+            lines.append(f" · {count:,} log line{'s' if count != 1 else ''}")
+            if count >= LOG_LINES:
+                lines.append(f" (the last {LOG_LINES})", style="dim")
+        self.query_one("#history-lines-title", Static).update(lines)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        if self.selected_run() != self.shown_run:
+            self.refresh_data()
+
+    # -- paging --
+
+    @on(PagedTable.NeedMore, "#runs-table")
+    def _need_more(self, event: PagedTable.NeedMore) -> None:
+        event.stop()
+        edge = self.table.edge_key(event.side)
+        if edge is None:
+            self.table.loading = None
+            return
+        self._fetch_page(event.side, int(edge))
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-page")
+    def _fetch_page(self, side: Side, edge: int) -> None:
+        worker = get_current_worker()
+        db = context(self).db
+        try:
+            if side == "after":
+                runs = tasks.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
+                more = len(runs) > PAGE
+                runs = runs[:PAGE]
+            else:
+                runs = views.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
+                more = len(runs) > PAGE
+                runs = runs[-PAGE:] if more else runs
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(RunsPage(side, edge, [], True, exc))
+            return
+        if not worker.is_cancelled:
+            self.post_message(RunsPage(side, edge, runs, more))
+
+    def on_runs_page(self, message: RunsPage) -> None:
+        message.stop()
+        table = self.table
+        if message.error is not None:
+            table.loading = None
+            console_app(self).report_error(message.error)
+            return
+        if table.edge_key(message.side) != str(message.edge):
+            table.loading = None
+            table.check_edges()
+            return
+        ctx = context(self)
+        now = ctx.now()
+        table.extend(message.side, [self._row(r, now, ctx.tz) for r in message.runs], more=message.more)
+        self._show_titles()
+
+    def focus_main(self) -> None:
+        self.table.focus()
+
+
+class RunHistoryScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "back", "Back")]
+    AUTO_FOCUS = "#runs-table"
+
+    def __init__(self, task: str) -> None:
+        super().__init__(id=f"history-{task}")
+        self.task_name = task
+
+    def compose(self) -> ComposeResult:
+        yield HeaderBar()
+        yield RunHistoryView(self.task_name)
+        yield Footer(compact=True)
+
+    @property
+    def view(self) -> RunHistoryView:
+        return self.query_one(RunHistoryView)
+
+    def on_screen_resume(self) -> None:
+        view = self.view
+        if view.poller is not None:
+            view.refresh_data()
+
+    def action_back(self) -> None:
+        self.app.pop_screen()

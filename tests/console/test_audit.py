@@ -1,0 +1,105 @@
+"""Audit (tab 7): who did what, when, from where, with what outcome; filtered by user, action
+and text; paged from the database; and a row for every action taken in the console, live."""
+
+from __future__ import annotations
+
+from textual.pilot import Pilot
+
+from console.app.audit_view import AuditView
+from console.app.prompt import Picker
+from console.app.tasks_view import SchedulersView
+from engine import views
+from engine.actions import Operator, audit, list_audit
+from engine.db import Database
+from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, wait_for
+from tests.console.data import seed_audit, seed_tasks
+
+
+async def open_audit(pilot: Pilot) -> AuditView:
+    await pilot.press("7")
+    view = pilot.app.main.query_one(AuditView)
+    await wait_for(pilot, lambda: view.loaded and not view._reload, what="the audit entries")
+    return view
+
+
+def test_audit_queries_match_list_audit(sqlite_db: Database) -> None:
+    seed_audit(sqlite_db)
+    for flt in (views.AuditQuery(), views.AuditQuery(user="alice"), views.AuditQuery(action="cancel"),
+                views.AuditQuery(text="job 1"), views.AuditQuery(user="alice", text="cleanup")):
+        mine = [e.id for e in views.audit_page(sqlite_db, flt)]
+        assert mine == [e.id for e in list_audit(sqlite_db, user=flt.user, action=flt.action, text=flt.text)]
+    assert [e.id for e in views.audit_page(sqlite_db, views.AuditQuery(), before_id=5, limit=2)] == [4, 3]
+    assert [e.id for e in views.audit_newer(sqlite_db, views.AuditQuery(), after_id=5, limit=2)] == [7, 6]
+    assert views.audit_users(sqlite_db) == ["[b]mallory[/b]", "alice", "bob", "carol"]
+
+
+async def test_who_what_when_where_outcome_filtered_and_safe(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_audit(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(200, 40)) as pilot:
+        view = await open_audit(pilot)
+        table = view.table
+        assert table.order == [str(n) for n in range(8, 0, -1)]
+        row = [table.get_cell("3", c).plain for c in ("at", "user", "from", "action", "outcome", "target", "detail")]
+        assert row == ["10-01 11:30:00", "bob", "10.0.0.9", "cancel", "refused", "job 6",
+                       "this session is read-only (--read-only)"]
+        assert table.get_cell("8", "user").plain == "[b]mallory[/b]"
+        assert table.get_cell("8", "from").plain == "␛]52;c;x␇"
+        assert not any("\x1b" in seg.text for line in screen_segments(app) for seg in line)
+        await pilot.press("u")
+        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the user picker")
+        await pilot.press("down", "down", "enter")  # all users, [b]mallory[/b], alice
+        await wait_for(pilot, lambda: view.flt.user == "alice" and not view._reload, what="alice's entries")
+        assert len(table.order) == 5
+        await pilot.press("a")
+        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the action picker")
+        app.screen.dismiss("cancel")
+        await wait_for(pilot, lambda: view.flt.action == "cancel" and not view._reload, what="alice's cancels")
+        assert table.order == ["2"]
+        await on_screen(pilot, "filter: user alice action cancel")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: not view.flt.active and not view._reload, what="no filter")
+        await pilot.press("slash")
+        await pilot.press(*"cleanup")
+        await wait_for(pilot, lambda: view.flt.text == "cleanup" and not view._reload, what="the text filter")
+        assert table.order == ["6", "5"]
+        await pilot.press("enter")
+        assert app.focused is table
+
+
+async def test_paged_from_the_database(make_app: AppFactory, sqlite_db: Database) -> None:
+    operator = Operator("ops", "10.0.0.1", True)
+    for n in range(650):
+        audit(sqlite_db, operator, "export", f"job {n}", "ok", "")
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_audit(pilot)
+        assert len(view.table.order) == 200 and view.table.more_after
+        view.table.action_scroll_bottom()
+        await wait_for(pilot, lambda: len(view.table.order) == 400, what="the next page")
+        await on_screen(pilot, "/400+ loaded")
+
+
+async def test_an_audit_row_for_each_action_appears_live(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_tasks(sqlite_db)
+    app = make_app(refresh=0.2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await open_audit(pilot)
+        assert view.table.order == []
+        await pilot.press("4")
+        tasks_view = app.main.query_one(SchedulersView)
+        await wait_for(pilot, lambda: len(tasks_view.table.order) == 5, what="the tasks")
+        tasks_view.select("log_retention")
+        await pilot.press("p")
+        await notified(pilot, "log_retention paused")
+        await pilot.press("p")
+        await notified(pilot, "log_retention resumed")
+        await pilot.press("7")
+        await wait_for(pilot, lambda: len(view.table.order) == 2, what="two audit rows")
+        assert [view.table.get_cell(k, "action").plain for k in view.table.order] == ["task.resume", "task.pause"]
+        assert view.table.get_cell(view.table.order[0], "user").plain == "alice"
+        assert view.table.get_cell(view.table.order[0], "from").plain == "10.0.0.5"
+        # an action elsewhere (the CLI, another console) shows up while the tab is open
+        audit(sqlite_db, Operator("carol", "10.0.0.7", True), "cancel", "job 9", "ok", "CANCELLING")
+        await wait_for(pilot, lambda: len(view.table.order) == 3, what="the new row")
+        assert view.table.get_cell(view.table.order[0], "user").plain == "carol"

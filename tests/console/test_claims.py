@@ -1,0 +1,212 @@
+"""Claims (tab 6): one claim looked up live at the payer simulator through the adapter — the
+original system's claims search scenario — with the normalised result, X12 code meanings, the
+patient's name masked until revealed, and every look-up audited (refused when read-only)."""
+
+from __future__ import annotations
+
+import dataclasses
+import socket
+from collections.abc import Iterator
+from datetime import timedelta
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import Input
+
+from console.app.claims_view import ClaimsView
+from engine.actions import list_audit
+from engine.db import Database
+from engine.payer import planner
+from engine.payer.client import PayerSettings
+from engine.payersim.config import SimConfig
+from engine.payersim.dataset import Dataset
+from engine.payersim.server import PayerSimulator
+from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text
+from tests.console.data import NOW
+
+TODAY = NOW.date()
+
+
+@pytest.fixture(scope="module")
+def dataset() -> Dataset:
+    return Dataset.generate(seed=53, today=TODAY, tin_count=1, dense_tin_count=0)
+
+
+@pytest.fixture(scope="module")
+def simulator(dataset: Dataset) -> Iterator[PayerSimulator]:
+    with PayerSimulator(SimConfig(seed=53, today=TODAY), dataset=dataset) as sim:
+        yield sim
+
+
+@pytest.fixture
+def payer(simulator: PayerSimulator, monkeypatch: pytest.MonkeyPatch) -> PayerSettings:
+    monkeypatch.setattr(planner, "_LIMITS", {})  # each test learns the window limit anew
+    cfg = simulator.config
+    return PayerSettings(simulator.url, simulator.url, cfg.client_id, cfg.client_secret, timeout_s=5)
+
+
+def finalized_claim(dataset: Dataset) -> str:
+    """A paid (F1) claim of this year, like the original scenario's FG53171076."""
+    tin = dataset.tins[0]
+    for number in dataset.claim_numbers(tin):
+        latest = dataset.latest(number)
+        if latest.status.cat_507 == "F1" and latest.first_service.year == TODAY.year and \
+                len(dataset.occurrences(number)) == 1:
+            return number
+    raise AssertionError("no paid claim in the data set")
+
+
+async def open_claims(pilot: Pilot) -> ClaimsView:
+    await pilot.press("6")
+    view = pilot.app.main.query_one(ClaimsView)
+    await pilot.pause()
+    return view
+
+
+def fill(view: ClaimsView, **values: str) -> None:
+    for name, value in values.items():
+        view.query_one(f"#claims-{name}", Input).value = value
+
+
+async def test_the_original_claims_search_scenario(
+    make_app: AppFactory, sqlite_db: Database, dataset: Dataset, payer: PayerSettings
+) -> None:
+    number = finalized_claim(dataset)
+    occurrence = dataset.latest(number)
+    truth = dataset.expected_result(number)
+    app = make_app(payer=payer)
+    async with app.run_test(size=(160, 40)) as pilot:
+        view = await open_claims(pilot)
+        assert app.focused is view.query_one("#claims-number", Input)  # focused when the tab opens
+        await pilot.press(*number)
+        fill(view, start=f"{TODAY.year}-01-01", end=f"{TODAY.year}-12-31", tin=dataset.tins[0])
+        await pilot.press("enter")
+        await on_screen(pilot, "matched    window — found in the date range searched", timeout=15)
+        assert view.lookup is not None
+        assert view.lookup.result.comparable() == truth.comparable()
+        for expected in (
+            f"{number}  ✓ Finalized (finalized)",
+            "F1  Finalized/Payment — the claim/line has been paid",
+            "65  Claim/line has been paid",
+            f"charged {truth.total_charged:,.2f} · allowed {truth.allowed_amount:,.2f} · paid {truth.total_paid:,.2f}",
+            f"service {occurrence.first_service:%m/%d/%Y}",
+            f"processed {occurrence.processed:%m/%d/%Y}",
+            f"check/EFT  {occurrence.check_number}",
+            f"{TODAY.year}-01-01 … {TODAY.year}-12-31 (searched up to today, {TODAY.isoformat()})",
+        ):
+            assert expected in screen_text(app), expected
+        first, last = occurrence.member.first_name, occurrence.member.last_name
+        text = screen_text(app)
+        assert f"{first[0]}••• {last[0]}•••" in text and first not in text
+        await pilot.press("ctrl+r")
+        await on_screen(pilot, f"{first} {last}")
+        await pilot.press("ctrl+r")  # hides again, without asking
+        await on_screen(pilot, f"{first[0]}••• {last[0]}•••")
+    audit = [(a.action, a.target, a.outcome) for a in reversed(list_audit(sqlite_db))]
+    assert audit == [("claim.lookup", f"claim {number}", "ok"), ("reveal", f"claim {number}", "ok")]
+    detail = list_audit(sqlite_db, action="claim.lookup")[0].detail
+    assert detail.startswith("Finalized (F1/65) matched by window;") and first not in detail
+
+
+async def test_without_dates_a_claim_number_inquiry_and_not_found(
+    make_app: AppFactory, sqlite_db: Database, dataset: Dataset, payer: PayerSettings
+) -> None:
+    number = dataset.claim_numbers(dataset.tins[0])[10]
+    app = make_app(payer=payer, payer_tin=dataset.tins[0])
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_claims(pilot)
+        assert view.query_one("#claims-tin", Input).value == dataset.tins[0]  # the configured TIN
+        fill(view, number=number)
+        await pilot.press("enter")
+        await on_screen(pilot, "claim_lookup — found by claim-number inquiry", timeout=15)
+        assert "no dates: claim-number inquiry" in screen_text(app)
+        assert view.lookup.payer_calls == 1
+        fill(view, number="ZZ00000001")
+        await pilot.press("enter")
+        await on_screen(pilot, "ZZ00000001  ? Not Found (not_found)", timeout=15)
+        await on_screen(pilot, "reason     Claim not found at the payer")
+        await pilot.press("ctrl+r")
+        await notified(pilot, "no patient name to reveal")
+    assert [a.outcome for a in list_audit(sqlite_db, action="claim.lookup")] == ["ok", "ok"]
+
+
+async def test_form_errors_are_shown_in_the_form_and_not_audited(
+    make_app: AppFactory, sqlite_db: Database, payer: PayerSettings
+) -> None:
+    app = make_app(payer=payer)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_claims(pilot)
+        await pilot.press("enter")
+        await on_screen(pilot, "claim number: type the claim number to look up")
+        fill(view, number="FG53171076", start="2025-13-01")
+        await pilot.press("enter")
+        await on_screen(pilot, "dates: '2025-13-01' is not a real date")
+        fill(view, start="2025-09-01", end="2025-08-01", tin="123456789")
+        await pilot.press("enter")
+        await on_screen(pilot, "the start date 2025-09-01 is after the end date 2025-08-01")
+        fill(view, start="", end="", tin="12345")
+        await pilot.press("enter")
+        await on_screen(pilot, "TIN: 9 digits")
+        fill(view, number="[@click=app.quit]x[/]", tin="123456789")
+        await pilot.press("enter")
+        await on_screen(pilot, "claim number: letters and digits only")
+        assert app.is_running
+    assert list_audit(sqlite_db) == []
+
+
+async def test_a_payer_that_refuses_our_credentials_is_said_and_audited(
+    make_app: AppFactory, sqlite_db: Database, payer: PayerSettings
+) -> None:
+    app = make_app(payer=dataclasses.replace(payer, client_secret="wrong"))
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_claims(pilot)
+        fill(view, number="FG53171076", tin="123456789")
+        await pilot.press("enter")
+        await on_screen(pilot, "payer: payer rejected the client credentials", timeout=15)
+    assert [(a.action, a.outcome) for a in list_audit(sqlite_db)] == [("claim.lookup", "failed")]
+
+
+async def test_read_only_look_ups_are_refused_and_audited(make_app: AppFactory, sqlite_db: Database,
+                                                          payer: PayerSettings) -> None:
+    app = make_app(operator=READ_ONLY, payer=payer)
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_claims(pilot)
+        await on_screen(pilot, "read-only: look-ups are refused")
+        fill(view, number="FG53171076", tin="123456789", start=(TODAY - timedelta(days=30)).isoformat())
+        await pilot.press("enter")
+        await notified(pilot, "claim.lookup refused: this session is read-only")
+        assert view.lookup is None
+    assert [(a.user, a.action, a.target, a.outcome) for a in list_audit(sqlite_db)] == [
+        ("bob", "claim.lookup", "claim FG53171076", "refused")]
+
+
+async def test_with_no_payer_configured_the_sandbox_starts_on_the_first_look_up_and_stops_on_exit(
+    make_app: AppFactory, sqlite_db: Database, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from console.app import payer_source
+
+    monkeypatch.setattr(planner, "_LIMITS", {})
+    started: list[PayerSimulator] = []
+
+    def start_sandbox() -> PayerSimulator:  # the built-in sandbox, with this test's data set
+        started.append(PayerSimulator(SimConfig(seed=53, today=TODAY), dataset=dataset).start())
+        return started[-1]
+
+    monkeypatch.setattr(payer_source, "start_sandbox", start_sandbox)
+    monkeypatch.setattr(payer_source, "sandbox_tin", lambda: dataset.tins[0])
+    number = dataset.claim_numbers(dataset.tins[0])[-1]
+    app = make_app(payer_tin="")
+    assert app.ctx.settings.sandbox
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_claims(pilot)
+        await on_screen(pilot, "built-in sandbox payer (no payer configured)")
+        assert started == []  # nothing runs until a claim is looked up
+        for claim in (number, "ZZ00000002"):
+            fill(view, number=claim)  # no TIN typed: the sandbox's TIN, as a job would use
+            await pilot.press("enter")
+            await on_screen(pilot, f"TIN {dataset.tins[0]}", timeout=15)
+            await on_screen(pilot, claim)
+        assert len(started) == 1 and app.payer.started_sandbox
+    assert not app.payer.started_sandbox  # stopped when the console exits
+    with pytest.raises(OSError):
+        socket.create_connection(started[0]._server.server_address[:2], timeout=1).close()

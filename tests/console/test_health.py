@@ -1,0 +1,77 @@
+"""Health (tab 5): every check's recorded state, detail, latency and since when; the alert
+history; checks run now on request; and an alert raised while the console is open shows as a
+notification and in the header count, whatever screen is on top."""
+
+from __future__ import annotations
+
+import pytest
+
+from console.app.health_view import HealthView
+from engine import alerts, health
+from engine.db import Database
+from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
+from tests.console.data import seed_health, seed_jobs
+
+
+async def test_checks_and_alert_history(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_health(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        view = app.main.query_one(HealthView)
+        await wait_for(pilot, lambda: len(view.alerts_table.order) == 4, what="the alert history")
+        assert view.checks_table.order == list(health.CHECKS)
+        assert view.checks_table.get_cell("workers", "state").plain == "✕ failing"
+        assert view.checks_table.get_cell("disk", "state").plain == "◭ degraded"
+        assert view.checks_table.get_cell("payer", "latency").plain == "420 ms"
+        assert view.checks_table.get_cell("workers", "since").plain == "10-01 11:48 (12m)"
+        await on_screen(pilot, "overall unhealthy · recorded 11:58:00 (2m ago)")
+        assert view.alerts_table.order == ["4", "3", "2", "1"]  # newest first
+        assert view.alerts_table.get_cell("4", "open").plain == "open 12m"
+        assert view.alerts_table.get_cell("2", "open").plain == "ended 10:05"
+        assert view.alerts_table.get_cell("3", "kind").plain == "✓ recovery"
+        # hostile text in a message stays literal
+        assert "[red]queued[/red]" in view.alerts_table.get_cell("4", "message").plain
+        assert "3 alerts" not in screen_text(app).splitlines()[0]
+        await on_screen(pilot, "⚠ 2 alerts")
+
+
+async def test_check_now_shows_fresh_results_without_recording(make_app: AppFactory, sqlite_db: Database) -> None:
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        await on_screen(pilot, "no checks recorded yet")
+        await pilot.press("c")
+        await on_screen(pilot, "Checked now at 12:00:00")
+        for expected in ("sqlite answered in", "embedded (in-process broker)", "sandbox simulator"):
+            await on_screen(pilot, expected)
+        assert "no checks recorded yet" in screen_text(app)
+    assert alerts.health_states(sqlite_db) == []
+
+
+@pytest.mark.parametrize("where", ["jobs", "health"])
+async def test_an_alert_raised_while_open_is_notified_and_counted(
+    make_app: AppFactory, sqlite_db: Database, where: str
+) -> None:
+    seed_jobs(sqlite_db)
+    alerts.record(sqlite_db, [health.CheckResult("disk", health.DEGRADED, "1.9 GiB free (5%)")])  # history
+    app = make_app(refresh=0.2)
+    async with app.run_test(size=(160, 40)) as pilot:
+        await on_screen(pilot, "⚠ 1 alert")
+        if where == "health":
+            await pilot.press("5")
+            await on_screen(pilot, "Alert history · 1 loaded")
+        else:
+            await pilot.press("enter")  # on a detail screen: the header there counts too
+            await on_screen(pilot, "Rows")
+        assert not any("disk" in n.message for n in app._notifications)
+        alerts.record(sqlite_db, [health.CheckResult("workers", health.FAILING, "no live workers")])
+        await notified(pilot, "ALERT: workers is failing: no live workers (Health tab: 5)")
+        await on_screen(pilot, "⚠ 2 alerts")
+        if where == "health":
+            await on_screen(pilot, "Alert history · 2 loaded")
+        alerts.record(sqlite_db, [health.CheckResult("workers", health.OK, "1 live worker")])
+        await notified(pilot, "RECOVERED: workers is ok again")
+        await on_screen(pilot, "⚠ 1 alert")
+    messages = [n.message for n in app._notifications]
+    assert not any("disk" in m for m in messages)  # what was there before is history, not news
