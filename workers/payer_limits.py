@@ -37,7 +37,10 @@ if redis.call('ZCARD', KEYS[1]) >= tonumber(ARGV[2]) then
   local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
   return math.max(1, tonumber(oldest[2]) + window - now)
 end
-redis.call('SET', KEYS[4], now_us + tonumber(ARGV[6]), 'PX', window * 2 + 1000)
+-- keep the cadence when this start is late (sleepers wake late; counting from now would lose
+-- that lateness on every start), never closer than half a spacing to this one
+local spacing = tonumber(ARGV[6])
+redis.call('SET', KEYS[4], math.max(next_start + spacing, now_us + math.floor(spacing / 2)), 'PX', window * 2 + 1000)
 redis.call('ZADD', KEYS[1], now, ARGV[5])
 redis.call('PEXPIRE', KEYS[1], window * 2 + 1000)
 redis.call('ZADD', KEYS[2], now + tonumber(ARGV[4]), ARGV[5])

@@ -4,6 +4,11 @@ Per TIN (all TINs concurrently): search the windows the rows' own service dates 
 window call for, concurrently, consuming pages as they arrive and matching every claim by
 number; then, for rows still unmatched, the rest of the look-back (each window once for every
 row of the TIN) when that is cheaper than asking claim by claim; then claim-number inquiry.
+
+The calls go out through a priority gate: window pages before inquiries and one TIN's windows
+before the next's, so the TINs whose windows are done keep the payer's rate busy while the last
+TIN's windows drain. A slow call is hedged (engine.payer.client) only when the plan's waiting
+calls would leave the rate idle before the copy could answer.
 """
 
 from __future__ import annotations
@@ -14,8 +19,10 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
+from functools import partial
+from typing import TypeVar
 
-from engine.payer.client import PayerClient
+from engine.payer.client import CallHooks, PayerClient, call_hooks
 from engine.payer.errors import (
     InquiryRefused,
     OutsideLookback,
@@ -24,6 +31,7 @@ from engine.payer.errors import (
     TooManyResults,
     WindowTooWide,
 )
+from engine.payer.limits import PriorityGate
 from engine.payer.normalize import Found, latest
 from engine.payer.windows import (
     Window,
@@ -39,12 +47,16 @@ from engine.payer.windows import (
 from engine.results import NOT_FOUND_MESSAGE, ClaimResult
 
 log = logging.getLogger("claimsops.planner")
+T = TypeVar("T")
 
 ResultSink = Callable[[list[tuple[int, ClaimResult]]], Awaitable[None]]
 BUFFER_DAYS = 3
 PAGE_SIZE_GUESS = 50
 MAX_RESTARTS = 3
 INQUIRY_FANOUT = 256
+WINDOW_TURN, INQUIRY_TURN = 0, 1  # call priorities (lower first), then by group rank
+GATE_WIDTH = 8  # calls of one plan waiting at the shared limits at once
+WINDOW_HORIZON = 3.0  # a slow window page is hedged when the other calls would run out within 3 delays
 
 # One learned window limit per payer URL, for the life of the process.
 _LIMITS: dict[str, WindowLimit] = {}
@@ -92,8 +104,9 @@ class PlanStats:
 class _Group:
     """The unmatched rows of one (TIN, payer id) and the occurrences seen for them."""
 
-    def __init__(self, tin: str, payer_id: str, rows: Sequence[LookupRow]) -> None:
+    def __init__(self, tin: str, payer_id: str, rows: Sequence[LookupRow], rank: int = 0) -> None:
         self.tin, self.payer_id = tin, payer_id
+        self.rank = rank  # the order in which groups' window searches go out
         self.wanted: dict[str, list[LookupRow]] = {}
         for row in rows:
             self.wanted.setdefault(row.claim_number, []).append(row)
@@ -117,6 +130,10 @@ class LookupPlanner:
         self.limit = limit or window_limit_for(client.settings.summary_url)
         self.stats = PlanStats()
         self._probe = asyncio.Lock()
+        # Window pages before inquiries, and one group's windows before the next group's: a
+        # group's inquiries wait for its last window, so groups that finish their windows early
+        # keep the payer's rate busy while the last group's windows drain.
+        self._gate = PriorityGate(GATE_WIDTH)
         self.earliest = lookback_start(job.today, job.lookback_months)
         self.density = 0.0  # claims per day, at least, as far as a probe has shown
 
@@ -127,9 +144,27 @@ class LookupPlanner:
         strategy = self.job.strategy
         runner = self._individual if strategy == "individual" else self._batched
         async with asyncio.TaskGroup() as tasks:
-            for (tin, payer_id), group_rows in groups.items():
-                tasks.create_task(runner(_Group(tin, payer_id, group_rows)))
+            for rank, ((tin, payer_id), group_rows) in enumerate(groups.items()):
+                tasks.create_task(runner(_Group(tin, payer_id, group_rows, rank)))
         return self.stats
+
+    async def _turn(self, priority: tuple[int, int], call: Callable[[], Awaitable[T]]) -> T:
+        """Run one payer call when the gate gives it its turn; the turn ends once it is sent.
+        A slow call is hedged only when the calls waiting for a turn would not keep the limits
+        busy until the copy answers: the copy then takes rate the plan would leave idle. A
+        window page looks further ahead: its window's later pages follow it one by one, and its
+        group's inquiries wait for the last of them."""
+        horizon = WINDOW_HORIZON if priority[0] == WINDOW_TURN else 1.0
+
+        def may_hedge(seconds: float) -> bool:
+            return self._gate.runway() < seconds * horizon
+
+        async with self._gate.turn(priority) as sent:
+            hooks = call_hooks.set(CallHooks(sent=sent, may_hedge=may_hedge))
+            try:
+                return await call()
+            finally:
+                call_hooks.reset(hooks)
 
     # ---- strategies ----
 
@@ -207,11 +242,12 @@ class LookupPlanner:
         calls = 0
         async with self._probe:
             learning = not self.limit.settled
-            while not self.limit.settled:
+            while not self.limit.settled and not self._hinted():
                 days = self.limit.guess()
                 probe = (window[0], window[0] + timedelta(days=days - 1))
                 try:
-                    claims, token = await self.client.search_page(group.tin, group.payer_id, *probe)
+                    claims, token = await self._turn(
+                        (WINDOW_TURN, -1), partial(self.client.search_page, group.tin, group.payer_id, *probe))
                     self.limit.accepted(days)
                     seen = PAGE_SIZE_GUESS if token else len(claims)
                     self.density = max(self.density, seen / days)
@@ -223,11 +259,18 @@ class LookupPlanner:
                         break
                 calls += 1
                 self.stats.pages += 1
-            if self.limit.max_ok is None:
+            if self.limit.max_ok is None and not self._hinted():
                 self.limit.accepted(1)
             if learning:
                 log.info("payer accepts windows of up to %d days (learned in %d calls)", self.limit.guess(), calls)
         return calls
+
+    def _hinted(self) -> bool:
+        """The payer named its widest window when it refused a wider one: search with that width
+        at once instead of probing it first (the first window it accepts settles the limit; a
+        refusal of it narrows the limit and probing resumes)."""
+        limit = self.limit
+        return limit.hint is not None and limit.guess() == limit.hint
 
     async def _search_window(self, group: _Group, window: Window, phase: str) -> int:
         """All pages of one window; returns the number of sequential calls it took."""
@@ -261,7 +304,8 @@ class LookupPlanner:
         calls = 0
         finished: dict[str, None] = {}
         while True:
-            claims, token = await self.client.search_page(group.tin, group.payer_id, window[0], window[1], token)
+            claims, token = await self._turn(
+                (WINDOW_TURN, group.rank), partial(self.client.search_page, group.tin, group.payer_id, *window, token))
             calls += 1
             self.stats.pages += 1
             group.claims_seen += len(claims)
@@ -300,7 +344,8 @@ class LookupPlanner:
     async def _inquire(self, group: _Group, claim_number: str) -> None:
         self.stats.inquiries += 1
         try:
-            found = await self.client.inquire(group.tin, group.payer_id, claim_number)
+            found = await self._turn(
+                (INQUIRY_TURN, group.rank), partial(self.client.inquire, group.tin, group.payer_id, claim_number))
         except InquiryRefused as exc:
             await self._emit_error(group, claim_number, f"payer could not answer: {exc}")
             return
