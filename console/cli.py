@@ -121,10 +121,11 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("db", commands.db_cmd, "database maintenance")
     p.add_argument("action", choices=["upgrade"])
 
-    from console import task_commands
+    from console import bench_command, task_commands
 
     task_commands.register(sub)
     task_commands.register_scheduler(sub)
+    bench_command.register(sub)
     return parser
 
 

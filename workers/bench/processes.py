@@ -1,4 +1,5 @@
-"""Throw-away services for benchmarks: a private redis-server and worker processes."""
+"""Throw-away services for benchmarks: a private redis-server on a free port, worker processes
+started as an operator would (`claimsops worker`), and CPU accounting from /proc."""
 
 from __future__ import annotations
 
@@ -10,6 +11,9 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import IO
+
+REPO = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -18,7 +22,13 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def redis_available() -> bool:
+    return shutil.which("redis-server") is not None
+
+
 class PrivateRedis:
+    """A redis-server of our own (no persistence, its files in `workdir`); stop() ends it."""
+
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
@@ -31,10 +41,14 @@ class PrivateRedis:
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
+                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                    conn.sendall(b"PING\r\n")
+                    if conn.recv(16).startswith(b"+PONG"):
+                        return
             except OSError:
-                time.sleep(0.05)
+                pass
+            time.sleep(0.05)
+        self.stop()
         raise RuntimeError("redis-server did not start")
 
     @property
@@ -42,29 +56,78 @@ class PrivateRedis:
         return f"redis://127.0.0.1:{self.port}/0"
 
     def stop(self) -> None:
-        self.proc.terminate()
-        self.proc.wait(10)
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(5)
 
 
-def worker_env(workdir: Path, **settings: str) -> dict[str, str]:
+def worker_env(workdir: Path, **settings: object) -> dict[str, str]:
+    """The environment of a worker process: no CLAIMSOPS_* of the caller, its home in `workdir`."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSOPS_")}
     env.update({f"CLAIMSOPS_{k.upper()}": str(v) for k, v in settings.items()})
     env["CLAIMSOPS_HOME"] = str(workdir / "home")
+    env["PYTHONUNBUFFERED"] = "1"
     return env
 
 
-def spawn_worker(env: dict[str, str], workdir: Path, concurrency: int = 1, name: str = "worker") -> subprocess.Popen:
-    log = open(workdir / f"{name}-{len(list(workdir.glob('*.log')))}.log", "wb")  # noqa: SIM115
-    return subprocess.Popen([sys.executable, "-m", "console.cli", "worker", "--concurrency", str(concurrency)],
-                            env=env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+class Workers:
+    """`claimsops worker` processes, each logging to its own file in `workdir`."""
+
+    def __init__(self, env: dict[str, str], workdir: Path) -> None:
+        self.env, self.workdir = env, workdir
+        self.procs: list[subprocess.Popen] = []
+        self._logs: list[IO[bytes]] = []
+
+    def spawn(self, concurrency: int = 1) -> subprocess.Popen:
+        log = open(self.workdir / f"worker-{len(self._logs)}.log", "wb")  # noqa: SIM115 - closed in stop_all
+        self._logs.append(log)
+        proc = subprocess.Popen([sys.executable, "-m", "console.cli", "worker", "--concurrency", str(concurrency)],
+                                cwd=REPO, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+        self.procs.append(proc)
+        return proc
+
+    def alive(self) -> list[subprocess.Popen]:
+        return [p for p in self.procs if p.poll() is None]
+
+    def kill(self, proc: subprocess.Popen) -> None:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait(10)
+
+    def stop_all(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in self.procs:
+            try:
+                proc.wait(20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(5)
+        for log in self._logs:
+            log.close()
+
+    def output(self, chars: int = 2000) -> str:
+        return "\n".join(p.read_text(errors="replace")[-chars:] for p in sorted(self.workdir.glob("worker-*.log")))
 
 
-def stop_all(procs: list[subprocess.Popen]) -> None:
-    for proc in procs:
-        if proc.poll() is None:
-            proc.send_signal(signal.SIGTERM)
-    for proc in procs:
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of one process so far (0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/stat") as fh:
+            fields = fh.read().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (OSError, IndexError, ValueError):
+        return 0.0
+
+
+def machine_busy_seconds() -> tuple[float, float]:
+    """(busy, total) CPU seconds of the whole machine since boot, from /proc/stat."""
+    with open("/proc/stat") as fh:
+        values = [int(v) for v in fh.readline().split()[1:]]
+    idle = values[3] + (values[4] if len(values) > 4 else 0)
+    ticks = os.sysconf("SC_CLK_TCK")
+    return (sum(values) - idle) / ticks, sum(values) / ticks

@@ -1,10 +1,16 @@
-"""The `scale` scenario: 1, 2 and 4 worker processes on Redis against a payer that allows more
-than one worker can use; rows per second for each."""
+"""The `scale` scenario: 1, 2 and 4 `claimsops worker` processes (one job at a time each) on a
+private Redis, against a payer that allows more than any number of them can use; the same batch
+of jobs each time; rows per second for each. A CPU profile of every run (the machine's busy
+share, CPU seconds of the workers and of this process, which hosts the simulator) shows what
+limits the scaling."""
 
 from __future__ import annotations
 
+import os
 import tempfile
 import time
+from contextlib import ExitStack
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -17,63 +23,111 @@ from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from engine.submit import JobParams, submit_file
-from workers.bench.processes import PrivateRedis, spawn_worker, stop_all, worker_env
+from engine.workers_registry import count_live
+from workers.bench.common import SEED, Outcome, Target, wait_for
+from workers.bench.processes import (
+    PrivateRedis,
+    Workers,
+    cpu_seconds,
+    machine_busy_seconds,
+    redis_available,
+    worker_env,
+)
+from workers.bench.write import postgres_url, throwaway_schema
 
-SEED = 2027
+
+@dataclass(frozen=True)
+class ScaleConfig:
+    workers: tuple[int, ...] = (1, 2, 4)
+    jobs: int = 8
+    rows: int = 2000
+    latency_scale: float = 0.1
+    rate_per_second: float = 1000.0  # shared by every worker: more than four of them use
+    concurrency: int = 200
+
+    @classmethod
+    def quick(cls) -> ScaleConfig:
+        return cls(workers=(1, 2), jobs=2, rows=300)
 
 
-def run_scale(*, workers: tuple[int, ...] = (1, 2, 4), jobs_per_run: int = 4, rows: int = 2000,
-              latency_scale: float = 0.1) -> dict[str, Any]:
+def run(quick: bool) -> Outcome:
+    if not redis_available():
+        return Outcome("scale", skipped="redis-server is not installed")
+    cfg = ScaleConfig.quick() if quick else ScaleConfig()
     today = date.today()
     dataset = Dataset.generate(seed=SEED, today=today)
-    results: dict[str, Any] = {"rows_per_job": rows, "jobs": jobs_per_run, "latency_scale": latency_scale}
+    runs: dict[int, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
-        workdir = Path(tmp)
-        csv_path = workdir / "scale.csv"
-        write_input_csv(dataset, csv_path, rows=rows, tins=3, seed=SEED)
-        with PayerSimulator(SimConfig(seed=SEED, today=today, latency_scale=latency_scale), dataset=dataset) as sim:
-            for count in workers:
-                results[f"{count}_workers"] = _one_run(workdir / f"w{count}", csv_path, sim, count, jobs_per_run, today)
-    base = results[f"{workers[0]}_workers"]["rows_per_s"]
-    for count in workers:
-        results[f"{count}_workers"]["vs_1"] = round(results[f"{count}_workers"]["rows_per_s"] / base, 2)
-    return results
+        work = Path(tmp)
+        csv_path = work / "scale.csv"
+        expected = write_input_csv(dataset, csv_path, rows=cfg.rows, tins=3, seed=SEED)
+        sim_cfg = SimConfig(seed=SEED, today=today, latency_scale=cfg.latency_scale)
+        with PayerSimulator(sim_cfg, dataset=dataset) as sim:
+            for count in cfg.workers:
+                runs[count] = _one_run(work / f"w{count}", csv_path, sim, cfg, count, today)
+    database = "PostgreSQL" if postgres_url() else "SQLite (one shared file)"
+    return _outcome(cfg, runs, database, sum(1 for _ in expected))
 
 
-def _one_run(workdir: Path, csv_path: Path, sim: PayerSimulator, count: int, job_count: int, today: date) -> dict:
-    workdir.mkdir()
-    redis = PrivateRedis(workdir)
-    url = f"sqlite:///{workdir / 'scale.db'}"
-    db = Database(url)
-    env = worker_env(workdir, database_url=url, broker_url=redis.url, payer_url=sim.url,
-                     payer_client_id=sim.config.client_id, payer_client_secret=sim.config.client_secret,
-                     payer_rate_per_second=2000, payer_concurrency=400)
-    procs = [spawn_worker(env, workdir, concurrency=1) for _ in range(count)]
-    try:
-        _wait(lambda: _live(db) >= count, 30)
-        settings = Settings(home=workdir, payer_url=sim.url)
+def _one_run(work: Path, csv_path: Path, sim: PayerSimulator, cfg: ScaleConfig, count: int, today: date) -> dict:
+    work.mkdir()
+    with ExitStack() as stack:
+        pg = postgres_url()
+        url = stack.enter_context(throwaway_schema(pg)) if pg else f"sqlite:///{work / 'scale.db'}"
+        db = Database(url)
+        stack.callback(db.dispose)
+        redis = PrivateRedis(work)
+        stack.callback(redis.stop)
+        workers = Workers(worker_env(work, database_url=url, broker_url=redis.url, payer_url=sim.url,
+                                     payer_client_id=sim.config.client_id, payer_client_secret=sim.config.client_secret,
+                                     payer_rate_per_second=cfg.rate_per_second, payer_concurrency=cfg.concurrency), work)
+        stack.callback(workers.stop_all)
+        procs = [workers.spawn(concurrency=1) for _ in range(count)]
+        wait_for(lambda: count_live(db) >= count, 60, f"{count} workers to start")
+        settings = Settings(home=work, payer_url=sim.url)
+        cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
+        here_before, (busy_before, total_before) = _own_cpu(), machine_busy_seconds()
         started = time.monotonic()
-        ids = [submit_file(db, settings, csv_path, JobParams(today=today), "bench") for _ in range(job_count)]
-        _wait(lambda: all(jobs.status_of(db, i) in jobs.FINISHED for i in ids), 600)
+        ids = [submit_file(db, settings, csv_path, JobParams(today=today), "bench") for _ in range(cfg.jobs)]
+        wait_for(lambda: all(jobs.status_of(db, i) in jobs.FINISHED for i in ids), 900, "the jobs", interval=0.1)
         seconds = time.monotonic() - started
-        done = sum(jobs.get_job(db, i).done_rows for i in ids)
-        ok = all(jobs.status_of(db, i) == jobs.COMPLETED for i in ids)
-    finally:
-        stop_all(procs)
-        redis.stop()
-        db.dispose()
-    return {"seconds": round(seconds, 2), "rows": done, "rows_per_s": round(done / seconds, 1), "completed": ok}
+        busy, total = machine_busy_seconds()
+        worker_cpu = sum(cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs)
+        here_cpu = _own_cpu() - here_before
+        finished = [jobs.get_job(db, i) for i in ids]
+    rows = sum(j.done_rows for j in finished)
+    return {
+        "seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1),
+        "completed": all(j.status == jobs.COMPLETED for j in finished) and rows == cfg.jobs * cfg.rows,
+        "machine_busy_share": round((busy - busy_before) / max(1e-9, total - total_before), 3),
+        "worker_cpu_s": round(worker_cpu, 1), "bench_process_cpu_s": round(here_cpu, 1),
+        "worker_cpu_per_job_s": round(worker_cpu / cfg.jobs, 2),
+    }
 
 
-def _live(db: Database) -> int:
-    from engine.workers_registry import count_live
+def _own_cpu() -> float:
+    times = os.times()
+    return times.user + times.system
 
-    return count_live(db)
 
-
-def _wait(condition, timeout: float) -> None:  # noqa: ANN001
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise TimeoutError("benchmark step timed out")
-        time.sleep(0.1)
+def _outcome(cfg: ScaleConfig, runs: dict[int, dict[str, Any]], database: str, rows_per_job: int) -> Outcome:
+    base = runs[cfg.workers[0]]["rows_per_s"]
+    for figures in runs.values():
+        figures["vs_1"] = round(figures["rows_per_s"] / base, 2)
+    out = Outcome("scale")
+    out.figures = {"workers": list(cfg.workers), "jobs": cfg.jobs, "rows_per_job": rows_per_job,
+                   "latency_scale": cfg.latency_scale, "payer_rate_per_s": cfg.rate_per_second,
+                   "payer_concurrency": cfg.concurrency, "database": database, "cpus": os.cpu_count(),
+                   **{f"{n}_workers": f for n, f in runs.items()}}
+    out.show("set-up", f"{cfg.jobs} jobs x {cfg.rows} rows, Redis, {database}, payer {cfg.rate_per_second:g}/s "
+                       f"and {cfg.concurrency} in flight, latency x{cfg.latency_scale:g}")
+    for n, f in runs.items():
+        out.show(f"{n} worker{'s' if n > 1 else ''}", f"{f['rows_per_s']:.0f} rows/s ({f['vs_1']:.2f}x) in {f['seconds']:.1f} s; "
+                                                      f"CPU busy {100 * f['machine_busy_share']:.0f}% of {os.cpu_count()} "
+                                                      f"cores; workers {f['worker_cpu_s']:.0f} s, simulator "
+                                                      f"{f['bench_process_cpu_s']:.0f} s")
+    out.checks = {f"{n} workers: every job COMPLETED": f["completed"] for n, f in runs.items()}
+    most = max(cfg.workers)
+    if most >= 4:
+        out.targets = [Target(f"scale: {most} workers vs 1", runs[most]["vs_1"], 3, at_most=False, unit="x")]
+    return out
