@@ -42,6 +42,13 @@ def _as_float(name: str, raw: Any, minimum: float = 0.0) -> float:
     return value
 
 
+def _as_fraction(name: str, raw: Any) -> float:
+    value = _as_float(name, raw)
+    if value >= 1:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be below 1 (0 turns it off), got {value}")
+    return value
+
+
 def _as_bool(name: str, raw: Any) -> bool:
     if isinstance(raw, bool):
         return raw
@@ -100,6 +107,7 @@ class Settings:
     payer_concurrency: int = 50
     payer_rate_per_second: float = 50.0
     payer_timeout_seconds: float = 30.0
+    payer_hedge_quantile: float = 0.95  # 0: never send a second copy of a slow call
     refresh_seconds: float = 1.0
     read_only: bool = False
 
@@ -147,6 +155,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "payer_concurrency": lambda n, v: _as_int(n, v, 1),
     "payer_rate_per_second": lambda n, v: _as_float(n, v, 0.1),
     "payer_timeout_seconds": lambda n, v: _as_float(n, v, 0.1),
+    "payer_hedge_quantile": lambda n, v: _as_fraction(n, v),
     "refresh_seconds": lambda n, v: _as_float(n, v, 0.1),
     "read_only": _as_bool,
 }

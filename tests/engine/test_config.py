@@ -14,6 +14,14 @@ def test_defaults_are_embedded_and_sandbox() -> None:
     assert settings.mode == "embedded" and settings.sandbox
     assert settings.effective_database_url == "sqlite:////tmp/x/claimsops.db"
     assert settings.payer_id == "87726"
+    assert settings.payer_hedge_quantile == 0.95
+
+
+def test_hedging_can_be_turned_off_for_the_payer_client() -> None:
+    from engine.sandbox import payer_settings
+
+    settings = load_settings({"CLAIMSOPS_PAYER_URL": "https://payer.example", "CLAIMSOPS_PAYER_HEDGE_QUANTILE": "0"})
+    assert payer_settings(settings).hedge_quantile == 0
 
 
 def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
@@ -39,6 +47,8 @@ def test_secret_from_a_file_and_never_in_repr(tmp_path: Path) -> None:
     ({"CLAIMSOPS_READ_ONLY": "maybe"}, "CLAIMSOPS_READ_ONLY must be true or false"),
     ({"CLAIMSOPS_PAYER_URL": "payer.example"}, "CLAIMSOPS_PAYER_URL must be a URL"),
     ({"CLAIMSOPS_PAYER_RATE_PER_SECOND": "fast"}, "CLAIMSOPS_PAYER_RATE_PER_SECOND must be a number"),
+    ({"CLAIMSOPS_PAYER_HEDGE_QUANTILE": "1"}, "CLAIMSOPS_PAYER_HEDGE_QUANTILE must be below 1 (0 turns it off)"),
+    ({"CLAIMSOPS_PAYER_HEDGE_QUANTILE": "-0.5"}, "CLAIMSOPS_PAYER_HEDGE_QUANTILE must be at least 0"),
     ({"CLAIMSOPS_CONFIG": "/nonexistent.toml"}, "CLAIMSOPS_CONFIG names /nonexistent.toml"),
     ({"CLAIMSOPS_PAYER_CLIENT_SECRET_FILE": "/nonexistent"}, "CLAIMSOPS_PAYER_CLIENT_SECRET_FILE cannot be read"),
 ])
