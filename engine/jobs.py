@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, update
+from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import Database
@@ -432,14 +432,19 @@ def recount(session: Session, job_id: int) -> None:
     )
 
 
-def pending_rows(db: Database, job_id: int) -> list[JobRow]:
-    """Rows still to look up (no result yet), in row order."""
+PENDING_ROW_COLUMNS = (JobRow.row_number, JobRow.claim_number, JobRow.tin, JobRow.payer_id,
+                       JobRow.first_service_date, JobRow.last_service_date)
+
+
+def pending_rows(db: Database, job_id: int) -> list[Row]:
+    """What a look-up needs of the rows still to look up (no result yet), in row order: plain
+    rows of PENDING_ROW_COLUMNS, several times faster to load than ORM objects (the first payer
+    call waits for them)."""
     with db.read() as session:
-        return list(
-            session.scalars(
-                select(JobRow).where(JobRow.job_id == job_id, JobRow.status.is_(None)).order_by(JobRow.row_number)
-            )
-        )
+        return list(session.execute(
+            select(*PENDING_ROW_COLUMNS).where(JobRow.job_id == job_id, JobRow.status.is_(None))
+            .order_by(JobRow.row_number)
+        ))
 
 
 # ---- queries ----
