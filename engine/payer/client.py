@@ -32,6 +32,7 @@ from engine.payer.errors import (
 from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.normalize import Found, from_inquiry, from_summary
 from engine.payer.tokens import TokenSource
+from engine.payer.transport import PooledTransport
 from engine.text import safe_text
 
 log = logging.getLogger("claimsops.payer")
@@ -196,8 +197,7 @@ class PayerClient:
         timeout = httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s), pool=None)
         self.http = httpx.AsyncClient(
             timeout=timeout,
-            limits=httpx.Limits(max_connections=200, max_keepalive_connections=100),
-            transport=transport,
+            transport=transport or PooledTransport(max_connections=200, max_keepalive=100),
             follow_redirects=False,
         )
         self._tokens = {

@@ -164,3 +164,26 @@ async def test_without_hedging_or_when_the_planner_declines_a_stall_is_waited_ou
     durations, hedges, _ = await _inquire_all(stalling_sim, dataset, claims, hedge_quantile=0.95,
                                               hooks=CallHooks(may_hedge=lambda seconds: False))
     assert hedges == 0 and max(durations) >= HANG_S
+
+
+async def test_requests_spread_over_small_pools_and_every_one_is_released(dataset) -> None:
+    from engine.payer.transport import PooledTransport
+
+    transport = PooledTransport(max_connections=40, max_keepalive=20, pool_size=16)
+    assert transport.pools == 3
+    config = SimConfig(seed=5, today=TODAY, fixed_latency_s=0.2)
+    with PayerSimulator(config, dataset=dataset) as sim:
+        settings = PayerSettings(sim.url, sim.url, config.client_id, config.client_secret, timeout_s=5)
+        async with PayerClient(settings, limits=LocalLimits(1000, 40), transport=transport) as client:
+            claims = dataset.claim_numbers(dataset.tins[0])[:40]
+            found = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", c) for c in claims))
+            assert [f[0].claim_number for f in found] == claims
+            assert sim.snapshot().peak_in_flight > 16  # more than one pool's worth at once
+            assert transport._busy == [0, 0, 0]
+            sim.configure(fixed_latency_s=5.0)
+            call = asyncio.create_task(client.inquire(dataset.tins[0], "87726", claims[0]))
+            await asyncio.sleep(0.3)
+            assert sum(transport._busy) == 1
+            call.cancel()  # abandoned mid-request: its connection is counted free again
+            await asyncio.gather(call, return_exceptions=True)
+            assert transport._busy == [0, 0, 0]
