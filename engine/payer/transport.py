@@ -22,10 +22,9 @@ class PooledTransport(httpx.AsyncBaseTransport):
         count = max(1, math.ceil(max_connections / pool_size))
         per_pool = math.ceil(max_connections / count)
         keepalive = math.ceil(max_keepalive / count)
-        self._pools = [
-            httpx.AsyncHTTPTransport(limits=httpx.Limits(max_connections=per_pool, max_keepalive_connections=keepalive))
-            for _ in range(count)
-        ]
+        limits = httpx.Limits(max_connections=per_pool, max_keepalive_connections=keepalive)
+        tls = httpx.create_ssl_context()  # once: loading the CA bundle takes ~30 ms
+        self._pools = [httpx.AsyncHTTPTransport(verify=tls, limits=limits) for _ in range(count)]
         self._busy = [0] * count
 
     @property
