@@ -24,7 +24,9 @@ class LogEntry:
 
 
 class LogPane(ScrollView, can_focus=True):
-    """Entries in id order. `wrap` folds long lines at the pane's width."""
+    """Entries in the order they arrived: id order, except that a line committed late (a lower
+    id seen after a higher one) comes after the lines already shown. `wrap` folds long lines at
+    the pane's width."""
 
     class ScrolledToTop(Message):
         """The operator scrolled up past the first line (fetch older lines)."""
