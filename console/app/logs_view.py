@@ -177,7 +177,7 @@ class LogsView(LiveWidget):
             self.more_older = len(data.records) >= request.window
             self.new_count = 0
             if self.following:
-                pane.scroll_end(animate=False, immediate=True, x_axis=False)
+                self._scroll_to_newest()
         elif request.mode == "tail":
             if len(data.records) > request.window:  # far behind: start from the newest lines
                 self._reload = True
@@ -189,10 +189,16 @@ class LogsView(LiveWidget):
                     self.more_older = True
                 self.last_id = data.newest_id
                 if self.following:
-                    pane.scroll_end(animate=False, immediate=True, x_axis=False)
+                    self._scroll_to_newest()
         else:
             self.new_count = data.new_count
         self._show_status()
+
+    def _scroll_to_newest(self) -> None:
+        self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
+        # Lines fetched as the tab is shown arrive before the pane has been laid out: it has no
+        # height to scroll by yet, and would show the oldest lines. Again once it has one.
+        self.pane.scroll_end(animate=False, immediate=False, x_axis=False)
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
@@ -330,13 +336,14 @@ class LogsView(LiveWidget):
     def action_toggle_wrap(self) -> None:
         self.pane.set_wrap(not self.pane.wrap)
         if self.following:
-            self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._scroll_to_newest()
         self._show_status()
 
     @on(LogPane.ScrolledUp)
     def _scrolled_up(self, event: LogPane.ScrolledUp) -> None:
         event.stop()
-        if self.following and not self.pane.at_end:
+        # not `not at_end`: the pane moves after the next refresh, so it is still at the end here
+        if self.following and self.pane.max_scroll_y > 0:
             self.set_following(False)
 
     @on(LogPane.ScrolledToTop)

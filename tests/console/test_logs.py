@@ -198,3 +198,22 @@ async def test_a_line_committed_after_a_newer_one_is_shown_once_on_postgresql(
             assert messages == ["before the race", "committed first", "committed late"]
     finally:
         db.dispose()
+
+
+async def test_a_full_window_opens_on_the_newest_lines_and_renders_only_new_ones(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    bulk_logs(sqlite_db, 300)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_logs(pilot)
+        pane = view.pane
+        await on_screen(pilot, "bulk line 299")
+        assert pane.at_end
+        rendered = pane._cache.misses
+        add_log(sqlite_db, "one more line")
+        app.refresh_active()
+        await on_screen(pilot, "one more line")
+        assert len(pane.entries) == 100 and pane.at_end
+        # the lines that stay on screen are not rendered again: the new one, and the row it took
+        assert pane._cache.misses - rendered <= 2
