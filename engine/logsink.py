@@ -302,10 +302,11 @@ class LogTail:
             self.flt.apply(select(LogRecord.id)).where(LogRecord.id > floor).order_by(LogRecord.id)
             .limit(limit + len(self._seen))
         )
+        rows: list[LogRecord] = []
         with self.db.read() as session:
             fresh = [i for i in session.scalars(ids_query) if i not in self._seen][:limit]
-            rows = list(session.scalars(select(LogRecord).where(LogRecord.id.in_(fresh)).order_by(LogRecord.id))) \
-                if fresh else []
+            if fresh:
+                rows = list(session.scalars(select(LogRecord).where(LogRecord.id.in_(fresh)).order_by(LogRecord.id)))
         for row in rows:
             self._seen.add(row.id)
             self.last_id = max(self.last_id, row.id)

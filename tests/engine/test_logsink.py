@@ -29,6 +29,8 @@ def test_records_reach_the_database_tagged_and_masked(db, capsys) -> None:
     assert last_lines(db, LogFilter(level=logging.WARNING), 10)[0].id == rows[0].id
     assert lines_after(db, LogFilter(), rows[0].id)[0].message == "plain line"
     assert last_lines(db, LogFilter(text="plain"), 10)[0].message == "plain line"
+    assert [r.message for r in last_lines(db, LogFilter(text="PLAIN Li"), 10)] == ["plain line"]
+    assert last_lines(db, LogFilter(text="plainline"), 10) == []
 
 
 def test_lines_survive_a_database_outage(tmp_path) -> None:
