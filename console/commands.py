@@ -258,8 +258,7 @@ def logs(args: argparse.Namespace) -> int:
                       "level": level_name(r.level), "job_id": r.job_id, "message": r.message} for r in rows])
         return 0
     show(rows)
-    tail = LogTail(ctx.db, flt, rows[-1].id if rows else 0)
-    tail.poll()  # the overlap below the last line shown: already on screen
+    tail = LogTail.following(ctx.db, flt, rows, args.n)
     while args.follow:
         time.sleep(0.5)
         show(tail.poll())

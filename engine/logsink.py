@@ -11,11 +11,16 @@ import queue
 import socket
 import sys
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from sqlalchemy import insert, select
+from sqlalchemy import Boolean, bindparam, func, insert, select
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.db import Database
 from engine.models import LogRecord
@@ -191,6 +196,31 @@ def setup_logging(db: Database | None, service: str, *, stderr: bool = True, lev
 # ---- queries ----
 
 
+class _ContainsText(ColumnElement[bool]):
+    """`column ILIKE pattern`. SQLAlchemy spells ILIKE on SQLite as lower(x) LIKE lower(y), which
+    scans twice as slowly as SQLite's own LIKE; that is already case-insensitive, for ASCII
+    only, as lower() is, so the result is the same."""
+
+    type = Boolean()
+    inherit_cache = True
+    _is_implicitly_boolean = True
+    _traverse_internals = [("column", InternalTraversal.dp_clauseelement), ("pattern", InternalTraversal.dp_clauseelement)]
+
+    def __init__(self, column: ColumnElement[str], pattern: str) -> None:
+        self.column = column
+        self.pattern = bindparam(None, pattern)
+
+
+@compiles(_ContainsText)
+def _compile_ilike(element: _ContainsText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.ilike(element.pattern), **kw)
+
+
+@compiles(_ContainsText, "sqlite")
+def _compile_sqlite_like(element: _ContainsText, compiler: SQLCompiler, **kw: Any) -> str:
+    return compiler.process(element.column.like(element.pattern), **kw)
+
+
 @dataclass(frozen=True)
 class LogFilter:
     service: str = ""
@@ -209,7 +239,7 @@ class LogFilter:
         if self.run_id is not None:
             query = query.where(LogRecord.run_id == self.run_id)
         if self.text:
-            query = query.where(LogRecord.message.ilike(f"%{self.text}%"))
+            query = query.where(_ContainsText(LogRecord.message, f"%{self.text}%"))
         return query
 
 
@@ -243,29 +273,51 @@ def lines_after(db: Database, flt: LogFilter, after_id: int, limit: int = 1000) 
 class LogTail:
     """Follows the logs table. On PostgreSQL an id is taken at insert but becomes visible at
     commit, so a line with a lower id can appear after a higher one has been read: every poll
-    re-reads a short overlap below the newest id and skips the lines it already returned."""
+    re-reads the ids of a short overlap below the newest id and returns only the lines it has
+    not returned before (the full rows are read for those alone)."""
 
     OVERLAP = 500
 
-    def __init__(self, db: Database, flt: LogFilter, after_id: int = 0) -> None:
-        self.db, self.flt, self.last_id = db, flt, after_id
-        self._seen: set[int] = set()
+    def __init__(
+        self, db: Database, flt: LogFilter, after_id: int = 0, *, seen: Iterable[int] = (), oldest_id: int = 0
+    ) -> None:
+        """`after_id`: the newest id already accounted for; `seen`: ids of lines already shown
+        near it; lines at or below `oldest_id` are older than what is shown and never returned."""
+        self.db, self.flt, self.last_id, self.oldest_id = db, flt, after_id, oldest_id
+        self._seen = {i for i in seen if i > after_id - self.OVERLAP}
+
+    @classmethod
+    def following(cls, db: Database, flt: LogFilter, rows: Sequence[LogRecord], limit: int) -> LogTail:
+        """A tail that goes on from `rows`, the newest lines as `last_lines(..., limit)` returned
+        them. If they fill the limit, older matching lines are scroll-back, not new lines."""
+        if not rows:
+            return cls(db, flt, newest_log_id(db))
+        oldest = rows[0].id if len(rows) >= limit else 0
+        return cls(db, flt, rows[-1].id, seen=(r.id for r in rows), oldest_id=oldest)
 
     def poll(self, limit: int = 1000) -> list[LogRecord]:
-        floor = max(0, self.last_id - self.OVERLAP)
-        query = (
-            self.flt.apply(select(LogRecord)).where(LogRecord.id > floor).order_by(LogRecord.id)
+        """Matching lines not returned before, oldest first (at most `limit`)."""
+        floor = max(self.oldest_id, self.last_id - self.OVERLAP, 0)
+        ids_query = (
+            self.flt.apply(select(LogRecord.id)).where(LogRecord.id > floor).order_by(LogRecord.id)
             .limit(limit + len(self._seen))
         )
+        rows: list[LogRecord] = []
         with self.db.read() as session:
-            rows = [r for r in session.scalars(query) if r.id not in self._seen and r.id > floor]
-        rows = rows[:limit]
+            fresh = [i for i in session.scalars(ids_query) if i not in self._seen][:limit]
+            if fresh:
+                rows = list(session.scalars(select(LogRecord).where(LogRecord.id.in_(fresh)).order_by(LogRecord.id)))
         for row in rows:
             self._seen.add(row.id)
             self.last_id = max(self.last_id, row.id)
         floor = self.last_id - self.OVERLAP
         self._seen = {i for i in self._seen if i > floor}
         return rows
+
+
+def newest_log_id(db: Database) -> int:
+    with db.read() as session:
+        return int(session.scalar(select(func.max(LogRecord.id))) or 0)
 
 
 def level_name(level: int) -> str:

@@ -15,6 +15,7 @@ from sqlalchemy import Select, func, or_, select
 from engine.db import Database
 from engine.jobs import STATUSES, JobError
 from engine.logsink import LogFilter
+from engine.logsink import newest_log_id as newest_log_id  # callers read it from views
 from engine.models import Alert, AuditEntry, Job, JobRow, LogRecord, TaskRun
 from engine.tasks import RunInfo
 from engine.workers_registry import count_live
@@ -153,11 +154,6 @@ def log_services(db: Database) -> list[str]:
     """The services that have written log lines, sorted."""
     with db.read() as session:
         return sorted(s for s in session.scalars(select(LogRecord.service).distinct()) if s)
-
-
-def newest_log_id(db: Database) -> int:
-    with db.read() as session:
-        return int(session.scalar(select(func.max(LogRecord.id))) or 0)
 
 
 # ---- header ----

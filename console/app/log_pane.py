@@ -24,7 +24,9 @@ class LogEntry:
 
 
 class LogPane(ScrollView, can_focus=True):
-    """Entries in id order. `wrap` folds long lines at the pane's width."""
+    """Entries in the order they arrived: id order, except that a line committed late (a lower
+    id seen after a higher one) comes after the lines already shown. `wrap` folds long lines at
+    the pane's width."""
 
     class ScrolledToTop(Message):
         """The operator scrolled up past the first line (fetch older lines)."""
@@ -39,6 +41,9 @@ class LogPane(ScrollView, can_focus=True):
         self._lines: list[Text] = []
         self._counts: list[int] = []
         self._layout_width = 0
+        # Strips are cached by line number counted from the last full layout, so that lines
+        # dropped from the front (a full window following new lines) leave the others cached.
+        self._dropped_lines = 0
         self._cache: LRUCache[tuple[int, int, int], Strip] = LRUCache(1024)
 
     # -- content --
@@ -63,7 +68,7 @@ class LogPane(ScrollView, can_focus=True):
             del self.entries[:excess]
             del self._counts[:excess]
             del self._lines[:dropped]
-            self._cache.clear()
+            self._dropped_lines += dropped
         self._update_size()
 
     def prepend(self, entries: Sequence[LogEntry], *, keep: int) -> int:
@@ -120,6 +125,7 @@ class LogPane(ScrollView, can_focus=True):
             lines = self._layout_entry(entry, width)
             self._counts.append(len(lines))
             self._lines.extend(lines)
+        self._dropped_lines = 0
         self._cache.clear()
         self._update_size()
 
@@ -143,7 +149,7 @@ class LogPane(ScrollView, can_focus=True):
         index = scroll_y + y
         if index >= len(self._lines):
             return Strip.blank(width, self.rich_style)
-        key = (index, scroll_x, width)
+        key = (self._dropped_lines + index, scroll_x, width)
         cached = self._cache.get(key)
         if cached is None:
             line = self._lines[index]
@@ -161,6 +167,10 @@ class LogPane(ScrollView, can_focus=True):
 
     def _scrolled_up(self) -> None:
         self.post_message(self.ScrolledUp())
+        # the scroll actions move the pane after the next refresh: look for the top then
+        self.call_after_refresh(self._reached_top)
+
+    def _reached_top(self) -> None:
         if min(self.scroll_y, self.scroll_target_y) <= 0:
             self.post_message(self.ScrolledToTop())
 

@@ -27,7 +27,7 @@ from console.app.log_pane import LogEntry, LogPane
 from console.app.prompt import Picker
 from console.app.render import level_text, untrusted
 from engine import views
-from engine.logsink import LogFilter, last_lines, lines_after
+from engine.logsink import LogFilter, LogTail, last_lines
 from engine.models import LogRecord
 
 LINE_CHOICES = (100, 500, 1000, 0)  # 0 = all
@@ -65,6 +65,7 @@ class LogsRequest:
     mode: str  # reload | tail | count
     window: int
     after_id: int = 0
+    tail: LogTail | None = None
 
 
 @dataclass
@@ -72,6 +73,7 @@ class LogsData:
     records: list[LogRecord] = field(default_factory=list)
     newest_id: int = 0
     new_count: int = 0
+    tail: LogTail | None = None
 
 
 class OlderLines(Message, bubble=False):
@@ -115,6 +117,7 @@ class LogsView(LiveWidget):
         self.following = True
         self.new_count = 0
         self.last_id = 0
+        self.tail: LogTail | None = None
         self.more_older = False
         self._reload = True
         self._loading_older = False
@@ -144,21 +147,23 @@ class LogsView(LiveWidget):
     # -- live --
 
     def build_request(self) -> LogsRequest:
-        if self._reload or (self.following and not self.pane.entries and not self.last_id):
+        if self._reload or self.tail is None or (self.following and not self.pane.entries and not self.last_id):
             return LogsRequest(self.flt, "reload", self.window)
         if self.following:
-            return LogsRequest(self.flt, "tail", self.window, self.last_id)
+            return LogsRequest(self.flt, "tail", self.window, self.last_id, self.tail)
         return LogsRequest(self.flt, "count", self.window, self.last_id)
 
     def fetch(self, request: LogsRequest) -> LogsData:
         db = context(self).db
         if request.mode == "reload":
             records = last_lines(db, request.flt, limit=request.window)
-            newest = records[-1].id if records else views.newest_log_id(db)
-            return LogsData(records=records, newest_id=newest)
+            tail = LogTail.following(db, request.flt, records, request.window)
+            return LogsData(records=records, newest_id=tail.last_id, tail=tail)
         if request.mode == "tail":
-            records = lines_after(db, request.flt, request.after_id, limit=request.window + 1)
-            return LogsData(records=records, newest_id=records[-1].id if records else request.after_id)
+            assert request.tail is not None
+            # polls run one at a time (LivePoller), so the tail is never polled twice at once
+            records = request.tail.poll(limit=request.window + 1)
+            return LogsData(records=records, newest_id=request.tail.last_id)
         return LogsData(new_count=views.count_lines_after(db, request.flt, request.after_id, cap=NEW_CAP))
 
     def render_data(self, request: LogsRequest, data: LogsData) -> None:
@@ -167,11 +172,12 @@ class LogsView(LiveWidget):
         if request.mode == "reload":
             self._reload = False
             pane.set_entries([log_entry(r, tz) for r in data.records])
+            self.tail = data.tail
             self.last_id = data.newest_id
             self.more_older = len(data.records) >= request.window
             self.new_count = 0
             if self.following:
-                pane.scroll_end(animate=False, immediate=True, x_axis=False)
+                self._scroll_to_newest()
         elif request.mode == "tail":
             if len(data.records) > request.window:  # far behind: start from the newest lines
                 self._reload = True
@@ -183,10 +189,16 @@ class LogsView(LiveWidget):
                     self.more_older = True
                 self.last_id = data.newest_id
                 if self.following:
-                    pane.scroll_end(animate=False, immediate=True, x_axis=False)
+                    self._scroll_to_newest()
         else:
             self.new_count = data.new_count
         self._show_status()
+
+    def _scroll_to_newest(self) -> None:
+        self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
+        # Lines fetched as the tab is shown arrive before the pane has been laid out: it has no
+        # height to scroll by yet, and would show the oldest lines. Again once it has one.
+        self.pane.scroll_end(animate=False, immediate=False, x_axis=False)
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
@@ -324,13 +336,14 @@ class LogsView(LiveWidget):
     def action_toggle_wrap(self) -> None:
         self.pane.set_wrap(not self.pane.wrap)
         if self.following:
-            self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
+            self._scroll_to_newest()
         self._show_status()
 
     @on(LogPane.ScrolledUp)
     def _scrolled_up(self, event: LogPane.ScrolledUp) -> None:
         event.stop()
-        if self.following and not self.pane.at_end:
+        # not `not at_end`: the pane moves after the next refresh, so it is still at the end here
+        if self.following and self.pane.max_scroll_y > 0:
             self.set_following(False)
 
     @on(LogPane.ScrolledToTop)
@@ -367,7 +380,7 @@ class LogsView(LiveWidget):
         dropped = self.pane.prepend([log_entry(r, tz) for r in message.records], keep=ALL_WINDOW)
         if dropped:
             self.following = False
-            self.last_id = self.pane.entries[-1].id if self.pane.entries else self.last_id
+            self.last_id = max((e.id for e in self.pane.entries), default=self.last_id)
         self._show_status()
 
     def focus_main(self) -> None:

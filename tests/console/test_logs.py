@@ -162,3 +162,58 @@ async def test_wrap_and_colour_by_level(make_app: AppFactory, sqlite_db: Databas
         assert "bold white on red" in styles["CRIT"]
         hostile = next(e for e in pane.entries if "hostile" in e.text.plain)
         assert "[@click=app.quit]quit[/] ␛]52;c;cm0gLXJmIH4=␇ ␛[2J hostile line" in hostile.text.plain
+
+
+async def test_a_line_committed_after_a_newer_one_is_shown_once_on_postgresql(
+    make_app: AppFactory, pg_url: str
+) -> None:
+    """PostgreSQL takes the id at insert and shows the row at commit: the pane must not follow
+    by `id > newest id shown`, or the line committed late is skipped for good."""
+    db = Database(pg_url)
+    try:
+        add_log(db, "before the race")
+        app = make_app(db=db)
+        async with app.run_test(size=(120, 30)) as pilot:
+            view = await open_logs(pilot)
+            await on_screen(pilot, "before the race")
+            with db.engine.connect() as slow:
+                slow_tx = slow.begin()
+                slow.execute(insert(LogRecord), [{
+                    "at": NOW, "service": "worker", "host": "h", "pid": 1, "level": 20, "logger": "x",
+                    "job_id": None, "run_id": None, "message": "committed late",
+                }])
+                add_log(db, "committed first")  # a higher id, visible first
+                fetches = view.poller.fetches
+                app.refresh_active()
+                await wait_for(pilot, lambda: view.poller.fetches > fetches and not view.poller.in_flight,
+                               what="a fetch while the first insert is open")
+                await on_screen(pilot, "committed first")
+                slow_tx.commit()
+            for _ in range(2):  # the line arrives once, and a further fetch does not add it again
+                fetches = view.poller.fetches
+                app.refresh_active()
+                await wait_for(pilot, lambda f=fetches: view.poller.fetches > f and not view.poller.in_flight,
+                               what="a fetch after the commit")
+            messages = [e.text.plain.split(None, 4)[-1] for e in view.pane.entries]
+            assert messages == ["before the race", "committed first", "committed late"]
+    finally:
+        db.dispose()
+
+
+async def test_a_full_window_opens_on_the_newest_lines_and_renders_only_new_ones(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    bulk_logs(sqlite_db, 300)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_logs(pilot)
+        pane = view.pane
+        await on_screen(pilot, "bulk line 299")
+        assert pane.at_end
+        rendered = pane._cache.misses
+        add_log(sqlite_db, "one more line")
+        app.refresh_active()
+        await on_screen(pilot, "one more line")
+        assert len(pane.entries) == 100 and pane.at_end
+        # the lines that stay on screen are not rendered again: the new one, and the row it took
+        assert pane._cache.misses - rendered <= 2

@@ -49,6 +49,15 @@ async def test_header_in_production_mode_and_read_only(make_app: AppFactory) -> 
         assert "bob (read-only)" in text
 
 
+async def test_startup_objects_are_kept_out_of_collections_until_the_app_exits(make_app: AppFactory) -> None:
+    import gc
+
+    app = make_app()
+    async with app.run_test(size=(160, 30)) as pilot:
+        await wait_for(pilot, lambda: gc.get_freeze_count() > 0, what="the startup objects frozen")
+    assert gc.get_freeze_count() == 0  # a process that starts another app does not keep this one
+
+
 async def test_tabs_switch_and_each_view_takes_the_focus(make_app: AppFactory, sqlite_db: Database) -> None:
     seed_jobs(sqlite_db)
     app = make_app()

@@ -29,6 +29,8 @@ def test_records_reach_the_database_tagged_and_masked(db, capsys) -> None:
     assert last_lines(db, LogFilter(level=logging.WARNING), 10)[0].id == rows[0].id
     assert lines_after(db, LogFilter(), rows[0].id)[0].message == "plain line"
     assert last_lines(db, LogFilter(text="plain"), 10)[0].message == "plain line"
+    assert [r.message for r in last_lines(db, LogFilter(text="PLAIN Li"), 10)] == ["plain line"]
+    assert last_lines(db, LogFilter(text="plainline"), 10) == []
 
 
 def test_lines_survive_a_database_outage(tmp_path) -> None:
@@ -68,3 +70,61 @@ def test_tail_catches_a_line_committed_after_a_newer_one(db) -> None:
         session.execute(insert(LogRecord), [line(11, "b")])
     assert [r.message for r in tail.poll()] == ["b"]
     assert tail.poll() == []
+
+
+def _row(message: str) -> dict:
+    from datetime import UTC, datetime
+
+    return {"at": datetime.now(UTC), "service": "w", "host": "h", "pid": 1, "level": 20, "logger": "t",
+            "job_id": None, "run_id": None, "message": message}
+
+
+def test_tail_following_shown_lines_returns_only_new_ones(db) -> None:
+    from sqlalchemy import insert
+
+    from engine.logsink import LogTail
+    from engine.models import LogRecord
+
+    with db.write() as session:
+        session.execute(insert(LogRecord), [_row(f"old {n}") for n in range(20)])
+    shown = last_lines(db, LogFilter(), 5)
+    tail = LogTail.following(db, LogFilter(), shown, 5)
+    assert tail.poll() == []  # neither the lines shown nor the older ones beyond the window
+    with db.write() as session:
+        session.execute(insert(LogRecord), [_row("new")])
+    assert [r.message for r in tail.poll()] == ["new"]
+    assert tail.poll() == []
+    # a filter that matches nothing yet starts at the newest line, not at the start of the table
+    empty = LogTail.following(db, LogFilter(text="later"), [], 5)
+    assert empty.last_id == shown[-1].id + 1
+    with db.write() as session:
+        session.execute(insert(LogRecord), [_row("later line")])
+    assert [r.message for r in empty.poll()] == ["later line"]
+
+
+def test_tail_gets_a_line_committed_after_a_newer_one_on_postgresql(pg_url: str) -> None:
+    """Real transactions: the first insert takes the lower id but commits after a later insert."""
+    from sqlalchemy import insert
+
+    from engine.db import Database
+    from engine.logsink import LogTail
+    from engine.models import LogRecord
+
+    db = Database(pg_url)
+    try:
+        with db.write() as session:
+            session.execute(insert(LogRecord), [_row("before")])
+        tail = LogTail.following(db, LogFilter(), last_lines(db, LogFilter(), 100), 100)
+        with db.engine.connect() as slow:
+            slow_tx = slow.begin()
+            slow.execute(insert(LogRecord), [_row("committed late")])
+            with db.write() as session:
+                session.execute(insert(LogRecord), [_row("committed first")])
+            assert [r.message for r in tail.poll()] == ["committed first"]
+            slow_tx.commit()
+        # following by `id > newest id read` would never see it
+        assert lines_after(db, LogFilter(), tail.last_id) == []
+        assert [r.message for r in tail.poll()] == ["committed late"]
+        assert tail.poll() == []
+    finally:
+        db.dispose()
