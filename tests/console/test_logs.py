@@ -69,7 +69,8 @@ async def test_follow_off_shows_a_new_lines_marker(make_app: AppFactory, sqlite_
         # scrolling up stops following too
         bulk_logs(sqlite_db, 200)
         app.refresh_active()
-        await wait_for(pilot, lambda: len(view.pane.entries) == 100, what="a full window")
+        await wait_for(pilot, lambda: len(view.pane.entries) == 100 and view.pane.max_scroll_y > 0
+                       and view.pane.has_focus, what="a full window, laid out and focused")
         await pilot.press("pageup")
         await wait_for(pilot, lambda: not view.following, what="follow off")
 
