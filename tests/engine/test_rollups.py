@@ -153,6 +153,33 @@ def test_bucket_percentiles_stay_within_the_stated_precision() -> None:
     assert buckets.percentiles([], (0.5,)) == [None]
 
 
+def test_collect_reads_percentiles_from_the_buckets(db, tmp_path) -> None:
+    from engine import stats
+    from engine.config import Settings
+
+    rng = random.Random(4)
+    buffer = MetricsBuffer(db)
+    now = utcnow()
+    values = [rng.lognormvariate(-0.4, 0.6) for _ in range(3000)]
+    for i, value in enumerate(values):
+        buffer.record(PAYER_CALL, value, LABELS[i % len(LABELS)], at=now - timedelta(minutes=1 + i % 50))
+    buffer.record(PAYER_CALL, 99.0, "summary:ok", at=now - timedelta(minutes=70))  # outside the hour
+    buffer.flush()
+    with db.write() as session:  # the raw rows are not read for the hour's figures
+        session.execute(delete(Metric).where(Metric.name == PAYER_CALL))
+    s = stats.collect(db, Settings(home=tmp_path), now=now)
+    assert s.calls_by_outcome["ok"] == 1800 and s.calls_by_outcome["timeout"] == 600
+    assert sum(s.calls_by_outcome.values()) == 3000
+    for key, q in (("p50", 0.5), ("p95", 0.95), ("p99", 0.99)):
+        assert s.latency_ms[key] == pytest.approx(_exact(values, q) * 1000, rel=0.02), key
+    by_minute = defaultdict(list)
+    for i, value in enumerate(values):
+        by_minute[59 - (i % 50)].append(value)
+    for slot, vals in by_minute.items():
+        assert s.latency_spark[slot] == pytest.approx(sum(vals) / len(vals) * 1000, abs=0.051)
+    assert s.latency_spark[:9] == [0.0] * 9
+
+
 def test_migration_from_0001_backfills_the_last_two_days(db_url) -> None:
     database = Database(db_url, migrate=False)
     try:
