@@ -210,6 +210,9 @@ class MetricMinute(Base):
     count: Mapped[int] = mapped_column(Integer)
     total: Mapped[float] = mapped_column(Float)
 
+    # on SQLite the rows live in the primary key's b-tree: half the size, reads in key order
+    __table_args__ = {"sqlite_with_rowid": False}
+
 
 class MetricBucket(Base):
     """Per-minute histogram of a latency metric over the log-spaced buckets of engine.buckets."""
@@ -220,6 +223,8 @@ class MetricBucket(Base):
     minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
     bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
     count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class Worker(Base):

@@ -27,14 +27,16 @@ def upgrade() -> None:
     sa.Column('label', sa.String(length=32), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
     sa.Column('total', sa.Float(), nullable=False),
-    sa.PrimaryKeyConstraint('name', 'minute', 'label', name=op.f('pk_metric_minutes'))
+    sa.PrimaryKeyConstraint('name', 'minute', 'label', name=op.f('pk_metric_minutes')),
+    sqlite_with_rowid=False,
     )
     op.create_table('metric_buckets',
     sa.Column('name', sa.String(length=48), nullable=False),
     sa.Column('minute', engine.models.UTCDateTime(timezone=True), nullable=False),
     sa.Column('bucket', sa.Integer(), nullable=False),
     sa.Column('count', sa.Integer(), nullable=False),
-    sa.PrimaryKeyConstraint('name', 'minute', 'bucket', name=op.f('pk_metric_buckets'))
+    sa.PrimaryKeyConstraint('name', 'minute', 'bucket', name=op.f('pk_metric_buckets')),
+    sqlite_with_rowid=False,
     )
     # Streamed in Python (SQLite may lack ln()); older minutes simply have no rollups.
     from engine.models import utcnow
