@@ -199,6 +199,34 @@ class Metric(Base):
     __table_args__ = (Index("ix_metrics_name_at", "name", "at"),)
 
 
+class MetricMinute(Base):
+    """Per-minute rollup of `metrics`: how many rows and their sum, by name and label."""
+
+    __tablename__ = "metric_minutes"
+
+    name: Mapped[str] = mapped_column(String(48), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)  # the minute's start
+    label: Mapped[str] = mapped_column(String(32), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    total: Mapped[float] = mapped_column(Float)
+
+    # on SQLite the rows live in the primary key's b-tree: half the size, reads in key order
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
+class MetricBucket(Base):
+    """Per-minute histogram of a latency metric over the log-spaced buckets of engine.buckets."""
+
+    __tablename__ = "metric_buckets"
+
+    name: Mapped[str] = mapped_column(String(48), primary_key=True)
+    minute: Mapped[datetime] = mapped_column(UTCDateTime, primary_key=True)
+    bucket: Mapped[int] = mapped_column(Integer, primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = {"sqlite_with_rowid": False}
+
+
 class Worker(Base):
     __tablename__ = "workers"
 

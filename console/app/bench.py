@@ -3,7 +3,7 @@
 Generates N jobs (default 100,000), N log rows (default 1,000,000) and N payer-call metric rows
 (default 10,000,000: a year of history, the last hour at the payer's 50 calls per second) in a
 temporary SQLite database (bulk inserts in a child process, so that the measured process holds
-only the console), runs the console headless at 160×48 and prints one JSON object:
+only the console; then the metrics' per-minute rollups from engine.rollups.rebuild), runs the console headless at 160×48 and prints one JSON object:
 
 Each time runs to the moment the data has been rendered into the widgets (the screen shows
 it on the next frame, within 1/60 s); Textual's own animations are not waited for.
@@ -162,9 +162,30 @@ def generate(path: Path, jobs: int, logs: int, metrics: int = 0) -> dict[str, fl
             for chunk in _chunks(_metric_rows(metrics, jobs, now), size=100_000):
                 conn.executemany("INSERT INTO metrics (at, name, value, label) VALUES (?,?,?,?)", chunk)
         timings["generate_metrics_s"] = time.perf_counter() - started
+    conn.close()
+    if metrics:
+        started = time.perf_counter()
+        _rollup(path)
+        timings["generate_rollups_s"] = time.perf_counter() - started
+    conn = sqlite3.connect(path)
     conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     conn.close()
     return timings
+
+
+def _rollup(path: Path) -> None:
+    """The per-minute rollups of every generated metric row, as the workers' flushes write them."""
+    from sqlalchemy import text
+
+    from engine.db import Database
+    from engine.rollups import rebuild
+
+    db = Database(f"sqlite:///{path}")
+    with db.write() as session:
+        first = session.scalar(text("SELECT min(at) FROM metrics"))
+        if first is not None:
+            rebuild(session.connection(), datetime.fromisoformat(first).replace(tzinfo=UTC))
+    db.dispose()
 
 
 def _generate_child(path: str, jobs: int, logs: int, metrics: int, out: Any) -> None:

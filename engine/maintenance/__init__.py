@@ -34,7 +34,7 @@ TASKS: dict[str, TaskDef] = {
         TaskDef("archive_old_results", "move rows of jobs finished 90+ days ago to archive files",
                 "daily 03:00", archive_old_results),
         TaskDef("health_check_alert", "health checks; alert on changes", "every 5m", health_check_alert),
-        TaskDef("log_retention", "logs older than 14 days (errors 90), WAL checkpoint",
+        TaskDef("log_retention", "logs older than 14 days (errors 90), metrics 30 (rollups 90), WAL checkpoint",
                 "daily 04:00", log_retention),
     )
 }

@@ -1,5 +1,6 @@
 """log_retention: logs older than 14 days (ERROR and above: 90 days), old run history and
-handled commands, in short batches; then a WAL checkpoint on SQLite."""
+handled commands, raw metrics older than 30 days and their per-minute rollups older than 90,
+in short batches; then a WAL checkpoint on SQLite."""
 
 from __future__ import annotations
 
@@ -12,11 +13,14 @@ from sqlalchemy import and_, delete, or_, select
 from engine.db import BUSY_TIMEOUT_MS, Database
 from engine.maintenance.base import OK, WARN, TaskContext, TaskResult, plural
 from engine.models import Command, LogRecord, TaskRun
+from engine.rollups import prune
 
 LOG_DAYS = 14
 ERROR_LOG_DAYS = 90
 RUN_DAYS = 90
 COMMAND_DAYS = 30
+METRIC_DAYS = 30  # raw metric rows; the Stats tab reads at most today's
+ROLLUP_DAYS = 90  # metric_minutes and metric_buckets
 BATCH = 5000
 CHECKPOINT_BUSY_MS = 2000
 log = logging.getLogger("claimsops.maintenance")
@@ -69,9 +73,12 @@ def log_retention(ctx: TaskContext) -> TaskResult:
         ctx.db, Command,
         and_(Command.handled_at.is_not(None), Command.requested_at < now - timedelta(days=COMMAND_DAYS)),
     )
+    metrics, rollups = prune(ctx.db, now - timedelta(days=METRIC_DAYS), now - timedelta(days=ROLLUP_DAYS))
     summary = (
         f"deleted {plural(old, 'log line')} (kept {LOG_DAYS} days, errors {ERROR_LOG_DAYS}), "
-        f"{plural(runs, 'old run')}, {plural(commands, 'handled command')}"
+        f"{plural(runs, 'old run')}, {plural(commands, 'handled command')}, "
+        f"{plural(metrics, 'metric row')} (kept {METRIC_DAYS} days) and "
+        f"{plural(rollups, 'metric rollup row')} (kept {ROLLUP_DAYS} days)"
     )
     outcome = OK
     if ctx.db.is_sqlite and ctx.db.sqlite_path is not None:

@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import insert
 
 from engine.db import Database
+from engine.metrics import write_rows
 from engine.models import (
     Alert,
     AuditEntry,
@@ -18,7 +19,6 @@ from engine.models import (
     JobRow,
     Lease,
     LogRecord,
-    Metric,
     TaskRun,
     TaskState,
 )
@@ -213,7 +213,7 @@ def seed_metrics(db: Database) -> None:
     for seconds, status in ((40.0, "COMPLETED"), (12.5, "COMPLETED"), (95.0, "FAILED")):
         rows.append({"at": NOW - timedelta(minutes=30), "name": "job_duration", "value": seconds, "label": status})
     with db.write() as session:
-        session.execute(insert(Metric), rows)
+        write_rows(session.connection(), rows)
 
 
 def seed_tasks(db: Database) -> dict[str, int]:

@@ -1,5 +1,5 @@
 """Each maintenance task's effect on real rows (SQLite and PostgreSQL): stuck jobs, sessions,
-log retention."""
+log and metrics retention."""
 
 from __future__ import annotations
 
@@ -8,16 +8,20 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from engine import jobs
+from engine import jobs, rollups
 from engine.maintenance import OK, WARN, TaskContext
 from engine.maintenance.retention import log_retention
 from engine.maintenance.runs import run_task
 from engine.maintenance.sessions import cleanup_old_sessions
 from engine.maintenance.stuck import cleanup_stuck_jobs
+from engine.metrics import PAYER_CALL, ROWS_DONE, minute_of, write_rows
 from engine.models import (
     Command,
     Job,
     LogRecord,
+    Metric,
+    MetricBucket,
+    MetricMinute,
     OperatorSession,
     PayerToken,
     TaskRun,
@@ -137,3 +141,25 @@ def test_log_retention_keeps_errors_longer(db, settings) -> None:
         assert kept == ["critical 60d", "error 30d", "info 13d"]
         assert session.scalar(select(func.count()).select_from(TaskRun)) == 1
         assert list(session.scalars(select(Command.target))) == ["y"]
+
+
+def test_log_retention_prunes_metrics_and_rollups_in_batches(db, settings, monkeypatch) -> None:
+    monkeypatch.setattr(rollups, "PRUNE_BATCH", 7)  # several transactions per name
+    monkeypatch.setattr(rollups, "PRUNE_STEP", timedelta(seconds=30))
+    now = utcnow()
+    ages = {"raw 31d": 31, "raw 29d": 29, "raw 91d": 91, "raw 1h": 1 / 24}
+    with db.write() as session:
+        rows = [{"at": now - timedelta(days=days, seconds=s), "name": name, "value": 0.5, "label": label}
+                for label, days in ages.items() for s in range(20) for name in (PAYER_CALL, ROWS_DONE)]
+        write_rows(session.connection(), rows)
+    outcome, summary = log_retention(TaskContext(db, settings))
+    assert outcome == OK
+    # 2 names × 20 rows each for 31 and 91 days; rollups: the 91-day rows, 1 or 2 minutes each
+    assert ", 80 metric rows (kept 30 days) and " in summary
+    with db.read() as session:
+        assert sorted(set(session.scalars(select(Metric.label)))) == ["raw 1h", "raw 29d"]
+        assert session.scalar(select(func.count()).select_from(Metric)) == 80
+        kept = set(session.scalars(select(MetricMinute.label)))
+        assert kept == {"raw 1h", "raw 29d", "raw 31d"}
+        assert session.scalar(select(func.min(MetricBucket.minute))) >= minute_of(now - timedelta(days=90))
+        assert session.scalar(select(func.sum(MetricMinute.count))) == 120
