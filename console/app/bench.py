@@ -174,17 +174,15 @@ def generate(path: Path, jobs: int, logs: int, metrics: int = 0) -> dict[str, fl
 
 
 def _rollup(path: Path) -> None:
-    """The per-minute rollups of every generated metric row, as the workers' flushes write them."""
-    from sqlalchemy import text
-
+    """The per-minute rollups the workers' flushes would have written, over the span retention
+    keeps them (older ones would have been pruned; the console reads the last hour)."""
     from engine.db import Database
+    from engine.maintenance.retention import ROLLUP_DAYS
     from engine.rollups import rebuild
 
     db = Database(f"sqlite:///{path}")
     with db.write() as session:
-        first = session.scalar(text("SELECT min(at) FROM metrics"))
-        if first is not None:
-            rebuild(session.connection(), datetime.fromisoformat(first).replace(tzinfo=UTC))
+        rebuild(session.connection(), datetime.now(UTC) - timedelta(days=ROLLUP_DAYS))
     db.dispose()
 
 

@@ -1,6 +1,6 @@
 """Per-minute metric rollups (SQLite and PostgreSQL): what flushes write equals what the raw rows
 say, concurrent flushes add up, a rebuild reproduces them, the 0002 migration backfills the
-last 2 days, and percentiles from the buckets stay within their stated precision."""
+last 2 hours, and percentiles from the buckets stay within their stated precision."""
 
 from __future__ import annotations
 
@@ -180,14 +180,15 @@ def test_collect_reads_percentiles_from_the_buckets(db, tmp_path) -> None:
     assert s.latency_spark[:9] == [0.0] * 9
 
 
-def test_migration_from_0001_backfills_the_last_two_days(db_url) -> None:
+def test_migration_from_0001_backfills_the_last_two_hours(db_url) -> None:
     database = Database(db_url, migrate=False)
     try:
         command.upgrade(_config(database.write_engine), "0001")
         now = utcnow()
-        rows = [{"at": now - timedelta(hours=h, seconds=s), "name": PAYER_CALL, "value": 0.1 * (1 + s % 7),
-                 "label": "summary:ok"} for h in (1, 2, 47) for s in range(0, 600, 7)]
-        old = [{"at": now - timedelta(days=3), "name": PAYER_CALL, "value": 1.0, "label": "summary:ok"}]
+        rows = [{"at": now - timedelta(minutes=m, seconds=s), "name": PAYER_CALL, "value": 0.1 * (1 + s % 7),
+                 "label": "summary:ok"} for m in (1, 60, 110) for s in range(0, 300, 7)]
+        old = [{"at": now - timedelta(hours=h), "name": PAYER_CALL, "value": 1.0, "label": "summary:ok"}
+               for h in (3, 47)]
         with database.engine.begin() as conn:
             conn.execute(insert(Metric), rows + old)
         assert database.upgrade()
@@ -196,9 +197,9 @@ def test_migration_from_0001_backfills_the_last_two_days(db_url) -> None:
             counted = session.scalar(select(func.sum(MetricMinute.count)))
             oldest = session.scalar(select(func.min(MetricMinute.minute)))
         assert counted == len(rows)
-        assert oldest >= minute_of(now - timedelta(days=2))
-        with database.write() as session:  # the 3-day-old row is left out: compare the rest
-            session.execute(delete(Metric).where(Metric.at < now - timedelta(days=2)))
+        assert oldest >= minute_of(now - timedelta(hours=2))
+        with database.write() as session:  # the older rows are left out: compare the rest
+            session.execute(delete(Metric).where(Metric.at < now - timedelta(hours=2)))
         _assert_rollups_match_raw(database)
     finally:
         database.dispose()

@@ -1,5 +1,6 @@
 """metric rollups: per-minute counts and sums (metric_minutes) and latency histograms
-(metric_buckets), backfilled from the last 2 days of raw metrics
+(metric_buckets), backfilled from the last 2 hours of raw metrics (the Stats tab reads the last
+hour; a longer backfill would hold the write lock for minutes on a busy installation)
 
 Revision ID: 0002
 Revises: 0001
@@ -17,7 +18,7 @@ down_revision = '0001'
 branch_labels = None
 depends_on = None
 
-BACKFILL = timedelta(days=2)
+BACKFILL = timedelta(hours=2)
 
 
 def upgrade() -> None:
