@@ -6,8 +6,9 @@ The last hour's payer-call figures (percentiles, outcomes, latency sparkline) an
 come from the per-minute rollups (`metric_minutes`, `metric_buckets`): about 60 × (labels +
 buckets) rows instead of 180,000 raw rows at the payer's 50 calls per second. Percentiles and
 outcome counts cover the 60 whole minutes before the current one and the current minute so
-far; the sparklines and rows per minute the 60 whole minutes only (a partial minute would
-show as a dip). Latency percentiles are read from 4 % wide log-spaced buckets
+far; rows per minute the 60 whole minutes only; the sparklines the 59 whole minutes and the
+current minute so far as their last bar (an operator watching a first job sees it at once; the
+throughput bar of a minute still under way is lower than it will be). Latency percentiles are read from 4 % wide log-spaced buckets
 (engine.buckets): each is within 2 % of the exact nearest-rank percentile. Outcome counts,
 throughput and the per-minute average latency are exact.
 """
@@ -87,8 +88,9 @@ class _Hour:
 
     latency: list[float | None]
     labels: dict[str, int]
-    rows_done: list[float]
+    rows_done: list[float]  # per minute, the current one last
     latency_avg: list[float]
+    whole_rows_done: float  # in the 60 whole minutes before the current one
 
 
 def _last_hour(db: Database, now: datetime) -> _Hour:
@@ -104,10 +106,12 @@ def _last_hour(db: Database, now: datetime) -> _Hour:
     rows_done = [0.0] * SPARK_MINUTES
     calls = [0] * SPARK_MINUTES
     seconds = [0.0] * SPARK_MINUTES
+    whole_rows_done = 0.0
     for name, minute, label, count, total in minutes:
-        i = int((minute - start).total_seconds() // 60)
+        i = int((minute - start).total_seconds() // 60) - 1  # the sparklines end with the current minute
         spark = 0 <= i < SPARK_MINUTES
         if name == ROWS_DONE:
+            whole_rows_done += total if i < SPARK_MINUTES - 1 else 0.0
             if spark:
                 rows_done[i] += total
             continue
@@ -120,6 +124,7 @@ def _last_hour(db: Database, now: datetime) -> _Hour:
         labels=labels,
         rows_done=rows_done,
         latency_avg=[seconds[i] / calls[i] if calls[i] else 0.0 for i in range(SPARK_MINUTES)],
+        whole_rows_done=whole_rows_done,
     )
 
 
@@ -188,7 +193,7 @@ def collect(db: Database, settings: Settings, *, now: datetime | None = None) ->
     stats.success_rate = round(stats.jobs_today[COMPLETED] / finished, 3) if finished else None
     stats.duration_p95_s = _percentiles(db, JOB_DURATION, day_start, (0.95,))[0]
     hour = _last_hour(db, now)
-    stats.rows_per_minute = round(sum(hour.rows_done) / SPARK_MINUTES, 1)
+    stats.rows_per_minute = round(hour.whole_rows_done / SPARK_MINUTES, 1)
     stats.latency_ms = {k: round(v * 1000, 1) if v is not None else None
                         for k, v in zip(("p50", "p95", "p99"), hour.latency, strict=True)}
     outcomes = dict.fromkeys(OUTCOME_CLASSES, 0)

@@ -41,7 +41,9 @@ async def test_figures_and_sparklines(make_app: AppFactory, sqlite_db: Database)
         assert f"p50 {latency['p50']:,.0f} · p95 {latency['p95']:,.0f} · p99 {latency['p99']:,.0f} ms" in screen_text(app)
         throughput = view.query_one("#stats-throughput-spark", Sparkline)
         assert list(throughput.data) == stats.throughput_spark and len(stats.throughput_spark) == 60
-        assert stats.throughput_spark[:20] == [0.0] * 20 and min(stats.throughput_spark[20:]) >= 40
+        # minutes 20..59 of the seeded hour, then the current minute (nothing in it yet)
+        assert stats.throughput_spark[:19] == [0.0] * 19 and min(stats.throughput_spark[19:59]) >= 40
+        assert stats.throughput_spark[59] == 0.0
         assert max(view.query_one("#stats-latency-spark", Sparkline).data) > 0
         assert view.poller.interval >= STATS_MIN_INTERVAL  # the figures are per minute and per hour
 

@@ -164,6 +164,8 @@ def test_collect_reads_percentiles_from_the_buckets(db, tmp_path) -> None:
     for i, value in enumerate(values):
         buffer.record(PAYER_CALL, value, LABELS[i % len(LABELS)], at=now - timedelta(minutes=1 + i % 50))
     buffer.record(PAYER_CALL, 99.0, "summary:ok", at=now - timedelta(minutes=70))  # outside the hour
+    buffer.record(ROWS_DONE, 40, at=now - timedelta(minutes=3))
+    buffer.record(ROWS_DONE, 7, at=now)  # the current minute: the sparkline's last bar, not the average
     buffer.flush()
     with db.write() as session:  # the raw rows are not read for the hour's figures
         session.execute(delete(Metric).where(Metric.name == PAYER_CALL))
@@ -174,10 +176,12 @@ def test_collect_reads_percentiles_from_the_buckets(db, tmp_path) -> None:
         assert s.latency_ms[key] == pytest.approx(_exact(values, q) * 1000, rel=0.02), key
     by_minute = defaultdict(list)
     for i, value in enumerate(values):
-        by_minute[59 - (i % 50)].append(value)
+        by_minute[58 - (i % 50)].append(value)  # a call k minutes ago: k bars before the current minute's
     for slot, vals in by_minute.items():
         assert s.latency_spark[slot] == pytest.approx(sum(vals) / len(vals) * 1000, abs=0.051)
-    assert s.latency_spark[:9] == [0.0] * 9
+    assert s.latency_spark[:9] == [0.0] * 9 and s.latency_spark[59] == 0.0
+    assert s.throughput_spark[56] == 40 and s.throughput_spark[59] == 7
+    assert s.rows_per_minute == round(40 / 60, 1)
 
 
 def test_migration_from_0001_backfills_the_last_two_hours(db_url) -> None:
