@@ -241,7 +241,7 @@ class LookupPlanner:
         """Probe one window until the payer's widest window is known (shared by every group)."""
         calls = 0
         async with self._probe:
-            learning = not self.limit.settled
+            learning = not self.limit.settled and not self._hinted()  # else an earlier group learned it
             while not self.limit.settled and not self._hinted():
                 days = self.limit.guess()
                 probe = (window[0], window[0] + timedelta(days=days - 1))

@@ -143,3 +143,17 @@ async def test_bad_credentials_fail_the_job_with_a_clear_reason(dataset, sqlite_
     assert job.status == jobs.FAILED
     assert "client credentials" in job.failure_reason
     assert "wrong-secret" not in job.failure_reason
+
+
+async def test_the_window_limit_is_learned_once_with_one_probe_for_every_tin(dataset, sqlite_db, tmp_path,
+                                                                             caplog) -> None:
+    csv = tmp_path / "claims.csv"
+    expected = write_input_csv(dataset, csv, rows=120, tins=3, seed=9)
+    with PayerSimulator(SimConfig(seed=11, today=TODAY), dataset=dataset) as sim:
+        job_id = _submit(sqlite_db, csv, "auto")
+        async with _client(sim) as client:
+            with caplog.at_level("INFO", logger="claimsops.planner"):
+                await _run(sqlite_db, job_id, client)
+    _assert_matches(sqlite_db, job_id, expected)
+    learned = [r.getMessage() for r in caplog.records if "payer accepts windows" in r.getMessage()]
+    assert learned == ["payer accepts windows of up to 31 days (learned in 1 calls)"]
