@@ -262,7 +262,8 @@ class LookupPlanner:
             if self.limit.max_ok is None and not self._hinted():
                 self.limit.accepted(1)
             if learning:
-                log.info("payer accepts windows of up to %d days (learned in %d calls)", self.limit.guess(), calls)
+                log.info("payer accepts windows of up to %d days (learned in %d call%s)", self.limit.guess(), calls,
+                         "" if calls == 1 else "s")
         return calls
 
     def _hinted(self) -> bool:

@@ -156,4 +156,4 @@ async def test_the_window_limit_is_learned_once_with_one_probe_for_every_tin(dat
                 await _run(sqlite_db, job_id, client)
     _assert_matches(sqlite_db, job_id, expected)
     learned = [r.getMessage() for r in caplog.records if "payer accepts windows" in r.getMessage()]
-    assert learned == ["payer accepts windows of up to 31 days (learned in 1 calls)"]
+    assert learned == ["payer accepts windows of up to 31 days (learned in 1 call)"]
