@@ -14,11 +14,10 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
-from textual.worker import get_current_worker
 
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, Side
+from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.prompt import Picker
 from console.app.render import untrusted
 from engine import views
@@ -68,18 +67,6 @@ class AuditData:
     newer: list[AuditEntry] = field(default_factory=list)
 
 
-class AuditPage(Message, bubble=False):
-    def __init__(self, side: Side, edge: int, flt: views.AuditQuery, entries: list[AuditEntry], more: bool,
-                 error: BaseException | None = None) -> None:
-        super().__init__()
-        self.side = side
-        self.edge = edge
-        self.flt = flt
-        self.entries = entries
-        self.more = more
-        self.error = error
-
-
 class UsersFound(Message, bubble=False):
     def __init__(self, users: list[str], error: BaseException | None = None) -> None:
         super().__init__()
@@ -107,7 +94,9 @@ class AuditView(LiveWidget):
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
         with Horizontal(id="audit-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1})
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1},
+                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
+                                           stamp=lambda: self.flt, added=self._show_status))
 
     def on_mount(self) -> None:
         self.table.add_fixed_columns(COLUMNS)
@@ -252,49 +241,15 @@ class AuditView(LiveWidget):
 
     # -- paging --
 
-    @on(PagedTable.NeedMore, "#audit-table")
-    def _need_more(self, event: PagedTable.NeedMore) -> None:
-        event.stop()
-        edge = self.table.edge_key(event.side)
-        if edge is None:
-            self.table.loading = None
-            return
-        self._fetch_page(event.side, int(edge), self.flt)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-page")
-    def _fetch_page(self, side: Side, edge: int, flt: views.AuditQuery) -> None:
-        worker = get_current_worker()
+    def _fetch_page(self, side: Side, edge: int, flt: views.AuditQuery) -> list[AuditEntry]:
         db = context(self).db
-        try:
-            if side == "after":
-                entries = views.audit_page(db, flt, before_id=edge, limit=PAGE + 1)
-                more = len(entries) > PAGE
-                entries = entries[:PAGE]
-            else:
-                entries = views.audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
-                more = len(entries) > PAGE
-                entries = entries[-PAGE:] if more else entries
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(AuditPage(side, edge, flt, [], True, exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(AuditPage(side, edge, flt, entries, more))
+        if side == "after":
+            return views.audit_page(db, flt, before_id=edge, limit=PAGE + 1)
+        return views.audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
 
-    def on_audit_page(self, message: AuditPage) -> None:
-        message.stop()
-        table = self.table
-        if message.error is not None:
-            table.loading = None
-            console_app(self).report_error(message.error)
-            return
-        if message.flt != self.flt or table.edge_key(message.side) != str(message.edge):
-            table.loading = None
-            table.check_edges()
-            return
+    def _page_rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
         tz = context(self).tz
-        table.extend(message.side, [self._row(e, tz) for e in message.entries], more=message.more)
-        self._show_status()
+        return [self._row(e, tz) for e in entries]
 
     def focus_main(self) -> None:
         self.table.focus()

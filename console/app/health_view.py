@@ -13,15 +13,14 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
-from textual.worker import get_current_worker
 
 from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, Side
+from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import ago, millis, untrusted
 from engine import alerts as alertlib
 from engine import health, views
@@ -163,17 +162,6 @@ class HealthData:
     visible: dict[int, Alert] = field(default_factory=dict)
 
 
-class AlertsPage(Message, bubble=False):
-    def __init__(self, side: Side, edge: int, alerts: list[Alert], more: bool,
-                 error: BaseException | None = None) -> None:
-        super().__init__()
-        self.side = side
-        self.edge = edge
-        self.alerts = alerts
-        self.more = more
-        self.error = error
-
-
 class CheckedNow(Message, bubble=False):
     def __init__(self, results: list[health.CheckResult], at: datetime) -> None:
         super().__init__()
@@ -200,7 +188,9 @@ class HealthView(LiveWidget):
         yield PagedTable(page_size=20, max_rows=40, id="health-checks", stretch={"detail": 1})
         yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1})
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1},
+                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
+                                           added=self._show_titles))
 
     def on_mount(self) -> None:
         self.checks_table.add_fixed_columns(CHECK_COLUMNS)
@@ -293,50 +283,16 @@ class HealthView(LiveWidget):
 
     # -- paging --
 
-    @on(PagedTable.NeedMore, "#health-alerts")
-    def _need_more(self, event: PagedTable.NeedMore) -> None:
-        event.stop()
-        edge = self.alerts_table.edge_key(event.side)
-        if edge is None:
-            self.alerts_table.loading = None
-            return
-        self._fetch_page(event.side, int(edge))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="alerts-page")
-    def _fetch_page(self, side: Side, edge: int) -> None:
-        worker = get_current_worker()
+    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[Alert]:
         db = context(self).db
-        try:
-            if side == "after":
-                alerts = alertlib.recent_alerts(db, limit=PAGE + 1, before_id=edge)
-                more = len(alerts) > PAGE
-                alerts = alerts[:PAGE]
-            else:
-                alerts = list(reversed(views.alerts_after(db, edge, limit=PAGE + 1)))
-                more = len(alerts) > PAGE
-                alerts = alerts[-PAGE:] if more else alerts
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(AlertsPage(side, edge, [], True, exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(AlertsPage(side, edge, alerts, more))
+        if side == "after":
+            return alertlib.recent_alerts(db, limit=PAGE + 1, before_id=edge)
+        return list(reversed(views.alerts_after(db, edge, limit=PAGE + 1)))
 
-    def on_alerts_page(self, message: AlertsPage) -> None:
-        message.stop()
-        table = self.alerts_table
-        if message.error is not None:
-            table.loading = None
-            console_app(self).report_error(message.error)
-            return
-        if table.edge_key(message.side) != str(message.edge):
-            table.loading = None
-            table.check_edges()
-            return
+    def _page_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
         ctx = context(self)
         now = ctx.now()
-        table.extend(message.side, [self._alert_row(a, now, ctx.tz) for a in message.alerts], more=message.more)
-        self._show_titles()
+        return [self._alert_row(a, now, ctx.tz) for a in alerts]
 
     # -- check now --
 

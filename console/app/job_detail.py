@@ -13,19 +13,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
-from textual.worker import get_current_worker
 
 from console.app.header import HeaderBar
 from console.app.jobs_view import job_timing
 from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, Side
+from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.prompt import Picker
 from console.app.render import duration, masked, money, plain, status_cell, untrusted, when
 from engine import views
@@ -193,22 +190,6 @@ class DetailData:
     matching: int = 0
 
 
-class RowsPage(Message, bubble=False):
-    """A page for one side of the window, fetched from row `edge` for `outcome`."""
-
-    def __init__(
-        self, side: Side, edge: int, outcome: str, rows: list[JobRow], more: bool,
-        error: BaseException | None = None,
-    ) -> None:
-        super().__init__()
-        self.side = side
-        self.edge = edge
-        self.outcome = outcome
-        self.rows = rows
-        self.more = more
-        self.error = error
-
-
 class JobDetailView(LiveWidget):
     def __init__(self, job_id: int) -> None:
         super().__init__(id="detail")
@@ -226,7 +207,10 @@ class JobDetailView(LiveWidget):
             yield Static(Text("loading…", style="dim"), id="detail-summary")
         yield Static(id="detail-rows-title", classes="status-line")
         yield PagedTable(
-            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", stretch={"patient": 1, "message": 2, "claim": 1}
+            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", stretch={"patient": 1, "message": 2, "claim": 1},
+            source=PageSource(self._fetch_page, lambda rows: [self._row(r) for r in rows],
+                              lambda e: console_app(self).report_error(e), stamp=lambda: self.outcome,
+                              added=self._page_added),
         )
 
     def on_mount(self) -> None:
@@ -318,47 +302,13 @@ class JobDetailView(LiveWidget):
 
     # -- paging --
 
-    @on(PagedTable.NeedMore, "#rows-table")
-    def _need_more(self, event: PagedTable.NeedMore) -> None:
-        event.stop()
-        edge = self.table.edge_key(event.side)
-        if edge is None:
-            self.table.loading = None
-            return
-        self._fetch_page(event.side, int(edge), self.outcome)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="rows-page")
-    def _fetch_page(self, side: Side, edge: int, outcome: str) -> None:
-        worker = get_current_worker()
+    def _fetch_page(self, side: Side, edge: int, outcome: str) -> list[JobRow]:
         db = context(self).db
-        try:
-            if side == "after":
-                rows = views.rows_page(db, self.job_id, outcome=outcome, after_row=edge, limit=PAGE + 1)
-                more = len(rows) > PAGE
-                rows = rows[:PAGE]
-            else:
-                rows = views.rows_page(db, self.job_id, outcome=outcome, before_row=edge, limit=PAGE + 1)
-                more = len(rows) > PAGE
-                rows = rows[-PAGE:]
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(RowsPage(side, edge, outcome, [], True, exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(RowsPage(side, edge, outcome, rows, more))
+        if side == "after":
+            return views.rows_page(db, self.job_id, outcome=outcome, after_row=edge, limit=PAGE + 1)
+        return views.rows_page(db, self.job_id, outcome=outcome, before_row=edge, limit=PAGE + 1)
 
-    def on_rows_page(self, message: RowsPage) -> None:
-        message.stop()
-        table = self.table
-        if message.error is not None:
-            table.loading = None
-            console_app(self).report_error(message.error)
-            return
-        if message.outcome != self.outcome or table.edge_key(message.side) != str(message.edge):
-            table.loading = None  # the window changed meanwhile (another outcome, a reload)
-            table.check_edges()
-            return
-        self.table.extend(message.side, [self._row(r) for r in message.rows], more=message.more)
+    def _page_added(self) -> None:
         self._prune()
         self._show_title()
 

@@ -12,17 +12,15 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import DataTable, Input, Select, Static
-from textual.worker import get_current_worker
 
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, Side
+from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
 from engine import views
 from engine.jobs import ACTIVE, STATUSES
@@ -119,22 +117,6 @@ class JobsData:
     entered: list[Job] = field(default_factory=list)  # jobs that now match the status filter
 
 
-class JobsPage(Message, bubble=False):
-    """A page for one side of the window, fetched from `edge` with filter `flt`."""
-
-    def __init__(
-        self, side: Side, edge: int, flt: views.JobQuery, jobs: list[Job], more: bool,
-        error: BaseException | None = None,
-    ) -> None:
-        super().__init__()
-        self.side = side
-        self.edge = edge
-        self.flt = flt
-        self.jobs = jobs
-        self.more = more
-        self.error = error
-
-
 class JobsTable(PagedTable):
     BINDINGS = [Binding("enter", "select_cursor", "Detail", show=False, tooltip="the job's parameters, history and rows")]
 
@@ -165,7 +147,9 @@ class JobsView(LiveWidget):
         with Horizontal(id="jobs-filter", classes="filter-bar"):
             yield SafeInput(placeholder="file, user or job id", id="jobs-filter-text")
             yield Select(STATUS_CHOICES, allow_blank=False, value="", id="jobs-filter-status", compact=True)
-        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", stretch={"file": 2, "by": 1})
+        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", stretch={"file": 2, "by": 1},
+                        source=PageSource(self._fetch_page, self._page_rows, self._page_failed,
+                                          stamp=lambda: self.flt, added=self._page_added))
         yield Static(id="jobs-status", classes="status-line")
 
     def on_mount(self) -> None:
@@ -303,51 +287,23 @@ class JobsView(LiveWidget):
 
     # -- paging --
 
-    @on(PagedTable.NeedMore, "#jobs-table")
-    def _need_more(self, event: PagedTable.NeedMore) -> None:
-        event.stop()
-        edge = self.table.edge_key("after" if event.side == "after" else "before")
-        if edge is None:
-            self.table.loading = None
-            return
-        self._fetch_page(event.side, int(edge), self.flt)
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="jobs-page")
-    def _fetch_page(self, side: Side, edge: int, flt: views.JobQuery) -> None:
-        worker = get_current_worker()
+    def _fetch_page(self, side: Side, edge: int, flt: views.JobQuery) -> list[Job]:
         db = context(self).db
-        try:
-            if side == "after":
-                jobs = views.jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
-                more = len(jobs) > PAGE
-                jobs = jobs[:PAGE]
-            else:
-                jobs = views.jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
-                more = len(jobs) > PAGE
-                jobs = jobs[-PAGE:] if more else jobs
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(JobsPage(side, edge, flt, [], True, exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(JobsPage(side, edge, flt, jobs, more))
+        if side == "after":
+            return views.jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
+        return views.jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
 
-    def on_jobs_page(self, message: JobsPage) -> None:
-        message.stop()
-        table = self.table
-        if message.error is not None:
-            table.loading = None
-            console_app(self).report_error(message.error)
-            return
-        if message.flt != self.flt or table.edge_key(message.side) != str(message.edge):
-            table.loading = None  # the window changed meanwhile (a new filter, a reload)
-            table.check_edges()
-            return
+    def _page_rows(self, jobs: list[Job]) -> list[tuple[str, Cells]]:
         ctx = context(self)
         now = ctx.now()
-        table.extend(message.side, [self._row(job, now, not ctx.still) for job in message.jobs], more=message.more)
+        return [self._row(job, now, not ctx.still) for job in jobs]
+
+    def _page_added(self) -> None:
         self._prune()
         self._show_status()
+
+    def _page_failed(self, error: BaseException) -> None:
+        console_app(self).report_error(error)
 
     # -- the selected job --
 

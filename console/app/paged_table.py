@@ -2,25 +2,51 @@
 
 The list is ordered by the database (jobs newest first, rows in input order). The table holds
 at most `max_rows` of it; when the cursor comes near an edge of the window and there is more
-on that side, the table asks its owner (`NeedMore`) to fetch the next page, which is added on
-that side while the far side is trimmed. Rows are keyed; a live refresh updates the cells of
+on that side, the table fetches the next page through its owner's `PageSource` (in a worker
+thread) and adds it on that side while the far side is trimmed. Rows are keyed; a live refresh updates the cells of
 the rows on screen in place and the cursor stays on the same record, whatever was added,
 removed or reordered around it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Literal
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Literal
 
 from rich.text import Text
+from textual import work
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
 from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.worker import get_current_worker
 
 Side = Literal["before", "after"]
 Cells = tuple[Text, ...]
+
+
+@dataclass(frozen=True)
+class PageSource:
+    """How a table's owner pages: `fetch(side, edge, stamp)` runs in a worker thread and
+    returns, in table order, up to page_size + 1 records next to the `edge` key on that side
+    (after it, or before it); `stamp()` is what the window was fetched for (a filter), and a
+    page fetched for another stamp is dropped; `rows` makes table rows of records on the UI
+    thread; `added` runs after a page is added; `failed` reports a fetch error."""
+
+    fetch: Callable[[Side, int, Any], list[Any]]
+    rows: Callable[[list[Any]], list[tuple[str, Cells]]]
+    failed: Callable[[BaseException], None]
+    stamp: Callable[[], Any] = lambda: None
+    added: Callable[[], None] = lambda: None
+
+
+class PageLoaded(Message, bubble=False):
+    def __init__(self, side: Side, edge: int, stamp: Any, records: list[Any], more: bool,
+                 error: BaseException | None = None) -> None:
+        super().__init__()
+        self.side, self.edge, self.stamp = side, edge, stamp
+        self.records, self.more, self.error = records, more, error
 
 
 class PagedTable(DataTable[Text]):
@@ -31,19 +57,9 @@ class PagedTable(DataTable[Text]):
         Binding("end", "scroll_bottom", "Last row", show=False),
     ]
 
-    class NeedMore(Message):
-        def __init__(self, table: PagedTable, side: Side) -> None:
-            super().__init__()
-            self.table = table
-            self.side = side
-
-        @property
-        def control(self) -> PagedTable:
-            return self.table
-
     def __init__(
         self, *, page_size: int = 200, max_rows: int = 1000, threshold: int = 20, id: str | None = None,
-        stretch: dict[str, int] | None = None,
+        stretch: dict[str, int] | None = None, source: PageSource | None = None,
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
         self.stretch = stretch or {}
@@ -56,6 +72,7 @@ class PagedTable(DataTable[Text]):
         self.more_before = False
         self.more_after = False
         self.loading: Side | None = None
+        self.source = source  # None: the window is the whole list
 
     # -- columns: fixed widths; the `stretch` columns share what a wide terminal leaves over --
 
@@ -224,14 +241,48 @@ class PagedTable(DataTable[Text]):
             return
         row = self.cursor_row
         if self.more_after and row >= len(self.order) - self.threshold:
-            self.loading = "after"
-            self.post_message(self.NeedMore(self, "after"))
+            self._load("after")
         elif self.more_before and row < self.threshold:
-            self.loading = "before"
-            self.post_message(self.NeedMore(self, "before"))
+            self._load("before")
 
     def edge_key(self, side: Side) -> str | None:
         if not self.order:
             return None
         return self.order[0] if side == "before" else self.order[-1]
 
+    def _load(self, side: Side) -> None:
+        edge = self.edge_key(side)
+        if self.source is None or edge is None:
+            return
+        self.loading = side
+        self._fetch(side, int(edge), self.source.stamp())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="page")
+    def _fetch(self, side: Side, edge: int, stamp: Any) -> None:
+        assert self.source is not None
+        worker = get_current_worker()
+        try:
+            records = self.source.fetch(side, edge, stamp)
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(PageLoaded(side, edge, stamp, [], True, exc))
+            return
+        more = len(records) > self.page_size
+        records = records[: self.page_size] if side == "after" else records[-self.page_size:]  # those by the edge
+        if not worker.is_cancelled:
+            self.post_message(PageLoaded(side, edge, stamp, records, more))
+
+    def on_page_loaded(self, message: PageLoaded) -> None:
+        message.stop()
+        source = self.source
+        assert source is not None
+        if message.error is not None:
+            self.loading = None
+            source.failed(message.error)
+            return
+        if message.stamp != source.stamp() or self.edge_key(message.side) != str(message.edge):
+            self.loading = None  # the window changed meanwhile (a new filter, a reload)
+            self.check_edges()
+            return
+        self.extend(message.side, source.rows(message.records), more=message.more)
+        source.added()

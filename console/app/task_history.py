@@ -9,19 +9,16 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
-from textual.worker import get_current_worker
 
 from console.app.header import HeaderBar
 from console.app.live import LiveWidget, console_app, context
 from console.app.log_pane import LogPane
 from console.app.logs_view import log_entry
-from console.app.paged_table import Cells, PagedTable, Side
+from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import ago, seconds_text, untrusted
 from console.app.tasks_view import outcome_text, trigger_text
 from engine import tasks, views
@@ -71,17 +68,6 @@ class HistoryData:
     lines: list[LogRecord] = field(default_factory=list)
 
 
-class RunsPage(Message, bubble=False):
-    def __init__(self, side: Side, edge: int, runs: list[tasks.RunInfo], more: bool,
-                 error: BaseException | None = None) -> None:
-        super().__init__()
-        self.side = side
-        self.edge = edge
-        self.runs = runs
-        self.more = more
-        self.error = error
-
-
 class RunHistoryView(LiveWidget):
     def __init__(self, task: str) -> None:
         super().__init__(id="history")
@@ -93,7 +79,9 @@ class RunHistoryView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1})
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1},
+                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
+                                           added=self._show_titles))
         yield Static(id="history-lines-title", classes="status-line")
         yield LogPane(id="history-lines")
 
@@ -207,50 +195,16 @@ class RunHistoryView(LiveWidget):
 
     # -- paging --
 
-    @on(PagedTable.NeedMore, "#runs-table")
-    def _need_more(self, event: PagedTable.NeedMore) -> None:
-        event.stop()
-        edge = self.table.edge_key(event.side)
-        if edge is None:
-            self.table.loading = None
-            return
-        self._fetch_page(event.side, int(edge))
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="runs-page")
-    def _fetch_page(self, side: Side, edge: int) -> None:
-        worker = get_current_worker()
+    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[tasks.RunInfo]:
         db = context(self).db
-        try:
-            if side == "after":
-                runs = tasks.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
-                more = len(runs) > PAGE
-                runs = runs[:PAGE]
-            else:
-                runs = views.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
-                more = len(runs) > PAGE
-                runs = runs[-PAGE:] if more else runs
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(RunsPage(side, edge, [], True, exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(RunsPage(side, edge, runs, more))
+        if side == "after":
+            return tasks.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
+        return views.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
 
-    def on_runs_page(self, message: RunsPage) -> None:
-        message.stop()
-        table = self.table
-        if message.error is not None:
-            table.loading = None
-            console_app(self).report_error(message.error)
-            return
-        if table.edge_key(message.side) != str(message.edge):
-            table.loading = None
-            table.check_edges()
-            return
+    def _page_rows(self, runs: list[tasks.RunInfo]) -> list[tuple[str, Cells]]:
         ctx = context(self)
         now = ctx.now()
-        table.extend(message.side, [self._row(r, now, ctx.tz) for r in message.runs], more=message.more)
-        self._show_titles()
+        return [self._row(r, now, ctx.tz) for r in runs]
 
     def focus_main(self) -> None:
         self.table.focus()
