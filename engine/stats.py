@@ -17,12 +17,11 @@ from __future__ import annotations
 
 import os
 import shutil
-from collections import Counter
 from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, select, text
+from sqlalchemy import func, literal_column, select, text
 
 from engine.buckets import percentiles
 from engine.config import Settings
@@ -167,16 +166,19 @@ def collect(db: Database, settings: Settings, *, now: datetime | None = None) ->
     day_start = now.replace(hour=0, minute=0, second=0, microsecond=0)
     stats = Stats(at=now)
     with db.read() as session:
-        # Today's jobs counted here, not with GROUP BY status: SQLite (no ANALYZE) then walks the
-        # status index over every job ever (27 ms at 100,000 jobs) instead of today's range.
-        today = session.execute(select(Job.status, case((Job.status == FAILED, Job.failure_reason)))
-                                .where(Job.created_at >= day_start)).all()
-        counts = Counter(status for status, _ in today)
-        stats.jobs_today = {s: counts[s] for s in (COMPLETED, FAILED, CANCELLED, PROCESSING, PENDING)}
-        stats.jobs_today["CANCELLING"] = counts["CANCELLING"]
-        stats.jobs_today["total"] = len(today)
-        reasons = Counter(reason for status, reason in today if status == FAILED).most_common(8)
-        stats.failed_by_reason = [((r or "no reason recorded")[:120], n) for r, n in reasons]
+        # Grouped by `status || ''`, an expression no index covers: SQLite (no ANALYZE) would
+        # otherwise walk the status index over every job ever (35 ms at 100,000 jobs) instead
+        # of reading today's range of the created_at index (0.1 ms).
+        status = Job.status + literal_column("''")
+        today = Job.created_at >= day_start
+        counts = dict(session.execute(select(status, func.count()).where(today).group_by(status)).all())
+        stats.jobs_today = {s: int(counts.get(s, 0)) for s in (COMPLETED, FAILED, CANCELLED, PROCESSING, PENDING)}
+        stats.jobs_today["CANCELLING"] = int(counts.get("CANCELLING", 0))
+        stats.jobs_today["total"] = int(sum(counts.values()))
+        reasons = session.execute(
+            select(Job.failure_reason, func.count()).where(today, status == FAILED)
+            .group_by(Job.failure_reason).order_by(func.count().desc()).limit(8)).all()
+        stats.failed_by_reason = [((r or "no reason recorded")[:120], int(n)) for r, n in reasons]
         durations = session.execute(
             select(func.avg(Metric.value), func.count()).where(Metric.name == JOB_DURATION, Metric.at >= day_start)).one()
         stats.duration_avg_s = float(durations[0]) if durations[0] is not None else None
