@@ -9,8 +9,9 @@ import os
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
-from sqlalchemy import create_engine, event, text
+from sqlalchemy import create_engine, delete, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -167,3 +168,19 @@ class Database:
         self.engine.dispose()
         if self.write_engine is not self.engine:
             self.write_engine.dispose()
+
+
+def delete_in_batches(db: Database, model: Any, *where: Any, order_by: Any = None, batch: int = 5000) -> int:
+    """Delete the rows matching `where`, `batch` per transaction, so that other writers (SQLite
+    has one at a time) never wait long; returns how many. `order_by` (default: the id) should
+    follow the index that serves `where`, or every batch sorts all the matching rows."""
+    total = 0
+    while True:
+        with db.write() as session:
+            ids = list(session.scalars(
+                select(model.id).where(*where).order_by(model.id if order_by is None else order_by).limit(batch)))
+            if ids:
+                session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
+        total += len(ids)
+        if len(ids) < batch:
+            return total

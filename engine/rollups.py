@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, select
 
-from engine.db import Database
+from engine.db import Database, delete_in_batches
 from engine.metrics import Rollup, minute_of
 from engine.models import Metric, MetricBucket, MetricMinute
 
@@ -70,16 +70,7 @@ def prune(db: Database, raw_before: datetime, rollups_before: datetime) -> tuple
 
 
 def _prune_raw(db: Database, name: str, before: datetime) -> int:
-    total = 0
-    while True:
-        with db.write() as session:
-            ids = list(session.scalars(
-                select(Metric.id).where(Metric.name == name, Metric.at < before).order_by(Metric.at).limit(PRUNE_BATCH)))
-            if ids:
-                session.execute(delete(Metric).where(Metric.id.in_(ids)).execution_options(synchronize_session=False))
-        total += len(ids)
-        if len(ids) < PRUNE_BATCH:
-            return total
+    return delete_in_batches(db, Metric, Metric.name == name, Metric.at < before, order_by=Metric.at, batch=PRUNE_BATCH)
 
 
 def _prune_rollup(db: Database, model: Any, name: str, before: datetime) -> int:

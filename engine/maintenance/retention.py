@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import Any
 
-from sqlalchemy import and_, delete, or_, select
+from sqlalchemy import and_, or_
 
-from engine.db import BUSY_TIMEOUT_MS, Database
+from engine.db import BUSY_TIMEOUT_MS, Database, delete_in_batches
 from engine.maintenance.base import OK, WARN, TaskContext, TaskResult, plural
 from engine.models import Command, LogRecord, TaskRun
 from engine.rollups import prune
@@ -24,19 +23,6 @@ ROLLUP_DAYS = 90  # metric_minutes and metric_buckets
 BATCH = 5000
 CHECKPOINT_BUSY_MS = 2000
 log = logging.getLogger("claimsops.maintenance")
-
-
-def _delete_batched(db: Database, model: Any, condition: Any) -> int:
-    """Delete matching rows a batch per transaction, so writers never wait long."""
-    total = 0
-    while True:
-        with db.write() as session:
-            ids = list(session.scalars(select(model.id).where(condition).order_by(model.id).limit(BATCH)))
-            if ids:
-                session.execute(delete(model).where(model.id.in_(ids)).execution_options(synchronize_session=False))
-        total += len(ids)
-        if len(ids) < BATCH:
-            return total
 
 
 def wal_checkpoint(db: Database) -> str:
@@ -61,17 +47,18 @@ def wal_checkpoint(db: Database) -> str:
 
 def log_retention(ctx: TaskContext) -> TaskResult:
     now = ctx.started_at
-    old = _delete_batched(
+    old = delete_in_batches(
         ctx.db, LogRecord,
         or_(
             and_(LogRecord.at < now - timedelta(days=LOG_DAYS), LogRecord.level < logging.ERROR),
             LogRecord.at < now - timedelta(days=ERROR_LOG_DAYS),
         ),
+        batch=BATCH,
     )
-    runs = _delete_batched(ctx.db, TaskRun, TaskRun.started_at < now - timedelta(days=RUN_DAYS))
-    commands = _delete_batched(
-        ctx.db, Command,
-        and_(Command.handled_at.is_not(None), Command.requested_at < now - timedelta(days=COMMAND_DAYS)),
+    runs = delete_in_batches(ctx.db, TaskRun, TaskRun.started_at < now - timedelta(days=RUN_DAYS), batch=BATCH)
+    commands = delete_in_batches(
+        ctx.db, Command, Command.handled_at.is_not(None), Command.requested_at < now - timedelta(days=COMMAND_DAYS),
+        batch=BATCH,
     )
     metrics, rollups = prune(ctx.db, now - timedelta(days=METRIC_DAYS), now - timedelta(days=ROLLUP_DAYS))
     summary = (
