@@ -5,10 +5,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,7 @@ from typing import Any
 import pytest
 
 from workers.bench.common import wait_for as bench_wait_for
-from workers.bench.processes import free_port
+from workers.bench.processes import CliProcesses, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -63,41 +61,8 @@ class RedisServer:
         self.proc = None
 
 
-class Processes:
+class Processes(CliProcesses):
     """Worker processes started as an operator would (`claimsops worker` / `claimsops up`)."""
-
-    def __init__(self, env: dict[str, str], logs: Path) -> None:
-        self.env, self.logs = env, logs
-        self.procs: list[subprocess.Popen] = []
-
-    def spawn(self, *args: str) -> subprocess.Popen:
-        log = open(self.logs / f"proc-{len(self.procs)}.log", "wb")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "console.cli", *args], cwd=REPO, env=self.env, stdout=log, stderr=log,
-            stdin=subprocess.DEVNULL,
-        )
-        proc._log = log  # type: ignore[attr-defined]
-        self.procs.append(proc)
-        return proc
-
-    def kill(self, proc: subprocess.Popen) -> None:
-        proc.send_signal(signal.SIGKILL)
-        proc.wait(10)
-
-    def stop_all(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(5)
-            proc._log.close()  # type: ignore[attr-defined]
-
-    def output(self) -> str:
-        return "\n".join(p.read_text(errors="replace")[-3000:] for p in sorted(self.logs.glob("proc-*.log")))
 
 
 def worker_env(tmp: Path, *, database_url: str, broker_url: str = "", payer_url: str, client_id: str,

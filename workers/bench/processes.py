@@ -74,21 +74,25 @@ def worker_env(workdir: Path, **settings: object) -> dict[str, str]:
     return env
 
 
-class Workers:
-    """`claimsops worker` processes, each logging to its own file in `workdir`."""
+class CliProcesses:
+    """`claimsops …` processes started as an operator would, each logging to its own file in
+    `workdir` (the benchmarks and the worker tests both use them)."""
 
     def __init__(self, env: dict[str, str], workdir: Path) -> None:
         self.env, self.workdir = env, workdir
         self.procs: list[subprocess.Popen] = []
         self._logs: list[IO[bytes]] = []
 
-    def spawn(self, concurrency: int = 1) -> subprocess.Popen:
-        log = open(self.workdir / f"worker-{len(self._logs)}.log", "wb")  # noqa: SIM115 - closed in stop_all
+    def spawn(self, *args: str) -> subprocess.Popen:
+        log = open(self.workdir / f"proc-{len(self._logs)}.log", "wb")  # noqa: SIM115 - closed in stop_all
         self._logs.append(log)
-        proc = subprocess.Popen([sys.executable, "-m", "console.cli", "worker", "--concurrency", str(concurrency)],
+        proc = subprocess.Popen([sys.executable, "-m", "console.cli", *args],
                                 cwd=REPO, env=self.env, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
         self.procs.append(proc)
         return proc
+
+    def spawn_worker(self, concurrency: int = 1) -> subprocess.Popen:
+        return self.spawn("worker", "--concurrency", str(concurrency))
 
     def alive(self) -> list[subprocess.Popen]:
         return [p for p in self.procs if p.poll() is None]
@@ -110,8 +114,8 @@ class Workers:
         for log in self._logs:
             log.close()
 
-    def output(self, chars: int = 2000) -> str:
-        return "\n".join(p.read_text(errors="replace")[-chars:] for p in sorted(self.workdir.glob("worker-*.log")))
+    def output(self, chars: int = 3000) -> str:
+        return "\n".join(p.read_text(errors="replace")[-chars:] for p in sorted(self.workdir.glob("proc-*.log")))
 
 
 def cpu_seconds(pid: int) -> float:

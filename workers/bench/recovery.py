@@ -20,7 +20,7 @@ from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from engine.submit import JobParams, submit_file
 from workers.bench.common import SEED, Outcome, Target, correct_rows, wait_for
-from workers.bench.processes import PrivateRedis, Workers, redis_available, worker_env
+from workers.bench.processes import CliProcesses, PrivateRedis, redis_available, worker_env
 
 
 @dataclass(frozen=True)
@@ -49,13 +49,13 @@ def run(quick: bool) -> Outcome:
         db = Database(url)
         redis = PrivateRedis(work)
         sim = PayerSimulator(SimConfig(seed=SEED, today=today, fixed_latency_s=0.25), dataset=dataset).start()
-        workers = Workers(worker_env(work, database_url=url, broker_url=redis.url, payer_url=sim.url,
+        workers = CliProcesses(worker_env(work, database_url=url, broker_url=redis.url, payer_url=sim.url,
                                      payer_client_id=sim.config.client_id,
                                      payer_client_secret=sim.config.client_secret, lease_seconds=cfg.lease_seconds,
                                      payer_rate_per_second=cfg.rate_per_second, payer_concurrency=20), work)
         try:
             for _ in range(2):
-                workers.spawn()
+                workers.spawn_worker()
             job_id = submit_file(db, Settings(home=work, payer_url=sim.url), csv_path, JobParams(today=today), "bench")
             takeovers, resumes = [], []
             for _ in range(cfg.kills):
@@ -74,7 +74,7 @@ def run(quick: bool) -> Outcome:
     return _outcome(cfg, takeovers, resumes, job, correct, rows, failure)
 
 
-def _kill_and_recover(db: Database, job_id: int, workers: Workers, lease: int) -> tuple[float, float]:
+def _kill_and_recover(db: Database, job_id: int, workers: CliProcesses, lease: int) -> tuple[float, float]:
     """Kill the job's worker once it has made progress; start a replacement; return (seconds to
     another worker's lease, seconds to the job's first new result)."""
     owner = wait_for(lambda: jobs.get_job(db, job_id).lease_owner, 60, "a worker to take the job")
@@ -84,7 +84,7 @@ def _kill_and_recover(db: Database, job_id: int, workers: Workers, lease: int) -
     workers.kill(victim)
     killed_at = time.monotonic()
     progress = jobs.get_job(db, job_id).done_rows
-    workers.spawn()
+    workers.spawn_worker()
 
     def taken_over() -> bool:
         job = jobs.get_job(db, job_id)

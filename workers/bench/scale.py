@@ -26,8 +26,8 @@ from engine.payersim.server import PayerSimulator
 from engine.submit import JobParams, submit_file
 from workers.bench.common import SEED, Outcome, Target, wait_for
 from workers.bench.processes import (
+    CliProcesses,
     PrivateRedis,
-    Workers,
     cpu_seconds,
     machine_busy_seconds,
     redis_available,
@@ -101,7 +101,7 @@ def _one_run(work: Path, csv_path: Path, sim: PayerSimulator, cfg: ScaleConfig, 
         stack.callback(db.dispose)
         redis = PrivateRedis(work)
         stack.callback(redis.stop)
-        workers = Workers(worker_env(work, database_url=url, broker_url=redis.url, payer_url=sim.url,
+        workers = CliProcesses(worker_env(work, database_url=url, broker_url=redis.url, payer_url=sim.url,
                                      payer_client_id=sim.config.client_id, payer_client_secret=sim.config.client_secret,
                                      payer_rate_per_second=cfg.rate_per_second, payer_concurrency=cfg.concurrency), work)
         stack.callback(workers.stop_all)
@@ -110,7 +110,7 @@ def _one_run(work: Path, csv_path: Path, sim: PayerSimulator, cfg: ScaleConfig, 
         # throughput, not the speed of submitting files one by one (see `write` for that).
         ids = [submit_file(db, settings, csv_path, JobParams(today=today), "bench") for _ in range(cfg.jobs)]
         here_before, (busy_before, total_before) = _own_cpu(), machine_busy_seconds()
-        procs = [workers.spawn(concurrency=1) for _ in range(count)]
+        procs = [workers.spawn_worker(concurrency=1) for _ in range(count)]
         cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
         wait_for(lambda: all(jobs.status_of(db, i) in jobs.FINISHED for i in ids), 900, "the jobs", interval=0.1)
         busy, total = machine_busy_seconds()
