@@ -16,6 +16,7 @@ from sqlalchemy import select
 
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import OperatorError
 from engine.models import AuditEntry, utcnow
 
 T = TypeVar("T")
@@ -26,7 +27,7 @@ ACTIONS = frozenset(
 )
 
 
-class PermissionDenied(Exception):
+class PermissionDenied(OperatorError):
     """The operator's role does not allow the action."""
 
 

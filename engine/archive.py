@@ -25,6 +25,7 @@ from sqlalchemy import Date, Float, Numeric, delete, func, inspect, select
 
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import OperatorError
 from engine.export import ExportRecord, write_results
 from engine.jobs import FINISHED, append_history, list_rows, row_result
 from engine.models import ArchivedJob, Job, JobRow, UTCDateTime, utcnow
@@ -35,7 +36,7 @@ PAGE = 2000
 _COLUMNS = {attr.key: attr.columns[0] for attr in inspect(JobRow).column_attrs}
 
 
-class ArchiveError(Exception):
+class ArchiveError(OperatorError):
     """A job cannot be archived, or its archive cannot be read back; the message says why."""
 
 

@@ -26,6 +26,7 @@ from datetime import date, timedelta
 
 import httpx
 
+from engine.errors import OperatorError
 from engine.intake import MAX_CLAIM_NUMBER_LENGTH
 from engine.payer.client import PayerClient, PayerSettings
 from engine.payer.errors import PayerConfigError
@@ -47,7 +48,7 @@ _TIN = re.compile(r"^\d{9}$")
 CANCEL_POLL_S = 0.1
 
 
-class LookupInputError(ValueError):
+class LookupInputError(OperatorError, ValueError):
     """A field of the look-up the operator must correct; the message names it."""
 
 

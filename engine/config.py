@@ -10,10 +10,12 @@ from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
+from engine.errors import OperatorError
+
 PREFIX = "CLAIMSOPS_"
 
 
-class ConfigError(Exception):
+class ConfigError(OperatorError):
     """A configuration value is missing or malformed; the message names the variable."""
 
 

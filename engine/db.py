@@ -16,12 +16,14 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from engine.errors import OperatorError
+
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
 SCHEMA_HEAD = "0002"  # the newest migration's revision (a test keeps the two in step)
 
 
-class DatabaseError(Exception):
+class DatabaseError(OperatorError):
     """The database cannot be opened or reached; the message says which and why."""
 
 

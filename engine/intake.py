@@ -40,6 +40,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, TextIO
 
+from engine.errors import OperatorError
 from engine.text import safe_text
 
 __all__ = [
@@ -105,7 +106,7 @@ def _cp1252_undefined(error: UnicodeError) -> tuple[str, int]:
 codecs.register_error("claimsops.cp1252", _cp1252_undefined)
 
 
-class IntakeError(Exception):
+class IntakeError(OperatorError):
     """The whole file is refused. The message is one line naming the file and the problem."""
 
 

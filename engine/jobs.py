@@ -17,6 +17,7 @@ from sqlalchemy import Row, and_, case, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import Database
+from engine.errors import OperatorError
 from engine.models import Job, JobRow, utcnow
 from engine.results import ClaimResult
 
@@ -46,7 +47,7 @@ _VERB = {
 }
 
 
-class JobError(Exception):
+class JobError(OperatorError):
     """An operator-facing refusal about a job (unknown id, illegal transition)."""
 
 

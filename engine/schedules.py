@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta, tzinfo
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from engine.errors import OperatorError
+
 MAX_SPEC_LEN = 64
 _UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _UNIT_WORDS = {
@@ -46,7 +48,7 @@ _SEARCH_DAYS = 366 * 8  # far enough for any satisfiable expression (e.g. 29 Feb
 MAX_MISFIRE_GRACE_S = 3600
 
 
-class ScheduleError(ValueError):
+class ScheduleError(OperatorError, ValueError):
     """A schedule spec or time zone that cannot be used; the message says why and how."""
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import insert
 
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import OperatorError
 from engine.intake import IntakeRow, open_intake
 from engine.jobs import PENDING, result_values
 from engine.models import Job, JobRow, utcnow
@@ -20,7 +21,7 @@ DEFAULT_WINDOW_DAYS = 90
 BATCH = 1000
 
 
-class SubmitError(Exception):
+class SubmitError(OperatorError):
     """Job parameters an operator must correct; the message says which and how."""
 
 

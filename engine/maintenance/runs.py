@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 from engine import leases
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import OperatorError
 from engine.logsink import run_context
 from engine.maintenance import ERROR, MISSED, OK, RUNNING, TASKS, WARN, TaskContext, TaskDef
 from engine.models import Command, Lease, TaskRun, TaskState, utcnow
@@ -30,7 +31,7 @@ SUMMARY_MAX = 500
 log = logging.getLogger("claimsops.tasks")
 
 
-class TaskError(Exception):
+class TaskError(OperatorError):
     """An operator-facing refusal about a task (unknown name, already running)."""
 
 

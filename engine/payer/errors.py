@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from engine.errors import OperatorError
 
-class PayerError(Exception):
+
+class PayerError(OperatorError):
     """Base: a payer call did not produce an answer."""
 
 
@@ -18,9 +20,9 @@ class PayerUnavailable(PayerError):
 class WindowTooWide(PayerError):
     """LCLM_PS_112: the payer's widest window is narrower than asked."""
 
-    def __init__(self, days: int, hint: int | None) -> None:
+    def __init__(self, days: int, stated_days: int | None) -> None:
         super().__init__(f"window of {days} days is wider than the payer allows")
-        self.days, self.hint = days, hint
+        self.days, self.stated_days = days, stated_days
 
 
 class TooManyResults(PayerError):

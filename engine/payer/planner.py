@@ -252,7 +252,7 @@ class LookupPlanner:
                     seen = PAGE_SIZE_GUESS if token else len(claims)
                     self.density = max(self.density, seen / days)
                 except WindowTooWide as exc:
-                    self.limit.refused(days, exc.hint)
+                    self.limit.refused(days, exc.stated_days)
                 except OutsideLookback:
                     window = (window[0] + timedelta(days=days), window[1])
                     if window[0] > self.job.today:
@@ -281,7 +281,7 @@ class LookupPlanner:
             except PageTokenExpired:
                 self.stats.restarts += 1
             except WindowTooWide as exc:
-                self.limit.refused(width(window), exc.hint)
+                self.limit.refused(width(window), exc.stated_days)
                 return 1 + await self._search_all(group, [window], phase=phase)
             except TooManyResults:
                 self.stats.splits += 1

@@ -93,7 +93,7 @@ async def test_contract_errors_are_classified(sim, dataset) -> None:
     async with client_for(sim) as client:
         with pytest.raises(WindowTooWide) as wide:
             await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY)
-        assert wide.value.hint == 31
+        assert wide.value.stated_days == 31
         with pytest.raises(OutsideLookback):
             await client.search_page(tin, "87726", TODAY - timedelta(days=900), TODAY - timedelta(days=880))
         with pytest.raises(TooManyResults):
