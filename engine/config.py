@@ -24,24 +24,23 @@ def _default_home() -> Path:
     return Path(base) / "claimsops"
 
 
-def _as_int(name: str, raw: Any, minimum: int = 0) -> int:
+def _as_number(name: str, raw: Any, kind: type[int] | type[float], minimum: float) -> Any:
     try:
-        value = int(str(raw).strip())
+        value = kind(str(raw).strip())
     except ValueError:
-        raise ConfigError(f"{PREFIX}{name.upper()} must be a whole number, got {str(raw)!r}") from None
+        what = "a whole number" if kind is int else "a number"
+        raise ConfigError(f"{PREFIX}{name.upper()} must be {what}, got {str(raw)!r}") from None
     if value < minimum:
         raise ConfigError(f"{PREFIX}{name.upper()} must be at least {minimum}, got {value}")
     return value
+
+
+def _as_int(name: str, raw: Any, minimum: int = 0) -> int:
+    return _as_number(name, raw, int, minimum)
 
 
 def _as_float(name: str, raw: Any, minimum: float = 0.0) -> float:
-    try:
-        value = float(str(raw).strip())
-    except ValueError:
-        raise ConfigError(f"{PREFIX}{name.upper()} must be a number, got {str(raw)!r}") from None
-    if value < minimum:
-        raise ConfigError(f"{PREFIX}{name.upper()} must be at least {minimum}, got {value}")
-    return value
+    return _as_number(name, raw, float, minimum)
 
 
 def _as_fraction(name: str, raw: Any) -> float:
