@@ -51,25 +51,10 @@ def export(extra: list[str], records: list[ExportRecord]) -> tuple[str, list[dic
 
 
 def test_columns_in_order_then_unknown_columns() -> None:
-    assert RESULT_COLUMNS == (
-        "row",
-        "claim_number",
-        "status",
-        "patient_name",
-        "total_charged",
-        "total_paid",
-        "processed_date",
-        "success",
-        "error_message",
-        "status_category",
-        "status_code",
-        "status_class",
-        "allowed_amount",
-        "patient_responsibility",
-        "check_number",
-        "first_service_date",
-        "last_service_date",
-        "matched_by",
+    assert RESULT_COLUMNS == tuple(
+        "row claim_number status patient_name total_charged total_paid processed_date success "
+        "error_message status_category status_code status_class allowed_amount patient_responsibility "
+        "check_number first_service_date last_service_date matched_by".split()
     )
     text, _ = export(["Notes", "Batch"], [])
     assert text == ",".join([*RESULT_COLUMNS, "Notes", "Batch"]) + "\r\n"
