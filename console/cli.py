@@ -78,7 +78,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("export", commands.export, "write a job's results file")
     p.add_argument("id", type=int)
-    p.add_argument("-o", "--output", help="file to write (default: <file>-job<ID>-results.csv)")
+    p.add_argument("-o", "--output",
+                   help="file to write (default: $CLAIMSOPS_HOME/exports/<file>-job<ID>-results.csv)")
+    p.add_argument("--force", action="store_true", help="replace the file if it exists")
 
     p = add("logs", commands.logs, "show log lines from every process")
     p.add_argument("-n", type=_positive_int, default=100, help="how many lines (default 100)")

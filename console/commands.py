@@ -221,12 +221,14 @@ def retry(args: argparse.Namespace) -> int:
 
 
 def export(args: argparse.Namespace) -> int:
-    from engine.exporting import default_export_name, export_job
+    from engine.exporting import default_export_path, export_job
+    from engine.private_files import shown
 
     ctx = Context()
-    out = args.output or default_export_name(ctx.db, args.id)
-    count = perform(ctx.db, ctx.operator, "export", f"job {args.id} -> {out}", lambda: export_job(ctx.db, args.id, out))
-    print(f"wrote {count} rows to {out}")
+    out = args.output or str(default_export_path(ctx.db, ctx.settings.home, args.id))
+    count = perform(ctx.db, ctx.operator, "export", f"job {args.id} -> {shown(out)}",
+                    lambda: export_job(ctx.db, args.id, out, overwrite=args.force))
+    print(f"wrote {count} rows to {shown(out)}")
     return 0
 
 

@@ -29,6 +29,7 @@ from engine.errors import OperatorError
 from engine.export import ExportRecord, write_results
 from engine.jobs import FINISHED, append_history, list_rows, row_result
 from engine.models import ArchivedJob, Job, JobRow, UTCDateTime, utcnow
+from engine.private_files import private_directory, write_private
 
 ARCHIVE_DAYS = 90
 FORMAT = "claimsops-archive/1"
@@ -89,10 +90,7 @@ def _decode_row(line: str) -> JobRow:
 
 def archive_dir(settings: Settings) -> Path:
     """The archive directory, created 0700."""
-    path = settings.archive_dir
-    path.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path.chmod(0o700)
-    return path
+    return private_directory(settings.archive_dir)
 
 
 def archivable_jobs(db: Database, *, before: datetime, limit: int = 100) -> list[int]:
@@ -223,7 +221,7 @@ def archived_rows(db: Database, job_id: int) -> Iterator[JobRow]:
         raise ArchiveError(f"archive of job {job_id} has {count} rows, its index says {entry.rows}")
 
 
-def export_archived(db: Database, job: Job, out_path: str | Path) -> int:
+def export_archived(db: Database, job: Job, out_path: str | Path, *, overwrite: bool = False) -> int:
     """The results file of an archived job, byte-identical to `exporting.export_job` before it
     was archived (mode 0600); returns rows written."""
     out_path = Path(out_path)
@@ -234,13 +232,5 @@ def export_archived(db: Database, job: Job, out_path: str | Path) -> int:
         )
         for row in archived_rows(db, job.id)
     )
-    tmp = out_path.with_name(f".{out_path.name}.part")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            count = write_results(fh, list(job.extra_columns or []), records)
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count
+    extra = list(job.extra_columns or [])
+    return write_private(out_path, lambda fh: write_results(fh, extra, records), overwrite=overwrite)

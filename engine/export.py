@@ -6,19 +6,22 @@ then the input's unknown columns unchanged. Written with the csv module, streame
 Decisions:
 - Line ends are CRLF (RFC 4180, and what the original templates and Excel use). Open the
   output with `newline=""` so the csv module's line ends are written as they are
-  (`export_to_path` does this).
+  (`engine.private_files.write_private` does this).
 - UTF-8 without a byte-order mark: the original system wrote none, and a BOM would become
   part of the first header (`\\ufeffrow`) for scripts and macros that read the file as plain
   UTF-8. Spreadsheet users import it as UTF-8.
 - Formula guard: every cell (headers included) that begins with `=`, `+`, `-`, `@`, a tab or
   a carriage return gets a leading `'`, so a spreadsheet shows it as text and never runs it.
+- No control characters: every cell is free of C0 controls (but tab) and C1 controls, so
+  `cat results.csv` cannot be made to run terminal sequences (`ESC ] 52` clipboard writes,
+  `ESC [ 2J`). Line breaks inside a cell become a space; other controls are dropped.
   Nothing else is changed: the file keeps the data as given.
 """
 
 from __future__ import annotations
 
 import csv
-import os
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,7 +35,7 @@ __all__ = [
     "NOT_PROCESSED_STATUS",
     "RESULT_COLUMNS",
     "ExportRecord",
-    "export_to_path",
+    "clean_cell",
     "guard_formula",
     "results_header",
     "write_results",
@@ -65,6 +68,10 @@ NOT_PROCESSED_STATUS = "Not Processed"
 NOT_PROCESSED_MESSAGE = "not looked up (the job ended before this row)"
 
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+_CONTROL_TABLE = {c: None for c in [*range(0x00, 0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0)]} | {
+    0x0A: " ", 0x0D: " ",
+}
 _CENT = Decimal("0.01")
 
 
@@ -78,6 +85,17 @@ class ExportRecord:
     last_name: str = ""
     extra: dict[str, str] = field(default_factory=dict)
     result: ClaimResult | None = None
+
+
+def clean_cell(cell: str) -> str:
+    """`cell` without control characters (line breaks become a space)."""
+    return cell.translate(_CONTROL_TABLE)
+
+
+def _safe_row(cells: list[str]) -> list[str]:
+    if _CONTROL.search("".join(cells)):
+        cells = [clean_cell(c) for c in cells]
+    return [guard_formula(c) for c in cells]
 
 
 def guard_formula(cell: str) -> str:
@@ -141,20 +159,12 @@ def write_results(out: TextIO, extra_columns: list[str], records: Iterable[Expor
     """Write the header and one line per record to `out` (opened with `newline=""`);
     returns the number of rows written (the header not counted)."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([guard_formula(c) for c in results_header(extra_columns)])
+    writer.writerow(_safe_row(results_header(extra_columns)))
     count = 0
     for record in records:
         cells = _result_cells(record)
         row = [cells.get(column, "") for column in RESULT_COLUMNS]
         row += [record.extra.get(column, "") for column in extra_columns]
-        writer.writerow([guard_formula(c) for c in row])
+        writer.writerow(_safe_row(row))
         count += 1
     return count
-
-
-def export_to_path(
-    path: str | os.PathLike[str], extra_columns: list[str], records: Iterable[ExportRecord]
-) -> int:
-    """`write_results` into a new UTF-8 file at `path`; returns the rows written."""
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        return write_results(out, extra_columns, records)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from pathlib import Path
 
 from engine.db import Database
 from engine.export import ExportRecord, write_results
 from engine.jobs import get_job, list_rows, row_result
+from engine.private_files import private_directory, write_private
 
 PAGE = 2000
 
@@ -27,27 +27,26 @@ def _records(db: Database, job_id: int) -> Iterator[ExportRecord]:
         after = rows[-1].row_number
 
 
-def export_job(db: Database, job_id: int, out_path: str | Path) -> int:
-    """Write the results file (mode 0600: it holds PHI); returns rows written."""
+def export_job(db: Database, job_id: int, out_path: str | Path, *, overwrite: bool = False) -> int:
+    """Write the results file (mode 0600: it holds PHI); returns rows written. An existing
+    file at `out_path` is replaced only with `overwrite`."""
     job = get_job(db, job_id)
     if job.archived_at is not None:  # its rows are in the archive file now
         from engine.archive import export_archived
 
-        return export_archived(db, job, Path(out_path))
-    out_path = Path(out_path)
-    tmp = out_path.with_name(f".{out_path.name}.part")
-    fd = os.open(tmp, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            count = write_results(fh, list(job.extra_columns or []), _records(db, job_id))
-        os.replace(tmp, out_path)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
-    return count
+        return export_archived(db, job, Path(out_path), overwrite=overwrite)
+    extra = list(job.extra_columns or [])
+    return write_private(out_path, lambda fh: write_results(fh, extra, _records(db, job_id)), overwrite=overwrite)
 
 
 def default_export_name(db: Database, job_id: int) -> str:
     job = get_job(db, job_id)
     stem = Path(job.file_name).stem or "job"
     return f"{stem}-job{job_id}-results.csv"
+
+
+def default_export_path(db: Database, home: Path, job_id: int) -> Path:
+    """Where a job's results go when the operator names no file: the data directory's
+    `exports/` (0700), never the current directory (often a checkout, where PHI would show up
+    in `git status`)."""
+    return private_directory(home / "exports") / default_export_name(db, job_id)

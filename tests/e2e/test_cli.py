@@ -111,6 +111,35 @@ def test_export_writes_the_results_file(cli, tmp_path: Path) -> None:
     assert oct(out.stat().st_mode & 0o777) == "0o600"
 
 
+def test_export_never_overwrites_without_force(cli, tmp_path: Path) -> None:
+    cli("submit", str(csv_cases.write_sample(tmp_path, "row-problems.csv")))
+    out = tmp_path / "important.txt"
+    out.write_text("keep me")
+    error = _one_line_error(cli("export", "1", "-o", str(out), check=False))
+    assert "important.txt already exists" in error and "--force" in error
+    assert out.read_text() == "keep me"
+    assert "wrote 7 rows" in cli("export", "1", "-o", str(out), "--force").stdout
+    assert out.read_text().startswith("row,claim_number,")
+
+
+def test_export_defaults_to_the_private_exports_directory(cli, tmp_path: Path) -> None:
+    cli("submit", str(csv_cases.write_sample(tmp_path, "row-problems.csv")))
+    stdout = cli("export", "1").stdout
+    exports = tmp_path / "home" / "exports"
+    [written] = exports.iterdir()
+    assert written.name == "row-problems-job1-results.csv" and str(written) in stdout
+    assert oct(exports.stat().st_mode & 0o777) == "0o700"
+    assert oct(written.stat().st_mode & 0o777) == "0o600"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".csv") and "results" in p.name]
+
+
+def test_export_to_a_missing_directory_is_one_clear_line(cli, tmp_path: Path) -> None:
+    cli("submit", str(csv_cases.write_sample(tmp_path, "row-problems.csv")))
+    error = _one_line_error(cli("export", "1", "-o", "/nonexistent-dir/x.csv", check=False))
+    assert error.startswith("claimsops: /nonexistent-dir: no such directory")
+    assert ".part" not in error
+
+
 def test_db_upgrade_is_idempotent(cli) -> None:
     first = cli("db", "upgrade").stdout
     second = cli("db", "upgrade").stdout

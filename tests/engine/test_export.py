@@ -15,11 +15,11 @@ from engine.export import (
     NOT_PROCESSED_MESSAGE,
     RESULT_COLUMNS,
     ExportRecord,
-    export_to_path,
     guard_formula,
     write_results,
 )
 from engine.intake import open_intake
+from engine.private_files import write_private
 from engine.results import ClaimResult
 from tests.fixtures import csv_cases as cases
 
@@ -51,11 +51,9 @@ def export(extra: list[str], records: list[ExportRecord]) -> tuple[str, list[dic
 
 
 def test_columns_in_order_then_unknown_columns() -> None:
-    assert RESULT_COLUMNS == tuple(
-        "row claim_number status patient_name total_charged total_paid processed_date success "
-        "error_message status_category status_code status_class allowed_amount patient_responsibility "
-        "check_number first_service_date last_service_date matched_by".split()
-    )
+    assert tuple(
+        ["row", "claim_number", "status", "patient_name", "total_charged", "total_paid", "processed_date", "success", "error_message", "status_category", "status_code", "status_class", "allowed_amount", "patient_responsibility", "check_number", "first_service_date", "last_service_date", "matched_by"]
+    ) == RESULT_COLUMNS
     text, _ = export(["Notes", "Batch"], [])
     assert text == ",".join([*RESULT_COLUMNS, "Notes", "Batch"]) + "\r\n"
 
@@ -126,11 +124,13 @@ def test_formula_guard_every_prefix(prefix: str) -> None:
     result = ClaimResult.error(value)
     record = ExportRecord(1, value, value, "", {value: value}, result)
     text, [row] = export([value], [record])
+    # a carriage return is a control character: it becomes a space, and " 1+1" is plain text
+    written = " 1+1" if prefix == "\r" else "'" + value
     for column in ("claim_number", "error_message"):
-        assert row[column] == "'" + value
+        assert row[column] == written
     if not prefix.isspace():  # names are trimmed
-        assert row["patient_name"] == "'" + value
-    assert row["'" + value] == "'" + value  # the header cell too
+        assert row["patient_name"] == written
+    assert row[written] == written  # the header cell too
 
 
 @pytest.mark.parametrize("value", ["1+1", "a=b", " =1", "'=1", "", "FG53171076", "Zoë"])
@@ -162,12 +162,21 @@ def test_hostile_text_exported_harmlessly(tmp_path: Path) -> None:
     _, rows = export(["subscriber_id"], records)
     names = [r["patient_name"] for r in rows]
     assert names[0] == "[@click=app.quit]quit[/] [link=http://example.invalid]x[/link]"
-    assert names[1] == "\x1b]52;c;cm0gLXJmIH4=\x07Bob \x1b[2J\x1b[HSmith"  # data kept as given
+    # no control character survives: `cat` cannot be made to write the clipboard or clear the screen
+    assert names[1] == "]52;c;cm0gLXJmIH4=Bob [2J[HSmith"
     assert names[2] == '\'=HYPERLINK("http://example.invalid") +1+1'
     assert rows[2]["subscriber_id"] == "'@SUM(A1)"
     for row in rows:
         for cell in row.values():
             assert not cell.startswith(("=", "+", "-", "@", "\t", "\r"))
+            assert not any(ord(c) < 0x20 and c != "\t" or 0x7F <= ord(c) < 0xA0 for c in cell)
+
+
+def test_every_control_character_but_tab_is_removed() -> None:
+    controls = "".join(chr(c) for c in [*range(0x20), *range(0x7F, 0xA0)])
+    record = ExportRecord(1, "FG1", "A", "B", {"Notes": f"x{controls}y"}, FOUND)
+    _, [row] = export(["Notes"], [record])
+    assert row["Notes"] == "x\t  y"  # tab kept; LF and CR become spaces; the rest go
 
 
 def test_round_trip_crlf_utf8_no_bom(tmp_path: Path) -> None:
@@ -178,16 +187,16 @@ def test_round_trip_crlf_utf8_no_bom(tmp_path: Path) -> None:
         ExportRecord(3, "FG3", "C", "D", {}),
     ]
     path = tmp_path / "results.csv"
-    assert export_to_path(path, extra, records) == 3
+    assert write_private(path, lambda fh: write_results(fh, extra, records)) == 3
     data = path.read_bytes()
     assert not data.startswith(b"\xef\xbb\xbf")
     assert data.startswith(b"row,claim_number,status,")
-    assert data.count(b"\r\n") == 4  # header + three rows; the embedded newline stays "\n"
+    assert data.count(b"\r\n") == 4 and b"\n" not in data.replace(b"\r\n", b"")  # header + 3 rows
     with path.open(encoding="utf-8", newline="") as fh:
         back = list(csv.reader(fh))
     assert back[0] == [*RESULT_COLUMNS, *extra]
     assert [len(r) for r in back] == [len(RESULT_COLUMNS) + 2] * 4
-    assert back[1][3] == "SKYLER SMITH" and back[1][-2:] == ['a, "b"\nc', ""]
+    assert back[1][3] == "SKYLER SMITH" and back[1][-2:] == ['a, "b" c', ""]
     assert back[2][1] == "00123" and back[2][2] == "Invalid" and back[2][8] == "bad"
     assert back[2][-1] == "ü;x"
     assert back[3][2] == "Not Processed"
