@@ -1,9 +1,10 @@
 """The one root of errors an operator should read: a line in claimsops' own words and, where
-there is one, what to do about it. Anything else reaching an interface is a bug, described as
-"unexpected …" without library text.
+there is one, what to do about it.
 
 `describe` is the one translator from an exception to that line, for the CLI, the console
-and the workers alike."""
+and the workers alike. File-system errors name the path; the database library's errors (whose
+text carries SQL and row values) become "database unavailable: <class>"; anything else is a
+bug, "unexpected <class>: <text>"."""
 
 from __future__ import annotations
 
