@@ -9,6 +9,7 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from console import commands
+from engine.errors import describe
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -144,10 +145,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except commands.CliError as exc:
-        sys.stderr.write(f"claimsops: {exc}\n")
+        sys.stderr.write(f"claimsops: {describe(exc)}\n")
         return exc.code
     except Exception as exc:  # the promise: never a traceback
-        message = commands.describe_error(exc)
+        message = describe(exc)
         if getattr(args, "json", False):
             json.dump({"error": message}, sys.stdout)
             sys.stdout.write("\n")

@@ -12,44 +12,23 @@ from typing import Any
 from engine import jobs as joblib
 from engine.actions import (
     Operator,
-    PermissionDenied,
     audit_to_dict,
     current_operator,
     list_audit,
     perform,
 )
-from engine.config import ConfigError, Settings, load_settings
-from engine.db import Database, DatabaseError
+from engine.config import Settings, load_settings
+from engine.db import Database
+from engine.errors import OperatorError
 from engine.text import safe_text
 
 
-class CliError(Exception):
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
+class CliError(OperatorError):
+    """A command refuses: one line on stderr and exit status `code` (no JSON error object)."""
+
+    def __init__(self, message: str, code: int = 1, hint: str = "") -> None:
+        super().__init__(message, hint)
         self.code = code
-
-
-def describe_error(exc: BaseException) -> str:
-    """One line an operator can act on, for any exception."""
-    from engine.archive import ArchiveError
-    from engine.intake import IntakeError
-    from engine.schedules import ScheduleError
-    from engine.submit import SubmitError
-    from engine.tasks import TaskError
-
-    known = (ConfigError, DatabaseError, PermissionDenied, joblib.JobError, IntakeError, SubmitError, ArchiveError,
-             ScheduleError, TaskError)
-    if isinstance(exc, known):
-        return safe_text(str(exc))
-    if isinstance(exc, FileNotFoundError):
-        return f"{exc.filename}: no such file"
-    if isinstance(exc, PermissionError):
-        return f"{exc.filename}: permission denied"
-    if isinstance(exc, IsADirectoryError):
-        return f"{exc.filename}: is a directory"
-    if isinstance(exc, OSError):
-        return safe_text(f"{exc.strerror or exc}")
-    return safe_text(f"unexpected {type(exc).__name__}: {exc}")
 
 
 class Context:

@@ -16,6 +16,7 @@ from console.commands import CliError, Context, _print_json, _short
 from engine import health, schedules, tasks
 from engine.alerts import open_alerts
 from engine.db import DatabaseError
+from engine.errors import OperatorError
 from engine.logsink import level_name
 from engine.models import utcnow
 from engine.text import safe_text
@@ -116,8 +117,8 @@ def _trigger(run: tasks.RunInfo) -> str:
     return f"manual:{run.requested_by}" if run.trigger == tasks.TRIGGER_MANUAL and run.requested_by else run.trigger
 
 
-def _fail(exc: Exception) -> CliError:
-    return CliError(safe_text(str(exc)))
+def _fail(exc: OperatorError) -> CliError:
+    return CliError(exc.message, hint=exc.hint)
 
 
 # ---- commands ----

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from engine.actions import current_operator
 from engine.config import ConfigError, Settings, load_settings
 from engine.db import Database, DatabaseError
-from engine.text import safe_text
+from engine.errors import describe
 
 if TYPE_CHECKING:
     from console.app import ConsoleApp
@@ -63,7 +63,7 @@ def run_console(
     try:
         app = build_app(read_only=read_only, settings=settings, db=db, payer=payer)
     except (ConfigError, DatabaseError) as exc:
-        sys.stderr.write(f"claimsops: {safe_text(str(exc))}\n")
+        sys.stderr.write(f"claimsops: {describe(exc)}\n")
         return EXIT_ERROR
     if configure_logging is None:
         configure_logging = not _logging_ready()

@@ -36,7 +36,8 @@ class Operator:
     user: str
     client_addr: str
     can_act: bool
-    reason: str = ""
+    reason: str = ""  # why the operator cannot act
+    hint: str = ""  # who may act instead, when the reason does not say
 
     @property
     def role(self) -> str:
@@ -54,10 +55,13 @@ def current_operator(settings: Settings, *, read_only: bool = False) -> Operator
         return Operator(user, client, False, "this session is read-only (--read-only)")
     allowed = settings.operators or _home_owner(settings)
     if user not in allowed:
-        why = f"{user} is not in CLAIMSOPS_OPERATORS" if settings.operators else (
-            f"CLAIMSOPS_OPERATORS is unset and {user} does not own {settings.home}"
-        )
-        return Operator(user, client, False, f"read-only: {why}")
+        if settings.operators:
+            why = f"{user} is not in CLAIMSOPS_OPERATORS"
+            hint = "only the users listed in CLAIMSOPS_OPERATORS may act"
+        else:
+            why = f"CLAIMSOPS_OPERATORS is unset and {user} does not own {settings.home}"
+            hint = f"the owner of {settings.home} may act, or the users listed in CLAIMSOPS_OPERATORS"
+        return Operator(user, client, False, f"read-only: {why}", hint)
     return Operator(user, client, True)
 
 
@@ -91,7 +95,7 @@ def perform(db: Database, operator: Operator, action: str, target: str, do: Call
         raise ValueError(f"unknown action {action}")
     if not operator.can_act:
         audit(db, operator, action, target, "refused", operator.reason)
-        raise PermissionDenied(f"{action} refused: {operator.reason}")
+        raise PermissionDenied(f"{action} refused: {operator.reason}", operator.hint)
     try:
         result = do()
     except Exception as exc:

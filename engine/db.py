@@ -88,7 +88,10 @@ class Database:
                 self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
                 self.write_engine = self.engine
         except Exception as exc:  # bad URL, missing driver
-            raise DatabaseError(f"cannot open database {self.display_url}: {exc}") from None
+            raise DatabaseError(
+                f"cannot open database {self.display_url}: {exc}",
+                "check CLAIMSOPS_DATABASE_URL (unset: the SQLite file in CLAIMSOPS_HOME)",
+            ) from None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         if migrate:

@@ -1,8 +1,28 @@
 """The one root of errors an operator should read: a line in claimsops' own words and, where
-there is one, what to do about it. Anything else reaching an interface is a bug, described as
-"unexpected …" without library text."""
+there is one, what to do about it.
+
+`describe` is the one translator from an exception to that line, for the CLI, the console
+and the workers alike. File-system errors name the path; the database library's errors (whose
+text carries SQL and row values) become "database unavailable: <class>"; anything else is a
+bug, "unexpected <class>: <text>"."""
 
 from __future__ import annotations
+
+import os
+
+from engine.text import safe_text
+
+MAX_LEN = 500
+HINT_SEPARATOR = " — "
+
+# OSError subclasses -> what claimsops says after the path (checked in order: most specific first)
+_OS_WORDS: tuple[tuple[type[OSError], str], ...] = (
+    (FileNotFoundError, "no such file or directory"),
+    (IsADirectoryError, "is a directory"),
+    (NotADirectoryError, "not a directory"),
+    (FileExistsError, "already exists"),
+    (PermissionError, "permission denied"),
+)
 
 
 class OperatorError(Exception):
@@ -19,3 +39,49 @@ class OperatorError(Exception):
     @property
     def message(self) -> str:
         return str(self.args[0]) if self.args else ""
+
+
+def describe(exc: BaseException) -> str:
+    """One safe line (no control characters, at most MAX_LEN characters) an operator can read,
+    for any exception: an OperatorError's message and hint, a file-system error naming the
+    path, "database unavailable: …" for the database library, "unexpected …" for the rest."""
+    return safe_text(_words(exc), max_len=MAX_LEN)
+
+
+def is_database_error(exc: BaseException) -> bool:
+    """The database could not be reached or queried (as opposed to a refusal or a bug)."""
+    from engine.db import DatabaseError
+
+    return isinstance(exc, DatabaseError) or _from_sqlalchemy(exc)
+
+
+def _words(exc: BaseException) -> str:
+    if isinstance(exc, OperatorError):
+        return f"{exc.message}{HINT_SEPARATOR}{exc.hint}" if exc.hint else exc.message
+    if isinstance(exc, OSError):
+        said = _os_words(exc)
+        if said:
+            return said
+    if _from_sqlalchemy(exc):
+        return f"database unavailable: {type(exc).__name__}"
+    text = str(exc)
+    return f"unexpected {type(exc).__name__}: {text}" if text else f"unexpected {type(exc).__name__}"
+
+
+def _os_words(exc: OSError) -> str:
+    path = os.fsdecode(exc.filename) if isinstance(exc.filename, str | bytes) else exc.filename
+    if path is not None:
+        for kind, words in _OS_WORDS:
+            if isinstance(exc, kind):
+                return f"{path}: {words}"
+    reason = exc.strerror or str(exc)
+    if reason[:1].isupper() and not reason[1:2].isupper():
+        reason = reason[0].lower() + reason[1:]  # the library's "No space left" -> claimsops' lower case
+    return f"{path}: {reason}" if path is not None and reason else reason
+
+
+def _from_sqlalchemy(exc: BaseException) -> bool:
+    # imported here: most modules that raise an OperatorError never touch the database
+    from sqlalchemy.exc import SQLAlchemyError
+
+    return isinstance(exc, SQLAlchemyError)

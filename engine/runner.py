@@ -13,6 +13,7 @@ from datetime import date
 
 from engine import jobs
 from engine.db import Database
+from engine.errors import describe
 from engine.logsink import job_context
 from engine.metrics import JOB_DURATION, JOB_ROWS_PER_SECOND, ROWS_DONE, MetricsBuffer
 from engine.payer.client import PayerClient, call_counter
@@ -143,11 +144,10 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
         plan.result()
     except Exception as exc:  # keep the results written; stop with a reason an operator can act on
         cause = _root_cause(exc)
-        if isinstance(cause, PayerConfigError):
-            failure = str(cause)
-        else:
+        failure = describe(cause)
+        if not isinstance(cause, PayerConfigError):
             log.error("job %d stopped by an unexpected error", job_id, exc_info=cause)
-            failure = f"unexpected {type(cause).__name__}: {cause} (see this job's logs)"
+            failure += " (see this job's logs)"
     await writer.flush()
     status = await asyncio.to_thread(jobs.finish, db, job_id, owner, failure=failure)
     seconds = time.monotonic() - started

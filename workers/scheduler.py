@@ -33,6 +33,7 @@ from apscheduler.triggers.interval import IntervalTrigger
 from engine import leases, schedules
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import describe
 from engine.maintenance import TASKS
 from engine.maintenance import runs as taskruns
 from engine.models import Command, TaskState, utcnow
@@ -378,7 +379,7 @@ def main(argv: list[str] | None = None) -> int:
         schedules.zone(settings.timezone)
         db = Database(settings.effective_database_url)
     except (ConfigError, DatabaseError, schedules.ScheduleError) as exc:
-        sys.stderr.write(f"claimsops: {exc}\n")
+        sys.stderr.write(f"claimsops: {describe(exc)}\n")
         return 1
     lease = args.lease_seconds or float(getattr(settings, "scheduler_lease_seconds", SCHEDULER_LEASE_SECONDS))
     if lease < 2:

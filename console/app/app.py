@@ -35,7 +35,7 @@ from console.app.job_detail import JobDetailScreen, JobDetailView
 from console.app.jobs_view import JobsView
 from console.app.live import TabView
 from console.app.logs_view import LogsView
-from console.app.ops import Outcome, attempt, describe, guarded, is_database_error, refuse
+from console.app.ops import Outcome, attempt, guarded, refuse
 from console.app.palette import palette_commands, view_keys
 from console.app.payer_source import PayerSource
 from console.app.stats_view import StatsView
@@ -44,6 +44,7 @@ from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import describe, is_database_error
 from engine.payer.client import PayerSettings
 from engine.text import safe_text
 from engine.views import SiteStatus

@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 
 from console.app.inputs import SafeInput
 from console.app.live import console_app, context
-from console.app.ops import Outcome, attempt, describe
+from console.app.ops import Outcome, attempt
 from console.app.render import masked, money, untrusted
 from engine.claim_lookup import (
     ClaimLookup,
@@ -36,6 +36,7 @@ from engine.claim_lookup import (
     lookup_claim,
 )
 from engine.dates import parse_date
+from engine.errors import describe
 from engine.results import ClaimResult
 from engine.x12 import category_meaning, status_code_meaning
 
@@ -252,7 +253,7 @@ class ClaimsView(Widget):
             if not form.claim_number:
                 raise LookupInputError("claim number: type the claim number to look up")
         except LookupInputError as exc:
-            self._show_message(untrusted(str(exc), max_len=300, style="bold red"))
+            self._show_message(untrusted(describe(exc), max_len=300, style="bold red"))
             self.focus_main()
             return
         self.busy = True
@@ -270,7 +271,7 @@ class ClaimsView(Widget):
             request = check_request(form.claim_number, tin=tin, payer_id=form.payer_id, start=form.start,
                                     end=form.end, today=form.today)
         except LookupInputError as exc:
-            self.post_message(LookedUp(form, None, None, str(exc)))
+            self.post_message(LookedUp(form, None, None, describe(exc)))
             return
         except Exception as exc:  # the sandbox could not start its data set: say so in the form
             self.post_message(LookedUp(form, None, None, describe(exc)))

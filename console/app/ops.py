@@ -10,17 +10,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from console.app.context import ConsoleContext
 from engine.actions import PermissionDenied, perform
-from engine.db import DatabaseError
-from engine.intake import IntakeError
-from engine.jobs import JobError
-from engine.payer.errors import PayerError
-from engine.submit import SubmitError
-from engine.tasks import TaskError
-from engine.text import safe_text
+from engine.errors import describe
 
 
 @dataclass(frozen=True)
@@ -29,30 +21,6 @@ class Outcome:
     value: Any = None
     message: str = ""
     refused: bool = False
-
-
-def describe(exc: BaseException) -> str:
-    """One safe line an operator can act on."""
-    if isinstance(exc, PermissionDenied | JobError | IntakeError | SubmitError | DatabaseError | ValueError | TaskError):
-        return safe_text(str(exc), max_len=500)
-    if isinstance(exc, PayerError):
-        return safe_text(f"payer: {exc}", max_len=500)
-    if isinstance(exc, FileNotFoundError):
-        return safe_text(f"{exc.filename}: no such file or directory", max_len=500)
-    if isinstance(exc, IsADirectoryError):
-        return safe_text(f"{exc.filename}: is a directory", max_len=500)
-    if isinstance(exc, PermissionError):
-        return safe_text(f"{exc.filename}: permission denied", max_len=500)
-    if isinstance(exc, OSError):
-        return safe_text(f"{exc.filename or ''}: {exc.strerror or exc}".lstrip(": "), max_len=500)
-    if isinstance(exc, SQLAlchemyError):
-        return safe_text(f"database unavailable: {type(exc).__name__}", max_len=500)
-    return safe_text(f"unexpected {type(exc).__name__}: {exc}", max_len=500)
-
-
-def is_database_error(exc: BaseException) -> bool:
-    """The database could not be reached or queried (as opposed to a refusal or a bug)."""
-    return isinstance(exc, DatabaseError | SQLAlchemyError)
 
 
 def guarded(do: Callable[[], Any]) -> Outcome:

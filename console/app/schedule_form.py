@@ -18,6 +18,7 @@ from console.app.inputs import SafeInput
 from console.app.live import context
 from console.app.render import untrusted
 from engine import schedules
+from engine.errors import describe
 
 EXAMPLES = "every 15m · every 2h · daily 02:00 · cron: */10 * * * * · 0 3 * * mon-fri"
 
@@ -34,7 +35,7 @@ def check_spec(spec: str, tz_name: str, now: datetime) -> tuple[schedules.Schedu
             at = schedules.next_fire(schedule, at, tz)
             runs.append(at)
     except schedules.ScheduleError as exc:
-        return None, untrusted(str(exc), max_len=300, style="bold red")
+        return None, untrusted(describe(exc), max_len=300, style="bold red")
     text = Text(end="")
     text.append("✓ ", style="bold green")
     text.append(words, style="green")

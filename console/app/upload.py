@@ -24,6 +24,7 @@ from console.app.live import context
 from console.app.ops import Outcome, attempt
 from console.app.render import untrusted
 from engine.dates import parse_date
+from engine.errors import OperatorError, describe
 from engine.submit import DEFAULT_WINDOW_DAYS, STRATEGIES, JobParams, submit_file
 from engine.text import safe_text
 
@@ -39,7 +40,7 @@ class SafeDirectoryTree(DirectoryTree):
         return [p for p in paths if not p.name.startswith(".")]
 
 
-class FormError(ValueError):
+class FormError(OperatorError, ValueError):
     """A field the operator must correct; the message names it."""
 
 
@@ -203,7 +204,7 @@ class UploadForm(ModalScreen[int | None]):
                 picked=picked,
             )
         except FormError as exc:
-            self.show_error(str(exc))
+            self.show_error(describe(exc))
             return
         self.busy = True
         self.query_one("#upload-submit", Button).disabled = True

@@ -162,7 +162,7 @@ async def test_a_payer_that_refuses_our_credentials_is_said_and_audited(
         view = await open_claims(pilot)
         fill(view, number="FG53171076", tin="123456789")
         await pilot.press("enter")
-        await on_screen(pilot, "payer: payer rejected the client credentials", timeout=15)
+        await on_screen(pilot, "payer rejected the client credentials", timeout=15)
     assert [(a.action, a.outcome) for a in list_audit(sqlite_db)] == [("claim.lookup", "failed")]
 
 

@@ -86,6 +86,7 @@ def test_read_only_user_is_refused_and_audited(cli, tmp_path: Path) -> None:
     path = csv_cases.write_sample(tmp_path, "original-basic.csv")
     refused = cli("submit", str(path), check=False, extra_env={"CLAIMSOPS_OPERATORS": "someone-else"})
     assert "submit refused" in _one_line_error(refused) and "CLAIMSOPS_OPERATORS" in refused.stderr
+    assert _one_line_error(refused).endswith(" — only the users listed in CLAIMSOPS_OPERATORS may act")
     audit = json.loads(cli("audit", "--json").stdout)
     assert audit[0]["action"] == "submit" and audit[0]["outcome"] == "refused"
     assert json.loads(cli("jobs", "--json").stdout) == []

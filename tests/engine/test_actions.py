@@ -25,11 +25,13 @@ def test_others_are_read_only_and_refusals_are_audited(db) -> None:
     op = current_operator(Settings(operators=("someone-else",)))
     assert not op.can_act and "not in CLAIMSOPS_OPERATORS" in op.reason
     called = []
-    with pytest.raises(PermissionDenied, match="task.pause refused"):
+    with pytest.raises(PermissionDenied, match="task.pause refused") as refused:
         perform(db, op, "task.pause", "log_retention", lambda: called.append(1))
     assert called == []
+    assert refused.value.hint == "only the users listed in CLAIMSOPS_OPERATORS may act"
     entry = list_audit(db)[0]
     assert (entry.action, entry.outcome) == ("task.pause", "refused")
+    assert entry.detail == op.reason  # the audit keeps the reason, not the hint
 
 
 def test_read_only_flag_wins_over_the_operator_list(db) -> None:
