@@ -33,9 +33,9 @@ def describe_error(exc: BaseException) -> str:
     """One line an operator can act on, for any exception."""
     from engine.archive import ArchiveError
     from engine.intake import IntakeError
-    from engine.schedules import ScheduleError
     from engine.submit import SubmitError
-    from engine.tasks import TaskError
+    from engine.tasks.registry import TaskError
+    from engine.tasks.schedules import ScheduleError
 
     known = (ConfigError, DatabaseError, PermissionDenied, joblib.JobError, IntakeError, SubmitError, ArchiveError,
              ScheduleError, TaskError)

@@ -19,7 +19,7 @@ from engine.intake import IntakeError
 from engine.jobs import JobError
 from engine.payer.errors import PayerError
 from engine.submit import SubmitError
-from engine.tasks import TaskError
+from engine.tasks.registry import TaskError
 from engine.text import safe_text
 
 

@@ -17,7 +17,7 @@ from textual.widgets import Button, Input, Static
 from console.app.inputs import SafeInput
 from console.app.live import context
 from console.app.render import untrusted
-from engine import schedules
+from engine.tasks import schedules
 
 EXAMPLES = "every 15m · every 2h · daily 02:00 · cron: */10 * * * * · 0 3 * * mon-fri"
 
