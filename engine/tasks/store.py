@@ -33,24 +33,6 @@ SUMMARY_MAX = 500
 log = logging.getLogger("claimsops.tasks")
 
 
-@dataclass(frozen=True)
-class RunInfo:
-    id: int
-    task: str
-    trigger: str
-    requested_by: str | None
-    started_at: datetime
-    finished_at: datetime | None
-    duration_s: float | None
-    outcome: str
-    summary: str
-
-    @classmethod
-    def of(cls, run: TaskRun) -> RunInfo:
-        return cls(run.id, run.task, run.trigger, run.requested_by, run.started_at, run.finished_at,
-                   run.duration_s, run.outcome, run.summary)
-
-
 # ---- state ----
 
 
@@ -185,6 +167,24 @@ def latest_run(session: Session, name: str, *outcomes: str) -> TaskRun | None:
     if outcomes:
         query = query.where(TaskRun.outcome.in_(outcomes))
     return session.scalar(query.order_by(TaskRun.started_at.desc(), TaskRun.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    task: str
+    trigger: str
+    requested_by: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    outcome: str
+    summary: str
+
+    @classmethod
+    def of(cls, run: TaskRun) -> RunInfo:
+        return cls(run.id, run.task, run.trigger, run.requested_by, run.started_at, run.finished_at,
+                   run.duration_s, run.outcome, run.summary)
 
 
 def list_runs(db: Database, name: str | None = None, *, limit: int = 50, before_id: int | None = None) -> list[RunInfo]:

@@ -13,7 +13,7 @@ from engine import leases
 from engine.actions import Operator, PermissionDenied
 from engine.logsink import setup_logging
 from engine.models import AuditEntry, Command, TaskState, utcnow
-from engine.tasks import controls, registry, schedules, status, store
+from engine.tasks import controls, leading, registry, schedules, status, store
 from engine.tasks.body import TaskResult
 from engine.tasks.execution import run_task
 from engine.tasks.registry import TASKS, TaskDef
@@ -161,3 +161,25 @@ def test_a_runs_log_lines_carry_its_id(db, settings) -> None:
         f"run {result.run_id} of cleanup_stuck_jobs ok in {result.duration_s:.1f} s: no stuck jobs",
     ]
     assert [r.id for r in store.list_runs(db, "cleanup_stuck_jobs")] == [result.run_id]
+
+
+def test_run_history_pages(db) -> None:
+    runs = [store.start_run(db, "log_retention", "scheduled") for _ in range(3)]
+    store.start_run(db, "cleanup_stuck_jobs", "scheduled")
+    assert [r.id for r in store.runs_newer(db, "log_retention", after_id=runs[0])] == [runs[2], runs[1]]
+    store.finish_run(db, runs[0], "ok", "done", 0.5)
+    assert store.runs_by_ids(db, [runs[0]])[runs[0]].outcome == "ok"
+    assert [r.id for r in store.list_runs(db, "log_retention")] == list(reversed(runs))
+
+
+def test_the_leader_refuses_unknown_tasks_and_stale_run_requests() -> None:
+    now = utcnow()
+
+    def command(kind: str, target: str, age: timedelta) -> Command:
+        return Command(kind=kind, target=target, args={}, requested_by="ann", requested_at=now - age)
+
+    assert leading.command_refusal(command(store.CMD_RUN, "nope", timedelta(0)), now) == "refused: unknown task 'nope'"
+    assert leading.command_refusal(command(store.CMD_RUN, "log_retention", timedelta(minutes=11)), now) == (
+        "expired: no scheduler was running to act on it in time")
+    assert leading.command_refusal(command(store.CMD_RUN, "log_retention", timedelta(minutes=9)), now) is None
+    assert leading.command_refusal(command(store.CMD_PAUSE, "log_retention", timedelta(hours=1)), now) is None

@@ -1,6 +1,6 @@
 """The scheduler service in a thread against real SQLite: run now (and "already running"),
 pause across triggers then resume without a catch-up burst, missed and overdue triggers at
-takeover, losing the lease, and APScheduler triggers agreeing with engine.schedules."""
+takeover, losing the lease, and APScheduler triggers agreeing with engine.tasks.schedules."""
 
 from __future__ import annotations
 
