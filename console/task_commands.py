@@ -13,12 +13,13 @@ from datetime import datetime
 from typing import Any
 
 from console.commands import CliError, Context, _print_json, _short
-from engine import health, schedules, tasks
+from engine import health
 from engine.alerts import open_alerts
 from engine.db import DatabaseError
 from engine.errors import OperatorError
 from engine.logsink import level_name
 from engine.models import utcnow
+from engine.tasks import body, controls, registry, schedules, status, store
 from engine.text import safe_text
 
 APPLY_WAIT_S = 3.0
@@ -105,16 +106,16 @@ def _until(when: datetime | None, now: datetime) -> str:
     return f"in {_span(delta)}" if delta >= 0 else f"due {_span(delta)} ago"
 
 
-def _last(run: tasks.RunInfo | None, now: datetime) -> str:
+def _last(run: store.RunInfo | None, now: datetime) -> str:
     if run is None:
         return "never"
-    if run.outcome == tasks.RUNNING:
+    if run.outcome == body.RUNNING:
         return f"running {_span((now - run.started_at).total_seconds())}"
     return f"{run.outcome} {_ago(run.started_at, now)}"
 
 
-def _trigger(run: tasks.RunInfo) -> str:
-    return f"manual:{run.requested_by}" if run.trigger == tasks.TRIGGER_MANUAL and run.requested_by else run.trigger
+def _trigger(run: store.RunInfo) -> str:
+    return f"manual:{run.requested_by}" if run.trigger == store.TRIGGER_MANUAL and run.requested_by else run.trigger
 
 
 def _fail(exc: OperatorError) -> CliError:
@@ -125,7 +126,7 @@ def _fail(exc: OperatorError) -> CliError:
 
 
 def _leader_line(ctx: Context) -> str:
-    leader = tasks.scheduler_leader(ctx.db)
+    leader = store.scheduler_leader(ctx.db)
     if leader is None:
         return "scheduler: not running (start `claimsops scheduler`, or `claimsops up`)"
     tz = schedules.zone(ctx.settings.timezone)
@@ -135,9 +136,9 @@ def _leader_line(ctx: Context) -> str:
 
 def tasks_cmd(args: argparse.Namespace) -> int:
     ctx = Context()
-    items = tasks.list_tasks(ctx.db, ctx.settings)
+    items = status.list_tasks(ctx.db, ctx.settings)
     if args.json:
-        _print_json([tasks.task_to_dict(t) for t in items])
+        _print_json([status.task_to_dict(t) for t in items])
         return 0
     now = utcnow()
     print(_leader_line(ctx))
@@ -151,10 +152,10 @@ def tasks_cmd(args: argparse.Namespace) -> int:
     return 0
 
 
-def _await_run(ctx: Context, run_id: int) -> tasks.RunInfo:
+def _await_run(ctx: Context, run_id: int) -> store.RunInfo:
     while True:
-        runs = [r for r in tasks.list_runs(ctx.db, limit=1, before_id=run_id + 1) if r.id == run_id]
-        if runs and runs[0].outcome != tasks.RUNNING:
+        runs = [r for r in store.list_runs(ctx.db, limit=1, before_id=run_id + 1) if r.id == run_id]
+        if runs and runs[0].outcome != status.RUNNING:
             return runs[0]
         time.sleep(0.2)
 
@@ -162,11 +163,11 @@ def _await_run(ctx: Context, run_id: int) -> tasks.RunInfo:
 def task_run(args: argparse.Namespace) -> int:
     ctx = Context()
     try:
-        req = tasks.request_run(ctx.db, ctx.settings, ctx.operator, args.name)
-    except tasks.TaskError as exc:
+        req = controls.request_run(ctx.db, ctx.settings, ctx.operator, args.name)
+    except registry.TaskError as exc:
         raise _fail(exc) from None
-    leader = tasks.scheduler_leader(ctx.db)
-    command = tasks.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S) if leader and req.command_id else None
+    leader = store.scheduler_leader(ctx.db)
+    command = store.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S) if leader and req.command_id else None
     outcome = command.outcome if command is not None else None
     if outcome and not outcome.startswith("started run "):
         raise CliError(safe_text(f"run of {args.name} {outcome}"))
@@ -175,7 +176,7 @@ def task_run(args: argparse.Namespace) -> int:
         run = _await_run(ctx, int(outcome.removeprefix("started run ")))
     if args.json:
         _print_json({"task": args.name, "command_id": req.command_id, "message": req.message,
-                     "outcome": outcome, "run": tasks.run_to_dict(run) if run else None})
+                     "outcome": outcome, "run": store.run_to_dict(run) if run else None})
     elif run is not None:
         print(_short(f"run {run.id} of {args.name} {run.outcome} in {run.duration_s or 0:.1f}s: {run.summary}", 80))
     elif outcome:
@@ -185,15 +186,15 @@ def task_run(args: argparse.Namespace) -> int:
     return 1 if run is not None and run.outcome == "error" else 0
 
 
-def _state_change(args: argparse.Namespace, request: Callable[[Context], tasks.Request]) -> int:
+def _state_change(args: argparse.Namespace, request: Callable[[Context], controls.Request]) -> int:
     ctx = Context()
     try:
         req = request(ctx)
-    except (tasks.TaskError, schedules.ScheduleError) as exc:
+    except (registry.TaskError, schedules.ScheduleError) as exc:
         raise _fail(exc) from None
     applied = None
-    if req.command_id is not None and tasks.scheduler_leader(ctx.db) is not None:
-        applied = tasks.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S)
+    if req.command_id is not None and store.scheduler_leader(ctx.db) is not None:
+        applied = store.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S)
     if args.json:
         _print_json({"task": args.name, "command_id": req.command_id, "message": req.message,
                      "applied": applied.outcome if applied is not None else None})
@@ -205,28 +206,28 @@ def _state_change(args: argparse.Namespace, request: Callable[[Context], tasks.R
 
 
 def task_pause(args: argparse.Namespace) -> int:
-    return _state_change(args, lambda ctx: tasks.request_pause(ctx.db, ctx.settings, ctx.operator, args.name))
+    return _state_change(args, lambda ctx: controls.request_pause(ctx.db, ctx.settings, ctx.operator, args.name))
 
 
 def task_resume(args: argparse.Namespace) -> int:
-    return _state_change(args, lambda ctx: tasks.request_resume(ctx.db, ctx.settings, ctx.operator, args.name))
+    return _state_change(args, lambda ctx: controls.request_resume(ctx.db, ctx.settings, ctx.operator, args.name))
 
 
 def task_schedule(args: argparse.Namespace) -> int:
     spec = " ".join(args.spec)
     return _state_change(
-        args, lambda ctx: tasks.request_schedule(ctx.db, ctx.settings, ctx.operator, args.name, spec)
+        args, lambda ctx: controls.request_schedule(ctx.db, ctx.settings, ctx.operator, args.name, spec)
     )
 
 
 def task_history(args: argparse.Namespace) -> int:
     ctx = Context()
     try:
-        runs = tasks.list_runs(ctx.db, args.name, limit=max(1, args.n))
-    except tasks.TaskError as exc:
+        runs = store.list_runs(ctx.db, args.name, limit=max(1, args.n))
+    except registry.TaskError as exc:
         raise _fail(exc) from None
     if args.json:
-        _print_json([tasks.run_to_dict(r) for r in runs])
+        _print_json([store.run_to_dict(r) for r in runs])
         return 0
     tz = schedules.zone(ctx.settings.timezone)
     print(f"{'RUN':>6}  {'STARTED':<14}  {'TRIGGER':<12}  {'OUTCOME':<7}  {'TOOK':>6}  SUMMARY")
@@ -241,7 +242,7 @@ def task_history(args: argparse.Namespace) -> int:
 
 def task_logs(args: argparse.Namespace) -> int:
     ctx = Context()
-    lines = tasks.run_logs(ctx.db, args.run_id)
+    lines = store.run_logs(ctx.db, args.run_id)
     if args.json:
         _print_json([{"id": r.id, "at": r.at.isoformat(), "level": level_name(r.level), "host": r.host,
                       "pid": r.pid, "message": r.message} for r in lines])
@@ -265,9 +266,9 @@ def health_cmd(args: argparse.Namespace) -> int:
     else:
         results = health.run_checks(db, ctx.settings)
         alerts = open_alerts(db) if results[0].state != health.FAILING else []
-    status = health.overall(results)
+    overall = health.overall(results)
     if args.json:
-        _print_json({"status": status, "checks": [health.result_to_dict(r) for r in results],
+        _print_json({"status": overall, "checks": [health.result_to_dict(r) for r in results],
                      "open_alerts": [{"check": a.check, "message": a.message, "raised_at": a.raised_at.isoformat()}
                                      for a in alerts]})
     else:
@@ -276,5 +277,5 @@ def health_cmd(args: argparse.Namespace) -> int:
             print(_short(f"{r.name:<9} {r.state:<8} {latency:>8}  {r.detail}", 80))
         for a in alerts:
             print(_short(f"open alert since {a.raised_at:%Y-%m-%d %H:%M}: {a.message}", 80))
-        print(f"overall: {status}")
-    return health.EXIT_CODES[status]
+        print(f"overall: {overall}")
+    return health.EXIT_CODES[overall]

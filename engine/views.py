@@ -16,8 +16,7 @@ from engine.db import Database
 from engine.jobs import STATUSES, JobError
 from engine.logsink import LogFilter
 from engine.logsink import newest_log_id as newest_log_id  # callers read it from views
-from engine.models import Alert, AuditEntry, Job, JobRow, LogRecord, TaskRun
-from engine.tasks import RunInfo
+from engine.models import Alert, AuditEntry, Job, JobRow, LogRecord
 from engine.workers_registry import count_live
 
 # Outcomes a job's rows can be filtered by: a status class, "found" (success), or
@@ -201,27 +200,6 @@ def alerts_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Alert]:
         return {}
     with db.read() as session:
         return {alert.id: alert for alert in session.scalars(select(Alert).where(Alert.id.in_(wanted)))}
-
-
-# ---- task runs ----
-
-
-def runs_newer(db: Database, task: str, *, after_id: int, limit: int = 200) -> list[RunInfo]:
-    """The `limit` runs of `task` just newer than `after_id`, newest first."""
-    query = select(TaskRun).where(TaskRun.task == task, TaskRun.id > after_id).order_by(TaskRun.id).limit(limit)
-    with db.read() as session:
-        runs = [RunInfo.of(run) for run in session.scalars(query)]
-    runs.reverse()
-    return runs
-
-
-def runs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, RunInfo]:
-    """These runs as they are now (a running run may have finished), by id."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    with db.read() as session:
-        return {run.id: RunInfo.of(run) for run in session.scalars(select(TaskRun).where(TaskRun.id.in_(wanted)))}
 
 
 # ---- audit ----

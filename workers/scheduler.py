@@ -19,7 +19,7 @@ import sys
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, tzinfo
+from datetime import datetime, tzinfo
 from typing import Any
 
 from apscheduler.events import EVENT_JOB_MAX_INSTANCES, EVENT_JOB_MISSED, JobEvent
@@ -30,17 +30,17 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from engine import leases, schedules
+from engine import leases
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import describe
-from engine.maintenance import TASKS
-from engine.maintenance import runs as taskruns
 from engine.models import Command, TaskState, utcnow
+from engine.tasks import leading, schedules, store
+from engine.tasks.execution import execute_run, run_task
+from engine.tasks.registry import TASKS
 
 SCHEDULER_LEASE_SECONDS = 15.0
 POLL_SECONDS = 0.5
-RUN_COMMAND_TTL = timedelta(minutes=10)
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 log = logging.getLogger("claimsops.scheduler")
 
@@ -87,8 +87,8 @@ class Leader:
     # -- lifecycle --
 
     def start(self) -> None:
-        stale = taskruns.interrupt_stale_runs(self.db)
-        states = taskruns.ensure_states(self.db)
+        stale = store.interrupt_stale_runs(self.db)
+        states = store.ensure_states(self.db)
         self.scheduler.start()
         for name, row in states.items():
             self._apply(name, row, takeover=True)
@@ -106,27 +106,19 @@ class Leader:
 
     def tick(self) -> None:
         """Apply task_state changes, act on pending commands, publish next run times."""
-        for name, row in taskruns.load_states(self.db).items():
+        for name, row in store.load_states(self.db).items():
             if self.applied.get(name) != (row.schedule, bool(row.paused)):
                 self._apply(name, row)
-        for command in taskruns.pending_commands(self.db):
+        for command in store.pending_commands(self.db):
             try:
                 outcome = self._handle(command)
             except Exception as exc:
                 log.exception("command %d (%s %s) failed", command.id, command.kind, command.target)
                 outcome = f"failed: {type(exc).__name__}"
-            taskruns.complete_command(self.db, command.id, outcome)
+            store.complete_command(self.db, command.id, outcome)
         self._publish()
 
     # -- jobs --
-
-    def _schedule_of(self, name: str, row: TaskState) -> schedules.Schedule:
-        try:
-            return schedules.parse(row.schedule)
-        except schedules.ScheduleError as exc:
-            log.error("task %s: stored schedule unusable (%s); using its default %s",
-                      name, exc, TASKS[name].default_schedule)
-            return schedules.parse(TASKS[name].default_schedule)
 
     def _apply(self, name: str, row: TaskState, *, takeover: bool = False) -> None:
         paused = bool(row.paused)
@@ -134,10 +126,10 @@ class Leader:
             if self.scheduler.get_job(name) is not None:
                 self.scheduler.remove_job(name)
         else:
-            schedule = self._schedule_of(name, row)
+            schedule = leading.effective_schedule(name, row)
             grace = schedules.misfire_grace(schedule, self.tz)
             extra: dict[str, Any] = {}
-            due = self._overdue(name, schedule, row, grace) if takeover else None
+            due = leading.owed_at_takeover(self.db, name, schedule, row, grace, self.tz, utcnow()) if takeover else None
             if due is not None:
                 extra["next_run_time"] = due
             # A new or replaced job's next run is computed from now: resuming or rescheduling
@@ -148,43 +140,26 @@ class Leader:
             )
         self.applied[name] = (row.schedule, paused)
 
-    def _overdue(self, name: str, schedule: schedules.Schedule, row: TaskState, grace: int) -> datetime | None:
-        """At takeover: the latest trigger that came due since the previous leader last
-        published (runs it passed while no leader was alive coalesce into it). Unless a run
-        started since, it runs once now when within the grace; later it is recorded missed."""
-        if row.next_run_at is None:  # never scheduled before: nothing is owed
-            return None
-        now = utcnow()
-        due = schedules.previous_fire(schedule, now, self.tz)
-        if due < row.next_run_at or taskruns.ran_since(self.db, name, due):
-            return None
-        if (now - due).total_seconds() <= grace:
-            return due
-        taskruns.record_missed(self.db, name, due, f"missed: no scheduler was running at {self._clock(due)}")
-        return None
-
     def _publish(self) -> None:
         for name in TASKS:
             job = self.scheduler.get_job(name)
             when = job.next_run_time if job is not None else None
             if name not in self.published or self.published[name] != when:
-                taskruns.publish_next_run(self.db, name, when)
+                store.publish_next_run(self.db, name, when)
                 self.published[name] = when
 
     def _clock(self, when: datetime) -> str:
-        return when.astimezone(self.tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+        return schedules.clock(when, self.tz)
 
     # -- runs --
 
     def _scheduled(self, name: str) -> None:
         lock = self.locks[name]
         if not lock.acquire(blocking=False):
-            taskruns.record_missed(self.db, name, utcnow(), "skipped: a run now was still running")
+            store.record_missed(self.db, name, utcnow(), "skipped: a run now was still running")
             return
         try:
-            result = taskruns.run_task(
-                self.db, self.settings, name, trigger=taskruns.TRIGGER_SCHEDULED, lease_owner=self.owner
-            )
+            result = run_task(self.db, self.settings, name, trigger=store.TRIGGER_SCHEDULED, lease_owner=self.owner)
             if result is None:
                 log.warning("%s not started: this process no longer holds the scheduler lease", name)
         finally:
@@ -192,29 +167,26 @@ class Leader:
 
     def _manual(self, run_id: int, name: str, requested_by: str) -> None:
         try:
-            taskruns.execute_run(self.db, self.settings, run_id, name, taskruns.TRIGGER_MANUAL, requested_by)
+            execute_run(self.db, self.settings, run_id, name, store.TRIGGER_MANUAL, requested_by)
         finally:
             self.locks[name].release()
 
     def _handle(self, command: Command) -> str:
         name = command.target
-        if name not in TASKS:
-            return f"refused: unknown task {name!r}"
-        if command.kind != taskruns.CMD_RUN:
+        refusal = leading.command_refusal(command, utcnow())
+        if refusal is not None:
+            return refusal
+        if command.kind != store.CMD_RUN:
             job = self.scheduler.get_job(name)
             if job is None:
                 return "applied: paused"
             return f"applied: {self.applied[name][0]}; next run {self._clock(job.next_run_time)}"
-        if utcnow() - command.requested_at > RUN_COMMAND_TTL:
-            return "expired: no scheduler was running to act on it in time"
         lock = self.locks[name]
         if not lock.acquire(blocking=False):
             return "refused: already running"
         run_id = None
         try:
-            run_id = taskruns.start_run(
-                self.db, name, taskruns.TRIGGER_MANUAL, command.requested_by, lease_owner=self.owner
-            )
+            run_id = store.start_run(self.db, name, store.TRIGGER_MANUAL, command.requested_by, lease_owner=self.owner)
             if run_id is None:
                 lock.release()
                 return "refused: this scheduler no longer holds the lease"
@@ -225,7 +197,7 @@ class Leader:
         except Exception as exc:
             lock.release()
             if run_id is not None:
-                taskruns.finish_run(self.db, run_id, "error", f"could not start: {type(exc).__name__}", 0.0)
+                store.finish_run(self.db, run_id, "error", f"could not start: {type(exc).__name__}", 0.0)
             raise
         log.info("run now of %s by %s: run %d started", name, command.requested_by, run_id)
         return f"started run {run_id}"
@@ -243,7 +215,7 @@ class Leader:
             when = event.scheduled_run_times[-1]  # type: ignore[attr-defined]
             reason = "skipped: the previous run was still running"
         try:
-            taskruns.record_missed(self.db, event.job_id, when, reason)
+            store.record_missed(self.db, event.job_id, when, reason)
         except Exception:
             log.exception("could not record a missed run of %s", event.job_id)
 

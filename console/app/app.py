@@ -38,6 +38,7 @@ from console.app.logs_view import LogsView
 from console.app.ops import Outcome, attempt, guarded, refuse
 from console.app.palette import palette_commands, view_keys
 from console.app.payer_source import PayerSource
+from console.app.session_record import SessionRecord
 from console.app.stats_view import StatsView
 from console.app.task_history import RunHistoryScreen, RunHistoryView
 from console.app.tasks_view import SchedulersView
@@ -160,6 +161,7 @@ class ConsoleApp(App[int]):
             settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd()
         )
         self.payer = PayerSource(settings, payer)
+        self.session_record = SessionRecord(self.ctx)
         super().__init__()
         self.title = safe_text(f"{settings.site_name or 'claimsops'} console", max_len=60)
         self.header_state = HeaderState()
@@ -189,6 +191,7 @@ class ConsoleApp(App[int]):
         return self.main.query_one(LogsView)
 
     def on_mount(self) -> None:
+        self.session_record.start()
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
             self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
         self.call_after_refresh(self._freeze_startup_objects)
@@ -202,6 +205,7 @@ class ConsoleApp(App[int]):
 
     def on_unmount(self) -> None:
         gc.unfreeze()
+        self.session_record.end()
         self.payer.close()  # the sandbox payer, if the Claims tab started one
 
     def top_screen(self) -> Screen[Any]:

@@ -177,8 +177,8 @@ def _rollup(path: Path) -> None:
     """The per-minute rollups the workers' flushes would have written, over the span retention
     keeps them (older ones would have been pruned; the console reads the last hour)."""
     from engine.db import Database
-    from engine.maintenance.retention import ROLLUP_DAYS
     from engine.rollups import rebuild
+    from engine.tasks.retention import ROLLUP_DAYS
 
     db = Database(f"sqlite:///{path}")
     with db.write() as session:

@@ -1,4 +1,4 @@
-"""`S` on a task: change its schedule. The spec is checked as it is typed (engine.schedules):
+"""`S` on a task: change its schedule. The spec is checked as it is typed (engine.tasks.schedules):
 the words and the next three run times when it is good, the reason when it is not; `enter`
 accepts only a good spec."""
 
@@ -17,8 +17,8 @@ from textual.widgets import Button, Input, Static
 from console.app.inputs import SafeInput
 from console.app.live import context
 from console.app.render import untrusted
-from engine import schedules
 from engine.errors import describe
+from engine.tasks import schedules
 
 EXAMPLES = "every 15m · every 2h · daily 02:00 · cron: */10 * * * * · 0 3 * * mon-fri"
 

@@ -21,8 +21,8 @@ from console.app.logs_view import log_entry
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import ago, seconds_text, untrusted
 from console.app.tasks_view import outcome_text, trigger_text
-from engine import tasks, views
 from engine.models import LogRecord
+from engine.tasks import store
 
 PAGE = 100
 MAX_ROWS = 400
@@ -39,7 +39,7 @@ RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-def run_cells(run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> Cells:
+def run_cells(run: store.RunInfo, now: datetime, tz: ZoneInfo) -> Cells:
     return (
         Text(str(run.id), justify="right", end=""),
         Text(run.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
@@ -62,9 +62,9 @@ class HistoryRequest:
 
 @dataclass
 class HistoryData:
-    runs: list[tasks.RunInfo] = field(default_factory=list)
-    newer: list[tasks.RunInfo] = field(default_factory=list)
-    visible: dict[int, tasks.RunInfo] = field(default_factory=dict)
+    runs: list[store.RunInfo] = field(default_factory=list)
+    newer: list[store.RunInfo] = field(default_factory=list)
+    visible: dict[int, store.RunInfo] = field(default_factory=dict)
     lines: list[LogRecord] = field(default_factory=list)
 
 
@@ -114,15 +114,15 @@ class RunHistoryView(LiveWidget):
         db = context(self).db
         data = HistoryData()
         if request.reload:
-            data.runs = tasks.list_runs(db, self.task_name, limit=PAGE + 1)
+            data.runs = store.list_runs(db, self.task_name, limit=PAGE + 1)
             run_id = data.runs[0].id if data.runs else None
         else:
             if request.at_head and request.head_id is not None:
-                data.newer = views.runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
-            data.visible = views.runs_by_ids(db, request.visible)
+                data.newer = store.runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
+            data.visible = store.runs_by_ids(db, request.visible)
             run_id = request.run_id
         if run_id is not None:
-            data.lines = tasks.run_logs(db, run_id, limit=LOG_LINES)
+            data.lines = store.run_logs(db, run_id, limit=LOG_LINES)
         return data
 
     def render_data(self, request: HistoryRequest, data: HistoryData) -> None:
@@ -155,7 +155,7 @@ class RunHistoryView(LiveWidget):
     def render_failure(self, error: BaseException) -> None:
         self._show_titles()
 
-    def _row(self, run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
+    def _row(self, run: store.RunInfo, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
         return str(run.id), run_cells(run, now, tz)
 
     def _show_lines(self, run_id: int | None, lines: list[LogRecord]) -> None:
@@ -195,13 +195,13 @@ class RunHistoryView(LiveWidget):
 
     # -- paging --
 
-    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[tasks.RunInfo]:
+    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[store.RunInfo]:
         db = context(self).db
         if side == "after":
-            return tasks.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
-        return views.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
+            return store.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
+        return store.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
 
-    def _page_rows(self, runs: list[tasks.RunInfo]) -> list[tuple[str, Cells]]:
+    def _page_rows(self, runs: list[store.RunInfo]) -> list[tuple[str, Cells]]:
         ctx = context(self)
         now = ctx.now()
         return [self._row(r, now, ctx.tz) for r in runs]

@@ -28,7 +28,8 @@ from console.app.ops import Outcome
 from console.app.paged_table import Cells, PagedTable
 from console.app.render import ago, seconds_text, until, untrusted
 from console.app.schedule_form import SchedulePrompt
-from engine import leases, tasks
+from engine import leases
+from engine.tasks import controls, status, store
 
 if TYPE_CHECKING:
     from console.app.app import ConsoleApp
@@ -36,11 +37,11 @@ if TYPE_CHECKING:
 APPLY_WAIT_S = 3.0  # how long to wait for the scheduler to act on a command
 
 STATE_STYLE: dict[str, tuple[str, str]] = {
-    tasks.OK: ("✓", "bold green"),
-    tasks.RUNNING: ("⟳", "bold dodger_blue1"),
-    tasks.PAUSED: ("⏸", "bold yellow"),
-    tasks.LATE: ("◷", "bold magenta"),
-    tasks.FAILING: ("✕", "bold red"),
+    status.OK: ("✓", "bold green"),
+    status.RUNNING: ("⟳", "bold dodger_blue1"),
+    status.PAUSED: ("⏸", "bold yellow"),
+    status.LATE: ("◷", "bold magenta"),
+    status.FAILING: ("✕", "bold red"),
 }
 OUTCOME_STYLE: dict[str, str] = {
     "ok": "green", "warn": "yellow", "error": "bold red", "running": "dodger_blue1", "missed": "magenta",
@@ -64,8 +65,8 @@ def state_cell(state: str) -> Text:
     return Text.assemble((icon, style), " ", (state, style), end="")
 
 
-def trigger_text(run: tasks.RunInfo) -> Text:
-    if run.trigger == tasks.TRIGGER_MANUAL:
+def trigger_text(run: store.RunInfo) -> Text:
+    if run.trigger == store.TRIGGER_MANUAL:
         text = Text("manual", style="cyan", end="")
         if run.requested_by:
             text.append(" by ")
@@ -78,7 +79,7 @@ def outcome_text(outcome: str) -> Text:
     return untrusted(outcome, max_len=12, style=OUTCOME_STYLE.get(outcome, ""))
 
 
-def next_text(task: tasks.TaskStatus, now: datetime) -> Text:
+def next_text(task: status.TaskStatus, now: datetime) -> Text:
     if task.paused:
         return Text("paused", style="yellow", end="")
     if task.next_run_at is None:
@@ -87,7 +88,7 @@ def next_text(task: tasks.TaskStatus, now: datetime) -> Text:
     return Text(until(task.next_run_at, now), style=style, end="")
 
 
-def task_cells(task: tasks.TaskStatus, now: datetime) -> Cells:
+def task_cells(task: status.TaskStatus, now: datetime) -> Cells:
     run = task.last_run
     right = "right"
     return (
@@ -103,7 +104,7 @@ def task_cells(task: tasks.TaskStatus, now: datetime) -> Cells:
     )
 
 
-def task_detail(task: tasks.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
+def task_detail(task: status.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
     text = Text(end="")
     text.append_text(untrusted(task.name, max_len=40, style="bold"))
     text.append(" — ")
@@ -159,7 +160,7 @@ def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo) -> Text:
 
 @dataclass
 class TasksData:
-    tasks: list[tasks.TaskStatus] = field(default_factory=list)
+    tasks: list[status.TaskStatus] = field(default_factory=list)
     leader: leases.LeaseInfo | None = None
 
 
@@ -167,7 +168,7 @@ class TasksData:
 class RunRequested:
     """What run now achieved: the request, and the scheduler's answer if it came in time."""
 
-    request: tasks.Request
+    request: controls.Request
     applied: str | None
     leader: bool
 
@@ -188,7 +189,7 @@ class SchedulersView(LiveWidget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data: TasksData | None = None
-        self.by_name: dict[str, tasks.TaskStatus] = {}
+        self.by_name: dict[str, status.TaskStatus] = {}
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="tasks-leader", classes="status-line")
@@ -207,7 +208,7 @@ class SchedulersView(LiveWidget):
 
     def fetch(self, request: Any) -> TasksData:
         ctx = context(self)
-        return TasksData(tasks.list_tasks(ctx.db, ctx.settings, now=ctx.now()), tasks.scheduler_leader(ctx.db))
+        return TasksData(status.list_tasks(ctx.db, ctx.settings, now=ctx.now()), store.scheduler_leader(ctx.db))
 
     def render_data(self, request: Any, data: TasksData) -> None:
         ctx = context(self)
@@ -247,7 +248,7 @@ class SchedulersView(LiveWidget):
         event.stop()
         self.action_open_history()
 
-    def selected(self) -> tasks.TaskStatus | None:
+    def selected(self) -> status.TaskStatus | None:
         key = self.table.cursor_key
         return self.by_name.get(key) if key else None
 
@@ -260,7 +261,7 @@ class SchedulersView(LiveWidget):
 
     # -- actions --
 
-    def _need_selection(self) -> tasks.TaskStatus | None:
+    def _need_selection(self) -> status.TaskStatus | None:
         task = self.selected()
         if task is None:
             console_app(self).say("no task selected", "warning")
@@ -301,10 +302,10 @@ class TaskActions:
 
         return done
 
-    def run_now(self, task: tasks.TaskStatus) -> None:
+    def run_now(self, task: status.TaskStatus) -> None:
         app = self.app
         name = task.name
-        if task.state == tasks.RUNNING and task.last_run is not None:
+        if task.state == status.RUNNING and task.last_run is not None:
             run = task.last_run
             by = f" by {run.requested_by}" if run.requested_by else ""
             started = run.started_at.astimezone(app.ctx.tz).strftime("%H:%M:%S")
@@ -316,9 +317,9 @@ class TaskActions:
         ctx = app.ctx
 
         def request() -> RunRequested:
-            req = tasks.request_run(ctx.db, ctx.settings, ctx.operator, name)
-            leader = tasks.scheduler_leader(ctx.db) is not None
-            command = tasks.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S) if leader and req.command_id else None
+            req = controls.request_run(ctx.db, ctx.settings, ctx.operator, name)
+            leader = store.scheduler_leader(ctx.db) is not None
+            command = store.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S) if leader and req.command_id else None
             return RunRequested(req, command.outcome if command is not None else None, leader)
 
         def done(outcome: Outcome) -> None:
@@ -344,7 +345,7 @@ class TaskActions:
             detail.append("\nthe task is paused: this runs it once, and it stays paused.")
         app.push_screen(ConfirmDialog(question, detail, yes_label="Run now"), answered)
 
-    def pause_or_resume(self, task: tasks.TaskStatus) -> None:
+    def pause_or_resume(self, task: status.TaskStatus) -> None:
         app = self.app
         ctx = app.ctx
         name = task.name
@@ -352,10 +353,10 @@ class TaskActions:
         if not ctx.operator.can_act:
             app.refuse_op(action, name)
             return
-        control = tasks.request_resume if task.paused else tasks.request_pause
+        control = controls.request_resume if task.paused else controls.request_pause
         app.run_guarded(lambda: control(ctx.db, ctx.settings, ctx.operator, name).message, self._refresh())
 
-    def reschedule(self, task: tasks.TaskStatus) -> None:
+    def reschedule(self, task: status.TaskStatus) -> None:
         app = self.app
         ctx = app.ctx
         name = task.name
@@ -370,7 +371,7 @@ class TaskActions:
                 app.say(f"{name} already runs {task.schedule_words} ({spec}): nothing changed")
                 return
             app.run_guarded(
-                lambda: tasks.request_schedule(ctx.db, ctx.settings, ctx.operator, name, spec).message,
+                lambda: controls.request_schedule(ctx.db, ctx.settings, ctx.operator, name, spec).message,
                 self._refresh(),
             )
 

@@ -14,11 +14,11 @@ from console.app.confirm import ConfirmDialog
 from console.app.schedule_form import SchedulePrompt
 from console.app.task_history import RunHistoryScreen, RunHistoryView
 from console.app.tasks_view import SchedulersView
-from engine import tasks
 from engine.actions import list_audit
 from engine.db import Database
-from engine.maintenance.runs import complete_command, pending_commands, start_run
 from engine.models import Command, TaskState
+from engine.tasks import registry
+from engine.tasks.store import complete_command, pending_commands, start_run
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import seed_tasks
 
@@ -46,7 +46,7 @@ async def test_tasks_with_schedule_state_last_and_next_run(make_app: AppFactory,
     async with app.run_test(size=(200, 40)) as pilot:
         view = await open_tab(pilot)
         await on_screen(pilot, "scheduler sched-host:4242 leads")
-        assert view.table.order == list(tasks.TASKS)
+        assert view.table.order == list(registry.TASKS)
         def cell(name: str, column: str) -> str:
             return view.table.get_cell(name, column).plain
 

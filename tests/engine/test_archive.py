@@ -15,10 +15,10 @@ from sqlalchemy import func, select, update
 
 from engine import archive, jobs
 from engine.exporting import export_job
-from engine.maintenance import OK, TaskContext
-from engine.maintenance.archiving import archive_old_results
 from engine.models import ArchivedJob, Job, JobRow, utcnow
 from engine.results import ClaimResult
+from engine.tasks.archiving import archive_old_results
+from engine.tasks.body import OK, TaskContext
 from tests.fixtures.jobs import make_job
 
 FOUND = ClaimResult(

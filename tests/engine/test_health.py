@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from engine import alerts, health
-from engine.maintenance import OK, WARN, TaskContext
-from engine.maintenance.healthcheck import health_check_alert
 from engine.models import Alert, HealthState
+from engine.tasks.body import OK, WARN, TaskContext
+from engine.tasks.healthcheck import health_check_alert
 from tests.conftest import NO_REDIS, REDIS_URL
 
 

@@ -9,11 +9,6 @@ from datetime import timedelta
 from sqlalchemy import func, insert, select, update
 
 from engine import jobs, rollups
-from engine.maintenance import OK, WARN, TaskContext
-from engine.maintenance.retention import log_retention
-from engine.maintenance.runs import run_task
-from engine.maintenance.sessions import cleanup_old_sessions
-from engine.maintenance.stuck import cleanup_stuck_jobs
 from engine.metrics import PAYER_CALL, ROWS_DONE, minute_of, write_rows
 from engine.models import (
     Command,
@@ -28,6 +23,11 @@ from engine.models import (
     Worker,
     utcnow,
 )
+from engine.tasks.body import OK, WARN, TaskContext
+from engine.tasks.execution import run_task
+from engine.tasks.retention import log_retention
+from engine.tasks.sessions import cleanup_old_sessions
+from engine.tasks.stuck import cleanup_stuck_jobs
 from tests.fixtures.jobs import make_job
 
 
@@ -103,13 +103,18 @@ def test_cleanup_old_sessions_deletes_only_what_is_30_days_old(db, settings) -> 
             OperatorSession(user="ann", started_at=now - timedelta(days=40), last_seen_at=now - timedelta(days=31)),
             OperatorSession(user="bob", started_at=now - timedelta(days=40), last_seen_at=now - timedelta(days=2)),
             OperatorSession(user="cy", started_at=now, last_seen_at=now),
+            OperatorSession(user="dee", started_at=now - timedelta(days=45), last_seen_at=now - timedelta(days=44),
+                            ended_at=now - timedelta(days=44)),
+            OperatorSession(user="eve", started_at=now - timedelta(days=45), last_seen_at=now - timedelta(days=29),
+                            ended_at=now - timedelta(days=29)),
             PayerToken(key="old", token="t1", expires_at=now - timedelta(days=39), created_at=now - timedelta(days=40)),
             PayerToken(key="new", token="t2", expires_at=now + timedelta(hours=1), created_at=now),
         ])
     result = cleanup_old_sessions(TaskContext(db, settings))
-    assert result == (OK, "deleted 1 operator session and 1 cached payer token older than 30 days")
+    assert result == (OK, "deleted 2 operator sessions (1 ended and 1 left open more than 30 days ago) "
+                          "and 1 cached payer token older than 30 days")
     with db.read() as session:
-        assert sorted(session.scalars(select(OperatorSession.user))) == ["bob", "cy"]
+        assert sorted(session.scalars(select(OperatorSession.user))) == ["bob", "cy", "eve"]
         assert list(session.scalars(select(PayerToken.key))) == ["new"]
 
 

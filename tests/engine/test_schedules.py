@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from engine import schedules
+from engine.tasks import schedules
 
 UTC_TZ = schedules.zone("UTC")
 

@@ -1,6 +1,6 @@
 """The scheduler service in a thread against real SQLite: run now (and "already running"),
 pause across triggers then resume without a catch-up burst, missed and overdue triggers at
-takeover, losing the lease, and APScheduler triggers agreeing with engine.schedules."""
+takeover, losing the lease, and APScheduler triggers agreeing with engine.tasks.schedules."""
 
 from __future__ import annotations
 
@@ -14,10 +14,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlalchemy import select, update
 
-from engine import leases, schedules, tasks
+from engine import leases
 from engine.actions import Operator
-from engine.maintenance import TASKS, TaskDef, TaskResult
 from engine.models import Command, Lease, TaskRun, TaskState, utcnow
+from engine.tasks import controls, schedules, status, store
+from engine.tasks.body import TaskResult
+from engine.tasks.registry import TASKS, TaskDef
 from workers.scheduler import build_trigger, run_scheduler
 
 ANN = Operator("ann", "local", True)
@@ -60,7 +62,7 @@ def runs_of(db, name: str, *outcomes: str) -> list[TaskRun]:
 
 
 def handled(db, command_id: int) -> str:
-    command = tasks.wait_for_command(db, command_id, timeout=3.0)
+    command = store.wait_for_command(db, command_id, timeout=3.0)
     assert command is not None, "the scheduler did not act within 3 s"
     return command.outcome
 
@@ -89,14 +91,14 @@ def test_run_now_and_already_running(db, settings, monkeypatch: pytest.MonkeyPat
 
     monkeypatch.setitem(TASKS, "archive_old_results", TaskDef("archive_old_results", "t", "daily 03:00", slow))
     with scheduler(db, settings):
-        req = tasks.request_run(db, settings, ANN, "archive_old_results")
+        req = controls.request_run(db, settings, ANN, "archive_old_results")
         outcome = handled(db, req.command_id)
         assert outcome.startswith("started run ")
         run_id = int(outcome.removeprefix("started run "))
         assert entered.wait(3)
-        assert tasks.task_status(db, settings, "archive_old_results").state == "running"
-        with pytest.raises(tasks.AlreadyRunning, match="already running"):
-            tasks.request_run(db, settings, ANN, "archive_old_results")
+        assert status.task_status(db, settings, "archive_old_results").state == "running"
+        with pytest.raises(controls.AlreadyRunning, match="already running"):
+            controls.request_run(db, settings, ANN, "archive_old_results")
         with db.write() as session:  # a command that got past the request check (a race)
             session.add(Command(kind="task.run", target="archive_old_results", requested_by="bob"))
             session.flush()
@@ -111,14 +113,14 @@ def test_run_now_and_already_running(db, settings, monkeypatch: pytest.MonkeyPat
 
 def test_pause_across_two_triggers_then_resume_without_a_burst(sqlite_db, settings) -> None:
     db = sqlite_db
-    tasks.request_schedule(db, settings, ANN, "cleanup_stuck_jobs", "every 1s")
+    controls.request_schedule(db, settings, ANN, "cleanup_stuck_jobs", "every 1s")
     with scheduler(db, settings):
         wait_for(lambda: runs_of(db, "cleanup_stuck_jobs"), "a first run")
-        handled(db, tasks.request_pause(db, settings, ANN, "cleanup_stuck_jobs").command_id)
+        handled(db, controls.request_pause(db, settings, ANN, "cleanup_stuck_jobs").command_id)
         paused_at = utcnow()
         time.sleep(2.6)  # two or three triggers pass while paused
         resumed_at = utcnow()
-        handled(db, tasks.request_resume(db, settings, ANN, "cleanup_stuck_jobs").command_id)
+        handled(db, controls.request_resume(db, settings, ANN, "cleanup_stuck_jobs").command_id)
         with db.read() as session:
             next_run = session.get(TaskState, "cleanup_stuck_jobs").next_run_at
         assert resumed_at < next_run <= resumed_at + timedelta(seconds=1.6)
@@ -166,13 +168,13 @@ def test_takeover_runs_an_overdue_trigger_once_and_records_a_missed_one(db, sett
     assert missed.outcome == "missed" and missed.summary.startswith("missed: no scheduler was running at ")
     [stale] = runs_of(db, "log_retention")
     assert stale.outcome == "error" and stale.summary.startswith("interrupted")
-    assert tasks.task_status(db, settings, "archive_old_results").state == "late"
+    assert status.task_status(db, settings, "archive_old_results").state == "late"
 
 
 def test_losing_the_lease_stops_scheduling_at_once(sqlite_db, settings, caplog) -> None:
     db = sqlite_db
     caplog.set_level(logging.INFO)
-    tasks.request_schedule(db, settings, ANN, "cleanup_stuck_jobs", "every 1s")
+    controls.request_schedule(db, settings, ANN, "cleanup_stuck_jobs", "every 1s")
     with scheduler(db, settings):
         wait_for(lambda: runs_of(db, "cleanup_stuck_jobs"), "a first run")
         with db.write() as session:  # another process took over (e.g. after a long pause of ours)
@@ -191,5 +193,5 @@ def test_losing_the_lease_stops_scheduling_at_once(sqlite_db, settings, caplog) 
 
 def test_graceful_stop_releases_the_lease(sqlite_db, settings) -> None:
     with scheduler(sqlite_db, settings):
-        assert tasks.scheduler_leader(sqlite_db).owner == "sched-a"
+        assert store.scheduler_leader(sqlite_db).owner == "sched-a"
     assert leases.holder(sqlite_db, leases.SCHEDULER) is None

@@ -16,11 +16,12 @@ from pathlib import Path
 
 from sqlalchemy import select
 
-from engine import leases, tasks
+from engine import leases
 from engine.actions import Operator
 from engine.config import Settings
 from engine.db import Database
 from engine.models import LogRecord, TaskRun
+from engine.tasks import controls, store
 
 ROOT = Path(__file__).resolve().parents[2]
 LEASE = 3.0
@@ -49,7 +50,7 @@ def wait_for(condition: Callable[[], object], what: str, timeout: float = 15.0) 
 
 
 def leader_pid(db: Database) -> int | None:
-    info = tasks.scheduler_leader(db)
+    info = store.scheduler_leader(db)
     return int(info.owner.split(":")[1]) if info else None
 
 
@@ -71,9 +72,9 @@ def test_leader_standby_failover(tmp_path: Path) -> None:
     db = Database(settings.effective_database_url)
     ann = Operator("ann", "local", True)
     for name in FAST:
-        tasks.request_schedule(db, settings, ann, name, f"every {INTERVAL}s")
+        controls.request_schedule(db, settings, ann, name, f"every {INTERVAL}s")
     for name in ("archive_old_results", "health_check_alert", "log_retention"):
-        tasks.request_pause(db, settings, ann, name)
+        controls.request_pause(db, settings, ann, name)
 
     first = spawn(home, tmp_path / "a.log")
     second = None
@@ -81,7 +82,7 @@ def test_leader_standby_failover(tmp_path: Path) -> None:
         wait_for(lambda: leader_pid(db) == first.pid, "the first process to lead")
         second = spawn(home, tmp_path / "b.log")
         standby = wait_for(lambda: [m for m in log_lines(db, second.pid) if m.startswith("standby:")], "standby")
-        leader_owner = tasks.scheduler_leader(db).owner
+        leader_owner = store.scheduler_leader(db).owner
         assert standby == [f"standby: scheduler leader is {leader_owner} until " + standby[0].split(" until ")[1]]
 
         wait_for(lambda: len(scheduled_runs(db)) >= 2 * len(FAST) + 1, "runs by the leader", timeout=10)

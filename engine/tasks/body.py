@@ -1,4 +1,5 @@
-"""What every maintenance task body gets and returns."""
+"""What every task body gets (a `TaskContext`) and returns (a `TaskResult`), and the outcomes
+of a run."""
 
 from __future__ import annotations
 
@@ -30,14 +31,6 @@ class TaskContext:
 
 
 TaskBody = Callable[[TaskContext], TaskResult]
-
-
-@dataclass(frozen=True)
-class TaskDef:
-    name: str
-    title: str
-    default_schedule: str
-    body: TaskBody
 
 
 def plural(count: int, noun: str, plural_form: str | None = None) -> str:

@@ -15,8 +15,8 @@ from datetime import datetime
 from sqlalchemy import or_, select
 
 from engine import jobs
-from engine.maintenance.base import OK, WARN, TaskContext, TaskResult, plural
 from engine.models import Job, utcnow
+from engine.tasks.body import OK, WARN, TaskContext, TaskResult, plural
 from engine.workers_registry import live_workers
 
 log = logging.getLogger("claimsops.maintenance")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from engine import alerts, health
-from engine.maintenance.base import OK, WARN, TaskContext, TaskResult, plural
+from engine.tasks.body import OK, WARN, TaskContext, TaskResult, plural
 
 
 def health_check_alert(ctx: TaskContext) -> TaskResult:

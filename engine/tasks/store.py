@@ -1,4 +1,5 @@
-"""The scheduler's side of tasks: task_state rows, run records, commands to act on.
+"""The rows of tasks: `task_state` (schedule, paused, next run), `task_runs` (the run history)
+and `commands` (the queue of operator controls the scheduler leader acts on).
 
 A run is a `task_runs` row: `running` when it starts, then ok, warn or error with its duration
 and one-line summary; `missed` for a trigger that did not run. Its log lines carry its id.
@@ -8,20 +9,21 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from engine import leases
-from engine.config import Settings
 from engine.db import Database
-from engine.errors import OperatorError
-from engine.logsink import run_context
-from engine.maintenance import ERROR, MISSED, OK, RUNNING, TASKS, WARN, TaskContext, TaskDef
-from engine.models import Command, Lease, TaskRun, TaskState, utcnow
+from engine.logsink import LogFilter, last_lines, run_context
+from engine.models import Command, Lease, LogRecord, TaskRun, TaskState, utcnow
+from engine.tasks.body import ERROR, MISSED, RUNNING
+from engine.tasks.registry import TASKS, task_def
 from engine.text import mask_phi
 
 TRIGGER_SCHEDULED, TRIGGER_MANUAL = "scheduled", "manual"
@@ -31,24 +33,7 @@ SUMMARY_MAX = 500
 log = logging.getLogger("claimsops.tasks")
 
 
-class TaskError(OperatorError):
-    """An operator-facing refusal about a task (unknown name, already running)."""
-
-
-@dataclass(frozen=True)
-class RunResult:
-    run_id: int
-    task: str
-    outcome: str
-    summary: str
-    duration_s: float
-
-
-def task_def(name: str) -> TaskDef:
-    task = TASKS.get(name)
-    if task is None:
-        raise TaskError(f"unknown task {name!r} (one of {', '.join(TASKS)})")
-    return task
+# ---- state ----
 
 
 def state_row(session: Session, name: str) -> TaskState:
@@ -87,6 +72,12 @@ def publish_next_run(db: Database, name: str, when: datetime | None) -> None:
         )
 
 
+def scheduler_leader(db: Database) -> leases.LeaseInfo | None:
+    """The live scheduler lease, or None when no scheduler leads."""
+    info = leases.holder(db, leases.SCHEDULER)
+    return info if info is not None and info.live() else None
+
+
 # ---- runs ----
 
 
@@ -123,47 +114,6 @@ def finish_run(db: Database, run_id: int, outcome: str, summary: str, duration_s
 def one_line(text: str) -> str:
     text = " ".join(mask_phi(str(text)).split())
     return text if len(text) <= SUMMARY_MAX else text[: SUMMARY_MAX - 1] + "…"
-
-
-def execute_run(
-    db: Database, settings: Settings, run_id: int, name: str, trigger: str, requested_by: str | None = None
-) -> RunResult:
-    """Run the task body for an already started run: time it, record the outcome, and tag
-    every log line it writes with the run id. Never raises for a failing body."""
-    task = task_def(name)
-    started = time.monotonic()
-    with run_context(run_id):
-        how = f"run now by {requested_by}" if trigger == TRIGGER_MANUAL else "on schedule"
-        log.info("run %d of %s started (%s)", run_id, name, how)
-        try:
-            outcome, summary = task.body(TaskContext(db, settings))
-            if outcome not in (OK, WARN, ERROR):
-                outcome, summary = ERROR, f"task returned an unknown outcome {outcome!r}: {summary}"
-        except Exception as exc:
-            # first line only, without SQLAlchemy's "[SQL: …] [parameters: …]" (row values)
-            message = str(exc).split("\n", 1)[0].split("[SQL:", 1)[0].strip()
-            outcome, summary = ERROR, f"{type(exc).__name__}: {message}"
-            log.exception("run %d of %s crashed", run_id, name)
-        summary = one_line(summary)
-        duration = round(time.monotonic() - started, 3)
-        try:
-            finish_run(db, run_id, outcome, summary, duration)
-        except Exception:
-            log.exception("run %d of %s: its end could not be recorded", run_id, name)
-        level = {OK: logging.INFO, WARN: logging.WARNING}.get(outcome, logging.ERROR)
-        log.log(level, "run %d of %s %s in %.1f s: %s", run_id, name, outcome, duration, summary)
-    return RunResult(run_id, name, outcome, summary, duration)
-
-
-def run_task(
-    db: Database, settings: Settings, name: str, *, trigger: str = TRIGGER_MANUAL,
-    requested_by: str | None = None, lease_owner: str | None = None,
-) -> RunResult | None:
-    """Start and execute one run in this thread (None when the lease fence refused it)."""
-    run_id = start_run(db, name, trigger, requested_by, lease_owner=lease_owner)
-    if run_id is None:
-        return None
-    return execute_run(db, settings, run_id, name, trigger, requested_by)
 
 
 def record_missed(db: Database, name: str, scheduled_for: datetime, reason: str,
@@ -211,7 +161,93 @@ def running_run(session: Session, name: str) -> TaskRun | None:
     )
 
 
+def latest_run(session: Session, name: str, *outcomes: str) -> TaskRun | None:
+    """The task's newest run (of one of `outcomes` when given)."""
+    query = select(TaskRun).where(TaskRun.task == name)
+    if outcomes:
+        query = query.where(TaskRun.outcome.in_(outcomes))
+    return session.scalar(query.order_by(TaskRun.started_at.desc(), TaskRun.id.desc()).limit(1))
+
+
+@dataclass(frozen=True)
+class RunInfo:
+    id: int
+    task: str
+    trigger: str
+    requested_by: str | None
+    started_at: datetime
+    finished_at: datetime | None
+    duration_s: float | None
+    outcome: str
+    summary: str
+
+    @classmethod
+    def of(cls, run: TaskRun) -> RunInfo:
+        return cls(run.id, run.task, run.trigger, run.requested_by, run.started_at, run.finished_at,
+                   run.duration_s, run.outcome, run.summary)
+
+
+def list_runs(db: Database, name: str | None = None, *, limit: int = 50, before_id: int | None = None) -> list[RunInfo]:
+    """Run history, newest first, one page (keyset on id)."""
+    query = select(TaskRun).order_by(TaskRun.id.desc()).limit(limit)
+    if name is not None:
+        task_def(name)
+        query = query.where(TaskRun.task == name)
+    if before_id is not None:
+        query = query.where(TaskRun.id < before_id)
+    with db.read() as session:
+        return [RunInfo.of(run) for run in session.scalars(query)]
+
+
+def runs_newer(db: Database, task: str, *, after_id: int, limit: int = 200) -> list[RunInfo]:
+    """The `limit` runs of `task` just newer than `after_id`, newest first."""
+    query = select(TaskRun).where(TaskRun.task == task, TaskRun.id > after_id).order_by(TaskRun.id).limit(limit)
+    with db.read() as session:
+        runs = [RunInfo.of(run) for run in session.scalars(query)]
+    runs.reverse()
+    return runs
+
+
+def runs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, RunInfo]:
+    """These runs as they are now (a running run may have finished), by id."""
+    wanted = sorted(set(ids))
+    if not wanted:
+        return {}
+    with db.read() as session:
+        return {run.id: RunInfo.of(run) for run in session.scalars(select(TaskRun).where(TaskRun.id.in_(wanted)))}
+
+
+def run_logs(db: Database, run_id: int, *, limit: int = 500) -> list[LogRecord]:
+    """The run's own log lines (tagged with its id), oldest first."""
+    return last_lines(db, LogFilter(run_id=run_id), limit)
+
+
+def _iso(value: datetime | None) -> str | None:
+    return value.isoformat() if value else None
+
+
+def run_to_dict(run: RunInfo) -> dict[str, Any]:
+    return {
+        "id": run.id, "task": run.task, "trigger": run.trigger, "requested_by": run.requested_by,
+        "started_at": _iso(run.started_at), "finished_at": _iso(run.finished_at),
+        "duration_s": run.duration_s, "outcome": run.outcome, "summary": run.summary,
+    }
+
+
 # ---- commands ----
+
+
+def add_command(session: Session, kind: str, name: str, requested_by: str, args: dict[str, Any] | None = None) -> int:
+    command = Command(kind=kind, target=name, args=args or {}, requested_by=requested_by, requested_at=utcnow())
+    session.add(command)
+    session.flush()
+    return command.id
+
+
+def waiting_run_command(session: Session, name: str) -> int | None:
+    """The id of a run now of the task that no scheduler has acted on yet."""
+    return session.scalar(select(Command.id).where(
+        Command.kind == CMD_RUN, Command.target == name, Command.handled_at.is_(None)).limit(1))
 
 
 def pending_commands(db: Database, *, limit: int = 50) -> list[Command]:
@@ -229,3 +265,16 @@ def complete_command(db: Database, command_id: int, outcome: str) -> None:
             .values(handled_at=utcnow(), outcome=outcome[:2000])
             .execution_options(synchronize_session=False)
         )
+
+
+def wait_for_command(db: Database, command_id: int, timeout: float = 3.0, poll: float = 0.1) -> Command | None:
+    """The command once the scheduler has handled it, or None after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        with db.read() as session:
+            command = session.get(Command, command_id)
+            if command is not None and command.handled_at is not None:
+                return command
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(poll)

@@ -211,6 +211,11 @@ def describe(schedule: Schedule, tz_name: str = "UTC") -> str:
     return f"cron {schedule.text} ({tz_name})"
 
 
+def clock(when: datetime, tz: tzinfo) -> str:
+    """A fire or run time as messages give it, e.g. '2026-03-01 02:00:00 UTC'."""
+    return when.astimezone(tz).strftime("%Y-%m-%d %H:%M:%S %Z")
+
+
 # ---- fire times ----
 
 

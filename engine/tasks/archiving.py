@@ -6,7 +6,7 @@ import logging
 from datetime import timedelta
 
 from engine import archive
-from engine.maintenance.base import ERROR, OK, WARN, TaskContext, TaskResult, plural
+from engine.tasks.body import ERROR, OK, WARN, TaskContext, TaskResult, plural
 
 BATCH_JOBS = 200
 log = logging.getLogger("claimsops.maintenance")

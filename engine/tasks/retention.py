@@ -10,9 +10,9 @@ from datetime import timedelta
 from sqlalchemy import and_, or_
 
 from engine.db import BUSY_TIMEOUT_MS, Database, delete_in_batches
-from engine.maintenance.base import OK, WARN, TaskContext, TaskResult, plural
 from engine.models import Command, LogRecord, TaskRun
 from engine.rollups import prune
+from engine.tasks.body import OK, WARN, TaskContext, TaskResult, plural
 
 LOG_DAYS = 14
 ERROR_LOG_DAYS = 90
