@@ -309,13 +309,13 @@ def console(args: argparse.Namespace) -> int:
 
 
 def worker(args: argparse.Namespace) -> int:
-    from workers.main import run_worker
+    from workers.stack import run_worker
 
     return run_worker(load_settings(), args.concurrency)
 
 
 def up(args: argparse.Namespace) -> int:
-    from console.up import run_up
+    from workers.embedded import run_up
 
     return run_up(load_settings(), sandbox=args.sandbox, headless=args.headless, concurrency=args.concurrency,
                   console=_console_runner())

@@ -3,21 +3,13 @@ the workers; progress goes to stderr."""
 
 from __future__ import annotations
 
-import asyncio
-import os
-import signal
-import socket
 import sys
 import time
 from typing import Any
 
 from engine import jobs
-from engine.logsink import setup_logging
-from engine.payer.client import PayerClient
-from engine.payer.limits import LocalLimits
-from engine.runner import run_job
-from engine.sandbox import payer_settings, start_sandbox
 from engine.workers_registry import count_live
+from workers.run_here import run_job_here
 
 
 def _progress(job: Any) -> str:
@@ -31,56 +23,23 @@ def _progress(job: Any) -> str:
 
 def wait_for_job(ctx: Any, job_id: int, *, quiet: bool = False) -> None:
     if count_live(ctx.db) == 0:
-        _run_here(ctx, job_id, quiet)
+        show = None if quiet else lambda: _show_progress(ctx.db, job_id)
+        run_job_here(ctx.settings, ctx.db, job_id, show)
     _await_finish(ctx.db, job_id, quiet)
+
+
+def _show_progress(db: Any, job_id: int) -> Any:
+    job = jobs.get_job(db, job_id)
+    sys.stderr.write(_progress(job))
+    sys.stderr.flush()
+    return job
 
 
 def _await_finish(db: Any, job_id: int, quiet: bool) -> None:
     while True:
-        job = jobs.get_job(db, job_id)
-        if not quiet:
-            sys.stderr.write(_progress(job))
-            sys.stderr.flush()
+        job = jobs.get_job(db, job_id) if quiet else _show_progress(db, job_id)
         if job.status in jobs.FINISHED:
             if not quiet:
                 sys.stderr.write("\n")
             return
         time.sleep(0.5)
-
-
-def _run_here(ctx: Any, job_id: int, quiet: bool) -> None:
-    settings, db = ctx.settings, ctx.db
-    setup_logging(db, "cli", stderr=False)
-    interrupted = False
-
-    def on_sigint(*_: object) -> None:
-        nonlocal interrupted
-        interrupted = True
-
-    previous = signal.signal(signal.SIGINT, on_sigint)
-    sandbox = start_sandbox() if settings.sandbox else None
-    owner = f"{socket.gethostname()}:{os.getpid()}:cli"
-
-    async def main() -> None:
-        limits = LocalLimits(settings.payer_rate_per_second, settings.payer_concurrency)
-        async with PayerClient(payer_settings(settings, sandbox), limits=limits) as client:
-            task = asyncio.create_task(
-                run_job(db, job_id, client, owner=owner, lease_seconds=settings.lease_seconds,
-                        max_attempts=settings.max_attempts, stopping=lambda: interrupted)
-            )
-            while not task.done():
-                await asyncio.wait({task}, timeout=0.5)
-                if not quiet:
-                    job = await asyncio.to_thread(jobs.get_job, db, job_id)
-                    sys.stderr.write(_progress(job))
-                    sys.stderr.flush()
-            task.result()
-
-    try:
-        asyncio.run(main())
-    finally:
-        signal.signal(signal.SIGINT, previous)
-        if sandbox is not None:
-            sandbox.stop()
-    if interrupted:
-        raise KeyboardInterrupt

@@ -7,6 +7,9 @@ hosts sharing a lease need synchronised clocks (NTP), as the job leases do.
 
 from __future__ import annotations
 
+import os
+import socket
+import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -17,6 +20,12 @@ from engine.db import Database
 from engine.models import Lease, utcnow
 
 SCHEDULER = "scheduler"
+
+
+def process_owner(role: str) -> str:
+    """Who holds a lease (a job's, the scheduler's) or heartbeats: `host:pid:role:nonce`. The pid
+    stays the second field: tests and benchmarks find a holder's process by it."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:{role}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass(frozen=True)

@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import asyncio
-import os
-import socket
 import threading
-import uuid
 from dataclasses import dataclass, field
 
 from engine.config import Settings
 from engine.db import Database
+from engine.leases import process_owner
 from engine.metrics import MetricsBuffer
 from engine.payer.client import PayerClient, PayerSettings
 from engine.payer.limits import LocalLimits, PayerLimits
-
-
-def new_worker_id(kind: str = "worker") -> str:
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{kind}:{uuid.uuid4().hex[:6]}"
 
 
 @dataclass
@@ -25,7 +19,7 @@ class WorkerRuntime:
     settings: Settings
     db: Database
     payer: PayerSettings
-    worker_id: str = field(default_factory=new_worker_id)
+    worker_id: str = field(default_factory=lambda: process_owner("worker"))
     queue: str = "claimsops"
     stopping: threading.Event = field(default_factory=threading.Event)
     metrics: MetricsBuffer | None = None

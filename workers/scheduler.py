@@ -12,13 +12,9 @@ leader stops its APScheduler at once; a run only starts while its process holds 
 from __future__ import annotations
 
 import logging
-import os
-import signal
-import socket
 import sys
 import threading
 import time
-import uuid
 from datetime import datetime, tzinfo
 from typing import Any
 
@@ -38,15 +34,12 @@ from engine.models import Command, TaskState, utcnow
 from engine.tasks import leading, schedules, store
 from engine.tasks.execution import execute_run, run_task
 from engine.tasks.registry import TASKS
+from workers.service import Process, run_service
 
 SCHEDULER_LEASE_SECONDS = 15.0
 POLL_SECONDS = 0.5
 _WEEKDAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 log = logging.getLogger("claimsops.scheduler")
-
-
-def default_owner() -> str:
-    return f"{socket.gethostname()[:64]}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
 
 
 def build_trigger(schedule: schedules.Schedule, tz: tzinfo) -> BaseTrigger:
@@ -329,18 +322,18 @@ def run_scheduler(
     """Run as standby or leader until `stop_event` is set; then stop gracefully (waiting for
     running tasks) and release the lease."""
     service = SchedulerService(
-        settings, db, lease_seconds=lease_seconds, poll_seconds=poll_seconds, owner=owner or default_owner()
+        settings, db, lease_seconds=lease_seconds, poll_seconds=poll_seconds, owner=owner or leases.process_owner("scheduler")
     )
     service.run(stop_event or threading.Event())
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`claimsops scheduler`: log to the database and stderr; SIGTERM or ^C stops gracefully."""
+    """`claimsops scheduler`: log to the database and stderr; SIGTERM, SIGINT or SIGHUP stops
+    gracefully."""
     import argparse
 
     from engine.config import ConfigError, load_settings
     from engine.db import DatabaseError
-    from engine.logsink import setup_logging
 
     parser = argparse.ArgumentParser(prog="claimsops scheduler", description="the maintenance scheduler")
     parser.add_argument("--lease-seconds", type=float, default=None,
@@ -357,22 +350,15 @@ def main(argv: list[str] | None = None) -> int:
     if lease < 2:
         sys.stderr.write("claimsops: the scheduler lease must be at least 2 seconds\n")
         return 2
-    handler = setup_logging(db, "scheduler")
-    stop = threading.Event()
 
-    def on_signal(_signum: int, _frame: object) -> None:
-        stop.set()  # only that: logging inside a signal handler can deadlock
+    def lead_or_stand_by(process: Process) -> int:
+        run_scheduler(process.settings, process.db, stop_event=process.stop, lease_seconds=lease)
+        return 0
 
-    signal.signal(signal.SIGTERM, on_signal)
-    signal.signal(signal.SIGINT, on_signal)
     try:
-        run_scheduler(settings, db, stop_event=stop, lease_seconds=lease)
+        return run_service("scheduler", settings, main=lead_or_stand_by, db=db)
     finally:
-        if handler is not None:
-            handler.flush()
-            handler.close()
         db.dispose()
-    return 0
 
 
 if __name__ == "__main__":

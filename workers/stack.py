@@ -7,17 +7,20 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 
 from dramatiq import Worker
 
 from engine.config import Settings
 from engine.db import Database
+from engine.leases import process_owner
 from engine.payer.client import PayerSettings
 from workers.actors import declare_job_actor
 from workers.broker import QUEUE, build_broker
 from workers.dispatcher import Dispatcher
 from workers.heartbeat import beat, run_heartbeat
-from workers.runtime import WorkerRuntime, new_worker_id
+from workers.runtime import WorkerRuntime
+from workers.service import Process, Stop, run_service
 
 log = logging.getLogger("claimsops.worker")
 
@@ -27,7 +30,7 @@ class WorkerStack:
                  kind: str = "worker") -> None:
         self.settings, self.db = settings, db
         self.concurrency = concurrency
-        self.runtime = WorkerRuntime(settings, db, payer, worker_id=new_worker_id(kind))
+        self.runtime = WorkerRuntime(settings, db, payer, worker_id=process_owner(kind))
         self.broker = build_broker(settings)
         self.actor = declare_job_actor(self.broker, self.runtime)
         self.dispatcher = Dispatcher(db, self.broker, self.actor)
@@ -78,3 +81,17 @@ class WorkerStack:
         except Exception as exc:
             log.warning("could not record the worker's stop: %s", type(exc).__name__)
         log.info("worker %s stopped", self.worker_id)
+
+
+def worker_stack(concurrency: int, kind: str = "worker") -> Callable[[Process], Stop]:
+    """The stack as one of a process's services (see workers.service)."""
+    def start(process: Process) -> Stop:
+        stack = WorkerStack(process.settings, process.db, process.payer(), concurrency=concurrency, kind=kind)
+        return stack.start().stop
+
+    return start
+
+
+def run_worker(settings: Settings, concurrency: int) -> int:
+    """`claimsops worker`: one stack until SIGTERM, SIGINT or SIGHUP."""
+    return run_service("worker", settings, [worker_stack(concurrency)])
