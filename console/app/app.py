@@ -27,6 +27,7 @@ from textual.worker import get_current_worker
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.context import Clock, ConsoleContext, system_clock
+from console.app.exit_signals import exit_on_signals
 from console.app.header import HeaderBar, HeaderState, SiteProbe
 from console.app.health_view import HealthView
 from console.app.help import HelpScreen
@@ -191,6 +192,7 @@ class ConsoleApp(App[int]):
         return self.main.query_one(LogsView)
 
     def on_mount(self) -> None:
+        self._restore_signals = exit_on_signals(self)
         self.session_record.start()
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
             self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
@@ -204,6 +206,7 @@ class ConsoleApp(App[int]):
         gc.freeze()
 
     def on_unmount(self) -> None:
+        self._restore_signals()
         gc.unfreeze()
         self.session_record.end()
         self.payer.close()  # the sandbox payer, if the Claims tab started one
