@@ -13,8 +13,8 @@ from typing import Any
 
 import pytest
 
-from workers.bench.common import wait_for as bench_wait_for
-from workers.bench.processes import CliProcesses, free_port
+from bench.common import wait_for as bench_wait_for
+from bench.processes import CliProcesses, free_port
 
 REPO = Path(__file__).resolve().parents[2]
 
