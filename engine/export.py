@@ -6,7 +6,7 @@ then the input's unknown columns unchanged. Written with the csv module, streame
 Decisions:
 - Line ends are CRLF (RFC 4180, and what the original templates and Excel use). Open the
   output with `newline=""` so the csv module's line ends are written as they are
-  (`export_to_path` does this).
+  (`engine.exporting.export_job` does this).
 - UTF-8 without a byte-order mark: the original system wrote none, and a BOM would become
   part of the first header (`\\ufeffrow`) for scripts and macros that read the file as plain
   UTF-8. Spreadsheet users import it as UTF-8.
@@ -18,7 +18,6 @@ Decisions:
 from __future__ import annotations
 
 import csv
-import os
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
@@ -32,7 +31,6 @@ __all__ = [
     "NOT_PROCESSED_STATUS",
     "RESULT_COLUMNS",
     "ExportRecord",
-    "export_to_path",
     "guard_formula",
     "results_header",
     "write_results",
@@ -150,11 +148,3 @@ def write_results(out: TextIO, extra_columns: list[str], records: Iterable[Expor
         writer.writerow([guard_formula(c) for c in row])
         count += 1
     return count
-
-
-def export_to_path(
-    path: str | os.PathLike[str], extra_columns: list[str], records: Iterable[ExportRecord]
-) -> int:
-    """`write_results` into a new UTF-8 file at `path`; returns the rows written."""
-    with open(path, "w", encoding="utf-8", newline="") as out:
-        return write_results(out, extra_columns, records)

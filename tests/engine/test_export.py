@@ -15,7 +15,6 @@ from engine.export import (
     NOT_PROCESSED_MESSAGE,
     RESULT_COLUMNS,
     ExportRecord,
-    export_to_path,
     guard_formula,
     write_results,
 )
@@ -193,7 +192,8 @@ def test_round_trip_crlf_utf8_no_bom(tmp_path: Path) -> None:
         ExportRecord(3, "FG3", "C", "D", {}),
     ]
     path = tmp_path / "results.csv"
-    assert export_to_path(path, extra, records) == 3
+    with path.open("w", encoding="utf-8", newline="") as out:
+        assert write_results(out, extra, records) == 3
     data = path.read_bytes()
     assert not data.startswith(b"\xef\xbb\xbf")
     assert data.startswith(b"row,claim_number,status,")
