@@ -4,6 +4,7 @@ Textual, Dramatiq, APScheduler or the packages built on it; workers/ never loads
 from __future__ import annotations
 
 import ast
+import re
 import subprocess
 import sys
 import tomllib
@@ -185,3 +186,18 @@ def test_the_import_check_sees_a_missing_module_and_a_missing_name() -> None:
     assert _unresolved("engine.logsink", "LogFilter") is None
     assert _unresolved("engine.payer", "client") is None
     assert _unresolved("engine.migrations", None) is None
+
+
+def test_every_document_the_code_cites_is_in_the_repository() -> None:
+    """A clone is complete: each document named in the code or the documents (`docs/<name>.md`
+    or `<name>.md`) is a file at the root or in docs/."""
+    cited = {
+        (str(path.relative_to(REPO)), name.removeprefix("docs/"))
+        for path in [*_sources(*OURS), REPO / "pyproject.toml", REPO / "README.md", REPO / "BENCHMARKS.md",
+                     *sorted((REPO / "docs").glob("*.md"))]
+        for name in re.findall(r"(?<![\w./-])(?:docs/)?[\w-]+\.md\b", path.read_text())
+    }
+    assert cited, "no document cited: the pattern is wrong"
+    missing = sorted((where, name) for where, name in cited
+                     if not (REPO / name).is_file() and not (REPO / "docs" / name).is_file())
+    assert missing == []
