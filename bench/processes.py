@@ -1,5 +1,6 @@
-"""Throw-away services for benchmarks: a private redis-server on a free port, worker processes
-started as an operator would (`claimsops worker`), and CPU accounting from /proc."""
+"""Throw-away services for the benchmarks and the worker tests: a private redis-server on a
+free port, `claimsops` processes started as an operator would (`claimsops worker`), and CPU
+accounting from /proc."""
 
 from __future__ import annotations
 
