@@ -263,13 +263,6 @@ def last_lines(db: Database, flt: LogFilter, limit: int = 100, before_id: int | 
     return rows
 
 
-def lines_after(db: Database, flt: LogFilter, after_id: int, limit: int = 1000) -> list[LogRecord]:
-    """Matching lines newer than `after_id`, oldest first (the tail)."""
-    query = flt.apply(select(LogRecord)).where(LogRecord.id > after_id).order_by(LogRecord.id).limit(limit)
-    with db.read() as session:
-        return list(session.scalars(query))
-
-
 class LogTail:
     """Follows the logs table. On PostgreSQL an id is taken at insert but becomes visible at
     commit, so a line with a lower id can appear after a higher one has been read: every poll

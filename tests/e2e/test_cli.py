@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -145,3 +146,44 @@ def test_db_upgrade_is_idempotent(cli) -> None:
     first = cli("db", "upgrade").stdout
     second = cli("db", "upgrade").stdout
     assert "revision" in first and "already at revision" in second
+
+
+def test_bench_without_the_checkouts_bench_folder_says_where_it_is(tmp_path: Path) -> None:
+    """An installed wheel holds engine, workers and console only: `claimsops bench` names the
+    checkout's bench/ folder in one line and exits 2; every other command's parser still builds."""
+    site = tmp_path / "site"
+    for package in ("engine", "workers", "console"):
+        shutil.copytree(REPO / package, site / package, ignore=shutil.ignore_patterns("__pycache__"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSOPS_")}
+    env.update(PYTHONPATH=str(site), CLAIMSOPS_HOME=str(tmp_path / "home"))
+
+    def run(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run([sys.executable, "-m", "console.cli", *args], cwd=tmp_path, env=env,
+                              capture_output=True, text=True, timeout=120)
+
+    bench = run("bench", "--quick")
+    assert bench.returncode == 2 and bench.stdout == ""
+    assert bench.stderr == ("claimsops bench: the benchmarks live in the source checkout's bench/ folder "
+                            "(run it from a clone)\n")
+    assert run("--help").returncode == 0 and run("bench", "--help").returncode == 0
+
+
+def test_bench_is_found_beside_an_editable_install(tmp_path: Path) -> None:
+    """The editable install's finder maps engine, workers and console only, and the `claimsops`
+    script does not put the checkout on sys.path: the command finds bench/ beside console/."""
+    finder = (
+        "import sys\n"
+        "from importlib.machinery import PathFinder\n"
+        "class Editable:\n"
+        "    @classmethod\n"
+        "    def find_spec(cls, name, path=None, target=None):\n"
+        f"        return PathFinder.find_spec(name, [{str(REPO)!r}]) if name in ('engine', 'workers', 'console') else None\n"
+        "sys.meta_path.insert(0, Editable)\n"
+        "from console.bench_command import load_bench\n"
+        "print(load_bench('suite').__file__)\n"
+    )
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    out = subprocess.run([sys.executable, "-P", "-c", finder], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert Path(out.stdout.strip()) == REPO / "bench" / "suite.py"

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 import logging
 
-from engine.logsink import LogFilter, job_context, last_lines, lines_after, setup_logging
+from sqlalchemy import select
+
+from engine.db import Database
+from engine.logsink import LogFilter, job_context, last_lines, setup_logging
+from engine.models import LogRecord
+
+
+def lines_after(db: Database, flt: LogFilter, after_id: int) -> list[LogRecord]:
+    """Matching lines with an id above `after_id`, oldest first (the naive tail LogTail is not)."""
+    query = flt.apply(select(LogRecord)).where(LogRecord.id > after_id).order_by(LogRecord.id)
+    with db.read() as session:
+        return list(session.scalars(query))
 
 
 def test_records_reach_the_database_tagged_and_masked(db, capsys) -> None:

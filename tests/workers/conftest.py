@@ -10,12 +10,12 @@ from pathlib import Path
 
 import pytest
 
+from bench.processes import CliProcesses, PrivateRedis, redis_available
 from engine.db import Database
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from tests.conftest import NO_REDIS, REDIS_URL
-from tests.workers.harness import Processes, RedisServer
 
 TODAY = date.today()
 
@@ -26,10 +26,12 @@ def worker_dataset() -> Dataset:
 
 
 @pytest.fixture
-def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+def redis_server(tmp_path: Path) -> Iterator[PrivateRedis]:
     if not REDIS_URL:
         pytest.skip(NO_REDIS)
-    server = RedisServer(tmp_path).start()
+    if not redis_available():
+        pytest.skip("redis-server is not installed")
+    server = PrivateRedis(tmp_path)
     yield server
     server.stop()
 
@@ -55,9 +57,9 @@ def simulator(worker_dataset: Dataset) -> Iterator[PayerSimulator]:
 
 
 @pytest.fixture
-def processes(tmp_path: Path) -> Iterator[Processes]:
+def processes(tmp_path: Path) -> Iterator[CliProcesses]:
     logs = tmp_path / "logs"
     logs.mkdir()
-    procs = Processes({}, logs)
+    procs = CliProcesses({}, logs)
     yield procs
     procs.stop_all()

@@ -6,12 +6,13 @@ import time
 
 import pytest
 
+from bench.common import wait_for
 from engine import jobs
 from engine.config import Settings
 from engine.payersim.csvgen import write_input_csv
 from engine.submit import JobParams, submit_file
 from tests.workers.conftest import TODAY
-from tests.workers.harness import wait_for, worker_env
+from tests.workers.harness import worker_env
 from tests.workers.test_recovery import _assert_correct
 
 pytestmark = pytest.mark.slow

@@ -9,6 +9,7 @@ import time
 
 import pytest
 
+from bench.common import wait_for
 from engine import jobs
 from engine.actions import list_audit
 from engine.config import Settings
@@ -17,7 +18,7 @@ from engine.logsink import LogFilter, last_lines
 from engine.payersim.csvgen import write_input_csv
 from engine.submit import JobParams, submit_file
 from tests.workers.conftest import TODAY
-from tests.workers.harness import wait_for, worker_env
+from tests.workers.harness import worker_env
 
 pytestmark = pytest.mark.slow
 SECONDS = float(os.environ.get("CLAIMSOPS_TEST_CONTENTION_SECONDS", "60"))

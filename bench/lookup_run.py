@@ -11,6 +11,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.common import correct_rows
 from engine import jobs
 from engine.config import Settings
 from engine.db import Database
@@ -20,7 +21,6 @@ from engine.payer.planner import window_limit_for
 from engine.payersim.server import PayerSimulator
 from engine.runner import run_job
 from engine.submit import JobParams, submit_file
-from workers.bench.common import correct_rows
 
 QUARTER = 0.25
 

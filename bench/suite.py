@@ -9,16 +9,16 @@ import traceback
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workers.bench.common import Outcome, machine
+from bench.common import Outcome, machine
 
 # scenario -> module with `run(quick: bool) -> Outcome`, in the order they run
 SCENARIOS = {
-    "lookup": "workers.bench.lookup",
-    "cancel": "workers.bench.cancel",
-    "recovery": "workers.bench.recovery",
-    "write": "workers.bench.write",
-    "console": "workers.bench.console",
-    "scale": "workers.bench.scale",
+    "lookup": "bench.lookup",
+    "cancel": "bench.cancel",
+    "recovery": "bench.recovery",
+    "write": "bench.write",
+    "console": "bench.console",
+    "scale": "bench.scale",
 }
 
 

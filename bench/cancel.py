@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bench.common import SEED, Outcome, Target, percentile, wait_for
 from engine import jobs
 from engine.config import Settings
 from engine.db import Database
@@ -20,7 +21,6 @@ from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from engine.sandbox import payer_settings
 from engine.submit import JobParams, submit_file
-from workers.bench.common import SEED, Outcome, Target, percentile, wait_for
 
 HANG_S = 30.0  # every payer call hangs this long once the job is running
 LATE_CALL_WINDOW_S = 0.3  # after CANCELLED: no payer call of the job may start in this window

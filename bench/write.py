@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import create_engine, text
 
+from bench.common import SEED, Outcome
 from engine import jobs
 from engine.config import Settings
 from engine.db import Database, normalise_url
@@ -25,7 +26,6 @@ from engine.payersim.dataset import Dataset
 from engine.results import ClaimResult
 from engine.runner import FLUSH_ROWS
 from engine.submit import JobParams, submit_file
-from workers.bench.common import SEED, Outcome
 
 PG_VARIABLES = ("CLAIMSOPS_BENCH_DATABASE_URL", "CLAIMSOPS_TEST_DATABASE_URL")
 

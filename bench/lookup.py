@@ -17,15 +17,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.common import SEED, Outcome, Target, fmt_s
+from bench.lookup_run import JobRun, Limits, run_lookup_job
+from bench.original import OriginalResult, OriginalRow, run_original
 from engine.dates import parse_date
 from engine.db import Database
 from engine.payersim.config import SimConfig, latency_cdf
 from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
-from workers.bench.common import SEED, Outcome, Target, fmt_s
-from workers.bench.lookup_run import JobRun, Limits, run_lookup_job
-from workers.bench.original import OriginalResult, OriginalRow, run_original
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Console benchmark: `python -m console.app.bench [--jobs N] [--logs N] [--metrics N] [--keep DIR]`.
+"""Console benchmark: `python -m bench.console_app [--jobs N] [--logs N] [--metrics N] [--keep DIR]`.
 
 Generates N jobs (default 100,000), N log rows (default 1,000,000) and N payer-call metric rows
 (default 10,000,000: a year of history, the last hour at the payer's 50 calls per second) in a
@@ -309,7 +309,7 @@ async def measure_stats(path: Path) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m console.app.bench", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m bench.console_app", description=__doc__.splitlines()[0])
     parser.add_argument("--jobs", type=int, default=100_000)
     parser.add_argument("--logs", type=int, default=1_000_000)
     parser.add_argument("--metrics", type=int, default=10_000_000, help="payer-call metric rows (0: no Stats figures)")

@@ -11,6 +11,8 @@ from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
+from bench.common import SEED, Outcome, Target, correct_rows, wait_for
+from bench.processes import CliProcesses, PrivateRedis, redis_available, worker_env
 from engine import jobs
 from engine.config import Settings
 from engine.db import Database
@@ -19,8 +21,6 @@ from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from engine.submit import JobParams, submit_file
-from workers.bench.common import SEED, Outcome, Target, correct_rows, wait_for
-from workers.bench.processes import CliProcesses, PrivateRedis, redis_available, worker_env
 
 
 @dataclass(frozen=True)

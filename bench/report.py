@@ -5,7 +5,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-from workers.bench.common import Outcome, Target
+from bench.common import Outcome, Target
 
 WIDTH = 100
 NAME, LABEL = 10, 38

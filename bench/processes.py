@@ -1,5 +1,6 @@
-"""Throw-away services for benchmarks: a private redis-server on a free port, worker processes
-started as an operator would (`claimsops worker`), and CPU accounting from /proc."""
+"""Throw-away services for the benchmarks and the worker tests: a private redis-server on a
+free port, `claimsops` processes started as an operator would (`claimsops worker`), and CPU
+accounting from /proc."""
 
 from __future__ import annotations
 
@@ -9,11 +10,12 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import IO
 
-REPO = Path(__file__).resolve().parents[2]
+from bench.common import wait_for
+
+REPO = Path(__file__).resolve().parents[1]
 
 
 def free_port() -> int:
@@ -27,42 +29,50 @@ def redis_available() -> bool:
 
 
 class PrivateRedis:
-    """A redis-server of our own (no persistence, its files in `workdir`); stop() ends it."""
+    """A redis-server of our own (no persistence, its files in `workdir`), started at once;
+    stop() ends it and start() brings it back on the same port (an outage and its end)."""
 
     def __init__(self, workdir: Path) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
             raise RuntimeError("redis-server is not installed (needed by this scenario)")
-        self.port = free_port()
-        self.proc = subprocess.Popen(
-            [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + 10
-        while time.monotonic() < deadline:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
-                    conn.sendall(b"PING\r\n")
-                    if conn.recv(16).startswith(b"+PONG"):
-                        return
-            except OSError:
-                pass
-            time.sleep(0.05)
-        self.stop()
-        raise RuntimeError("redis-server did not start")
+        self.binary, self.workdir, self.port = binary, workdir, free_port()
+        self.proc: subprocess.Popen | None = None
+        self.start()
 
     @property
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.port}/0"
 
+    def start(self) -> PrivateRedis:
+        self.proc = subprocess.Popen(
+            [self.binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(self.workdir)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        )
+        try:
+            wait_for(self._answers_ping, 10, "redis-server to start")
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError("redis-server did not start") from None
+        return self
+
+    def _answers_ping(self) -> bool:
+        try:
+            with socket.create_connection(("127.0.0.1", self.port), timeout=0.2) as conn:
+                conn.sendall(b"PING\r\n")
+                return conn.recv(16).startswith(b"+PONG")
+        except OSError:
+            return False
+
     def stop(self) -> None:
-        if self.proc.poll() is None:
+        if self.proc is not None and self.proc.poll() is None:
             self.proc.terminate()
             try:
                 self.proc.wait(10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait(5)
+        self.proc = None
 
 
 def worker_env(workdir: Path, **settings: object) -> dict[str, str]:

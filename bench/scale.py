@@ -16,6 +16,16 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from bench.common import SEED, Outcome, Target, wait_for
+from bench.processes import (
+    CliProcesses,
+    PrivateRedis,
+    cpu_seconds,
+    machine_busy_seconds,
+    redis_available,
+    worker_env,
+)
+from bench.write import postgres_url, throwaway_schema
 from engine import jobs
 from engine.config import Settings
 from engine.db import Database
@@ -24,16 +34,6 @@ from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from engine.submit import JobParams, submit_file
-from workers.bench.common import SEED, Outcome, Target, wait_for
-from workers.bench.processes import (
-    CliProcesses,
-    PrivateRedis,
-    cpu_seconds,
-    machine_busy_seconds,
-    redis_available,
-    worker_env,
-)
-from workers.bench.write import postgres_url, throwaway_schema
 
 
 @dataclass(frozen=True)
