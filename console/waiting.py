@@ -11,7 +11,8 @@ import sys
 import time
 from typing import Any
 
-from engine import jobs
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.logsink import setup_logging
 from engine.payer.client import PayerClient
 from engine.payer.limits import LocalLimits
@@ -37,11 +38,11 @@ def wait_for_job(ctx: Any, job_id: int, *, quiet: bool = False) -> None:
 
 def _await_finish(db: Any, job_id: int, quiet: bool) -> None:
     while True:
-        job = jobs.get_job(db, job_id)
+        job = get_job(db, job_id)
         if not quiet:
             sys.stderr.write(_progress(job))
             sys.stderr.flush()
-        if job.status in jobs.FINISHED:
+        if job.status in lifecycle.FINISHED:
             if not quiet:
                 sys.stderr.write("\n")
             return
@@ -71,7 +72,7 @@ def _run_here(ctx: Any, job_id: int, quiet: bool) -> None:
             while not task.done():
                 await asyncio.wait({task}, timeout=0.5)
                 if not quiet:
-                    job = await asyncio.to_thread(jobs.get_job, db, job_id)
+                    job = await asyncio.to_thread(get_job, db, job_id)
                     sys.stderr.write(_progress(job))
                     sys.stderr.flush()
             task.result()

@@ -16,7 +16,7 @@ from console.app.context import ConsoleContext
 from engine.actions import PermissionDenied, perform
 from engine.db import DatabaseError
 from engine.intake import IntakeError
-from engine.jobs import JobError
+from engine.jobs.lifecycle import JobError
 from engine.payer.errors import PayerError
 from engine.submit import SubmitError
 from engine.tasks import TaskError

@@ -21,8 +21,9 @@ from console.app.logs_view import log_entry
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import ago, seconds_text, untrusted
 from console.app.tasks_view import outcome_text, trigger_text
-from engine import tasks, views
+from engine import tasks
 from engine.models import LogRecord
+from engine.task_runs import runs_by_ids, runs_newer
 
 PAGE = 100
 MAX_ROWS = 400
@@ -118,8 +119,8 @@ class RunHistoryView(LiveWidget):
             run_id = data.runs[0].id if data.runs else None
         else:
             if request.at_head and request.head_id is not None:
-                data.newer = views.runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
-            data.visible = views.runs_by_ids(db, request.visible)
+                data.newer = runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
+            data.visible = runs_by_ids(db, request.visible)
             run_id = request.run_id
         if run_id is not None:
             data.lines = tasks.run_logs(db, run_id, limit=LOG_LINES)
@@ -199,7 +200,7 @@ class RunHistoryView(LiveWidget):
         db = context(self).db
         if side == "after":
             return tasks.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
-        return views.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
+        return runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
 
     def _page_rows(self, runs: list[tasks.RunInfo]) -> list[tuple[str, Cells]]:
         ctx = context(self)
