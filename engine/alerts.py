@@ -16,7 +16,7 @@ import httpx
 from sqlalchemy import func, select, update
 
 from engine.config import Settings
-from engine.db import Database
+from engine.db import Database, by_key
 from engine.health import OK, CheckResult
 from engine.models import Alert, HealthState, utcnow
 from engine.workers_registry import count_live
@@ -143,11 +143,7 @@ def alerts_after(db: Database, after_id: int, *, limit: int = 50) -> list[Alert]
 
 def alerts_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Alert]:
     """These alerts as they are now (an open alert may have been resolved), by id."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    with db.read() as session:
-        return {alert.id: alert for alert in session.scalars(select(Alert).where(Alert.id.in_(wanted)))}
+    return by_key(db, Alert.id, ids)
 
 
 @dataclass(frozen=True)

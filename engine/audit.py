@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from sqlalchemy import Select, select
 
-from engine.db import Database
+from engine.db import Database, newest_after, newest_before
 from engine.models import AuditEntry, utcnow
 
 if TYPE_CHECKING:
@@ -56,20 +56,12 @@ def audit_page(
     db: Database, flt: AuditQuery = ALL_ENTRIES, *, before_id: int | None = None, limit: int = 200
 ) -> list[AuditEntry]:
     """Newest first: the `limit` newest matching entries older than `before_id`."""
-    query = flt.apply(select(AuditEntry)).order_by(AuditEntry.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    with db.read() as session:
-        return list(session.scalars(query))
+    return newest_before(db, flt.apply(select(AuditEntry)), AuditEntry.id, before_id, limit)
 
 
 def audit_newer(db: Database, flt: AuditQuery, *, after_id: int, limit: int = 200) -> list[AuditEntry]:
     """The `limit` matching entries just newer than `after_id`, newest first."""
-    query = flt.apply(select(AuditEntry)).where(AuditEntry.id > after_id).order_by(AuditEntry.id).limit(limit)
-    with db.read() as session:
-        entries = list(session.scalars(query))
-    entries.reverse()
-    return entries
+    return newest_after(db, flt.apply(select(AuditEntry)), AuditEntry.id, after_id, limit)
 
 
 def audit_users(db: Database, *, limit: int = 200) -> list[str]:

@@ -7,24 +7,17 @@ from collections.abc import Iterable
 
 from sqlalchemy import select
 
-from engine.db import Database
+from engine.db import Database, by_key, newest_after
 from engine.models import TaskRun
 from engine.tasks import RunInfo
 
 
 def runs_newer(db: Database, task: str, *, after_id: int, limit: int = 200) -> list[RunInfo]:
     """The `limit` runs of `task` just newer than `after_id`, newest first."""
-    query = select(TaskRun).where(TaskRun.task == task, TaskRun.id > after_id).order_by(TaskRun.id).limit(limit)
-    with db.read() as session:
-        runs = [RunInfo.of(run) for run in session.scalars(query)]
-    runs.reverse()
-    return runs
+    query = select(TaskRun).where(TaskRun.task == task)
+    return [RunInfo.of(run) for run in newest_after(db, query, TaskRun.id, after_id, limit)]
 
 
 def runs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, RunInfo]:
     """These runs as they are now (a running run may have finished), by id."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    with db.read() as session:
-        return {run.id: RunInfo.of(run) for run in session.scalars(select(TaskRun).where(TaskRun.id.in_(wanted)))}
+    return {run_id: RunInfo.of(run) for run_id, run in by_key(db, TaskRun.id, ids).items()}

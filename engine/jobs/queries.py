@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Row, Select, func, or_, select
 
-from engine.db import Database
+from engine.db import Database, by_key, newest_after, newest_before
 from engine.jobs.lifecycle import STATUSES, JobError, JobNotFound
 from engine.models import Job, JobRow
 
@@ -57,29 +57,17 @@ def jobs_page(
     db: Database, flt: JobQuery = ALL_JOBS, *, before_id: int | None = None, limit: int = 200
 ) -> list[Job]:
     """Newest first: the `limit` newest matching jobs older than `before_id`."""
-    query = flt.apply(select(Job)).order_by(Job.id.desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(Job.id < before_id)
-    with db.read() as session:
-        return list(session.scalars(query))
+    return newest_before(db, flt.apply(select(Job)), Job.id, before_id, limit)
 
 
 def jobs_newer(db: Database, flt: JobQuery, *, after_id: int, limit: int = 200) -> list[Job]:
     """The `limit` matching jobs just newer than `after_id`, newest first."""
-    query = flt.apply(select(Job)).where(Job.id > after_id).order_by(Job.id.asc()).limit(limit)
-    with db.read() as session:
-        jobs = list(session.scalars(query))
-    jobs.reverse()
-    return jobs
+    return newest_after(db, flt.apply(select(Job)), Job.id, after_id, limit)
 
 
 def jobs_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Job]:
     """The jobs with these ids (whatever their status), by id; unknown ids are left out."""
-    wanted = sorted(set(ids))
-    if not wanted:
-        return {}
-    with db.read() as session:
-        return {job.id: job for job in session.scalars(select(Job).where(Job.id.in_(wanted)))}
+    return by_key(db, Job.id, ids)
 
 
 def job_ids_between(db: Database, flt: JobQuery, low: int, high: int, *, limit: int = 2000) -> list[int]:
@@ -135,12 +123,7 @@ def rows_page(
 
 
 def rows_by_numbers(db: Database, job_id: int, numbers: Iterable[int]) -> dict[int, JobRow]:
-    wanted = sorted(set(numbers))
-    if not wanted:
-        return {}
-    with db.read() as session:
-        query = select(JobRow).where(JobRow.job_id == job_id, JobRow.row_number.in_(wanted))
-        return {row.row_number: row for row in session.scalars(query)}
+    return by_key(db, JobRow.row_number, numbers, JobRow.job_id == job_id)
 
 
 def count_rows(db: Database, job_id: int, outcome: str = "") -> int:
