@@ -105,6 +105,8 @@ def test_attempt_cap_fails_a_poison_job(db) -> None:
     assert lifecycle.claim(db, job_id, "w9", 30, 3) is None
     job = get_job(db, job_id)
     assert job.status == lifecycle.FAILED and "3 attempts" in job.failure_reason
+    assert job.lease_owner is None and job.finished_at is not None
+    assert {k: v for k, v in job.history[-1].items() if k != "at"} == {"event": "failed", "reason": job.failure_reason}
 
 
 def test_results_are_idempotent_and_counted_once(db) -> None:
