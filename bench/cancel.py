@@ -1,6 +1,6 @@
 """The `cancel` scenario: 20 cancels of running jobs while every payer call hangs, in the embedded
 mode (an in-process `WorkerStack`: Dramatiq StubBroker, worker threads, dispatcher, SQLite), as
-`claimsops up` runs it. Latency from the command (`engine.jobs.cancel`) to CANCELLED: wall time
+`claimsops up` runs it. Latency from the command (`engine.jobs.lifecycle.cancel`) to CANCELLED: wall time
 seen by polling the database every 5 ms, and the latency the system itself records."""
 
 from __future__ import annotations
@@ -12,9 +12,10 @@ from datetime import date
 from pathlib import Path
 
 from bench.common import SEED, Outcome, Target, percentile, wait_for
-from engine import jobs
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.payersim.config import SimConfig
 from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
@@ -62,20 +63,20 @@ def run(quick: bool) -> Outcome:
 def _one_cancel(db: Database, settings: Settings, sim: PayerSimulator, csv_path: Path, today: date) -> Cancelled:
     sim.configure(fixed_latency_s=0.02)
     job_id = submit_file(db, settings, csv_path, JobParams(today=today), "bench")
-    wait_for(lambda: jobs.get_job(db, job_id).done_rows > 20, 60, "the job to write results")
+    wait_for(lambda: get_job(db, job_id).done_rows > 20, 60, "the job to write results")
     sim.configure(fixed_latency_s=HANG_S)  # from now on every payer call hangs
     wait_for(lambda: sim.snapshot().in_flight > 0, 10, "payer calls in flight")
     time.sleep(0.3)  # the calls in flight now all hang
-    kept = jobs.get_job(db, job_id).done_rows
+    kept = get_job(db, job_id).done_rows
     asked = time.monotonic()
-    if jobs.cancel(db, job_id, "bench") != jobs.CANCELLING:
+    if lifecycle.cancel(db, job_id, "bench") != lifecycle.CANCELLING:
         raise RuntimeError(f"job {job_id} was not running when cancelled")
-    wait_for(lambda: jobs.status_of(db, job_id) == jobs.CANCELLED, 10, "CANCELLED", interval=0.005)
+    wait_for(lambda: lifecycle.status_of(db, job_id) == lifecycle.CANCELLED, 10, "CANCELLED", interval=0.005)
     wall = time.monotonic() - asked
     done_at = time.monotonic()
     time.sleep(LATE_CALL_WINDOW_S)
     late = sum(1 for t in sim.snapshot().data_starts if t > done_at)
-    job = jobs.get_job(db, job_id)
+    job = get_job(db, job_id)
     return Cancelled(wall, job.cancel_latency_ms, job.done_rows >= kept > 0, late)
 
 

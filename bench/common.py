@@ -113,11 +113,12 @@ def fmt_s(seconds: float | None, digits: int = 2) -> str:
 
 def correct_rows(db: Any, job_id: int, expected: list) -> tuple[int, int]:
     """(rows whose stored result equals the simulator's truth, rows in the job)."""
-    from engine import jobs
+    from engine.jobs.queries import rows_page
+    from engine.jobs.rows import row_result
 
-    rows = jobs.list_rows(db, job_id, limit=len(expected) + 10)
+    rows = rows_page(db, job_id, limit=len(expected) + 10)
     correct = sum(
         1 for r in rows
-        if (result := jobs.row_result(r)) is not None and result.comparable() == expected[r.row_number - 1].comparable()
+        if (result := row_result(r)) is not None and result.comparable() == expected[r.row_number - 1].comparable()
     )
     return correct, len(rows)

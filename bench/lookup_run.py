@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from bench.common import correct_rows
-from engine import jobs
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs.queries import get_job, rows_page
 from engine.payer.client import PayerClient, PayerSettings
 from engine.payer.limits import LocalLimits
 from engine.payer.planner import window_limit_for
@@ -98,7 +98,7 @@ async def _run(db: Database, job_id: int, sim: PayerSimulator, limits: Limits, e
     snap = sim.snapshot()
     starts = sorted(snap.data_starts)
     correct, rows = await asyncio.to_thread(correct_rows, db, job_id, expected)
-    job = jobs.get_job(db, job_id)
+    job = get_job(db, job_id)
     return JobRun(
         seconds=seconds, calls=snap.data_requests, hedges=hedges, summary_calls=snap.requests.get("summary", 0),
         inquiry_calls=snap.requests.get("inquiry", 0), correct=correct, rows=rows, status=job.status,
@@ -117,7 +117,7 @@ def _histogram(starts: list[float], started: float, seconds: float) -> list[int]
 
 def _matched(db: Database, job_id: int, rows: int) -> dict[str, int]:
     counts: dict[str, int] = {}
-    for r in jobs.list_rows(db, job_id, limit=rows + 10):
+    for r in rows_page(db, job_id, limit=rows + 10):
         key = r.matched_by or ("not_found" if r.status == "Not Found" else (r.status or "pending"))
         counts[key] = counts.get(key, 0) + 1
     return dict(sorted(counts.items()))

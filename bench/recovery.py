@@ -13,9 +13,11 @@ from pathlib import Path
 
 from bench.common import SEED, Outcome, Target, correct_rows, wait_for
 from bench.processes import CliProcesses, PrivateRedis, redis_available, worker_env
-from engine import jobs
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
+from engine.models import Job
 from engine.payersim.config import SimConfig
 from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
@@ -62,10 +64,10 @@ def run(quick: bool) -> Outcome:
                 takeover, resume = _kill_and_recover(db, job_id, workers, cfg.lease_seconds)
                 takeovers.append(takeover)
                 resumes.append(resume)
-            wait_for(lambda: jobs.status_of(db, job_id) in jobs.FINISHED, 300, "the job to finish", interval=0.2)
-            job = jobs.get_job(db, job_id)
+            wait_for(lambda: lifecycle.status_of(db, job_id) in lifecycle.FINISHED, 300, "the job to finish", interval=0.2)
+            job = get_job(db, job_id)
             correct, rows = correct_rows(db, job_id, expected)
-            failure = job.failure_reason or (workers.output(600) if job.status != jobs.COMPLETED else "")
+            failure = job.failure_reason or (workers.output(600) if job.status != lifecycle.COMPLETED else "")
         finally:
             workers.stop_all()
             sim.stop()
@@ -77,27 +79,27 @@ def run(quick: bool) -> Outcome:
 def _kill_and_recover(db: Database, job_id: int, workers: CliProcesses, lease: int) -> tuple[float, float]:
     """Kill the job's worker once it has made progress; start a replacement; return (seconds to
     another worker's lease, seconds to the job's first new result)."""
-    owner = wait_for(lambda: jobs.get_job(db, job_id).lease_owner, 60, "a worker to take the job")
-    before = jobs.get_job(db, job_id).done_rows
-    wait_for(lambda: jobs.get_job(db, job_id).done_rows > before, 60, "progress")
+    owner = wait_for(lambda: get_job(db, job_id).lease_owner, 60, "a worker to take the job")
+    before = get_job(db, job_id).done_rows
+    wait_for(lambda: get_job(db, job_id).done_rows > before, 60, "progress")
     victim = next(p for p in workers.alive() if f":{p.pid}:" in owner)
     workers.kill(victim)
     killed_at = time.monotonic()
-    progress = jobs.get_job(db, job_id).done_rows
+    progress = get_job(db, job_id).done_rows
     workers.spawn_worker()
 
     def taken_over() -> bool:
-        job = jobs.get_job(db, job_id)
-        return job.status == jobs.COMPLETED or job.lease_owner not in (None, owner)
+        job = get_job(db, job_id)
+        return job.status == lifecycle.COMPLETED or job.lease_owner not in (None, owner)
 
     wait_for(taken_over, lease + 60, "another worker to resume the job", interval=0.02)
     takeover = time.monotonic() - killed_at
-    wait_for(lambda: jobs.get_job(db, job_id).done_rows > progress or jobs.status_of(db, job_id) in jobs.FINISHED,
+    wait_for(lambda: get_job(db, job_id).done_rows > progress or lifecycle.status_of(db, job_id) in lifecycle.FINISHED,
              60, "the resumed job's first result", interval=0.02)
     return takeover, time.monotonic() - killed_at
 
 
-def _outcome(cfg: RecoveryConfig, takeovers: list[float], resumes: list[float], job: jobs.Job, correct: int,
+def _outcome(cfg: RecoveryConfig, takeovers: list[float], resumes: list[float], job: Job, correct: int,
              rows: int, failure: str) -> Outcome:
     out = Outcome("recovery")
     out.figures = {
@@ -111,7 +113,7 @@ def _outcome(cfg: RecoveryConfig, takeovers: list[float], resumes: list[float], 
     out.show("SIGKILL -> next result written", ", ".join(f"{t:.1f} s" for t in resumes))
     out.show("job after the kills", f"{job.status}, attempt {job.attempts}, {correct}/{rows} rows correct")
     out.checks = {
-        "job COMPLETED": job.status == jobs.COMPLETED,
+        "job COMPLETED": job.status == lifecycle.COMPLETED,
         "one correct result per row": correct == rows == cfg.rows,
         "every kill counted as an attempt": job.attempts == cfg.kills + 1,
     }

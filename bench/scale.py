@@ -26,9 +26,10 @@ from bench.processes import (
     worker_env,
 )
 from bench.write import postgres_url, throwaway_schema
-from engine import jobs
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.payersim.config import SimConfig
 from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
@@ -112,11 +113,11 @@ def _one_run(work: Path, csv_path: Path, sim: PayerSimulator, cfg: ScaleConfig, 
         here_before, (busy_before, total_before) = _own_cpu(), machine_busy_seconds()
         procs = [workers.spawn_worker(concurrency=1) for _ in range(count)]
         cpu_before = {p.pid: cpu_seconds(p.pid) for p in procs}
-        wait_for(lambda: all(jobs.status_of(db, i) in jobs.FINISHED for i in ids), 900, "the jobs", interval=0.1)
+        wait_for(lambda: all(lifecycle.status_of(db, i) in lifecycle.FINISHED for i in ids), 900, "the jobs", interval=0.1)
         busy, total = machine_busy_seconds()
         worker_cpu = sum(cpu_seconds(p.pid) - cpu_before[p.pid] for p in procs)
         here_cpu = _own_cpu() - here_before
-        finished = [jobs.get_job(db, i) for i in ids]
+        finished = [get_job(db, i) for i in ids]
         first_start = min(j.started_at for j in finished if j.started_at)
         # from the first job's start to the last one's end (the database's clock): the workers'
         # own start-up (imports, connecting) is not part of their throughput
@@ -128,7 +129,7 @@ def _one_run(work: Path, csv_path: Path, sim: PayerSimulator, cfg: ScaleConfig, 
     )
     return {
         "seconds": round(seconds, 2), "rows": rows, "rows_per_s": round(rows / seconds, 1),
-        "completed": all(j.status == jobs.COMPLETED for j in finished) and rows == cfg.jobs * cfg.rows,
+        "completed": all(j.status == lifecycle.COMPLETED for j in finished) and rows == cfg.jobs * cfg.rows,
         "machine_busy_share": round((busy - busy_before) / max(1e-9, total - total_before), 3),
         # CPU from the workers' spawn (their start-up included) to the last job's end
         "worker_cpu_s": round(worker_cpu, 1), "bench_process_cpu_s": round(here_cpu, 1),

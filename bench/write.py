@@ -1,5 +1,5 @@
 """The `write` scenario: result rows per second into SQLite and PostgreSQL through the workers'
-own write path (`engine.jobs.record_results`: idempotent upserts keyed by job and row, under the
+own write path (`engine.jobs.rows.record_results`: idempotent upserts keyed by job and row, under the
 worker's lease, in batches of the runner's size). PostgreSQL is the database named by
 CLAIMSOPS_BENCH_DATABASE_URL or CLAIMSOPS_TEST_DATABASE_URL, in a throw-away schema."""
 
@@ -19,9 +19,11 @@ from typing import Any
 from sqlalchemy import create_engine, text
 
 from bench.common import SEED, Outcome
-from engine import jobs
 from engine.config import Settings
 from engine.db import Database, normalise_url
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
+from engine.jobs.rows import record_results
 from engine.payersim.dataset import Dataset
 from engine.results import ClaimResult
 from engine.runner import FLUSH_ROWS
@@ -70,17 +72,17 @@ def measure(url: str, work: Path, rows: int, today: date) -> dict[str, Any]:
         job_id = submit_file(db, Settings(home=work, payer_url="http://payer.invalid"), csv_path,
                              JobParams(today=today, tin="123456789"), "bench")
         submit_s = time.perf_counter() - started
-        if jobs.claim(db, job_id, "bench-writer", 600, 3) is None:
+        if lifecycle.claim(db, job_id, "bench-writer", 600, 3) is None:
             raise RuntimeError("could not claim the job")
         results = list(enumerate(_results(rows, today), start=1))
         written = 0
         started = time.perf_counter()
         for at in range(0, rows, FLUSH_ROWS):
-            written += jobs.record_results(db, job_id, results[at:at + FLUSH_ROWS], owner="bench-writer",
+            written += record_results(db, job_id, results[at:at + FLUSH_ROWS], owner="bench-writer",
                                            payer_calls=1)
         write_s = time.perf_counter() - started
-        again = jobs.record_results(db, job_id, results[:FLUSH_ROWS], owner="bench-writer")  # idempotent
-        job = jobs.get_job(db, job_id)
+        again = record_results(db, job_id, results[:FLUSH_ROWS], owner="bench-writer")  # idempotent
+        job = get_job(db, job_id)
     finally:
         db.dispose()
     return {
@@ -94,7 +96,7 @@ def run(quick: bool) -> Outcome:
     rows = 2000 if quick else 100_000
     today = date.today()
     out = Outcome("write")
-    out.show("write path", f"engine.jobs.record_results, {FLUSH_ROWS}-row batches, under a lease")
+    out.show("write path", f"engine.jobs.rows.record_results, {FLUSH_ROWS}-row batches, under a lease")
     with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
         work = Path(tmp)
         backends: dict[str, Any] = {"sqlite": lambda: measure(f"sqlite:///{work / 'write.db'}", work, rows, today)}

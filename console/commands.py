@@ -9,17 +9,14 @@ import time
 from functools import cached_property
 from typing import Any
 
-from engine import jobs as joblib
-from engine.actions import (
-    Operator,
-    audit_to_dict,
-    current_operator,
-    list_audit,
-    perform,
-)
+from console.json_output import audit_to_dict, job_to_dict
+from engine.actions import Operator, current_operator, perform
+from engine.audit import AuditQuery, audit_page
 from engine.config import Settings, load_settings
 from engine.db import Database
 from engine.errors import OperatorError
+from engine.jobs import lifecycle
+from engine.jobs.queries import JobQuery, get_job, jobs_page
 from engine.text import safe_text
 
 
@@ -121,19 +118,19 @@ def submit(args: argparse.Namespace) -> int:
         from console.waiting import wait_for_job
 
         wait_for_job(ctx, job_id, quiet=args.json)
-    job = joblib.get_job(ctx.db, job_id)
+    job = get_job(ctx.db, job_id)
     if args.json:
-        _print_json(joblib.job_to_dict(job))
+        _print_json(job_to_dict(job))
     else:
         print(_job_detail(job))
-    return 0 if job.status != joblib.FAILED else 1
+    return 0 if job.status != lifecycle.FAILED else 1
 
 
 def jobs(args: argparse.Namespace) -> int:
     ctx = Context()
-    rows = joblib.list_jobs(ctx.db, statuses=args.status, limit=args.n)
+    rows = jobs_page(ctx.db, JobQuery(statuses=tuple(args.status)), limit=args.n)
     if args.json:
-        _print_json([joblib.job_to_dict(j) for j in rows])
+        _print_json([job_to_dict(j) for j in rows])
         return 0
     print(JOB_HEADER)
     for job in rows:
@@ -145,9 +142,9 @@ def jobs(args: argparse.Namespace) -> int:
 
 def job(args: argparse.Namespace) -> int:
     ctx = Context()
-    item = joblib.get_job(ctx.db, args.id)
+    item = get_job(ctx.db, args.id)
     if args.json:
-        data = joblib.job_to_dict(item)
+        data = job_to_dict(item)
         data["history"] = list(item.history or [])
         _print_json(data)
     else:
@@ -158,13 +155,13 @@ def job(args: argparse.Namespace) -> int:
 def cancel(args: argparse.Namespace) -> int:
     ctx = Context()
     op = ctx.operator
-    status = perform(ctx.db, op, "cancel", f"job {args.id}", lambda: joblib.cancel(ctx.db, args.id, op.user))
-    if status == joblib.CANCELLING:
+    status = perform(ctx.db, op, "cancel", f"job {args.id}", lambda: lifecycle.cancel(ctx.db, args.id, op.user))
+    if status == lifecycle.CANCELLING:
         status = _await_cancelled(ctx.db, args.id)
-    item = joblib.get_job(ctx.db, args.id)
+    item = get_job(ctx.db, args.id)
     if args.json:
-        _print_json(joblib.job_to_dict(item))
-    elif item.status == joblib.CANCELLED:
+        _print_json(job_to_dict(item))
+    elif item.status == lifecycle.CANCELLED:
         latency = f" in {item.cancel_latency_ms} ms" if item.cancel_latency_ms else ""
         print(f"job {args.id} CANCELLED{latency}; {item.done_rows}/{item.total_rows} rows kept")
     else:
@@ -175,10 +172,10 @@ def cancel(args: argparse.Namespace) -> int:
 def _await_cancelled(db: Database, job_id: int, timeout: float = 5.0) -> str:
     """A running job's worker confirms within a second; wait a little for it."""
     deadline = time.monotonic() + timeout
-    status = joblib.CANCELLING
+    status = lifecycle.CANCELLING
     while time.monotonic() < deadline:
-        status = joblib.status_of(db, job_id)
-        if status != joblib.CANCELLING:
+        status = lifecycle.status_of(db, job_id)
+        if status != lifecycle.CANCELLING:
             break
         time.sleep(0.05)
     return status
@@ -189,11 +186,11 @@ def retry(args: argparse.Namespace) -> int:
     op = ctx.operator
     todo = perform(
         ctx.db, op, "retry", f"job {args.id}",
-        lambda: joblib.retry(ctx.db, args.id, op.user, errors=args.errors),
+        lambda: lifecycle.retry(ctx.db, args.id, op.user, errors=args.errors),
     )
-    item = joblib.get_job(ctx.db, args.id)
+    item = get_job(ctx.db, args.id)
     if args.json:
-        _print_json(joblib.job_to_dict(item))
+        _print_json(job_to_dict(item))
     else:
         print(f"job {args.id} is PENDING again: {todo} rows to look up")
     return 0
@@ -248,7 +245,7 @@ def logs(args: argparse.Namespace) -> int:
 
 def audit_cmd(args: argparse.Namespace) -> int:
     ctx = Context()
-    entries = list_audit(ctx.db, user=args.user, action=args.action, limit=args.n)
+    entries = audit_page(ctx.db, AuditQuery(user=args.user, action=args.action), limit=args.n)
     if args.json:
         _print_json([audit_to_dict(e) for e in entries])
         return 0

@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 
 from console.commands import CliError, Context, _print_json, _short
+from console.json_output import check_to_dict
 from engine import health
 from engine.alerts import open_alerts
 from engine.db import DatabaseError
@@ -268,7 +269,7 @@ def health_cmd(args: argparse.Namespace) -> int:
         alerts = open_alerts(db) if results[0].state != health.FAILING else []
     overall = health.overall(results)
     if args.json:
-        _print_json({"status": overall, "checks": [health.result_to_dict(r) for r in results],
+        _print_json({"status": overall, "checks": [check_to_dict(r) for r in results],
                      "open_alerts": [{"check": a.check, "message": a.message, "raised_at": a.raised_at.isoformat()}
                                      for a in alerts]})
     else:

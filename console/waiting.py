@@ -7,7 +7,8 @@ import sys
 import time
 from typing import Any
 
-from engine import jobs
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.workers_registry import count_live
 from workers.run_here import run_job_here
 
@@ -29,7 +30,7 @@ def wait_for_job(ctx: Any, job_id: int, *, quiet: bool = False) -> None:
 
 
 def _show_progress(db: Any, job_id: int) -> Any:
-    job = jobs.get_job(db, job_id)
+    job = get_job(db, job_id)
     sys.stderr.write(_progress(job))
     sys.stderr.flush()
     return job
@@ -37,8 +38,8 @@ def _show_progress(db: Any, job_id: int) -> Any:
 
 def _await_finish(db: Any, job_id: int, quiet: bool) -> None:
     while True:
-        job = jobs.get_job(db, job_id) if quiet else _show_progress(db, job_id)
-        if job.status in jobs.FINISHED:
+        job = get_job(db, job_id) if quiet else _show_progress(db, job_id)
+        if job.status in lifecycle.FINISHED:
             if not quiet:
                 sys.stderr.write("\n")
             return

@@ -12,12 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TypeVar
 
-from sqlalchemy import select
-
+from engine.audit import record
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import OperatorError
-from engine.models import AuditEntry, utcnow
 
 T = TypeVar("T")
 
@@ -79,29 +77,19 @@ def _home_owner(settings: Settings) -> tuple[str, ...]:
         return ()
 
 
-def audit(db: Database, operator: Operator, action: str, target: str, outcome: str, detail: str = "") -> None:
-    with db.write() as session:
-        session.add(
-            AuditEntry(
-                at=utcnow(), user=operator.user, client_addr=operator.client_addr, action=action,
-                target=target[:255], outcome=outcome, detail=detail[:2000],
-            )
-        )
-
-
 def perform(db: Database, operator: Operator, action: str, target: str, do: Callable[[], T]) -> T:
     """Run `do` if the operator may act; audit the outcome either way."""
     if action not in ACTIONS:
         raise ValueError(f"unknown action {action}")
     if not operator.can_act:
-        audit(db, operator, action, target, "refused", operator.reason)
+        record(db, operator, action, target, "refused", operator.reason)
         raise PermissionDenied(f"{action} refused: {operator.reason}", operator.hint)
     try:
         result = do()
     except Exception as exc:
-        audit(db, operator, action, target, "failed", str(exc))
+        record(db, operator, action, target, "failed", str(exc))
         raise
-    audit(db, operator, action, target, "ok", _describe(result))
+    record(db, operator, action, target, "ok", _describe(result))
     return result
 
 
@@ -111,30 +99,3 @@ def _describe(result: object) -> str:
     if isinstance(result, str | int | float):
         return str(result)
     return type(result).__name__
-
-
-def list_audit(
-    db: Database, *, user: str = "", action: str = "", text: str = "", limit: int = 100,
-    before_id: int | None = None,
-) -> list[AuditEntry]:
-    """Newest first, one page."""
-    query = select(AuditEntry).order_by(AuditEntry.id.desc()).limit(limit)
-    if user:
-        query = query.where(AuditEntry.user == user)
-    if action:
-        query = query.where(AuditEntry.action == action)
-    if text:
-        like = f"%{text}%"
-        query = query.where(AuditEntry.target.ilike(like) | AuditEntry.detail.ilike(like))
-    if before_id is not None:
-        query = query.where(AuditEntry.id < before_id)
-    with db.read() as session:
-        return list(session.scalars(query))
-
-
-def audit_to_dict(entry: AuditEntry) -> dict[str, object]:
-    return {
-        "id": entry.id, "user": entry.user, "from": entry.client_addr, "action": entry.action,
-        "target": entry.target, "outcome": entry.outcome, "detail": entry.detail,
-        "at": entry.at.isoformat(),
-    }

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 import httpx
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 
 from engine.config import Settings
-from engine.db import Database
+from engine.db import Database, by_key
 from engine.health import OK, CheckResult
 from engine.models import Alert, HealthState, utcnow
+from engine.workers_registry import count_live
 
 ALERT, RECOVERY = "alert", "recovery"
 WEBHOOK_TIMEOUT_S = 5.0
@@ -131,6 +132,43 @@ def recent_alerts(db: Database, *, limit: int = 50, before_id: int | None = None
         query = query.where(Alert.id < before_id)
     with db.read() as session:
         return list(session.scalars(query))
+
+
+def alerts_after(db: Database, after_id: int, *, limit: int = 50) -> list[Alert]:
+    """Alerts and recoveries recorded after `after_id`, oldest first (at most `limit`)."""
+    query = select(Alert).where(Alert.id > after_id).order_by(Alert.id).limit(limit)
+    with db.read() as session:
+        return list(session.scalars(query))
+
+
+def alerts_by_ids(db: Database, ids: Iterable[int]) -> dict[int, Alert]:
+    """These alerts as they are now (an open alert may have been resolved), by id."""
+    return by_key(db, Alert.id, ids)
+
+
+@dataclass(frozen=True)
+class SiteStatus:
+    """What the console header shows besides the configuration."""
+
+    db_latency_ms: float
+    open_alerts: int
+    live_workers: int
+    newest_alert_id: int = 0
+
+
+def site_status(db: Database) -> SiteStatus:
+    """Ping the database, count open alerts and live workers. Raises DatabaseError (or the
+    driver's error) when the database cannot be reached."""
+    latency = db.ping() * 1000
+    with db.read() as session:
+        alerts = int(
+            session.scalar(
+                select(func.count()).select_from(Alert).where(Alert.kind == ALERT, Alert.resolved_at.is_(None))
+            )
+            or 0
+        )
+        newest = int(session.scalar(select(func.max(Alert.id))) or 0)
+    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db), newest_alert_id=newest)
 
 
 def health_states(db: Database) -> list[HealthState]:

@@ -27,7 +27,9 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import OperatorError
 from engine.export import ExportRecord, write_results
-from engine.jobs import FINISHED, append_history, list_rows, row_result
+from engine.jobs.lifecycle import FINISHED, append_history, history_entry
+from engine.jobs.queries import rows_page
+from engine.jobs.rows import row_result
 from engine.models import ArchivedJob, Job, JobRow, UTCDateTime, utcnow
 from engine.private_files import private_directory, write_private
 
@@ -117,7 +119,7 @@ def _write_file(db: Database, job: Job, path: Path) -> int:
             header = {"format": FORMAT, "job_id": job.id, "extra_columns": list(job.extra_columns or [])}
             gz.write((json.dumps(header) + "\n").encode())
             after = 0
-            while rows := list_rows(db, job.id, after_row=after, limit=PAGE):
+            while rows := rows_page(db, job.id, after_row=after, limit=PAGE):
                 gz.write("".join(_encode_row(row) for row in rows).encode("utf-8"))
                 count += len(rows)
                 after = rows[-1].row_number
@@ -181,8 +183,7 @@ def _index(db: Database, job_id: int, path: Path, rows: int, digest: str) -> Non
         session.add(ArchivedJob(job_id=job_id, path=str(path), rows=rows, sha256=digest, created_at=now))
         job.archived_at = now
         session.execute(delete(JobRow).where(JobRow.job_id == job_id).execution_options(synchronize_session=False))
-        append_history(session, job_id, {"at": now.isoformat(timespec="milliseconds"), "event": "archived",
-                                         "by": "archive_old_results", "rows": rows})
+        append_history(session, job_id, history_entry("archived", "archive_old_results", at=now, rows=rows))
 
 
 def _indexed(db: Database, job_id: int) -> bool:

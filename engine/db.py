@@ -7,11 +7,11 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import create_engine, delete, event, select, text
+from sqlalchemy import Select, create_engine, delete, event, select, text
 from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -189,3 +189,34 @@ def delete_in_batches(db: Database, model: Any, *where: Any, order_by: Any = Non
         total += len(ids)
         if len(ids) < batch:
             return total
+
+
+# ---- keyset pages: the console's live lists page by id, never by offset ----
+
+
+def newest_before(db: Database, query: Select, key: Any, before: int | None, limit: int) -> list[Any]:
+    """Newest first: the `limit` newest rows of `query` whose `key` is below `before` (no bound
+    when None)."""
+    if before is not None:
+        query = query.where(key < before)
+    with db.read() as session:
+        return list(session.scalars(query.order_by(key.desc()).limit(limit)))
+
+
+def newest_after(db: Database, query: Select, key: Any, after: int, limit: int) -> list[Any]:
+    """The `limit` rows of `query` whose `key` is just above `after`, newest first."""
+    with db.read() as session:
+        found = list(session.scalars(query.where(key > after).order_by(key.asc()).limit(limit)))
+    found.reverse()
+    return found
+
+
+def by_key(db: Database, key: Any, values: Iterable[Any], *where: Any) -> dict[Any, Any]:
+    """The rows (matching `where`) whose `key` column is one of `values`, by that value; values
+    no row has are left out."""
+    wanted = sorted(set(values))
+    if not wanted:
+        return {}
+    with db.read() as session:
+        query = select(key.class_).where(*where, key.in_(wanted))
+        return {getattr(row, key.key): row for row in session.scalars(query)}

@@ -9,7 +9,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.exc import IntegrityError
 
 from engine.db import Database
-from engine.jobs import PENDING, PROCESSING
+from engine.jobs.lifecycle import PENDING, PROCESSING
 from engine.models import Job, Lease, utcnow
 
 EPOCH_LEASE = "broker-epoch"

@@ -7,7 +7,8 @@ from pathlib import Path
 
 from engine.db import Database
 from engine.export import ExportRecord, write_results
-from engine.jobs import get_job, list_rows, row_result
+from engine.jobs.queries import get_job, rows_page
+from engine.jobs.rows import row_result
 from engine.private_files import private_directory, write_private
 
 PAGE = 2000
@@ -16,7 +17,7 @@ PAGE = 2000
 def _records(db: Database, job_id: int) -> Iterator[ExportRecord]:
     after = 0
     while True:
-        rows = list_rows(db, job_id, after_row=after, limit=PAGE)
+        rows = rows_page(db, job_id, after_row=after, limit=PAGE)
         if not rows:
             return
         for row in rows:

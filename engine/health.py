@@ -172,6 +172,3 @@ def overall(results: list[CheckResult]) -> str:
         return UNHEALTHY
     return DEGRADED if DEGRADED in states else HEALTHY
 
-
-def result_to_dict(result: CheckResult) -> dict[str, object]:
-    return {"name": result.name, "state": result.state, "detail": result.detail, "latency_ms": result.latency_ms}

@@ -313,5 +313,18 @@ def newest_log_id(db: Database) -> int:
         return int(session.scalar(select(func.max(LogRecord.id))) or 0)
 
 
+def count_lines_after(db: Database, flt: LogFilter, after_id: int, *, cap: int = 10_000) -> int:
+    """How many matching lines are newer than `after_id`, counting at most `cap`."""
+    inner = flt.apply(select(LogRecord.id)).where(LogRecord.id > after_id).limit(cap).subquery()
+    with db.read() as session:
+        return int(session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+def log_services(db: Database) -> list[str]:
+    """The services that have written log lines, sorted."""
+    with db.read() as session:
+        return sorted(s for s in session.scalars(select(LogRecord.service).distinct()) if s)
+
+
 def level_name(level: int) -> str:
     return logging.getLevelName(level) if level in (10, 20, 30, 40, 50) else f"L{level}"

@@ -11,9 +11,11 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date
 
-from engine import jobs
 from engine.db import Database
 from engine.errors import describe
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job, unresolved_rows
+from engine.jobs.rows import record_results
 from engine.logsink import job_context
 from engine.metrics import JOB_DURATION, JOB_ROWS_PER_SECOND, ROWS_DONE, MetricsBuffer
 from engine.payer.client import PayerClient, call_counter
@@ -63,7 +65,7 @@ class _ResultWriter:
                 return
             try:
                 written = await asyncio.to_thread(
-                    jobs.record_results, self.db, self.job_id, batch, owner=self.owner, payer_calls=calls
+                    record_results, self.db, self.job_id, batch, owner=self.owner, payer_calls=calls
                 )
             except BaseException:
                 self._buffer[:0] = batch
@@ -81,7 +83,7 @@ def _lookup_rows(db: Database, job_id: int, job_tin: str, job_payer: str) -> lis
             payer_id=r.payer_id or job_payer, first_service_date=r.first_service_date,
             last_service_date=r.last_service_date,
         )
-        for r in jobs.pending_rows(db, job_id)
+        for r in unresolved_rows(db, job_id)
     ]
 
 
@@ -99,7 +101,7 @@ async def run_job(
 ) -> RunOutcome | None:
     """Process the job if this owner can claim it; None when it cannot (a duplicate delivery,
     another worker holds it, or it is no longer runnable)."""
-    claimed = await asyncio.to_thread(jobs.claim, db, job_id, owner, lease_seconds, max_attempts)
+    claimed = await asyncio.to_thread(lifecycle.claim, db, job_id, owner, lease_seconds, max_attempts)
     if claimed is None:
         return None
     with job_context(job_id):
@@ -108,7 +110,7 @@ async def run_job(
 
 async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stopping, today, claimed) -> RunOutcome:  # noqa: ANN001, PLR0913
     started = time.monotonic()
-    job = await asyncio.to_thread(jobs.get_job, db, job_id)
+    job = await asyncio.to_thread(get_job, db, job_id)
     rows = await asyncio.to_thread(_lookup_rows, db, job_id, job.tin, job.payer_id)
     log.info(
         "job %d %s: %d rows to look up (attempt %d, strategy %s)", job_id,
@@ -128,15 +130,15 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
 
     if end == "cancel":
         await writer.flush()
-        latency = await asyncio.to_thread(jobs.finish_cancel, db, job_id)
+        latency = await asyncio.to_thread(lifecycle.finish_cancel, db, job_id)
         log.warning("job %d cancelled in %s ms; %d results kept", job_id, latency, writer.written)
-        return outcome(jobs.CANCELLED)
+        return outcome(lifecycle.CANCELLED)
     if end == "lost":
         log.warning("job %d: this worker lost its lease; another worker has the job", job_id)
         return outcome("LOST")
     if end == "stop":
         await writer.flush()
-        await asyncio.to_thread(jobs.release_lease, db, job_id, owner)
+        await asyncio.to_thread(lifecycle.release_lease, db, job_id, owner)
         log.info("job %d released for another worker (shutting down)", job_id)
         return outcome("RELEASED")
     failure = None
@@ -149,7 +151,7 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
             log.error("job %d stopped by an unexpected error", job_id, exc_info=cause)
             failure += " (see this job's logs)"
     await writer.flush()
-    status = await asyncio.to_thread(jobs.finish, db, job_id, owner, failure=failure)
+    status = await asyncio.to_thread(lifecycle.finish, db, job_id, owner, failure=failure)
     seconds = time.monotonic() - started
     if metrics is not None:
         metrics.record(JOB_DURATION, seconds, status)
@@ -181,14 +183,14 @@ async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> st
             break
         now = time.monotonic()
         if now - last_renew >= renew_every:
-            status = await asyncio.to_thread(jobs.renew_lease, db, job_id, owner, lease_seconds)
+            status = await asyncio.to_thread(lifecycle.renew_lease, db, job_id, owner, lease_seconds)
             last_renew = now
         else:
-            status = await asyncio.to_thread(jobs.status_of, db, job_id)
+            status = await asyncio.to_thread(lifecycle.status_of, db, job_id)
         if status is None:
             await _stop(plan)
             return "lost"
-        if status == jobs.CANCELLING:
+        if status == lifecycle.CANCELLING:
             await _stop(plan)
             return "cancel"
         if stopping():

@@ -26,7 +26,7 @@ from sqlalchemy import func, literal_column, select, text
 from engine.buckets import percentiles
 from engine.config import Settings
 from engine.db import Database
-from engine.jobs import CANCELLED, COMPLETED, FAILED, PENDING, PROCESSING
+from engine.jobs.lifecycle import CANCELLED, COMPLETED, FAILED, PENDING, PROCESSING
 from engine.metrics import JOB_DURATION, PAYER_CALL, QUEUE_LENGTH, ROWS_DONE, minute_of
 from engine.models import Job, Metric, MetricBucket, MetricMinute, Worker, utcnow
 from engine.workers_registry import ALIVE_WITHIN

@@ -12,7 +12,8 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import OperatorError
 from engine.intake import IntakeRow, open_intake
-from engine.jobs import PENDING, result_values
+from engine.jobs.lifecycle import PENDING, history_entry
+from engine.jobs.rows import result_values
 from engine.models import Job, JobRow, utcnow
 from engine.results import ClaimResult
 
@@ -100,7 +101,7 @@ def submit_file(db: Database, settings: Settings, path: str | Path, params: JobP
             file_name=path.name[:255], status=PENDING, strategy=p.strategy, start_date=p.start_date,
             end_date=p.end_date, tin=p.tin, payer_id=p.payer_id, submitted_by=submitted_by,
             submitted_from=submitted_from, extra_columns=list(intake.extra_columns), warnings=[],
-            history=[{"at": utcnow().isoformat(timespec="milliseconds"), "event": "submitted", "by": submitted_by}],
+            history=[history_entry("submitted", submitted_by)],
         )
         session.add(job)
         session.flush()

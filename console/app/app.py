@@ -44,12 +44,12 @@ from console.app.stats_view import StatsView
 from console.app.task_history import RunHistoryScreen, RunHistoryView
 from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
+from engine.alerts import SiteStatus
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import describe, is_database_error
 from engine.payer.client import PayerSettings
 from engine.text import safe_text
-from engine.views import SiteStatus
 
 log = logging.getLogger("claimsops.console")
 

@@ -20,8 +20,8 @@ from console.app.live import LiveWidget, console_app, context
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.prompt import Picker
 from console.app.render import untrusted
-from engine import views
 from engine.actions import ACTIONS
+from engine.audit import AuditQuery, audit_newer, audit_page, audit_users
 from engine.models import AuditEntry
 
 PAGE = 200
@@ -55,7 +55,7 @@ def audit_cells(entry: AuditEntry, tz: ZoneInfo) -> Cells:
 
 @dataclass(frozen=True)
 class AuditRequest:
-    flt: views.AuditQuery
+    flt: AuditQuery
     reload: bool
     head_id: int | None
     at_head: bool
@@ -86,7 +86,7 @@ class AuditView(LiveWidget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.flt = views.AuditQuery()
+        self.flt = AuditQuery()
         self.loaded = False
         self._reload = True
 
@@ -118,9 +118,9 @@ class AuditView(LiveWidget):
     def fetch(self, request: AuditRequest) -> AuditData:
         db = context(self).db
         if request.reload:
-            return AuditData(entries=views.audit_page(db, request.flt, limit=PAGE + 1))
+            return AuditData(entries=audit_page(db, request.flt, limit=PAGE + 1))
         if request.at_head and request.head_id is not None:
-            return AuditData(newer=views.audit_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1))
+            return AuditData(newer=audit_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1))
         return AuditData()
 
     def render_data(self, request: AuditRequest, data: AuditData) -> None:
@@ -175,7 +175,7 @@ class AuditView(LiveWidget):
 
     # -- filters --
 
-    def set_filter(self, flt: views.AuditQuery) -> None:
+    def set_filter(self, flt: AuditQuery) -> None:
         if flt == self.flt:
             return
         self.flt = flt
@@ -203,7 +203,7 @@ class AuditView(LiveWidget):
             self.query_one("#audit-filter-text", Input).value = ""
         self.query_one("#audit-filter").display = False
         self.table.focus()
-        self.set_filter(views.AuditQuery())
+        self.set_filter(AuditQuery())
 
     def action_pick_action(self) -> None:
         choices = [(Text("all actions"), "")] + [(Text(a), a) for a in sorted(ACTIONS)]
@@ -220,7 +220,7 @@ class AuditView(LiveWidget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="audit-users")
     def _find_users(self) -> None:
         try:
-            users = views.audit_users(context(self).db)
+            users = audit_users(context(self).db)
         except Exception as exc:
             self.post_message(UsersFound([], exc))
             return
@@ -241,11 +241,11 @@ class AuditView(LiveWidget):
 
     # -- paging --
 
-    def _fetch_page(self, side: Side, edge: int, flt: views.AuditQuery) -> list[AuditEntry]:
+    def _fetch_page(self, side: Side, edge: int, flt: AuditQuery) -> list[AuditEntry]:
         db = context(self).db
         if side == "after":
-            return views.audit_page(db, flt, before_id=edge, limit=PAGE + 1)
-        return views.audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
+            return audit_page(db, flt, before_id=edge, limit=PAGE + 1)
+        return audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
 
     def _page_rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
         tz = context(self).tz

@@ -21,8 +21,7 @@ from textual.widgets import Static
 from console.app.context import ConsoleContext
 from console.app.live import LiveWidget, console_app
 from console.app.render import untrusted
-from engine import views
-from engine.alerts import ALERT
+from engine.alerts import ALERT, SiteStatus, alerts_after, site_status
 from engine.models import Alert
 
 NOTIFY_AT_ONCE = 3  # more new alerts than this in one refresh are summed up
@@ -31,7 +30,7 @@ ALERT_TIMEOUT_S = 30.0
 
 @dataclass(frozen=True)
 class HeaderState:
-    site: views.SiteStatus | None = None
+    site: SiteStatus | None = None
     stale_since: datetime | None = None
     last_error: str = ""
 
@@ -110,7 +109,7 @@ class HeaderBar(Widget):
 
 @dataclass
 class SiteData:
-    status: views.SiteStatus
+    status: SiteStatus
     new_alerts: list[Alert] = field(default_factory=list)
 
 
@@ -138,8 +137,8 @@ class SiteProbe(LiveWidget):
 
     def fetch(self, request: int | None) -> SiteData:
         db = console_app(self).ctx.db
-        status = views.site_status(db)
-        new = views.alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
+        status = site_status(db)
+        new = alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
         return SiteData(status, new)
 
     def render_data(self, request: int | None, data: SiteData) -> None:

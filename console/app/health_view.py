@@ -23,7 +23,7 @@ from console.app.live import LiveWidget, console_app, context
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import ago, millis, untrusted
 from engine import alerts as alertlib
-from engine import health, views
+from engine import health
 from engine.models import Alert, HealthState
 
 PAGE = 100
@@ -222,8 +222,8 @@ class HealthView(LiveWidget):
             data.alerts = alertlib.recent_alerts(db, limit=PAGE + 1)
             return data
         if request.at_head and request.head_id is not None:
-            data.newer = list(reversed(views.alerts_after(db, request.head_id, limit=PAGE + 1)))
-        data.visible = views.alerts_by_ids(db, request.visible)
+            data.newer = list(reversed(alertlib.alerts_after(db, request.head_id, limit=PAGE + 1)))
+        data.visible = alertlib.alerts_by_ids(db, request.visible)
         return data
 
     def render_data(self, request: HealthRequest, data: HealthData) -> None:
@@ -287,7 +287,7 @@ class HealthView(LiveWidget):
         db = context(self).db
         if side == "after":
             return alertlib.recent_alerts(db, limit=PAGE + 1, before_id=edge)
-        return list(reversed(views.alerts_after(db, edge, limit=PAGE + 1)))
+        return list(reversed(alertlib.alerts_after(db, edge, limit=PAGE + 1)))
 
     def _page_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
         ctx = context(self)

@@ -19,8 +19,8 @@ from console.app.ops import Outcome
 from console.app.prompt import PathPrompt
 from console.app.render import untrusted
 from console.app.upload import UploadForm
-from engine import jobs as joblib
 from engine.exporting import default_export_name, export_job
+from engine.jobs import lifecycle
 
 if TYPE_CHECKING:
     from console.app.app import ConsoleApp
@@ -58,7 +58,7 @@ class JobActions:
     def cancel(self, job_id: int, file_name: str, status: str) -> None:
         app = self.app
         target = f"job {job_id}"
-        if status and status not in (joblib.PENDING, joblib.PROCESSING):
+        if status and status not in (lifecycle.PENDING, lifecycle.PROCESSING):
             app.say(f"job {job_id} is {status}: only a PENDING or PROCESSING job can be cancelled", "warning")
             return
         if not app.ctx.operator.can_act:
@@ -68,7 +68,7 @@ class JobActions:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                app.run_op("cancel", target, lambda: joblib.cancel(db, job_id, user),
+                app.run_op("cancel", target, lambda: lifecycle.cancel(db, job_id, user),
                            self._changed(f"job {job_id}: {{value}}"))
 
         question = Text.assemble(("Cancel job ", "bold"), (str(job_id), "bold"), ("?", "bold"))
@@ -79,7 +79,7 @@ class JobActions:
     def retry(self, job_id: int, file_name: str, status: str) -> None:
         app = self.app
         target = f"job {job_id}"
-        if status and status not in (joblib.FAILED, joblib.CANCELLED):
+        if status and status not in (lifecycle.FAILED, lifecycle.CANCELLED):
             app.say(f"job {job_id} is {status}: only a FAILED or CANCELLED job can be retried", "warning")
             return
         if not app.ctx.operator.can_act:
@@ -89,7 +89,7 @@ class JobActions:
 
         def answered(yes: bool | None) -> None:
             if yes:
-                app.run_op("retry", target, lambda: joblib.retry(db, job_id, user),
+                app.run_op("retry", target, lambda: lifecycle.retry(db, job_id, user),
                            self._changed(f"job {job_id} queued again: {{value}} rows to look up"))
 
         question = Text.assemble(("Retry job ", "bold"), (str(job_id), "bold"), ("?", "bold"))

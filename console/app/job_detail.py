@@ -25,8 +25,8 @@ from console.app.live import LiveWidget, console_app, context
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.prompt import Picker
 from console.app.render import duration, masked, money, plain, status_cell, untrusted, when
-from engine import views
-from engine.jobs import JobNotFound, get_job
+from engine.jobs.lifecycle import JobNotFound
+from engine.jobs.queries import count_rows, get_job, rows_by_numbers, rows_page
 from engine.models import Job, JobRow
 
 PAGE = 200
@@ -237,11 +237,11 @@ class JobDetailView(LiveWidget):
             data = DetailData(job=get_job(db, request.job_id))
         except JobNotFound:
             return DetailData(job=None)
-        data.matching = views.count_rows(db, request.job_id, request.outcome)
+        data.matching = count_rows(db, request.job_id, request.outcome)
         if request.reload:
-            data.rows = views.rows_page(db, request.job_id, outcome=request.outcome, limit=PAGE + 1)
+            data.rows = rows_page(db, request.job_id, outcome=request.outcome, limit=PAGE + 1)
         else:
-            data.visible = views.rows_by_numbers(db, request.job_id, request.visible)
+            data.visible = rows_by_numbers(db, request.job_id, request.visible)
         return data
 
     def render_data(self, request: DetailRequest, data: DetailData) -> None:
@@ -305,8 +305,8 @@ class JobDetailView(LiveWidget):
     def _fetch_page(self, side: Side, edge: int, outcome: str) -> list[JobRow]:
         db = context(self).db
         if side == "after":
-            return views.rows_page(db, self.job_id, outcome=outcome, after_row=edge, limit=PAGE + 1)
-        return views.rows_page(db, self.job_id, outcome=outcome, before_row=edge, limit=PAGE + 1)
+            return rows_page(db, self.job_id, outcome=outcome, after_row=edge, limit=PAGE + 1)
+        return rows_page(db, self.job_id, outcome=outcome, before_row=edge, limit=PAGE + 1)
 
     def _page_added(self) -> None:
         self._prune()

@@ -22,8 +22,15 @@ from console.app.inputs import SafeInput
 from console.app.live import LiveWidget, console_app, context
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
-from engine import views
-from engine.jobs import ACTIVE, STATUSES
+from engine.jobs.lifecycle import ACTIVE, STATUSES
+from engine.jobs.queries import (
+    JobQuery,
+    count_jobs,
+    job_ids_between,
+    jobs_by_ids,
+    jobs_newer,
+    jobs_page,
+)
 from engine.models import Job
 
 PAGE = 200
@@ -99,7 +106,7 @@ def job_cells(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate:
 
 @dataclass(frozen=True)
 class JobsRequest:
-    flt: views.JobQuery
+    flt: JobQuery
     reload: bool
     head_id: int | None
     at_head: bool
@@ -136,7 +143,7 @@ class JobsView(LiveWidget):
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.flt = views.JobQuery()
+        self.flt = JobQuery()
         self.summaries: dict[str, JobSummary] = {}
         self.frame = 0
         self.total: int | None = None
@@ -180,19 +187,19 @@ class JobsView(LiveWidget):
 
     def fetch(self, request: JobsRequest) -> JobsData:
         db = context(self).db
-        data = JobsData(total=views.count_jobs(db, request.flt))
+        data = JobsData(total=count_jobs(db, request.flt))
         if request.reload:
-            data.jobs = views.jobs_page(db, request.flt, limit=PAGE + 1)
+            data.jobs = jobs_page(db, request.flt, limit=PAGE + 1)
             return data
         if request.at_head and request.head_id is not None:
-            data.newer = views.jobs_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1)
-        data.visible = views.jobs_by_ids(db, request.visible)
+            data.newer = jobs_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1)
+        data.visible = jobs_by_ids(db, request.visible)
         if request.span is not None:
             # a job whose status changed into the filter: it joins the window where it belongs
-            ids = views.job_ids_between(db, request.flt, *request.span)
+            ids = job_ids_between(db, request.flt, *request.span)
             entered = [i for i in ids if i not in request.shown]
             if entered:
-                data.entered = list(views.jobs_by_ids(db, entered[:PAGE]).values())
+                data.entered = list(jobs_by_ids(db, entered[:PAGE]).values())
         return data
 
     def render_data(self, request: JobsRequest, data: JobsData) -> None:
@@ -287,11 +294,11 @@ class JobsView(LiveWidget):
 
     # -- paging --
 
-    def _fetch_page(self, side: Side, edge: int, flt: views.JobQuery) -> list[Job]:
+    def _fetch_page(self, side: Side, edge: int, flt: JobQuery) -> list[Job]:
         db = context(self).db
         if side == "after":
-            return views.jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
-        return views.jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
+            return jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
+        return jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
 
     def _page_rows(self, jobs: list[Job]) -> list[tuple[str, Cells]]:
         ctx = context(self)
@@ -315,7 +322,7 @@ class JobsView(LiveWidget):
         """Put the cursor on this job as soon as a refresh brings it in (after an upload)."""
         self._select_when_seen = str(job_id)
         if self._filtered:
-            self.flt = views.JobQuery()
+            self.flt = JobQuery()
             self._reset_filter_widgets()
         self._reload = True
         self.refresh_data(invalidate=True)
@@ -338,7 +345,7 @@ class JobsView(LiveWidget):
         bar = self.query_one("#jobs-filter")
         if not self._filtered and not bar.display:
             return
-        self.flt = views.JobQuery()
+        self.flt = JobQuery()
         self._reset_filter_widgets()
         bar.display = False
         self.table.focus()
@@ -360,7 +367,7 @@ class JobsView(LiveWidget):
             statuses = ACTIVE
         elif isinstance(choice, str) and choice:
             statuses = (choice,)
-        flt = views.JobQuery(statuses=statuses, text=text.strip())
+        flt = JobQuery(statuses=statuses, text=text.strip())
         if flt != self.flt:
             self.flt = flt
             self._apply_filter()

@@ -26,8 +26,7 @@ from console.app.live import LiveWidget, console_app, context
 from console.app.log_pane import LogEntry, LogPane
 from console.app.prompt import Picker
 from console.app.render import level_text, untrusted
-from engine import views
-from engine.logsink import LogFilter, LogTail, last_lines
+from engine.logsink import LogFilter, LogTail, count_lines_after, last_lines, log_services
 from engine.models import LogRecord
 
 LINE_CHOICES = (100, 500, 1000, 0)  # 0 = all
@@ -164,7 +163,7 @@ class LogsView(LiveWidget):
             # polls run one at a time (LivePoller), so the tail is never polled twice at once
             records = request.tail.poll(limit=request.window + 1)
             return LogsData(records=records, newest_id=request.tail.last_id)
-        return LogsData(new_count=views.count_lines_after(db, request.flt, request.after_id, cap=NEW_CAP))
+        return LogsData(new_count=count_lines_after(db, request.flt, request.after_id, cap=NEW_CAP))
 
     def render_data(self, request: LogsRequest, data: LogsData) -> None:
         tz = context(self).tz
@@ -285,7 +284,7 @@ class LogsView(LiveWidget):
     @work(thread=True, exclusive=True, exit_on_error=False, group="log-services")
     def _find_services(self) -> None:
         try:
-            services = views.log_services(context(self).db)
+            services = log_services(context(self).db)
         except Exception as exc:
             self.post_message(ServicesFound([], exc))
             return

@@ -21,7 +21,7 @@ from textual.widgets import Sparkline, Static
 from console.app.live import LiveWidget, console_app, context
 from console.app.render import STATUS_STYLE, seconds_text, size, untrusted
 from engine import stats as statslib
-from engine.jobs import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
+from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
 
 STATS_MIN_INTERVAL = 5.0  # per-minute and per-hour figures: no need to recount every second
 JOB_ROWS: tuple[tuple[str, str], ...] = (

@@ -14,7 +14,7 @@ from datetime import datetime
 
 from sqlalchemy import or_, select
 
-from engine import jobs
+from engine.jobs import lifecycle
 from engine.models import Job, utcnow
 from engine.tasks.body import OK, WARN, TaskContext, TaskResult, plural
 from engine.workers_registry import live_workers
@@ -37,7 +37,7 @@ def _candidates(ctx: TaskContext, now: datetime) -> list[_Candidate]:
         rows = session.execute(
             select(Job.id, Job.status, Job.lease_owner, Job.lease_expires_at, Job.attempts)
             .where(
-                Job.status.in_((jobs.PROCESSING, jobs.CANCELLING)),
+                Job.status.in_((lifecycle.PROCESSING, lifecycle.CANCELLING)),
                 or_(Job.lease_expires_at.is_(None), Job.lease_expires_at <= now),
             )
             .order_by(Job.id)
@@ -64,11 +64,7 @@ def _fail(ctx: TaskContext, seen: _Candidate, now: datetime) -> bool:
         job = session.get(Job, seen.id, with_for_update=True)
         if not _still_stuck(job, seen, now):
             return False
-        jobs.compare_and_set(
-            session, seen.id, jobs.FAILED, failure_reason=reason, finished_at=now,
-            lease_owner=None, lease_expires_at=None,
-        )
-        jobs.append_history(session, seen.id, _entry("failed", reason=reason))
+        lifecycle.fail(session, seen.id, reason, by=BY, now=now)
     log.warning("job %d FAILED: %s", seen.id, reason)
     return True
 
@@ -78,8 +74,8 @@ def _cancel(ctx: TaskContext, seen: _Candidate, now: datetime) -> bool:
         if not _still_stuck(session.get(Job, seen.id), seen, now):
             return False
     try:
-        jobs.finish_cancel(ctx.db, seen.id)
-    except jobs.JobError:  # its worker finished the cancel meanwhile
+        lifecycle.finish_cancel(ctx.db, seen.id)
+    except lifecycle.JobError:  # its worker finished the cancel meanwhile
         return False
     log.warning("job %d CANCELLED: it was cancelling and its worker %s is gone", seen.id, seen.owner or "-")
     return True
@@ -89,20 +85,16 @@ def _resume(ctx: TaskContext, seen: _Candidate, now: datetime) -> bool:
     with ctx.db.read() as session:
         if not _still_stuck(session.get(Job, seen.id), seen, now):
             return False
-    if not jobs.redispatch(ctx.db, seen.id):
+    if not lifecycle.redispatch(ctx.db, seen.id):
         return False
     note = f"lease expired and worker {seen.owner or '-'} stopped heartbeating"
     with ctx.db.write() as session:
-        jobs.append_history(session, seen.id, _entry("re-dispatched", note=note))
+        lifecycle.append_history(session, seen.id, lifecycle.history_entry("re-dispatched", BY, note=note))
     log.warning(
         "job %d re-dispatched: %s (%d of %d attempts used)",
         seen.id, note, seen.attempts, ctx.settings.max_attempts,
     )
     return True
-
-
-def _entry(event: str, **extra: str) -> dict[str, str]:
-    return {"at": utcnow().isoformat(timespec="milliseconds"), "event": event, "by": BY, **extra}
 
 
 def cleanup_stuck_jobs(ctx: TaskContext) -> TaskResult:
@@ -114,7 +106,7 @@ def cleanup_stuck_jobs(ctx: TaskContext) -> TaskResult:
             counts["alive"] += 1
             log.info("job %d: lease expired but worker %s still heartbeats: left alone", seen.id, seen.owner)
             continue
-        if seen.status == jobs.CANCELLING:
+        if seen.status == lifecycle.CANCELLING:
             counts["cancelled"] += _cancel(ctx, seen, now)
         elif seen.attempts >= ctx.settings.max_attempts:
             counts["failed"] += _fail(ctx, seen, now)

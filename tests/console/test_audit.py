@@ -8,8 +8,8 @@ from textual.pilot import Pilot
 from console.app.audit_view import AuditView
 from console.app.prompt import Picker
 from console.app.tasks_view import SchedulersView
-from engine import views
-from engine.actions import Operator, audit, list_audit
+from engine.actions import Operator
+from engine.audit import record
 from engine.db import Database
 from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, wait_for
 from tests.console.data import seed_audit, seed_tasks
@@ -20,17 +20,6 @@ async def open_audit(pilot: Pilot) -> AuditView:
     view = pilot.app.main.query_one(AuditView)
     await wait_for(pilot, lambda: view.loaded and not view._reload, what="the audit entries")
     return view
-
-
-def test_audit_queries_match_list_audit(sqlite_db: Database) -> None:
-    seed_audit(sqlite_db)
-    for flt in (views.AuditQuery(), views.AuditQuery(user="alice"), views.AuditQuery(action="cancel"),
-                views.AuditQuery(text="job 1"), views.AuditQuery(user="alice", text="cleanup")):
-        mine = [e.id for e in views.audit_page(sqlite_db, flt)]
-        assert mine == [e.id for e in list_audit(sqlite_db, user=flt.user, action=flt.action, text=flt.text)]
-    assert [e.id for e in views.audit_page(sqlite_db, views.AuditQuery(), before_id=5, limit=2)] == [4, 3]
-    assert [e.id for e in views.audit_newer(sqlite_db, views.AuditQuery(), after_id=5, limit=2)] == [7, 6]
-    assert views.audit_users(sqlite_db) == ["[b]mallory[/b]", "alice", "bob", "carol"]
 
 
 async def test_who_what_when_where_outcome_filtered_and_safe(make_app: AppFactory, sqlite_db: Database) -> None:
@@ -70,7 +59,7 @@ async def test_who_what_when_where_outcome_filtered_and_safe(make_app: AppFactor
 async def test_paged_from_the_database(make_app: AppFactory, sqlite_db: Database) -> None:
     operator = Operator("ops", "10.0.0.1", True)
     for n in range(650):
-        audit(sqlite_db, operator, "export", f"job {n}", "ok", "")
+        record(sqlite_db, operator, "export", f"job {n}", "ok", "")
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_audit(pilot)
@@ -100,6 +89,6 @@ async def test_an_audit_row_for_each_action_appears_live(make_app: AppFactory, s
         assert view.table.get_cell(view.table.order[0], "user").plain == "alice"
         assert view.table.get_cell(view.table.order[0], "from").plain == "10.0.0.5"
         # an action elsewhere (the CLI, another console) shows up while the tab is open
-        audit(sqlite_db, Operator("carol", "10.0.0.7", True), "cancel", "job 9", "ok", "CANCELLING")
+        record(sqlite_db, Operator("carol", "10.0.0.7", True), "cancel", "job 9", "ok", "CANCELLING")
         await wait_for(pilot, lambda: len(view.table.order) == 3, what="the new row")
         assert view.table.get_cell(view.table.order[0], "user").plain == "carol"

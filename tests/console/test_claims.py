@@ -14,7 +14,7 @@ from textual.pilot import Pilot
 from textual.widgets import Input
 
 from console.app.claims_view import ClaimsView
-from engine.actions import list_audit
+from engine.audit import AuditQuery, audit_page
 from engine.db import Database
 from engine.payer import planner
 from engine.payer.client import PayerSettings
@@ -102,9 +102,9 @@ async def test_the_original_claims_search_scenario(
         await on_screen(pilot, f"{first} {last}")
         await pilot.press("ctrl+r")  # hides again, without asking
         await on_screen(pilot, f"{first[0]}••• {last[0]}•••")
-    audit = [(a.action, a.target, a.outcome) for a in reversed(list_audit(sqlite_db))]
+    audit = [(a.action, a.target, a.outcome) for a in reversed(audit_page(sqlite_db))]
     assert audit == [("claim.lookup", f"claim {number}", "ok"), ("reveal", f"claim {number}", "ok")]
-    detail = list_audit(sqlite_db, action="claim.lookup")[0].detail
+    detail = audit_page(sqlite_db, AuditQuery(action="claim.lookup"))[0].detail
     assert detail.startswith("Finalized (F1/65) matched by window;") and first not in detail
 
 
@@ -127,7 +127,7 @@ async def test_without_dates_a_claim_number_inquiry_and_not_found(
         await on_screen(pilot, "reason     Claim not found at the payer")
         await pilot.press("ctrl+r")
         await notified(pilot, "no patient name to reveal")
-    assert [a.outcome for a in list_audit(sqlite_db, action="claim.lookup")] == ["ok", "ok"]
+    assert [a.outcome for a in audit_page(sqlite_db, AuditQuery(action="claim.lookup"))] == ["ok", "ok"]
 
 
 async def test_form_errors_are_shown_in_the_form_and_not_audited(
@@ -151,7 +151,7 @@ async def test_form_errors_are_shown_in_the_form_and_not_audited(
         await pilot.press("enter")
         await on_screen(pilot, "claim number: letters and digits only")
         assert app.is_running
-    assert list_audit(sqlite_db) == []
+    assert audit_page(sqlite_db) == []
 
 
 async def test_a_payer_that_refuses_our_credentials_is_said_and_audited(
@@ -163,7 +163,7 @@ async def test_a_payer_that_refuses_our_credentials_is_said_and_audited(
         fill(view, number="FG53171076", tin="123456789")
         await pilot.press("enter")
         await on_screen(pilot, "payer rejected the client credentials", timeout=15)
-    assert [(a.action, a.outcome) for a in list_audit(sqlite_db)] == [("claim.lookup", "failed")]
+    assert [(a.action, a.outcome) for a in audit_page(sqlite_db)] == [("claim.lookup", "failed")]
 
 
 async def test_read_only_look_ups_are_refused_and_audited(make_app: AppFactory, sqlite_db: Database,
@@ -176,7 +176,7 @@ async def test_read_only_look_ups_are_refused_and_audited(make_app: AppFactory, 
         await pilot.press("enter")
         await notified(pilot, "claim.lookup refused: this session is read-only")
         assert view.lookup is None
-    assert [(a.user, a.action, a.target, a.outcome) for a in list_audit(sqlite_db)] == [
+    assert [(a.user, a.action, a.target, a.outcome) for a in audit_page(sqlite_db)] == [
         ("bob", "claim.lookup", "claim FG53171076", "refused")]
 
 

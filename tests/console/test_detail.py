@@ -11,10 +11,12 @@ from textual.pilot import Pilot
 
 from console.app.job_detail import JobDetailScreen, JobDetailView
 from console.app.prompt import Picker
-from engine import jobs as joblib
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
+from engine.jobs.rows import record_results
 from engine.results import ClaimResult
 from engine.submit import JobParams, submit_file
 from tests.console.conftest import (
@@ -85,7 +87,7 @@ async def test_rows_with_results_masked_until_revealed(make_app: AppFactory, sql
         await on_screen(pilot, "PHI revealed")
         await pilot.press("ctrl+r")
         assert not view.revealed and cell(view, 1, "patient") == "S••• S•••"
-    reveal = [a for a in list_audit(sqlite_db) if a.action == "reveal"]
+    reveal = [a for a in audit_page(sqlite_db) if a.action == "reveal"]
     assert [(a.user, a.target, a.outcome) for a in reveal] == [("alice", f"job {ids['completed']}", "ok")]
 
 
@@ -98,7 +100,7 @@ async def test_reveal_refused_in_read_only_mode(make_app: AppFactory, sqlite_db:
         await notified(pilot, "reveal refused")
         assert not view.revealed and cell(view, 1, "patient") == "S••• S•••"
         assert app.is_running
-    assert [(a.action, a.outcome) for a in list_audit(sqlite_db)] == [("reveal", "refused")]
+    assert [(a.action, a.outcome) for a in audit_page(sqlite_db)] == [("reveal", "refused")]
 
 
 async def test_rows_paged_and_filtered_by_outcome(make_app: AppFactory, sqlite_db: Database) -> None:
@@ -148,8 +150,8 @@ async def test_results_appear_live(make_app: AppFactory, sqlite_db: Database) ->
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_detail(pilot, job_id)
         assert cell(view, 2, "status") == "…"
-        joblib.claim(sqlite_db, job_id, "w1", 30, 5)
-        joblib.record_results(sqlite_db, job_id, [(2, ClaimResult("Finalized", "finalized", True))], owner="w1")
+        lifecycle.claim(sqlite_db, job_id, "w1", 30, 5)
+        record_results(sqlite_db, job_id, [(2, ClaimResult("Finalized", "finalized", True))], owner="w1")
         await wait_for(pilot, lambda: cell(view, 2, "status") == "Finalized", what="the result")
         await on_screen(pilot, "PROCESSING")
         await on_screen(pilot, "1/3 done")
@@ -218,7 +220,7 @@ async def test_actions_from_the_detail(make_app: AppFactory, sqlite_db: Database
         await pilot.press("escape")
         await open_detail(pilot, ids["failed"])
         await pilot.press("R", "y")
-        await wait_for(pilot, lambda: joblib.get_job(sqlite_db, ids["failed"]).status == "PENDING", what="retry")
+        await wait_for(pilot, lambda: get_job(sqlite_db, ids["failed"]).status == "PENDING", what="retry")
         await pilot.press("e")
         await wait_for(pilot, lambda: app.screen.query("#prompt-input"), what="the export prompt")
         await pilot.press("enter")

@@ -10,9 +10,10 @@ from pathlib import Path
 from textual.widgets import Input
 
 from console.app.upload import UploadForm
-from engine import jobs as joblib
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job, jobs_page
 from tests.console.conftest import AppFactory, on_screen, wait_for
 from tests.fixtures.csv_cases import write_sample
 
@@ -27,7 +28,7 @@ async def test_upload_process_cancel_live(make_app: AppFactory, sqlite_db: Datab
         app.screen.query_one("#upload-path", Input).value = "original-basic.csv"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, UploadForm), what="the form to close")
-        jobs = joblib.list_jobs(sqlite_db)
+        jobs = jobs_page(sqlite_db)
         assert len(jobs) == 1
         job_id = jobs[0].id
         assert jobs[0].status == "PENDING" and jobs[0].total_rows == 5
@@ -35,7 +36,7 @@ async def test_upload_process_cancel_live(make_app: AppFactory, sqlite_db: Datab
         assert app.jobs_view.selected() is not None and app.jobs_view.selected().id == job_id
 
         # the worker takes the job
-        assert joblib.claim(sqlite_db, job_id, "w1", 30, 5) is not None
+        assert lifecycle.claim(sqlite_db, job_id, "w1", 30, 5) is not None
         await on_screen(pilot, "PROCESSING")
 
         await pilot.press("c")
@@ -43,13 +44,13 @@ async def test_upload_process_cancel_live(make_app: AppFactory, sqlite_db: Datab
                        what="the confirm dialog with No focused")
         await pilot.press("y")
         await on_screen(pilot, "CANCELLING")
-        assert joblib.get_job(sqlite_db, job_id).status == "CANCELLING"
+        assert get_job(sqlite_db, job_id).status == "CANCELLING"
 
         # the worker notices and stops
-        joblib.finish_cancel(sqlite_db, job_id)
+        lifecycle.finish_cancel(sqlite_db, job_id)
         await on_screen(pilot, "CANCELLED")
         assert "CANCELLING" not in app.jobs_view.table.get_cell(str(job_id), "status").plain
 
-    actions = [(a.action, a.outcome, a.user) for a in list_audit(sqlite_db)]
+    actions = [(a.action, a.outcome, a.user) for a in audit_page(sqlite_db)]
     assert ("submit", "ok", "alice") in actions
     assert ("cancel", "ok", "alice") in actions

@@ -14,9 +14,10 @@ from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
 from console.app.paged_table import PagedTable
 from console.app.prompt import PathPrompt
-from engine import jobs as joblib
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.models import Job
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import NOW, add_job, add_log, seed_jobs
@@ -129,7 +130,7 @@ async def test_rows_update_in_place_and_the_cursor_stays(make_app: AppFactory, s
         assert table.order[0] == str(new_id)
         assert table.cursor_key == target
         assert table.get_cell(target, "done").plain == "1,500/2,000"
-        joblib.cancel(sqlite_db, ids["processing"], "bob")
+        lifecycle.cancel(sqlite_db, ids["processing"], "bob")
         app.refresh_active()
         await wait_for(pilot, lambda: "CANCELLING" in status_of(view, ids["processing"]), what="CANCELLING")
         assert table.cursor_key == target
@@ -156,11 +157,11 @@ async def test_filter_by_text_and_status(make_app: AppFactory, sqlite_db: Databa
         await wait_for(pilot, lambda: len(view.table.order) == 3, what="active filter")
         # a job that leaves the filtered statuses leaves the table at the next refresh
         view.table.move_cursor(row=view.table.order.index(str(ids["processing"])))
-        joblib.cancel(sqlite_db, ids["pending"], "alice")
+        lifecycle.cancel(sqlite_db, ids["pending"], "alice")
         app.refresh_active()
         await wait_for(pilot, lambda: str(ids["pending"]) not in view.table.cells, what="the cancelled job to go")
         # and one that enters them joins it in its place
-        joblib.retry(sqlite_db, ids["failed"], "alice")
+        lifecycle.retry(sqlite_db, ids["failed"], "alice")
         app.refresh_active()
         await wait_for(pilot, lambda: str(ids["failed"]) in view.table.cells, what="the retried job to come")
         assert view.table.order == [str(ids["cancelling"]), str(ids["processing"]), str(ids["failed"])]
@@ -206,18 +207,18 @@ async def test_cancel_asks_first_with_no_focused(make_app: AppFactory, sqlite_db
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await pilot.press(refuse)
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
-            assert joblib.get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
+            assert get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
         # enter on the focused No refuses too
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
-        assert joblib.get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
+        assert get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
         await pilot.press("c")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         await pilot.press("y")
         await wait_for(pilot, lambda: "CANCELLING" in status_of(view, ids["processing"]), what="CANCELLING")
-        assert joblib.get_job(sqlite_db, ids["processing"]).cancel_requested_by == "alice"
+        assert get_job(sqlite_db, ids["processing"]).cancel_requested_by == "alice"
         # a pending job is cancelled at once
         await select(pilot, view, ids["pending"])
         await pilot.press("c", "y")
@@ -228,7 +229,7 @@ async def test_cancel_asks_first_with_no_focused(make_app: AppFactory, sqlite_db
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDialog)
         await notified(pilot, "only a PENDING or PROCESSING job")
-    audit = [(a.action, a.target, a.outcome) for a in list_audit(sqlite_db)]
+    audit = [(a.action, a.target, a.outcome) for a in audit_page(sqlite_db)]
     assert ("cancel", f"job {ids['processing']}", "ok") in audit
     assert ("cancel", f"job {ids['pending']}", "ok") in audit
 
@@ -245,7 +246,7 @@ async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_
         assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
         await pilot.press("n")
         await pilot.pause()
-        assert joblib.get_job(sqlite_db, ids["failed"]).status == "FAILED"
+        assert get_job(sqlite_db, ids["failed"]).status == "FAILED"
         await pilot.press("R")
         await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
         await pilot.press("y")
@@ -255,7 +256,7 @@ async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_
         await pilot.press("R")
         await pilot.pause()
         assert not isinstance(app.screen, ConfirmDialog)
-    assert ("retry", f"job {ids['failed']}", "ok") in [(a.action, a.target, a.outcome) for a in list_audit(sqlite_db)]
+    assert ("retry", f"job {ids['failed']}", "ok") in [(a.action, a.target, a.outcome) for a in audit_page(sqlite_db)]
 
 
 async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database, workdir: Path) -> None:
@@ -287,7 +288,7 @@ async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database
         await pilot.press("enter")
         default = workdir / "out" / f"original-basic-job{ids['completed']}-results.csv"
         await wait_for(pilot, default.exists, what="the default-named file")
-    outcomes = [(a.action, a.outcome) for a in list_audit(sqlite_db)]
+    outcomes = [(a.action, a.outcome) for a in audit_page(sqlite_db)]
     assert outcomes.count(("export", "ok")) == 2 and ("export", "failed") in outcomes
 
 

@@ -9,7 +9,7 @@ from console.app.confirm import ConfirmDialog
 from console.app.help import HelpScreen
 from console.app.schedule_form import SchedulePrompt
 from console.app.tasks_view import SchedulersView
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.db import Database
 from engine.models import TaskState
 from tests.console.conftest import READ_ONLY, AppFactory, on_screen, wait_for
@@ -46,7 +46,7 @@ async def test_read_only_every_action_is_refused_with_a_message_and_audited(
         assert app.is_running
     with sqlite_db.read() as session:
         assert not session.get(TaskState, "cleanup_stuck_jobs").paused
-    audit = sorted((a.action, a.target, a.outcome, a.user) for a in list_audit(sqlite_db))
+    audit = sorted((a.action, a.target, a.outcome, a.user) for a in audit_page(sqlite_db))
     assert audit == [
         ("claim.lookup", "claim FG53171076", "refused", "bob"),
         ("task.pause", "cleanup_stuck_jobs", "refused", "bob"),

@@ -14,7 +14,7 @@ from console.app.confirm import ConfirmDialog
 from console.app.schedule_form import SchedulePrompt
 from console.app.task_history import RunHistoryScreen, RunHistoryView
 from console.app.tasks_view import SchedulersView
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.db import Database
 from engine.models import Command, TaskState
 from engine.tasks import registry
@@ -37,7 +37,7 @@ async def select_task(pilot: Pilot, view: SchedulersView, name: str) -> None:
 
 
 def audit_rows(db: Database) -> list[tuple[str, str, str, str]]:
-    return [(a.user, a.action, a.target, a.outcome) for a in reversed(list_audit(db))]
+    return [(a.user, a.action, a.target, a.outcome) for a in reversed(audit_page(db))]
 
 
 async def test_tasks_with_schedule_state_last_and_next_run(make_app: AppFactory, sqlite_db: Database) -> None:

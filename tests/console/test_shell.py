@@ -20,7 +20,7 @@ from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
 from console.app.stats_view import STATS_MIN_INTERVAL, StatsView
 from console.app.upload import UploadForm
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.db import Database
 from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import add_alert, seed_jobs, seed_logs
@@ -143,7 +143,7 @@ async def test_read_only_refuses_actions_visibly_and_audits(make_app: AppFactory
         messages = [n.message for n in app._notifications]
         assert all("refused: this session is read-only" in m for m in messages), messages
         assert app.is_running
-    audit = sorted((a.action, a.outcome, a.user) for a in list_audit(sqlite_db))
+    audit = sorted((a.action, a.outcome, a.user) for a in audit_page(sqlite_db))
     assert audit == [("cancel", "refused", "bob"), ("export", "refused", "bob"), ("retry", "refused", "bob"),
                      ("submit", "refused", "bob")]
 

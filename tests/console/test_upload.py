@@ -8,9 +8,9 @@ from textual.pilot import Pilot
 from textual.widgets import Input, Select
 
 from console.app.upload import SafeDirectoryTree, UploadForm
-from engine import jobs as joblib
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.db import Database
+from engine.jobs.queries import jobs_page
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.fixtures.csv_cases import write_sample
 
@@ -62,12 +62,12 @@ async def test_defaults_and_checks_in_the_form(make_app: AppFactory, sqlite_db: 
         await submit_and_expect(pilot, form, "start date 2025-09-30 is after the end date 2025-09-01")
         fill(form, start="09/01/2025", end="9/30/2025", tin="12-345")
         await submit_and_expect(pilot, form, "TIN: 9 digits")
-        assert joblib.list_jobs(sqlite_db) == []
+        assert jobs_page(sqlite_db) == []
         fill(form, tin="987-654-321")
         form.query_one("#upload-strategy", Select).value = "individual"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, UploadForm), what="the form to close")
-        (job,) = joblib.list_jobs(sqlite_db)
+        (job,) = jobs_page(sqlite_db)
         assert (job.start_date.isoformat(), job.end_date.isoformat(), job.tin, job.strategy) == (
             "2025-09-01", "2025-09-30", "987654321", "individual")
         assert job.submitted_by == "alice" and job.submitted_from == "10.0.0.5"
@@ -105,8 +105,8 @@ async def test_intake_errors_are_shown_in_the_form(make_app: AppFactory, sqlite_
         assert error_of(form) == "[@click=app.quit]x␛[2J.csv: the file is empty"
         await on_screen(pilot, "[@click=app.quit]x␛[2J.csv")
         assert "\x1b" not in screen_text(app)
-    assert joblib.list_jobs(sqlite_db) == []
-    assert {(a.action, a.outcome) for a in list_audit(sqlite_db)} == {("submit", "failed")}
+    assert jobs_page(sqlite_db) == []
+    assert {(a.action, a.outcome) for a in audit_page(sqlite_db)} == {("submit", "failed")}
 
 
 async def test_browse_from_the_current_directory(make_app: AppFactory, sqlite_db: Database, workdir: Path) -> None:
@@ -130,7 +130,7 @@ async def test_browse_from_the_current_directory(make_app: AppFactory, sqlite_db
         assert not tree.display
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, UploadForm), what="the form to close")
-    (job,) = joblib.list_jobs(sqlite_db)
+    (job,) = jobs_page(sqlite_db)
     assert job.file_name == "original-enhanced.csv" and job.total_rows == 3
 
 
@@ -143,4 +143,4 @@ async def test_escape_closes_the_form(make_app: AppFactory, sqlite_db: Database)
         assert isinstance(app.screen, UploadForm)
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, UploadForm), what="the form to close")
-    assert joblib.list_jobs(sqlite_db) == []
+    assert jobs_page(sqlite_db) == []

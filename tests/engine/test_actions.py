@@ -7,7 +7,8 @@ import os
 
 import pytest
 
-from engine.actions import Operator, PermissionDenied, current_operator, list_audit, perform
+from engine.actions import Operator, PermissionDenied, current_operator, perform
+from engine.audit import AuditQuery, audit_page
 from engine.config import Settings
 
 
@@ -16,7 +17,7 @@ def test_operator_acts_and_is_audited(db, monkeypatch) -> None:
     op = current_operator(Settings(operators=(getpass.getuser(),)))
     assert op.can_act and op.client_addr == "203.0.113.9" and op.role == "operator"
     assert perform(db, op, "cancel", "job 7", lambda: "CANCELLED") == "CANCELLED"
-    entry = list_audit(db)[0]
+    entry = audit_page(db)[0]
     assert (entry.user, entry.client_addr, entry.action, entry.target, entry.outcome) == (
         getpass.getuser(), "203.0.113.9", "cancel", "job 7", "ok")
 
@@ -29,7 +30,7 @@ def test_others_are_read_only_and_refusals_are_audited(db) -> None:
         perform(db, op, "task.pause", "log_retention", lambda: called.append(1))
     assert called == []
     assert refused.value.hint == "only the users listed in CLAIMSOPS_OPERATORS may act"
-    entry = list_audit(db)[0]
+    entry = audit_page(db)[0]
     assert (entry.action, entry.outcome) == ("task.pause", "refused")
     assert entry.detail == op.reason  # the audit keeps the reason, not the hint
 
@@ -54,6 +55,6 @@ def test_failures_are_audited_with_the_reason(db) -> None:
 
     with pytest.raises(ValueError):
         perform(db, op, "cancel", "job 3", boom)
-    entry = list_audit(db)[0]
+    entry = audit_page(db)[0]
     assert entry.outcome == "failed" and "cannot be cancelled" in entry.detail
-    assert [e.outcome for e in list_audit(db, user="ann", action="cancel")] == ["failed"]
+    assert [e.outcome for e in audit_page(db, AuditQuery(user="ann", action="cancel"))] == ["failed"]

@@ -13,8 +13,11 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select, update
 
-from engine import archive, jobs
+from console.json_output import job_to_dict
+from engine import archive
 from engine.exporting import export_job
+from engine.jobs.queries import get_job, jobs_page, rows_page
+from engine.jobs.rows import record_results
 from engine.models import ArchivedJob, Job, JobRow, utcnow
 from engine.results import ClaimResult
 from engine.tasks.archiving import archive_old_results
@@ -41,7 +44,7 @@ def finished_job(db, *, days_ago: int, rows: int = 6, status: str = "COMPLETED")
         )
     results = [(1, FOUND), (2, ClaimResult.not_found("Claim not found at the payer")),
                (3, ClaimResult.error("payer answered 503")), (4, ClaimResult.invalid("missing claim number"))]
-    jobs.record_results(db, job_id, results[: max(0, rows - 2)])
+    record_results(db, job_id, results[: max(0, rows - 2)])
     when = utcnow() - timedelta(days=days_ago)
     with db.write() as session:
         session.execute(update(Job).where(Job.id == job_id).values(status=status, finished_at=when))
@@ -66,10 +69,10 @@ def test_archived_job_exports_identical_results(db, settings, tmp_path: Path) ->
         assert session.scalar(select(func.count()).select_from(JobRow).where(JobRow.job_id == job_id)) == 0
         entry = session.scalar(select(ArchivedJob).where(ArchivedJob.job_id == job_id))
         assert (entry.path, entry.rows, entry.sha256) == (info.path, 6, info.sha256)
-    job = jobs.get_job(db, job_id)
+    job = get_job(db, job_id)
     assert job.archived_at is not None and job.status == "COMPLETED"
-    assert jobs.job_to_dict(job)["archived"] is True
-    assert job_id in [j.id for j in jobs.list_jobs(db)]
+    assert job_to_dict(job)["archived"] is True
+    assert job_id in [j.id for j in jobs_page(db)]
 
     after = tmp_path / "after.csv"
     assert archive.export_archived(db, job, after) == 6
@@ -88,9 +91,9 @@ def test_the_task_archives_only_old_finished_jobs(db, settings) -> None:
     result = archive_old_results(TaskContext(db, settings))
 
     assert result == (OK, "archived 2 jobs (12 rows) older than 90 days")
-    assert {old_done, old_failed} == {j.id for j in jobs.list_jobs(db) if j.archived_at is not None}
+    assert {old_done, old_failed} == {j.id for j in jobs_page(db) if j.archived_at is not None}
     for job_id in (recent, running):
-        assert len(jobs.list_rows(db, job_id)) > 0
+        assert len(rows_page(db, job_id)) > 0
     assert archive_old_results(TaskContext(db, settings)) == (OK, "archived 0 jobs (0 rows) older than 90 days")
 
 
@@ -102,7 +105,7 @@ def test_a_damaged_archive_is_refused_not_exported(db, settings, tmp_path: Path)
     Path(info.path).write_bytes(bytes(data))
     out = tmp_path / "out.csv"
     with pytest.raises(archive.ArchiveError, match="damaged"):
-        archive.export_archived(db, jobs.get_job(db, job_id), out)
+        archive.export_archived(db, get_job(db, job_id), out)
     assert not out.exists() and not list(tmp_path.glob(".*.part"))
 
 

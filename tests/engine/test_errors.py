@@ -10,7 +10,7 @@ from sqlalchemy.exc import OperationalError
 
 from engine.db import DatabaseError
 from engine.errors import MAX_LEN, OperatorError, describe, is_database_error
-from engine.jobs import JobNotFound
+from engine.jobs.lifecycle import JobNotFound
 from engine.payer.errors import PayerConfigError
 
 

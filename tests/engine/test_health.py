@@ -166,3 +166,23 @@ def test_a_dead_webhook_is_logged_never_fatal(db, settings, caplog) -> None:
     assert failures == ["alert webhook failed: ConnectError"] * 2
     assert all("secret-token" not in r.getMessage() for r in caplog.records if r.name.startswith("claimsops"))
     assert len(alerts.open_alerts(db)) == 2
+
+
+def test_site_status(db) -> None:
+    from tests.console.data import add_alert
+
+    status = alerts.site_status(db)
+    assert status.open_alerts == 0 and status.live_workers == 0 and status.db_latency_ms >= 0
+    add_alert(db)
+    assert alerts.site_status(db).open_alerts == 1
+
+
+def test_alert_pages(db) -> None:
+    assert alerts.site_status(db).newest_alert_id == 0
+    alerts.record(db, [health.CheckResult("disk", health.DEGRADED, "low")])
+    alerts.record(db, [health.CheckResult("disk", health.OK, "fine")])
+    first, second = (a.id for a in reversed(alerts.recent_alerts(db)))
+    assert alerts.site_status(db).newest_alert_id == second
+    assert [a.kind for a in alerts.alerts_after(db, 0)] == ["alert", "recovery"]  # oldest first
+    assert [a.id for a in alerts.alerts_after(db, first)] == [second]
+    assert alerts.alerts_by_ids(db, [first, 999])[first].resolved_at is not None

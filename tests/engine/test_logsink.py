@@ -139,3 +139,20 @@ def test_tail_gets_a_line_committed_after_a_newer_one_on_postgresql(pg_url: str)
         assert tail.poll() == []
     finally:
         db.dispose()
+
+
+def test_log_queries(db) -> None:
+    from engine.logsink import count_lines_after, log_services, newest_log_id
+    from tests.console.data import add_log, seed_logs
+
+    assert newest_log_id(db) == 0
+    seed_logs(db)
+    newest = newest_log_id(db)
+    assert newest == 12
+    assert log_services(db) == ["console", "scheduler", "worker"]
+    for _ in range(5):
+        add_log(db, "x", level=40)
+    assert count_lines_after(db, LogFilter(), newest) == 5
+    assert count_lines_after(db, LogFilter(), newest, cap=3) == 3
+    assert count_lines_after(db, LogFilter(service="scheduler"), newest) == 0
+    assert count_lines_after(db, LogFilter(level=40), 0) == 5 + 2

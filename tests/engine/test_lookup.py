@@ -10,9 +10,12 @@ from pathlib import Path
 
 import pytest
 
-from engine import jobs
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job, rows_page
+from engine.jobs.rows import row_result
+from engine.models import Job
 from engine.payer import planner
 from engine.payer.client import PayerClient, PayerSettings
 from engine.payer.limits import LocalLimits
@@ -45,14 +48,14 @@ def _submit(db: Database, csv: Path, strategy: str) -> int:
 
 
 def _results(db: Database, job_id: int) -> dict[int, object]:
-    return {r.row_number: jobs.row_result(r) for r in jobs.list_rows(db, job_id, limit=10_000)}
+    return {r.row_number: row_result(r) for r in rows_page(db, job_id, limit=10_000)}
 
 
-async def _run(db: Database, job_id: int, client: PayerClient) -> jobs.Job:
+async def _run(db: Database, job_id: int, client: PayerClient) -> Job:
     outcome = await run_job(db, job_id, client, owner=f"test-{job_id}", lease_seconds=30, max_attempts=3,
                             today=TODAY)
     assert outcome is not None
-    return jobs.get_job(db, job_id)
+    return get_job(db, job_id)
 
 
 def _assert_matches(db: Database, job_id: int, expected: list) -> dict:
@@ -84,7 +87,7 @@ async def test_auto_and_individual_agree_with_the_truth_under_faults(dataset, sq
         finally:
             await client.aclose()
         stats = sim.snapshot()
-    assert auto.status == individual.status == jobs.COMPLETED
+    assert auto.status == individual.status == lifecycle.COMPLETED
     assert auto.done_rows == auto.total_rows == 2000
     seen = {outcome for per_endpoint in stats.outcomes.values() for outcome in per_endpoint}
     assert {"throttled", "error_5xx", "stalled"} <= seen  # the faults really happened
@@ -109,7 +112,7 @@ async def test_another_window_limit_needs_no_change(dataset, sqlite_db, tmp_path
         async with _client(sim) as client:
             planner._LIMITS[client.settings.summary_url] = limit
             job = await _run(sqlite_db, job_id, client)
-    assert job.status == jobs.COMPLETED
+    assert job.status == lifecycle.COMPLETED
     assert limit.settled and limit.guess() == 60
     _assert_matches(sqlite_db, job_id, expected)
 
@@ -140,7 +143,7 @@ async def test_bad_credentials_fail_the_job_with_a_clear_reason(dataset, sqlite_
         settings = PayerSettings(sim.url, sim.url, "someone", "wrong-secret", timeout_s=2)
         async with PayerClient(settings, limits=LocalLimits(100, 10)) as client:
             job = await _run(sqlite_db, job_id, client)
-    assert job.status == jobs.FAILED
+    assert job.status == lifecycle.FAILED
     assert "client credentials" in job.failure_reason
     assert "wrong-secret" not in job.failure_reason
 

@@ -8,7 +8,8 @@ from datetime import timedelta
 
 from sqlalchemy import func, insert, select, update
 
-from engine import jobs, rollups
+from engine import rollups
+from engine.jobs.queries import get_job
 from engine.metrics import PAYER_CALL, ROWS_DONE, minute_of, write_rows
 from engine.models import (
     Command,
@@ -65,25 +66,25 @@ def test_cleanup_stuck_jobs_acts_on_dead_workers_only(db, settings) -> None:
     released = _stuck(db, owner=None, attempts=2)
     capped = _stuck(db, owner="w-stopped", attempts=settings.max_attempts)
     cancelling = _stuck(db, status="CANCELLING", owner="w-dead", attempts=settings.max_attempts)
-    before_alive = jobs.get_job(db, long_alive)
+    before_alive = get_job(db, long_alive)
 
     result = run_task(db, settings, "cleanup_stuck_jobs", trigger="scheduled")
 
     assert result is not None
     assert result.outcome == WARN
     assert result.summary == "2 jobs resumed, 1 failed, 1 cancelled; 1 job left alone (worker alive)"
-    alive = jobs.get_job(db, long_alive)
+    alive = get_job(db, long_alive)
     assert (alive.status, alive.lease_owner, alive.lease_expires_at, alive.dispatched_at, alive.history) == (
         "PROCESSING", "w-alive", before_alive.lease_expires_at, before_alive.dispatched_at, before_alive.history)
-    assert jobs.get_job(db, long_leased).status == "PROCESSING"
+    assert get_job(db, long_leased).status == "PROCESSING"
     for job_id in (resumed, released):
-        job = jobs.get_job(db, job_id)
+        job = get_job(db, job_id)
         assert job.status == "PROCESSING" and job.dispatched_at is None  # the dispatcher re-sends it
         assert job.history[-1]["event"] == "re-dispatched" and job.history[-1]["by"] == "cleanup_stuck_jobs"
-    failed = jobs.get_job(db, capped)
+    failed = get_job(db, capped)
     assert failed.status == "FAILED" and failed.finished_at is not None and failed.lease_owner is None
     assert failed.failure_reason.startswith(f"stopped after {settings.max_attempts} attempts")
-    assert jobs.get_job(db, cancelling).status == "CANCELLED"
+    assert get_job(db, cancelling).status == "CANCELLED"
     with db.read() as session:
         run = session.get(TaskRun, result.run_id)
     assert (run.outcome, run.trigger, run.summary) == ("warn", "scheduled", result.summary)

@@ -8,8 +8,8 @@ from datetime import date
 import pytest
 from sqlalchemy import func, select
 
-from engine import jobs
 from engine.intake import IntakeError
+from engine.jobs.queries import get_job, rows_page, unresolved_rows
 from engine.models import Job, JobRow
 from engine.submit import JobParams, SubmitError, submit_file
 from tests.fixtures import csv_cases
@@ -30,32 +30,32 @@ def _submit(db, settings, path, **params):
     ("hostile-text.csv", 4, 0, None),
 ])
 def test_accepted_samples(db, settings, tmp_path, case, rows, invalid, warning) -> None:
-    job = jobs.get_job(db, _submit(db, settings, csv_cases.write_sample(tmp_path, case)))
+    job = get_job(db, _submit(db, settings, csv_cases.write_sample(tmp_path, case)))
     assert (job.status, job.total_rows, job.invalid_rows, job.done_rows) == ("PENDING", rows, invalid, invalid)
     if warning:
         assert any(warning in w for w in job.warnings)
     else:
         assert job.warnings == []
-    stored = jobs.list_rows(db, job.id)
+    stored = rows_page(db, job.id)
     assert [r.row_number for r in stored] == list(range(1, rows + 1))
 
 
 def test_row_problems_are_invalid_with_reasons(db, settings, tmp_path) -> None:
     job_id = _submit(db, settings, csv_cases.write_sample(tmp_path, "row-problems.csv"))
-    invalid = {r.row_number: r.error_message for r in jobs.list_rows(db, job_id, outcome="invalid")}
+    invalid = {r.row_number: r.error_message for r in rows_page(db, job_id, outcome="invalid")}
     assert sorted(invalid) == [2, 3, 4, 5, 7]
     assert all(reason for reason in invalid.values())
-    assert [r.row_number for r in jobs.pending_rows(db, job_id)] == [1, 6]
+    assert [r.row_number for r in unresolved_rows(db, job_id)] == [1, 6]
 
 
 def test_unknown_columns_and_hostile_text_are_kept_raw(db, settings, tmp_path) -> None:
     job_id = _submit(db, settings, csv_cases.write_sample(tmp_path, "aliases-bom-semicolon.csv"))
-    job = jobs.get_job(db, job_id)
+    job = get_job(db, job_id)
     assert job.extra_columns == ["Notes"]
-    first = jobs.list_rows(db, job_id)[0]
+    first = rows_page(db, job_id)[0]
     assert first.extra == {"Notes": "called twice; no answer"} and first.tin == "854203105"
     hostile = _submit(db, settings, csv_cases.write_sample(tmp_path, "hostile-text.csv"))
-    assert jobs.list_rows(db, hostile)[0].first_name == "[@click=app.quit]quit[/]"
+    assert rows_page(db, hostile)[0].first_name == "[@click=app.quit]quit[/]"
 
 
 @pytest.mark.parametrize("case", ["empty.csv", "header-only.csv", "no-claim-column.csv", "not-a-csv.csv"])
@@ -89,5 +89,5 @@ def test_bad_job_parameters(db, settings, tmp_path, params, message) -> None:
 
 
 def test_default_window_is_the_last_90_days(db, settings, tmp_path) -> None:
-    job = jobs.get_job(db, _submit(db, settings, csv_cases.write_sample(tmp_path, "original-basic.csv")))
+    job = get_job(db, _submit(db, settings, csv_cases.write_sample(tmp_path, "original-basic.csv")))
     assert (job.end_date - job.start_date).days == 90 and job.end_date == TODAY and job.tin == "123456789"

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from engine.db import Database
-from engine.jobs import get_job
+from engine.jobs.queries import get_job
 from tests.fixtures import csv_cases
 from tests.terminal.pty_session import ALT_SCREEN, HIDDEN_CURSOR, MOUSE, PtySession, left_on
 

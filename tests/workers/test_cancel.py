@@ -8,8 +8,9 @@ import time
 import pytest
 
 from bench.common import wait_for
-from engine import jobs
 from engine.config import Settings
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.payersim.csvgen import write_input_csv
 from engine.submit import JobParams, submit_file
 from tests.workers.conftest import TODAY
@@ -45,28 +46,28 @@ def test_cancel_within_a_second_while_calls_hang(mode, request, tmp_path, shared
     _start(mode, request, tmp_path, processes, simulator, shared_db_url)
     running = submit_file(shared_db, settings, csv, JobParams(today=TODAY), "tester")
     queued = submit_file(shared_db, settings, csv, JobParams(today=TODAY), "tester")
-    wait_for(lambda: jobs.get_job(shared_db, running).done_rows > 50, 60, what="some results", interval=0.1)
+    wait_for(lambda: get_job(shared_db, running).done_rows > 50, 60, what="some results", interval=0.1)
     simulator.configure(fixed_latency_s=30.0)  # from now on every payer call hangs
     wait_for(lambda: simulator.snapshot().in_flight > 0, 10, what="calls in flight")
     time.sleep(0.5)
-    kept = jobs.get_job(shared_db, running).done_rows
+    kept = get_job(shared_db, running).done_rows
 
     # the queued job is cancelled at once and never starts
-    assert jobs.cancel(shared_db, queued, "ann") == jobs.CANCELLED
+    assert lifecycle.cancel(shared_db, queued, "ann") == lifecycle.CANCELLED
 
     asked = time.monotonic()
-    assert jobs.cancel(shared_db, running, "ann") == jobs.CANCELLING
-    wait_for(lambda: jobs.status_of(shared_db, running) == jobs.CANCELLED, 5, interval=0.02, what="CANCELLED")
+    assert lifecycle.cancel(shared_db, running, "ann") == lifecycle.CANCELLING
+    wait_for(lambda: lifecycle.status_of(shared_db, running) == lifecycle.CANCELLED, 5, interval=0.02, what="CANCELLED")
     wall = time.monotonic() - asked
     cancelled_at = time.monotonic()
 
-    job = jobs.get_job(shared_db, running)
+    job = get_job(shared_db, running)
     print(f"{mode}: cancelled in {wall * 1000:.0f} ms wall, {job.cancel_latency_ms} ms recorded")
     assert wall <= 1.0 and job.cancel_latency_ms <= 1000
     assert job.done_rows >= kept > 0  # results already written are kept
     time.sleep(1.5)
     late = [t for t in simulator.snapshot().data_starts if t > cancelled_at]
     assert late == [], f"{len(late)} payer calls started after the job was CANCELLED"
-    never = jobs.get_job(shared_db, queued)
-    assert never.status == jobs.CANCELLED and never.started_at is None and never.attempts == 0
+    never = get_job(shared_db, queued)
+    assert never.status == lifecycle.CANCELLED and never.started_at is None and never.attempts == 0
     assert not any(h["event"] in ("started", "resumed") for h in never.history)

@@ -7,8 +7,9 @@ import time
 import pytest
 
 from bench.common import wait_for
-from engine import jobs
 from engine.config import Settings
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job
 from engine.payersim.csvgen import write_input_csv
 from engine.submit import JobParams, submit_file
 from tests.workers.conftest import TODAY
@@ -35,17 +36,17 @@ def test_redis_stopped_for_30_s_mid_job(tmp_path, shared_db, shared_db_url, redi
         processes.spawn("worker", "--concurrency", "1")
     settings = Settings(home=tmp_path, payer_url="http://payer.invalid")
     job_id = submit_file(shared_db, settings, csv, JobParams(today=TODAY), "tester")
-    wait_for(lambda: jobs.get_job(shared_db, job_id).done_rows > 100, 60, what="progress")
+    wait_for(lambda: get_job(shared_db, job_id).done_rows > 100, 60, what="progress")
     redis_server.stop()
     time.sleep(30)
-    assert jobs.status_of(shared_db, job_id) in (jobs.PROCESSING, jobs.COMPLETED)
+    assert lifecycle.status_of(shared_db, job_id) in (lifecycle.PROCESSING, lifecycle.COMPLETED)
     redis_server.start()
     # a job submitted while Redis was away, or right after it came back empty, still runs
     late = submit_file(shared_db, settings, csv, JobParams(today=TODAY), "tester")
-    wait_for(lambda: jobs.status_of(shared_db, job_id) in jobs.FINISHED, 120, interval=0.2, what="the job")
-    wait_for(lambda: jobs.status_of(shared_db, late) in jobs.FINISHED, 120, interval=0.2, what="the late job")
+    wait_for(lambda: lifecycle.status_of(shared_db, job_id) in lifecycle.FINISHED, 120, interval=0.2, what="the job")
+    wait_for(lambda: lifecycle.status_of(shared_db, late) in lifecycle.FINISHED, 120, interval=0.2, what="the late job")
     for job in (job_id, late):
-        assert jobs.get_job(shared_db, job).status == jobs.COMPLETED, processes.output()
+        assert get_job(shared_db, job).status == lifecycle.COMPLETED, processes.output()
         _assert_correct(shared_db, job, expected)
 
 
@@ -62,17 +63,17 @@ def test_429_storm_fails_nothing_and_the_rate_holds_across_workers(tmp_path, sha
         processes.spawn("worker", "--concurrency", "1")
     settings = Settings(home=tmp_path, payer_url="http://payer.invalid")
     ids = [submit_file(shared_db, settings, csv, JobParams(today=TODAY), "tester") for _ in range(2)]
-    wait_for(lambda: all(jobs.get_job(shared_db, i).done_rows > 20 for i in ids), 60, what="both jobs running")
+    wait_for(lambda: all(get_job(shared_db, i).done_rows > 20 for i in ids), 60, what="both jobs running")
     simulator.reset_stats()
     simulator.throttle_for(20)
-    wait_for(lambda: all(jobs.status_of(shared_db, i) in jobs.FINISHED for i in ids), 180, interval=0.2,
+    wait_for(lambda: all(lifecycle.status_of(shared_db, i) in lifecycle.FINISHED for i in ids), 180, interval=0.2,
              what="both jobs to finish")
     stats = simulator.snapshot()
     assert sum(o.get("throttled", 0) for o in stats.outcomes.values()) > 0
-    owners = {h.get("by") for i in ids for h in jobs.get_job(shared_db, i).history if h["event"] == "started"}
+    owners = {h.get("by") for i in ids for h in get_job(shared_db, i).history if h["event"] == "started"}
     assert len(owners) == 2, "both worker processes took part"
     for job_id in ids:
-        job = jobs.get_job(shared_db, job_id)
-        assert job.status == jobs.COMPLETED and job.error_rows == 0, (job.failure_reason, processes.output())
+        job = get_job(shared_db, job_id)
+        assert job.status == lifecycle.COMPLETED and job.error_rows == 0, (job.failure_reason, processes.output())
         _assert_correct(shared_db, job_id, expected)
     assert stats.max_rate_1s <= rate, f"payer saw {stats.max_rate_1s} requests in one second (limit {rate})"

@@ -8,8 +8,10 @@ import time
 import pytest
 
 from bench.common import wait_for
-from engine import jobs
 from engine.config import Settings
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job, rows_page
+from engine.jobs.rows import row_result
 from engine.payersim.csvgen import write_input_csv
 from engine.submit import JobParams, submit_file
 from tests.workers.conftest import TODAY
@@ -26,10 +28,10 @@ def _submit(db, csv, tmp_path) -> int:
 
 
 def _assert_correct(db, job_id: int, expected: list) -> None:
-    rows = jobs.list_rows(db, job_id, limit=100_000)
+    rows = rows_page(db, job_id, limit=100_000)
     assert [r.row_number for r in rows] == list(range(1, len(expected) + 1))
-    wrong = [r.row_number for r in rows if jobs.row_result(r) is None
-             or jobs.row_result(r).comparable() != expected[r.row_number - 1].comparable()]
+    wrong = [r.row_number for r in rows if row_result(r) is None
+             or row_result(r).comparable() != expected[r.row_number - 1].comparable()]
     assert wrong == [], f"{len(wrong)} rows wrong, e.g. row {wrong[0]}"
 
 
@@ -47,9 +49,9 @@ def test_sigkill_three_times_then_complete(tmp_path, shared_db, shared_db_url, r
     job_id = _submit(shared_db, csv, tmp_path)
     recoveries = []
     for _ in range(3):
-        owner = wait_for(lambda: jobs.get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
-        before = jobs.get_job(shared_db, job_id).done_rows
-        wait_for(lambda b=before: jobs.get_job(shared_db, job_id).done_rows > b, 30, what="progress")
+        owner = wait_for(lambda: get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
+        before = get_job(shared_db, job_id).done_rows
+        wait_for(lambda b=before: get_job(shared_db, job_id).done_rows > b, 30, what="progress")
         victim = next(p for p in workers if p.poll() is None and f":{p.pid}:" in owner)
         processes.kill(victim)
         killed_at = time.monotonic()
@@ -57,15 +59,15 @@ def test_sigkill_three_times_then_complete(tmp_path, shared_db, shared_db_url, r
         workers.append(processes.spawn("worker", "--concurrency", "1"))
 
         def taken_over(dead=owner) -> bool:
-            job = jobs.get_job(shared_db, job_id)
-            return job.status == jobs.COMPLETED or (job.lease_owner not in (None, dead))
+            job = get_job(shared_db, job_id)
+            return job.status == lifecycle.COMPLETED or (job.lease_owner not in (None, dead))
 
         wait_for(taken_over, LEASE + 30, what="another worker to resume the job")
         recoveries.append(time.monotonic() - killed_at)
-        assert jobs.get_job(shared_db, job_id).status != jobs.FAILED, processes.output()
-    wait_for(lambda: jobs.status_of(shared_db, job_id) in jobs.FINISHED, 120, interval=0.2, what="the job to finish")
-    job = jobs.get_job(shared_db, job_id)
-    assert job.status == jobs.COMPLETED, (job.failure_reason, processes.output())
+        assert get_job(shared_db, job_id).status != lifecycle.FAILED, processes.output()
+    wait_for(lambda: lifecycle.status_of(shared_db, job_id) in lifecycle.FINISHED, 120, interval=0.2, what="the job to finish")
+    job = get_job(shared_db, job_id)
+    assert job.status == lifecycle.COMPLETED, (job.failure_reason, processes.output())
     assert job.done_rows == job.total_rows == 3000
     _assert_correct(shared_db, job_id, expected)
     print(f"recoveries after SIGKILL: {[round(r, 2) for r in recoveries]} s (lease {LEASE} s)")
@@ -85,18 +87,18 @@ def test_sigterm_hands_the_job_over_at_once(tmp_path, shared_db, shared_db_url, 
     )
     workers = [processes.spawn("worker", "--concurrency", "1") for _ in range(2)]
     job_id = _submit(shared_db, csv, tmp_path)
-    owner = wait_for(lambda: jobs.get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
-    wait_for(lambda: jobs.get_job(shared_db, job_id).done_rows > 50, 30, what="progress")
+    owner = wait_for(lambda: get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
+    wait_for(lambda: get_job(shared_db, job_id).done_rows > 50, 30, what="progress")
     holder = next(p for p in workers if f":{p.pid}:" in owner)
     holder.terminate()
     stopped_at = time.monotonic()
     assert holder.wait(20) == 0
-    wait_for(lambda: jobs.get_job(shared_db, job_id).lease_owner not in (None, owner), 10,
+    wait_for(lambda: get_job(shared_db, job_id).lease_owner not in (None, owner), 10,
              what="the other worker to resume the job")
     handover = time.monotonic() - stopped_at
     assert handover < 10, "resumed long before the 60 s lease would have expired"
-    events = [h["event"] for h in jobs.get_job(shared_db, job_id).history]
+    events = [h["event"] for h in get_job(shared_db, job_id).history]
     assert "released" in events and events[-1] == "resumed"
-    wait_for(lambda: jobs.status_of(shared_db, job_id) in jobs.FINISHED, 120, interval=0.2, what="the job")
-    assert jobs.status_of(shared_db, job_id) == jobs.COMPLETED
+    wait_for(lambda: lifecycle.status_of(shared_db, job_id) in lifecycle.FINISHED, 120, interval=0.2, what="the job")
+    assert lifecycle.status_of(shared_db, job_id) == lifecycle.COMPLETED
     _assert_correct(shared_db, job_id, expected)

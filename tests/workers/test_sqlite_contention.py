@@ -10,10 +10,11 @@ import time
 import pytest
 
 from bench.common import wait_for
-from engine import jobs
-from engine.actions import list_audit
+from engine.audit import audit_page
 from engine.config import Settings
 from engine.db import Database
+from engine.jobs import lifecycle
+from engine.jobs.queries import get_job, jobs_page, rows_page
 from engine.logsink import LogFilter, last_lines
 from engine.payersim.csvgen import write_input_csv
 from engine.submit import JobParams, submit_file
@@ -46,10 +47,10 @@ def test_two_workers_a_reader_and_writers_share_one_sqlite_file(tmp_path, simula
         reader_db = Database(url)
         while not stop.wait(0.2):
             try:
-                for job in jobs.list_jobs(reader_db, limit=50):
-                    jobs.list_rows(reader_db, job.id, limit=20)
+                for job in jobs_page(reader_db, limit=50):
+                    rows_page(reader_db, job.id, limit=20)
                 last_lines(reader_db, LogFilter(), 100)
-                list_audit(reader_db, limit=20)
+                audit_page(reader_db, limit=20)
                 reads += 1
             except Exception as exc:  # anything at all is a failure here
                 errors.append(f"reader: {exc}")
@@ -67,8 +68,8 @@ def test_two_workers_a_reader_and_writers_share_one_sqlite_file(tmp_path, simula
                 if len(submitted) % 4 == 0:
                     time.sleep(0.3)
                     try:
-                        jobs.cancel(db, job_id, "tester")
-                    except jobs.IllegalTransition:
+                        lifecycle.cancel(db, job_id, "tester")
+                    except lifecycle.IllegalTransition:
                         pass  # it finished first: a legal refusal, not a lock error
             except Exception as exc:
                 errors.append(f"writer: {exc}")
@@ -76,15 +77,15 @@ def test_two_workers_a_reader_and_writers_share_one_sqlite_file(tmp_path, simula
     finally:
         stop.set()
         thread.join()
-    wait_for(lambda: all(jobs.status_of(db, j) in jobs.FINISHED for j in submitted), 120, interval=0.5,
+    wait_for(lambda: all(lifecycle.status_of(db, j) in lifecycle.FINISHED for j in submitted), 120, interval=0.5,
              what="every job to finish")
     output = processes.output()
     assert errors == []
     assert "database is locked" not in output.lower()
     assert last_lines(db, LogFilter(text="locked"), 10) == []
     assert reads > SECONDS * 2
-    finished = [jobs.get_job(db, j) for j in submitted]
-    assert all(j.status in (jobs.COMPLETED, jobs.CANCELLED) for j in finished), [j.failure_reason for j in finished]
-    assert sum(j.status == jobs.COMPLETED for j in finished) >= len(submitted) // 2
+    finished = [get_job(db, j) for j in submitted]
+    assert all(j.status in (lifecycle.COMPLETED, lifecycle.CANCELLED) for j in finished), [j.failure_reason for j in finished]
+    assert sum(j.status == lifecycle.COMPLETED for j in finished) >= len(submitted) // 2
     owners = {h.get("by") for j in finished for h in j.history if h["event"] == "started"}
     assert len(owners) == 2, "both worker processes took jobs"
