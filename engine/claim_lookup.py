@@ -29,7 +29,7 @@ import httpx
 from engine.errors import OperatorError
 from engine.intake import MAX_CLAIM_NUMBER_LENGTH
 from engine.payer.client import PayerClient, PayerSettings
-from engine.payer.errors import PayerConfigError
+from engine.payer.errors import root_cause
 from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
 from engine.results import ClaimResult
@@ -136,13 +136,6 @@ def check_request(
     return LookupRequest(number, tin_digits, payer, start, end, today)
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        config = [e for e in exc.exceptions if isinstance(_root_cause(e), PayerConfigError)]
-        exc = config[0] if config else exc.exceptions[0]
-    return exc
-
-
 async def lookup_with(client: PayerClient, request: LookupRequest, *, deadline_s: float = DEFAULT_DEADLINE_S) -> ClaimLookup:
     """Run the one-row plan with an open client. A payer that does not answer within
     `deadline_s` gives an `Error` result; a configuration problem raises PayerConfigError."""
@@ -167,7 +160,7 @@ async def lookup_with(client: PayerClient, request: LookupRequest, *, deadline_s
     except TimeoutError:
         results = [ClaimResult.error(f"the payer did not answer within {deadline_s:g} s; try again later")]
     except Exception as exc:  # the planner's task groups wrap what went wrong
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         if cause is exc:
             raise
         raise cause from None

@@ -16,7 +16,7 @@ from engine.db import Database
 from engine.logsink import job_context
 from engine.metrics import JOB_DURATION, JOB_ROWS_PER_SECOND, ROWS_DONE, MetricsBuffer
 from engine.payer.client import PayerClient, call_counter
-from engine.payer.errors import PayerConfigError
+from engine.payer.errors import PayerConfigError, root_cause
 from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
 from engine.results import ClaimResult
 
@@ -142,7 +142,7 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     try:
         plan.result()
     except Exception as exc:  # keep the results written; stop with a reason an operator can act on
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         if isinstance(cause, PayerConfigError):
             failure = str(cause)
         else:
@@ -161,14 +161,6 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
         writer.written, calls[0], stats.pages, stats.inquiries, f": {failure}" if failure else "",
     )
     return outcome(status)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The first real error inside the planner's task groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        config = [e for e in exc.exceptions if isinstance(_root_cause(e), PayerConfigError)]
-        exc = config[0] if config else exc.exceptions[0]
-    return exc
 
 
 async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> str:  # noqa: ANN001
