@@ -7,7 +7,7 @@ row of the TIN) when that is cheaper than asking claim by claim; then claim-numb
 
 The calls go out through a priority gate: window pages before inquiries and one TIN's windows
 before the next's, so the TINs whose windows are done keep the payer's rate busy while the last
-TIN's windows drain. A slow call is hedged (engine.payer.client) only when the plan's waiting
+TIN's windows drain. A slow call is hedged (engine.payer.hedging) only when the plan's waiting
 calls would leave the rate idle before the copy could answer.
 """
 

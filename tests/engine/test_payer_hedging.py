@@ -11,14 +11,8 @@ from datetime import date
 
 import pytest
 
-from engine.payer.client import (
-    CallHooks,
-    LatencyTracker,
-    PayerClient,
-    PayerSettings,
-    call_counter,
-    call_hooks,
-)
+from engine.payer.client import CallHooks, PayerClient, PayerSettings, call_counter, call_hooks
+from engine.payer.hedging import LatencyTracker
 from engine.payer.limits import SPACING_MARGIN, LocalLimits, PriorityGate, SlidingWindowRate
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
@@ -132,7 +126,7 @@ async def _inquire_all(sim: PayerSimulator, dataset: Dataset, claims: list[str],
             return time.monotonic() - started
 
         durations = await asyncio.gather(*(timed(c) for c in claims))
-        return list(durations), client.hedges, counter[0]
+        return list(durations), client.hedging.hedges, counter[0]
 
 
 @pytest.fixture

@@ -93,7 +93,7 @@ async def _run(db: Database, job_id: int, sim: PayerSimulator, limits: Limits, e
         outcome = await run_job(db, job_id, client, owner="bench-lookup", lease_seconds=600, max_attempts=3,
                                 today=today)
         seconds = time.monotonic() - started
-        hedges = client.hedges
+        hedges = client.hedging.hedges
     assert outcome is not None, "the job could not be claimed"
     snap = sim.snapshot()
     starts = sorted(snap.data_starts)
