@@ -15,7 +15,7 @@ from engine import jobs
 from engine.db import Database
 from engine.logsink import job_context
 from engine.metrics import JOB_DURATION, JOB_ROWS_PER_SECOND, ROWS_DONE, MetricsBuffer
-from engine.payer.client import PayerClient, call_counter
+from engine.payer.client import CallScope, PayerClient
 from engine.payer.errors import PayerConfigError, root_cause
 from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
 from engine.results import ClaimResult
@@ -40,9 +40,9 @@ class RunOutcome:
 class _ResultWriter:
     """Buffers results and writes them as idempotent upserts, under this worker's lease."""
 
-    def __init__(self, db: Database, job_id: int, owner: str, calls: list[int], metrics: MetricsBuffer | None) -> None:
+    def __init__(self, db: Database, job_id: int, owner: str, scope: CallScope, metrics: MetricsBuffer | None) -> None:
         self.db, self.job_id, self.owner = db, job_id, owner
-        self.calls = calls
+        self.scope = scope
         self.metrics = metrics
         self._buffer: list[tuple[int, ClaimResult]] = []
         self._calls_written = 0
@@ -57,7 +57,7 @@ class _ResultWriter:
     async def flush(self) -> None:
         async with self._lock:
             batch, self._buffer = self._buffer, []
-            calls = self.calls[0] - self._calls_written
+            calls = self.scope.calls - self._calls_written
             if not batch and not calls:
                 return
             try:
@@ -113,17 +113,16 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
         "job %d %s: %d rows to look up (attempt %d, strategy %s)", job_id,
         "resumed" if claimed.resumed else "started", len(rows), claimed.attempt, job.strategy,
     )
-    calls = [0]
-    call_counter.set(calls)
-    writer = _ResultWriter(db, job_id, owner, calls, metrics)
+    scope = CallScope()  # this job's payer calls
+    writer = _ResultWriter(db, job_id, owner, scope, metrics)
     window = JobWindow(job.start_date, job.end_date, today or date.today(), job.strategy)
-    planner = LookupPlanner(client, window, writer.add)
+    planner = LookupPlanner(client, window, writer.add, scope)
     plan = asyncio.create_task(planner.run(rows))
     end = await _watch(db, job_id, owner, lease_seconds, plan, writer, stopping)
     seconds = time.monotonic() - started
 
     def outcome(status: str) -> RunOutcome:
-        return RunOutcome(job_id, status, writer.written, calls[0], seconds, planner.stats.critical_path)
+        return RunOutcome(job_id, status, writer.written, scope.calls, seconds, planner.stats.critical_path)
 
     if end == "cancel":
         await writer.flush()
@@ -158,7 +157,7 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     stats = planner.stats
     log.info(
         "job %d %s in %.1f s: %d rows, %d payer calls (%d pages, %d inquiries)%s", job_id, status, seconds,
-        writer.written, calls[0], stats.pages, stats.inquiries, f": {failure}" if failure else "",
+        writer.written, scope.calls, stats.pages, stats.inquiries, f": {failure}" if failure else "",
     )
     return outcome(status)
 

@@ -1,12 +1,11 @@
 """The payer client: the two data surfaces of payer-api.md over one httpx AsyncClient, with
 tokens, shared limits, bounded retries and hedged sends (engine.payer.hedging). What goes on the
 wire and what an answer means is engine.payer.wire; this module decides when to send, resend or
-give up."""
+give up. The window limit learned from the payer's answers lives here too, one per client."""
 
 from __future__ import annotations
 
 import asyncio
-import contextvars
 import logging
 import random
 import time
@@ -25,6 +24,7 @@ from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.normalize import Found
 from engine.payer.tokens import TokenSource
 from engine.payer.transport import PooledTransport
+from engine.payer.windows import WindowLimit
 
 log = logging.getLogger("claimsops.payer")
 
@@ -32,14 +32,18 @@ CallObserver = Callable[[str, str, float], None]  # surface, outcome, seconds
 SURFACES = ("summary", "inquiry")
 
 
-# Requests made on behalf of the current job: the runner sets a fresh counter per job, and the
-# planner's tasks inherit it, so one shared client can serve several jobs at once.
-call_counter: contextvars.ContextVar[list[int] | None] = contextvars.ContextVar("payer_calls", default=None)
+@dataclass(slots=True)
+class CallScope:
+    """The payer calls made on behalf of one job or one look-up. Its caller creates it and hands
+    it to every data call; each request sent (hedged copies and retries too) is counted in it, so
+    one shared client can serve several jobs at once."""
+
+    calls: int = 0
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class CallHooks:
-    """How the caller of the current task's data calls (the planner) takes part in them."""
+    """How the caller of one data call (the planner) takes part in it."""
 
     sent: Callable[[], None] = lambda: None  # a request got its slot of the limits and is being sent
     # Would a copy of a slow call, sent now and answered in about this many seconds, delay none
@@ -47,7 +51,6 @@ class CallHooks:
     may_hedge: Callable[[float], bool] = lambda seconds: True
 
 
-call_hooks: contextvars.ContextVar[CallHooks | None] = contextvars.ContextVar("payer_call_hooks", default=None)
 NO_HOOKS = CallHooks()
 
 
@@ -79,10 +82,14 @@ class PayerClient:
         limits: PayerLimits | None = None,
         observer: CallObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        window_limit: WindowLimit | None = None,
     ) -> None:
         self.settings = settings
         self.limits = limits or LocalLimits(rate_per_second=50, concurrency=50)
         self.observer = observer
+        # The payer's widest window as learned from its answers, shared by every job of this
+        # client; pass what an earlier client of the same payer learned to keep it.
+        self.window_limit = window_limit if window_limit is not None else WindowLimit()
         timeout = httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s), pool=None)
         self.http = httpx.AsyncClient(
             timeout=timeout,
@@ -97,7 +104,6 @@ class PayerClient:
             self._tokens["inquiry"] = self._tokens["summary"]
         self._throttle_streak = 0
         self.hedging = Hedging(settings.hedge_quantile, settings.hedge_min_samples, SURFACES)
-        self.calls = 0
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -111,28 +117,32 @@ class PayerClient:
     # ---- public surfaces ----
 
     async def search_page(
-        self, tin: str, payer_id: str, start: date, end: date, transaction_id: str | None = None
+        self, tin: str, payer_id: str, start: date, end: date, transaction_id: str | None = None, *,
+        scope: CallScope, hooks: CallHooks = NO_HOOKS,
     ) -> tuple[list[Found], str | None]:
         """One page of the claims of `tin` whose first service date is in [start, end]."""
         headers = wire.summary_headers(tin, payer_id, start, end, transaction_id)
-        response = await self._call("summary", "GET", self.settings.summary_url + wire.SUMMARY_PATH, headers=headers)
+        response = await self._call("summary", "GET", self.settings.summary_url + wire.SUMMARY_PATH, scope, hooks,
+                                    headers=headers)
         return wire.summary_result(response, start, end)
 
-    async def inquire(self, tin: str, payer_id: str, claim_number: str) -> list[Found]:
+    async def inquire(
+        self, tin: str, payer_id: str, claim_number: str, *, scope: CallScope, hooks: CallHooks = NO_HOOKS,
+    ) -> list[Found]:
         """Every occurrence of one claim number (no dates needed)."""
         headers, body = wire.inquiry_request(tin, payer_id, claim_number)
-        response = await self._call("inquiry", "POST", self.settings.inquiry_url + wire.INQUIRY_PATH,
+        response = await self._call("inquiry", "POST", self.settings.inquiry_url + wire.INQUIRY_PATH, scope, hooks,
                                     headers=headers, json=body)
         return wire.inquiry_result(response)
 
     # ---- one exchange, with tokens, limits and retries ----
 
-    async def _call(self, surface: str, method: str, url: str, **kwargs: Any) -> httpx.Response:
+    async def _call(self, surface: str, method: str, url: str, scope: CallScope, hooks: CallHooks,
+                    **kwargs: Any) -> httpx.Response:
         """Returns a response that is neither 401, 429 nor 5xx; raises PayerUnavailable when
         the retry budget is spent and PayerConfigError on a second 401."""
         tokens = self._tokens[surface]
-        hooks = call_hooks.get() or NO_HOOKS
-        send_copy = partial(self._send, surface, method, url, kwargs, hooks.sent)
+        send_copy = partial(self._send, surface, method, url, kwargs, scope, hooks.sent)
         failures = 0
         replayed = False
         throttled_since: float | None = None
@@ -168,17 +178,14 @@ class PayerClient:
                 continue
             return response
 
-    async def _send(self, surface: str, method: str, url: str, kwargs: dict[str, Any],
+    async def _send(self, surface: str, method: str, url: str, kwargs: dict[str, Any], scope: CallScope,
                     on_sent: Callable[[], None], sent: asyncio.Event) -> Answer:
         """One HTTP exchange under a slot of the shared limits; counted when it is sent."""
         async with self.limits.slot():
             # The token is taken after the wait for a slot, which may outlast it.
             token = await self._tokens[surface].get()
             headers = {**kwargs.get("headers", {}), "Authorization": f"Bearer {token}"}
-            self.calls += 1
-            counter = call_counter.get()
-            if counter is not None:
-                counter[0] += 1
+            scope.calls += 1
             sent.set()
             on_sent()
             latency = self.hedging.latency[surface]
