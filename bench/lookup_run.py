@@ -17,7 +17,6 @@ from engine.db import Database
 from engine.jobs.queries import get_job, rows_page
 from engine.payer.client import PayerClient, PayerSettings
 from engine.payer.limits import LocalLimits
-from engine.payer.planner import window_limit_for
 from engine.payersim.server import PayerSimulator
 from engine.runner import run_job
 from engine.submit import JobParams, submit_file
@@ -80,7 +79,6 @@ def run_lookup_job(db: Database, csv_path: Path, sim: PayerSimulator, limits: Li
     window limit learned anew, a new client)."""
     settings = Settings(home=csv_path.parent, payer_url=sim.url)
     job_id = submit_file(db, settings, csv_path, JobParams(strategy=strategy, today=today), "bench")
-    window_limit_for(sim.url).__init__()  # forget what an earlier job learned
     sim.reset_stats()
     return asyncio.run(_run(db, job_id, sim, limits, expected, today))
 
@@ -93,7 +91,7 @@ async def _run(db: Database, job_id: int, sim: PayerSimulator, limits: Limits, e
         outcome = await run_job(db, job_id, client, owner="bench-lookup", lease_seconds=600, max_attempts=3,
                                 today=today)
         seconds = time.monotonic() - started
-        hedges = client.hedges
+        hedges = client.hedging.hedges
     assert outcome is not None, "the job could not be claimed"
     snap = sim.snapshot()
     starts = sorted(snap.data_starts)

@@ -11,7 +11,7 @@ from datetime import date, timedelta
 import httpx
 
 from engine.dates import to_wire
-from engine.payer.client import SUMMARY_PATH, TOKEN_PATH
+from engine.payer.wire import SUMMARY_PATH, TOKEN_PATH
 
 
 @dataclass(frozen=True)

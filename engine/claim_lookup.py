@@ -28,10 +28,11 @@ import httpx
 
 from engine.errors import OperatorError
 from engine.intake import MAX_CLAIM_NUMBER_LENGTH
-from engine.payer.client import PayerClient, PayerSettings
-from engine.payer.errors import PayerConfigError
+from engine.payer.client import CallScope, PayerClient, PayerSettings
+from engine.payer.errors import root_cause
 from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
+from engine.payer.windows import WindowLimit
 from engine.results import ClaimResult
 from engine.text import safe_text
 
@@ -136,18 +137,11 @@ def check_request(
     return LookupRequest(number, tin_digits, payer, start, end, today)
 
 
-def _root_cause(exc: BaseException) -> BaseException:
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        config = [e for e in exc.exceptions if isinstance(_root_cause(e), PayerConfigError)]
-        exc = config[0] if config else exc.exceptions[0]
-    return exc
-
-
 async def lookup_with(client: PayerClient, request: LookupRequest, *, deadline_s: float = DEFAULT_DEADLINE_S) -> ClaimLookup:
     """Run the one-row plan with an open client. A payer that does not answer within
     `deadline_s` gives an `Error` result; a configuration problem raises PayerConfigError."""
     started = time.monotonic()
-    calls_before = client.calls
+    scope = CallScope()  # this look-up's payer calls
     results: list[ClaimResult] = []
 
     async def sink(batch: Sequence[tuple[int, ClaimResult]]) -> None:
@@ -159,7 +153,7 @@ async def lookup_with(client: PayerClient, request: LookupRequest, *, deadline_s
     else:
         window = JobWindow(request.today - timedelta(days=DEFAULT_WINDOW_DAYS), request.today, request.today,
                            "individual")
-    planner = LookupPlanner(client, window, sink)
+    planner = LookupPlanner(client, window, sink, scope)
     row = LookupRow(1, request.claim_number, request.tin, request.payer_id)
     try:
         async with asyncio.timeout(deadline_s):
@@ -167,12 +161,12 @@ async def lookup_with(client: PayerClient, request: LookupRequest, *, deadline_s
     except TimeoutError:
         results = [ClaimResult.error(f"the payer did not answer within {deadline_s:g} s; try again later")]
     except Exception as exc:  # the planner's task groups wrap what went wrong
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         if cause is exc:
             raise
         raise cause from None
     result = results[0] if results else ClaimResult.error("the look-up ended without a result")
-    return ClaimLookup(request, result, client.calls - calls_before, round(time.monotonic() - started, 3))
+    return ClaimLookup(request, result, scope.calls, round(time.monotonic() - started, 3))
 
 
 def lookup_claim(
@@ -180,15 +174,19 @@ def lookup_claim(
     start: date | None = None, end: date | None = None, today: date | None = None,
     deadline_s: float = DEFAULT_DEADLINE_S, limits: PayerLimits | None = None,
     transport: httpx.AsyncBaseTransport | None = None, cancel: threading.Event | None = None,
+    window_limit: WindowLimit | None = None,
 ) -> ClaimLookup:
     """Look one claim up at the payer (blocking: runs its own event loop; call it from a worker
     thread). Raises LookupInputError for bad input, PayerConfigError for a payer that refuses
-    our credentials or requests, and LookupCancelled within 0.1 s of `cancel` being set."""
+    our credentials or requests, and LookupCancelled within 0.1 s of `cancel` being set.
+    Each look-up has its own client: pass `window_limit` to keep what earlier look-ups at this
+    payer learned of its widest window."""
     request = check_request(claim_number, tin=tin, payer_id=payer_id, start=start, end=end, today=today)
 
     async def run() -> ClaimLookup:
         client = PayerClient(
             payer, limits=limits or LocalLimits(LOOKUP_RATE_PER_SECOND, LOOKUP_CONCURRENCY), transport=transport,
+            window_limit=window_limit,
         )
         try:
             lookup = asyncio.create_task(lookup_with(client, request, deadline_s=deadline_s))

@@ -18,8 +18,8 @@ from engine.jobs.queries import get_job, unresolved_rows
 from engine.jobs.rows import record_results
 from engine.logsink import job_context
 from engine.metrics import JOB_DURATION, JOB_ROWS_PER_SECOND, ROWS_DONE, MetricsBuffer
-from engine.payer.client import PayerClient, call_counter
-from engine.payer.errors import PayerConfigError
+from engine.payer.client import CallScope, PayerClient
+from engine.payer.errors import PayerConfigError, root_cause
 from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
 from engine.results import ClaimResult
 
@@ -43,9 +43,9 @@ class RunOutcome:
 class _ResultWriter:
     """Buffers results and writes them as idempotent upserts, under this worker's lease."""
 
-    def __init__(self, db: Database, job_id: int, owner: str, calls: list[int], metrics: MetricsBuffer | None) -> None:
+    def __init__(self, db: Database, job_id: int, owner: str, scope: CallScope, metrics: MetricsBuffer | None) -> None:
         self.db, self.job_id, self.owner = db, job_id, owner
-        self.calls = calls
+        self.scope = scope
         self.metrics = metrics
         self._buffer: list[tuple[int, ClaimResult]] = []
         self._calls_written = 0
@@ -60,7 +60,7 @@ class _ResultWriter:
     async def flush(self) -> None:
         async with self._lock:
             batch, self._buffer = self._buffer, []
-            calls = self.calls[0] - self._calls_written
+            calls = self.scope.calls - self._calls_written
             if not batch and not calls:
                 return
             try:
@@ -116,17 +116,16 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
         "job %d %s: %d rows to look up (attempt %d, strategy %s)", job_id,
         "resumed" if claimed.resumed else "started", len(rows), claimed.attempt, job.strategy,
     )
-    calls = [0]
-    call_counter.set(calls)
-    writer = _ResultWriter(db, job_id, owner, calls, metrics)
+    scope = CallScope()  # this job's payer calls
+    writer = _ResultWriter(db, job_id, owner, scope, metrics)
     window = JobWindow(job.start_date, job.end_date, today or date.today(), job.strategy)
-    planner = LookupPlanner(client, window, writer.add)
+    planner = LookupPlanner(client, window, writer.add, scope)
     plan = asyncio.create_task(planner.run(rows))
     end = await _watch(db, job_id, owner, lease_seconds, plan, writer, stopping)
     seconds = time.monotonic() - started
 
     def outcome(status: str) -> RunOutcome:
-        return RunOutcome(job_id, status, writer.written, calls[0], seconds, planner.stats.critical_path)
+        return RunOutcome(job_id, status, writer.written, scope.calls, seconds, planner.stats.critical_path)
 
     if end == "cancel":
         await writer.flush()
@@ -145,7 +144,7 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     try:
         plan.result()
     except Exception as exc:  # keep the results written; stop with a reason an operator can act on
-        cause = _root_cause(exc)
+        cause = root_cause(exc)
         failure = describe(cause)
         if not isinstance(cause, PayerConfigError):
             log.error("job %d stopped by an unexpected error", job_id, exc_info=cause)
@@ -160,17 +159,9 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     stats = planner.stats
     log.info(
         "job %d %s in %.1f s: %d rows, %d payer calls (%d pages, %d inquiries)%s", job_id, status, seconds,
-        writer.written, calls[0], stats.pages, stats.inquiries, f": {failure}" if failure else "",
+        writer.written, scope.calls, stats.pages, stats.inquiries, f": {failure}" if failure else "",
     )
     return outcome(status)
-
-
-def _root_cause(exc: BaseException) -> BaseException:
-    """The first real error inside the planner's task groups."""
-    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
-        config = [e for e in exc.exceptions if isinstance(_root_cause(e), PayerConfigError)]
-        exc = config[0] if config else exc.exceptions[0]
-    return exc
 
 
 async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> str:  # noqa: ANN001

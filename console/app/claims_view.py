@@ -282,7 +282,7 @@ class ClaimsView(Widget):
             payer = source.get()
             lookup = lookup_claim(payer, request.claim_number, tin=request.tin, payer_id=request.payer_id,
                                   start=request.start, end=request.end, today=request.today,
-                                  cancel=worker.cancelled_event)
+                                  cancel=worker.cancelled_event, window_limit=source.window_limit)
             holder.append(lookup)
             return lookup.summary()
 

@@ -9,6 +9,7 @@ import threading
 from engine.config import Settings
 from engine.health import display_url
 from engine.payer.client import PayerSettings
+from engine.payer.windows import WindowLimit
 from engine.payersim.server import PayerSimulator
 from engine.sandbox import payer_settings, sandbox_tin, start_sandbox
 
@@ -19,6 +20,7 @@ class PayerSource:
         self._given = payer
         self._sandbox: PayerSimulator | None = None
         self._lock = threading.Lock()
+        self.window_limit = WindowLimit()  # the payer's widest window, learned once for every look-up
 
     @property
     def uses_sandbox(self) -> bool:

@@ -43,3 +43,12 @@ class PatientOutsideWindow(PayerError):
 
 class InquiryRefused(PayerError):
     """Claim inquiry answered 200 with `errors` and no data (e.g. product not supported)."""
+
+
+def root_cause(exc: BaseException) -> BaseException:
+    """The first real error inside the planner's task groups: a PayerConfigError when any task
+    met one (it says what the operator must fix), else the first error."""
+    while isinstance(exc, BaseExceptionGroup) and exc.exceptions:
+        config = [e for e in exc.exceptions if isinstance(root_cause(e), PayerConfigError)]
+        exc = config[0] if config else exc.exceptions[0]
+    return exc

@@ -7,8 +7,11 @@ row of the TIN) when that is cheaper than asking claim by claim; then claim-numb
 
 The calls go out through a priority gate: window pages before inquiries and one TIN's windows
 before the next's, so the TINs whose windows are done keep the payer's rate busy while the last
-TIN's windows drain. A slow call is hedged (engine.payer.client) only when the plan's waiting
+TIN's windows drain. A slow call is hedged (engine.payer.hedging) only when the plan's waiting
 calls would leave the rate idle before the copy could answer.
+
+Every call is made in the plan's `CallScope` (one per job or look-up, from the caller), and the
+payer's window limit is the client's: learned once per payer, shared by every plan.
 """
 
 from __future__ import annotations
@@ -19,10 +22,9 @@ import math
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-from functools import partial
 from typing import TypeVar
 
-from engine.payer.client import CallHooks, PayerClient, call_hooks
+from engine.payer.client import CallHooks, CallScope, PayerClient
 from engine.payer.errors import (
     InquiryRefused,
     OutsideLookback,
@@ -35,7 +37,6 @@ from engine.payer.limits import PriorityGate
 from engine.payer.normalize import Found, latest
 from engine.payer.windows import (
     Window,
-    WindowLimit,
     clip,
     cut,
     halve,
@@ -57,14 +58,6 @@ INQUIRY_FANOUT = 256
 WINDOW_TURN, INQUIRY_TURN = 0, 1  # call priorities (lower first), then by group rank
 GATE_WIDTH = 8  # calls of one plan waiting at the shared limits at once
 WINDOW_HORIZON = 3.0  # a slow window page is hedged when the other calls would run out within 3 delays
-
-# One learned window limit per payer URL, for the life of the process.
-_LIMITS: dict[str, WindowLimit] = {}
-
-
-def window_limit_for(url: str) -> WindowLimit:
-    return _LIMITS.setdefault(url, WindowLimit())
-
 
 @dataclass(frozen=True)
 class LookupRow:
@@ -123,17 +116,26 @@ class _Group:
 
 
 class LookupPlanner:
-    def __init__(self, client: PayerClient, job: JobWindow, sink: ResultSink, *, limit: WindowLimit | None = None) -> None:
+    def __init__(self, client: PayerClient, job: JobWindow, sink: ResultSink, scope: CallScope) -> None:
         self.client = client
         self.job = job
         self.sink = sink
-        self.limit = limit or window_limit_for(client.settings.summary_url)
+        self.scope = scope
+        self.limit = client.window_limit
         self.stats = PlanStats()
         self._probe = asyncio.Lock()
         # Window pages before inquiries, and one group's windows before the next group's: a
         # group's inquiries wait for its last window, so groups that finish their windows early
         # keep the payer's rate busy while the last group's windows drain.
         self._gate = PriorityGate(GATE_WIDTH)
+        # A slow call is hedged only when the calls waiting for a turn would not keep the limits
+        # busy until the copy answers: the copy then takes rate the plan would leave idle. A
+        # window page looks further ahead: its window's later pages follow it one by one, and its
+        # group's inquiries wait for the last of them.
+        self._may_hedge = {
+            WINDOW_TURN: lambda seconds: self._gate.runway() < seconds * WINDOW_HORIZON,
+            INQUIRY_TURN: lambda seconds: self._gate.runway() < seconds,
+        }
         self.earliest = lookback_start(job.today, job.lookback_months)
         self.density = 0.0  # claims per day, at least, as far as a probe has shown
 
@@ -148,23 +150,11 @@ class LookupPlanner:
                 tasks.create_task(runner(_Group(tin, payer_id, group_rows, rank)))
         return self.stats
 
-    async def _turn(self, priority: tuple[int, int], call: Callable[[], Awaitable[T]]) -> T:
-        """Run one payer call when the gate gives it its turn; the turn ends once it is sent.
-        A slow call is hedged only when the calls waiting for a turn would not keep the limits
-        busy until the copy answers: the copy then takes rate the plan would leave idle. A
-        window page looks further ahead: its window's later pages follow it one by one, and its
-        group's inquiries wait for the last of them."""
-        horizon = WINDOW_HORIZON if priority[0] == WINDOW_TURN else 1.0
-
-        def may_hedge(seconds: float) -> bool:
-            return self._gate.runway() < seconds * horizon
-
+    async def _turn(self, priority: tuple[int, int], call: Callable[..., Awaitable[T]], *args: object) -> T:
+        """`call(*args)`, one of the client's data calls, in the plan's scope when the gate gives
+        it its turn; the turn ends once it is sent."""
         async with self._gate.turn(priority) as sent:
-            hooks = call_hooks.set(CallHooks(sent=sent, may_hedge=may_hedge))
-            try:
-                return await call()
-            finally:
-                call_hooks.reset(hooks)
+            return await call(*args, scope=self.scope, hooks=CallHooks(sent, self._may_hedge[priority[0]]))
 
     # ---- strategies ----
 
@@ -247,7 +237,7 @@ class LookupPlanner:
                 probe = (window[0], window[0] + timedelta(days=days - 1))
                 try:
                     claims, token = await self._turn(
-                        (WINDOW_TURN, -1), partial(self.client.search_page, group.tin, group.payer_id, *probe))
+                        (WINDOW_TURN, -1), self.client.search_page, group.tin, group.payer_id, *probe)
                     self.limit.accepted(days)
                     seen = PAGE_SIZE_GUESS if token else len(claims)
                     self.density = max(self.density, seen / days)
@@ -306,7 +296,7 @@ class LookupPlanner:
         finished: dict[str, None] = {}
         while True:
             claims, token = await self._turn(
-                (WINDOW_TURN, group.rank), partial(self.client.search_page, group.tin, group.payer_id, *window, token))
+                (WINDOW_TURN, group.rank), self.client.search_page, group.tin, group.payer_id, *window, token)
             calls += 1
             self.stats.pages += 1
             group.claims_seen += len(claims)
@@ -346,7 +336,7 @@ class LookupPlanner:
         self.stats.inquiries += 1
         try:
             found = await self._turn(
-                (INQUIRY_TURN, group.rank), partial(self.client.inquire, group.tin, group.payer_id, claim_number))
+                (INQUIRY_TURN, group.rank), self.client.inquire, group.tin, group.payer_id, claim_number)
         except InquiryRefused as exc:
             await self._emit_error(group, claim_number, f"payer could not answer: {exc}")
             return

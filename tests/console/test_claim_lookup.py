@@ -12,7 +12,6 @@ import pytest
 
 from engine import x12
 from engine.claim_lookup import LookupCancelled, LookupInputError, check_request, lookup_claim
-from engine.payer import planner
 from engine.payer.client import PayerSettings
 from engine.payer.errors import PayerConfigError
 from engine.payersim.config import SimConfig
@@ -34,8 +33,7 @@ def simulator(dataset: Dataset) -> Iterator[PayerSimulator]:
 
 
 @pytest.fixture
-def payer(simulator: PayerSimulator, monkeypatch: pytest.MonkeyPatch) -> PayerSettings:
-    monkeypatch.setattr(planner, "_LIMITS", {})
+def payer(simulator: PayerSimulator) -> PayerSettings:
     simulator.configure(fixed_latency_s=None)
     cfg = simulator.config
     return PayerSettings(simulator.url, simulator.url, cfg.client_id, cfg.client_secret, timeout_s=5)

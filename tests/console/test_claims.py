@@ -16,7 +16,6 @@ from textual.widgets import Input
 from console.app.claims_view import ClaimsView
 from engine.audit import AuditQuery, audit_page
 from engine.db import Database
-from engine.payer import planner
 from engine.payer.client import PayerSettings
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
@@ -39,8 +38,7 @@ def simulator(dataset: Dataset) -> Iterator[PayerSimulator]:
 
 
 @pytest.fixture
-def payer(simulator: PayerSimulator, monkeypatch: pytest.MonkeyPatch) -> PayerSettings:
-    monkeypatch.setattr(planner, "_LIMITS", {})  # each test learns the window limit anew
+def payer(simulator: PayerSimulator) -> PayerSettings:
     cfg = simulator.config
     return PayerSettings(simulator.url, simulator.url, cfg.client_id, cfg.client_secret, timeout_s=5)
 
@@ -185,7 +183,6 @@ async def test_with_no_payer_configured_the_sandbox_starts_on_the_first_look_up_
 ) -> None:
     from console.app import payer_source
 
-    monkeypatch.setattr(planner, "_LIMITS", {})
     started: list[PayerSimulator] = []
 
     def start_sandbox() -> PayerSimulator:  # the built-in sandbox, with this test's data set

@@ -5,18 +5,18 @@ result must equal the simulator's expected result, whatever the strategy or wind
 from __future__ import annotations
 
 import asyncio
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import pytest
 
+from engine.claim_lookup import lookup_claim
 from engine.config import Settings
 from engine.db import Database
 from engine.jobs import lifecycle
 from engine.jobs.queries import get_job, rows_page
 from engine.jobs.rows import row_result
 from engine.models import Job
-from engine.payer import planner
 from engine.payer.client import PayerClient, PayerSettings
 from engine.payer.limits import LocalLimits
 from engine.payer.windows import WindowLimit
@@ -66,12 +66,6 @@ def _assert_matches(db: Database, job_id: int, expected: list) -> dict:
     return got
 
 
-@pytest.fixture(autouse=True)
-def _fresh_window_limits(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test learns the window limit anew (it is cached per payer URL in a process)."""
-    monkeypatch.setattr(planner, "_LIMITS", {})
-
-
 async def test_auto_and_individual_agree_with_the_truth_under_faults(dataset, sqlite_db, tmp_path) -> None:
     csv = tmp_path / "claims.csv"
     expected = write_input_csv(dataset, csv, rows=2000, tins=3, share_with_dates=0.4, share_unknown=0.1, seed=3)
@@ -106,12 +100,11 @@ async def test_another_window_limit_needs_no_change(dataset, sqlite_db, tmp_path
     expected = write_input_csv(dataset, csv, rows=2000, tins=3, seed=4)
     config = SimConfig(seed=11, today=TODAY, window_limit_days=60, error_rate_5xx=0.05, timeout_rate=0.02,
                        timeout_hang_s=2.5, token_lifetime_s=20)
-    limit = WindowLimit()
     with PayerSimulator(config, dataset=dataset) as sim:
         job_id = _submit(sqlite_db, csv, "auto")
         async with _client(sim) as client:
-            planner._LIMITS[client.settings.summary_url] = limit
             job = await _run(sqlite_db, job_id, client)
+            limit = client.window_limit
     assert job.status == lifecycle.COMPLETED
     assert limit.settled and limit.guess() == 60
     _assert_matches(sqlite_db, job_id, expected)
@@ -160,3 +153,22 @@ async def test_the_window_limit_is_learned_once_with_one_probe_for_every_tin(dat
     _assert_matches(sqlite_db, job_id, expected)
     learned = [r.getMessage() for r in caplog.records if "payer accepts windows" in r.getMessage()]
     assert learned == ["payer accepts windows of up to 31 days (learned in 1 call)"]
+
+
+def test_a_window_limit_handed_from_look_up_to_look_up_is_learned_once(dataset) -> None:
+    """Each claim look-up has its own client; the console hands each the limit the earlier ones
+    learned, so only the first spends a call on learning it."""
+    tin = dataset.tins[0]
+    number = next(n for n in dataset.claim_numbers(tin) if dataset.latest(n).first_service >= TODAY - timedelta(days=200))
+    served = dataset.latest(number).first_service
+    dates = {"start": served - timedelta(days=10), "end": served + timedelta(days=10), "today": TODAY}
+    limit = WindowLimit()
+    with PayerSimulator(SimConfig(seed=11, today=TODAY), dataset=dataset) as sim:
+        cfg = sim.config
+        payer = PayerSettings(sim.url, sim.url, cfg.client_id, cfg.client_secret, timeout_s=5)
+        first = lookup_claim(payer, number, tin=tin, window_limit=limit, **dates)
+        again = lookup_claim(payer, number, tin=tin, window_limit=limit, **dates)
+        alone = lookup_claim(payer, number, tin=tin, **dates)
+    assert first.found and first.result.comparable() == again.result.comparable() == alone.result.comparable()
+    assert limit.guess() == 31
+    assert again.payer_calls == first.payer_calls - 1 == alone.payer_calls - 1

@@ -9,7 +9,7 @@ from datetime import date, timedelta
 import httpx
 import pytest
 
-from engine.payer.client import PayerClient, PayerSettings
+from engine.payer.client import CallScope, PayerClient, PayerSettings
 from engine.payer.errors import (
     OutsideLookback,
     PageTokenExpired,
@@ -26,6 +26,7 @@ from engine.payersim.server import PayerSimulator
 
 TODAY = date.today()
 D = date.fromisoformat
+SCOPE = CallScope()  # these calls are made on behalf of no job
 
 
 @pytest.fixture(scope="module")
@@ -92,28 +93,28 @@ async def test_contract_errors_are_classified(sim, dataset) -> None:
     tin = dataset.tins[0]
     async with client_for(sim) as client:
         with pytest.raises(WindowTooWide) as wide:
-            await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY)
+            await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY, scope=SCOPE)
         assert wide.value.stated_days == 31
         with pytest.raises(OutsideLookback):
-            await client.search_page(tin, "87726", TODAY - timedelta(days=900), TODAY - timedelta(days=880))
+            await client.search_page(tin, "87726", TODAY - timedelta(days=900), TODAY - timedelta(days=880), scope=SCOPE)
         with pytest.raises(TooManyResults):
-            await client.search_page(dataset.tins[-1], "87726", TODAY - timedelta(days=150), TODAY - timedelta(days=120))
-        claims, token = await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY - timedelta(days=30))
+            await client.search_page(dataset.tins[-1], "87726", TODAY - timedelta(days=150), TODAY - timedelta(days=120), scope=SCOPE)
+        claims, token = await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY - timedelta(days=30), scope=SCOPE)
         assert len(claims) == 50 and token
         sim.expire_pages()
         with pytest.raises(PageTokenExpired):
-            await client.search_page(tin, "87726", TODAY, TODAY, token)
-        assert await client.inquire(tin, "87726", "ZZ00000000") == []
+            await client.search_page(tin, "87726", TODAY, TODAY, token, scope=SCOPE)
+        assert await client.inquire(tin, "87726", "ZZ00000000", scope=SCOPE) == []
         with pytest.raises(PayerConfigError, match="LCLM_PS_102"):
-            await client.search_page("", "87726", TODAY, TODAY)
+            await client.search_page("", "87726", TODAY, TODAY, scope=SCOPE)
 
 
 async def test_token_is_replayed_once_after_a_401(sim, dataset) -> None:
     async with client_for(sim) as client:
         known = dataset.claim_numbers(dataset.tins[0])[0]
-        assert await client.inquire(dataset.tins[0], "87726", known)
+        assert await client.inquire(dataset.tins[0], "87726", known, scope=SCOPE)
         sim.revoke_tokens()
-        assert await client.inquire(dataset.tins[0], "87726", known)
+        assert await client.inquire(dataset.tins[0], "87726", known, scope=SCOPE)
         assert sim.snapshot().requests["token"] == 2
 
 
@@ -126,14 +127,14 @@ async def test_a_second_401_is_a_configuration_error() -> None:
     settings = PayerSettings("http://payer.test", "http://payer.test", "id", "secret")
     client = PayerClient(settings, transport=httpx.MockTransport(always_401))
     with pytest.raises(PayerConfigError, match="refused a freshly issued token twice"):
-        await client.inquire("123456789", "87726", "FG00000001")
+        await client.inquire("123456789", "87726", "FG00000001", scope=SCOPE)
     await client.aclose()
 
 
 async def test_bad_credentials_never_leak_the_secret(sim) -> None:
     async with client_for(sim, client_id="x", secret="hunter2-secret") as client:
         with pytest.raises(PayerConfigError) as err:
-            await client.inquire("123456789", "87726", "FG00000001")
+            await client.inquire("123456789", "87726", "FG00000001", scope=SCOPE)
     assert "hunter2" not in str(err.value) and "CLAIMSOPS_PAYER_CLIENT_SECRET" in str(err.value)
 
 
@@ -141,7 +142,7 @@ async def test_5xx_is_retried_then_reported(sim, dataset) -> None:
     sim.configure(error_rate_5xx=1.0)
     async with client_for(sim, max_attempts=3) as client:
         with pytest.raises(PayerUnavailable, match="answered 5"):
-            await client.inquire(dataset.tins[0], "87726", "FG00000001")
+            await client.inquire(dataset.tins[0], "87726", "FG00000001", scope=SCOPE)
     assert sum(sim.snapshot().outcomes["inquiry"].values()) == 3
 
 
@@ -149,7 +150,7 @@ async def test_a_429_with_retry_after_pauses_every_caller(sim, dataset) -> None:
     sim.throttle_for(1.0, retry_after=1)
     async with client_for(sim) as client:
         started = time.monotonic()
-        results = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", f"ZZ0000000{i}") for i in range(5)))
+        results = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", f"ZZ0000000{i}", scope=SCOPE) for i in range(5)))
         elapsed = time.monotonic() - started
     assert results == [[]] * 5 and elapsed >= 1.0
     throttled = sim.snapshot().outcomes["inquiry"].get("throttled", 0)
@@ -160,4 +161,4 @@ async def test_timeouts_are_retried(sim, dataset) -> None:
     sim.configure(timeout_rate=1.0, timeout_hang_s=1.0)
     async with client_for(sim, timeout=0.2, max_attempts=2) as client:
         with pytest.raises(PayerUnavailable, match="timed out 2 times"):
-            await client.inquire(dataset.tins[0], "87726", "FG00000001")
+            await client.inquire(dataset.tins[0], "87726", "FG00000001", scope=SCOPE)

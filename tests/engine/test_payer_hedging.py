@@ -11,14 +11,8 @@ from datetime import date
 
 import pytest
 
-from engine.payer.client import (
-    CallHooks,
-    LatencyTracker,
-    PayerClient,
-    PayerSettings,
-    call_counter,
-    call_hooks,
-)
+from engine.payer.client import NO_HOOKS, CallHooks, CallScope, PayerClient, PayerSettings
+from engine.payer.hedging import LatencyTracker
 from engine.payer.limits import SPACING_MARGIN, LocalLimits, PriorityGate, SlidingWindowRate
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
@@ -116,23 +110,20 @@ def dataset() -> Dataset:
 
 
 async def _inquire_all(sim: PayerSimulator, dataset: Dataset, claims: list[str], hedge_quantile: float,
-                       hooks: CallHooks | None = None) -> tuple[list[float], int, int]:
+                       hooks: CallHooks = NO_HOOKS) -> tuple[list[float], int, int]:
     cfg = sim.config
     settings = PayerSettings(sim.url, sim.url, cfg.client_id, cfg.client_secret, timeout_s=3 * HANG_S,
                              hedge_quantile=hedge_quantile, hedge_min_samples=10)
-    counter = [0]
-    call_counter.set(counter)
-    if hooks is not None:
-        call_hooks.set(hooks)
+    scope = CallScope()
     async with PayerClient(settings, limits=LocalLimits(400, 20)) as client:
         async def timed(claim: str) -> float:
             started = time.monotonic()
-            found = await client.inquire(dataset.tins[0], "87726", claim)
+            found = await client.inquire(dataset.tins[0], "87726", claim, scope=scope, hooks=hooks)
             assert found and found[0].claim_number == claim
             return time.monotonic() - started
 
         durations = await asyncio.gather(*(timed(c) for c in claims))
-        return list(durations), client.hedges, counter[0]
+        return list(durations), client.hedging.hedges, scope.calls
 
 
 @pytest.fixture
@@ -176,12 +167,13 @@ async def test_requests_spread_over_small_pools_and_every_one_is_released(datase
         settings = PayerSettings(sim.url, sim.url, config.client_id, config.client_secret, timeout_s=5)
         async with PayerClient(settings, limits=LocalLimits(1000, 40), transport=transport) as client:
             claims = dataset.claim_numbers(dataset.tins[0])[:40]
-            found = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", c) for c in claims))
+            scope = CallScope()
+            found = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", c, scope=scope) for c in claims))
             assert [f[0].claim_number for f in found] == claims
             assert sim.snapshot().peak_in_flight > 16  # more than one pool's worth at once
             assert transport._busy == [0, 0, 0]
             sim.configure(fixed_latency_s=5.0)
-            call = asyncio.create_task(client.inquire(dataset.tins[0], "87726", claims[0]))
+            call = asyncio.create_task(client.inquire(dataset.tins[0], "87726", claims[0], scope=scope))
             await asyncio.sleep(0.3)
             assert sum(transport._busy) == 1
             call.cancel()  # abandoned mid-request: its connection is counted free again
