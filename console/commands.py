@@ -6,6 +6,7 @@ import argparse
 import json
 import sys
 import time
+from datetime import datetime
 from functools import cached_property
 from typing import Any
 
@@ -16,6 +17,7 @@ from engine.config import Settings, load_settings
 from engine.db import Database
 from engine.errors import OperatorError
 from engine.jobs import lifecycle
+from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import JobQuery, get_job, jobs_page
 from engine.text import safe_text
 
@@ -63,11 +65,11 @@ def _tail(text: str, width: int) -> str:
     return text if len(text) <= width else "…" + text[-(width - 1):]
 
 
-def _job_line(job: Any) -> str:
+def _job_line(job: Any, live: Liveness = ATTENDED) -> str:
     progress = f"{job.done_rows}/{job.total_rows}"
     when = job.created_at.strftime("%m-%d %H:%M")
     return (
-        f"{job.id:>6}  {job.status:<10}  {progress:>13}  {job.found_rows:>6}  "
+        f"{job.id:>6}  {live.status(job.status):<10}  {progress:>13}  {job.found_rows:>6}  "
         f"{_short(job.file_name, 22):<22}  {when}"
     )
 
@@ -75,9 +77,19 @@ def _job_line(job: Any) -> str:
 JOB_HEADER = f"{'ID':>6}  {'STATUS':<10}  {'DONE/TOTAL':>13}  {'FOUND':>6}  {'FILE':<22}  CREATED"
 
 
-def _job_detail(job: Any) -> str:
+def _clock(when: datetime | None) -> str:
+    return f"{when:%H:%M} UTC" if when else ""
+
+
+def _unattended_line(live: Liveness) -> str | None:
+    """What nobody does for a job, and the fix, or None."""
+    note = live.note(_clock(live.since))
+    return f"{note}: {START_WORKERS}" if note else None
+
+
+def _job_detail(job: Any, live: Liveness = ATTENDED) -> str:
     lines = [
-        f"job {job.id}  {job.status}  {safe_text(job.file_name)}",
+        f"job {job.id}  {live.status(job.status)}  {safe_text(job.file_name)}",
         f"  rows      {job.done_rows}/{job.total_rows} done: {job.found_rows} found, "
         f"{job.not_found_rows} not found, {job.error_rows} errors, {job.invalid_rows} invalid",
         f"  window    {job.start_date} .. {job.end_date}   strategy {job.strategy}",
@@ -98,6 +110,9 @@ def _job_detail(job: Any) -> str:
         lines.append(f"  reason    {safe_text(job.failure_reason)}")
     for warning in job.warnings or []:
         lines.append(f"  warning   {safe_text(warning)}")
+    unattended = _unattended_line(live)
+    if unattended:
+        lines.insert(1, f"  worker    {unattended}")
     return "\n".join(lines)
 
 
@@ -119,36 +134,50 @@ def submit(args: argparse.Namespace) -> int:
 
         wait_for_job(ctx, job_id, quiet=args.json)
     job = get_job(ctx.db, job_id)
+    live = liveness_of(ctx.db, [job])[job.id]
     if args.json:
-        _print_json(job_to_dict(job))
+        data = job_to_dict(job, live)
+        if live.unattended:
+            data["warning"] = f"no worker is running: {START_WORKERS}, or submit with --wait"
+        _print_json(data)
     else:
-        print(_job_detail(job))
+        print(_job_detail(job, live))
+    if live.unattended:
+        sys.stderr.write(f"claimsops: no worker is running, so job {job_id} waits: {START_WORKERS} "
+                         "(or submit with --wait to run it here)\n")
     return 0 if job.status != lifecycle.FAILED else 1
 
 
 def jobs(args: argparse.Namespace) -> int:
     ctx = Context()
     rows = jobs_page(ctx.db, JobQuery(statuses=tuple(args.status)), limit=args.n)
+    live = liveness_of(ctx.db, rows)
     if args.json:
-        _print_json([job_to_dict(j) for j in rows])
+        _print_json([job_to_dict(j, live[j.id]) for j in rows])
         return 0
     print(JOB_HEADER)
     for job in rows:
-        print(_job_line(job))
+        print(_job_line(job, live[job.id]))
     if not rows:
-        print("(no jobs)")
+        print("(no jobs yet: claimsops submit FILE)")
+    stalled = [j.id for j in rows if live[j.id].stalled]
+    if stalled:
+        print(_short(f"stalled (nothing runs them): {', '.join(map(str, stalled))}; {START_WORKERS}", 80))
+    elif any(live[j.id].unattended for j in rows):
+        print(f"queued, no worker running: {START_WORKERS}")
     return 0
 
 
 def job(args: argparse.Namespace) -> int:
     ctx = Context()
     item = get_job(ctx.db, args.id)
+    live = liveness_of(ctx.db, [item])[item.id]
     if args.json:
-        data = job_to_dict(item)
+        data = job_to_dict(item, live)
         data["history"] = list(item.history or [])
         _print_json(data)
     else:
-        print(_job_detail(item))
+        print(_job_detail(item, live))
     return 0
 
 

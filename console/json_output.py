@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from engine.health import CheckResult
+from engine.jobs.liveness import ATTENDED, Liveness
 from engine.models import AuditEntry, Job
 
 
@@ -13,11 +14,16 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def job_to_dict(job: Job) -> dict[str, Any]:
-    """The job object of every `--json` output."""
+def job_to_dict(job: Job, live: Liveness = ATTENDED) -> dict[str, Any]:
+    """The job object of every `--json` output. `status` is what an operator is shown
+    (STALLED when nothing runs a PROCESSING or CANCELLING job); `stored_status` the job's own."""
     return {
         "id": job.id,
-        "status": job.status,
+        "status": live.status(job.status),
+        "stored_status": job.status,
+        "stalled": live.stalled,
+        "no_worker_since": _iso(live.since) if live.stalled else None,
+        "waiting_for_worker": live.unattended,
         "file_name": job.file_name,
         "strategy": job.strategy,
         "start_date": job.start_date.isoformat(),

@@ -18,12 +18,13 @@ import httpx
 
 from engine.config import Settings
 from engine.db import Database, DatabaseError
+from engine.jobs.liveness import START_WORKERS, stalled_jobs
 from engine.text import safe_text
 from engine.workers_registry import count_live
 
 OK, DEGRADED, FAILING = "ok", "degraded", "failing"
 STATES = (OK, DEGRADED, FAILING)
-CHECKS = ("database", "broker", "workers", "disk", "payer")
+CHECKS = ("database", "broker", "workers", "progress", "disk", "payer")
 
 DB_SLOW_MS = 500.0
 BROKER_TIMEOUT_S = 2.0
@@ -99,6 +100,22 @@ def check_workers(db: Database, settings: Settings) -> CheckResult:
     return CheckResult("workers", OK, "no worker heartbeats (embedded: jobs run under claimsops up)")
 
 
+def check_progress(db: Database) -> CheckResult:
+    """Work that cannot progress: stalled jobs (nothing runs them), or queued jobs while no
+    worker is alive. Degraded, naming the jobs and the fix."""
+    stalled, pending, alive = stalled_jobs(db)
+    if stalled:
+        ids = ", ".join(str(job.id) for job, _ in stalled[:5]) + (" …" if len(stalled) > 5 else "")
+        since = min((live.since for _, live in stalled if live.since), default=None)
+        when = f" (no worker since {since:%H:%M} UTC)" if since else ""
+        noun = "job" if len(stalled) == 1 else "jobs"
+        return CheckResult("progress", DEGRADED, f"{noun} {ids} stalled{when}: {START_WORKERS}")
+    if pending and not alive:
+        noun = "job is" if pending == 1 else "jobs are"
+        return CheckResult("progress", DEGRADED, f"{pending} {noun} queued and no worker is running: {START_WORKERS}")
+    return CheckResult("progress", OK, "no stalled jobs" + (f"; {pending} queued" if pending else ""))
+
+
 def _existing(path: Path) -> Path:
     while not path.exists() and path != path.parent:
         path = path.parent
@@ -153,6 +170,7 @@ def run_checks(db: Database, settings: Settings) -> list[CheckResult]:
         ("database", lambda: check_database(db)),
         ("broker", lambda: check_broker(settings)),
         ("workers", lambda: check_workers(db, settings)),
+        ("progress", lambda: check_progress(db)),
         ("disk", lambda: check_disk(settings)),
         ("payer", lambda: check_payer(settings)),
     ]

@@ -123,6 +123,8 @@ class Leader:
             grace = schedules.misfire_grace(schedule, self.tz)
             extra: dict[str, Any] = {}
             due = leading.owed_at_takeover(self.db, name, schedule, row, grace, self.tz, utcnow()) if takeover else None
+            if due is None and takeover and TASKS[name].at_takeover:
+                due = datetime.now(self.tz)
             if due is not None:
                 extra["next_run_time"] = due
             # A new or replaced job's next run is computed from now: resuming or rescheduling

@@ -27,6 +27,9 @@ class TaskDef:
     title: str
     default_schedule: str
     body: TaskBody
+    # also run once when a scheduler takes the lead, so what it reports is never missing
+    # (Health is empty until the health checks first run)
+    at_takeover: bool = False
 
 
 TASKS: dict[str, TaskDef] = {
@@ -39,7 +42,8 @@ TASKS: dict[str, TaskDef] = {
                 "every 15m", cleanup_stuck_jobs),
         TaskDef("archive_old_results", "move rows of jobs finished 90+ days ago to archive files",
                 "daily 03:00", archive_old_results),
-        TaskDef("health_check_alert", "health checks; alert on changes", "every 5m", health_check_alert),
+        TaskDef("health_check_alert", "health checks; alert on changes", "every 5m", health_check_alert,
+                at_takeover=True),
         TaskDef("log_retention", "logs older than 14 days (errors 90), metrics 30 (rollups 90), WAL checkpoint",
                 "daily 04:00", log_retention),
     )

@@ -129,14 +129,14 @@ def test_webhook_gets_one_alert_and_one_recovery(db, settings, server: _Server, 
                          alert_webhook=server.url + "/hooks/T000/B000/XXXX", site_name="claimsops-test")
     ctx = TaskContext(db, configured)
 
-    assert health_check_alert(ctx) == (OK, "all 5 checks ok")
+    assert health_check_alert(ctx) == (OK, "all 6 checks ok")
     server.payer_status = 503
     outcome, summary = health_check_alert(ctx)
     assert outcome == WARN and summary == "payer failing; 1 alert raised (1/1 sent to the webhook)"
     assert health_check_alert(ctx) == (WARN, "payer failing")  # still failing: no new alert
     server.payer_status = 200
-    assert health_check_alert(ctx)[1] == "all 5 checks ok; 1 recovery (1/1 sent to the webhook)"
-    assert health_check_alert(ctx) == (OK, "all 5 checks ok")
+    assert health_check_alert(ctx)[1] == "all 6 checks ok; 1 recovery (1/1 sent to the webhook)"
+    assert health_check_alert(ctx) == (OK, "all 6 checks ok")
 
     assert [p["kind"] for p in server.posts] == ["alert", "recovery"]
     alert, recovery = server.posts
