@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import textwrap
 import time
 from collections.abc import Callable
 from datetime import datetime
@@ -275,7 +276,10 @@ def health_cmd(args: argparse.Namespace) -> int:
     else:
         for r in results:
             latency = f"{r.latency_ms:.0f} ms" if r.latency_ms is not None else ""
-            print(_short(f"{r.name:<9} {r.state:<8} {latency:>8}  {r.detail}", 80))
+            # the detail wraps rather than being cut: its end is often the fix
+            lead = f"{r.name:<9} {r.state:<8} {latency:>8}  "
+            print(textwrap.fill(safe_text(r.detail), 80, initial_indent=lead, subsequent_indent=" " * len(lead),
+                                break_on_hyphens=False))
         for a in alerts:
             print(_short(f"open alert since {a.raised_at:%Y-%m-%d %H:%M}: {a.message}", 80))
         print(f"overall: {overall}")

@@ -272,7 +272,7 @@ async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database
         assert field.value == str(workdir / f"original-basic-job{ids['completed']}-results.csv")
         field.value = "out/results.csv"  # a directory that does not exist: an error, not a crash
         await pilot.press("enter")
-        await notified(pilot, "no such file")
+        await notified(pilot, "out: no such directory")
         (workdir / "out").mkdir()
         await pilot.press("e")
         await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
