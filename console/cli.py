@@ -10,6 +10,7 @@ from datetime import date
 
 from console import commands
 from engine.errors import describe
+from engine.text import safe_text
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2
@@ -36,7 +37,7 @@ def _positive_int(value: str) -> int:
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
-        sys.stderr.write(f"claimsops: {message} (see --help)\n")
+        sys.stderr.write(f"claimsops: {safe_text(message)} (see --help)\n")
         sys.exit(EXIT_USAGE)
 
 

@@ -255,7 +255,7 @@ def logs(args: argparse.Namespace) -> int:
                                   "message": r.message}))
             else:
                 job = f" job={r.job_id}" if r.job_id else ""
-                print(f"{r.at:%Y-%m-%d %H:%M:%S} {level_name(r.level):<7} {r.service}{job}: "
+                print(f"{r.at:%Y-%m-%d %H:%M:%S} {level_name(r.level):<7} {safe_text(r.service)}{job}: "
                       f"{safe_text(r.message, keep_newlines=True)}")
         sys.stdout.flush()
 
@@ -281,7 +281,7 @@ def audit_cmd(args: argparse.Namespace) -> int:
     print(f"{'WHEN':<11}  {'USER':<8}  {'FROM':<15}  {'ACTION':<12}  {'OUTCOME':<7}  TARGET")
     for e in entries:
         print(f"{e.at:%m-%d %H:%M}  {_short(e.user, 8):<8}  {_short(e.client_addr, 15):<15}  "
-              f"{_short(e.action, 12):<12}  {e.outcome:<7}  {_tail(e.target, 17)}")
+              f"{_short(e.action, 12):<12}  {_short(e.outcome, 7):<7}  {_tail(e.target, 17)}")
     if not entries:
         print("(no audit entries)")
     return 0

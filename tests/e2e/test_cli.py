@@ -187,3 +187,21 @@ def test_bench_is_found_beside_an_editable_install(tmp_path: Path) -> None:
                          capture_output=True, text=True, timeout=60)
     assert out.returncode == 0, out.stderr[-2000:]
     assert Path(out.stdout.strip()) == REPO / "bench" / "suite.py"
+
+
+def _no_controls(text: str) -> bool:
+    return not any(ord(c) < 0x20 and c not in "\n" or 0x7F <= ord(c) < 0xA0 for c in text)
+
+
+def test_no_human_output_hands_the_terminal_a_control_character(cli, tmp_path: Path) -> None:
+    evil = tmp_path / "evil\x1b]52;c;eA==\x07\x1b[2J.csv"
+    evil.write_bytes(csv_cases.write_sample(tmp_path, "hostile-text.csv").read_bytes())
+    submitted = cli("submit", str(evil))
+    assert _no_controls(submitted.stdout) and _no_controls(submitted.stderr)
+    for args in (["jobs"], ["job", "1"], ["logs"], ["audit"], ["export", "1"], ["stats"], ["tasks"]):
+        result = cli(*args)
+        assert _no_controls(result.stdout) and _no_controls(result.stderr), args
+    refused = cli("job", "1\x1b[2J", check=False)
+    assert refused.returncode == 2 and _no_controls(refused.stderr)
+    data = json.loads(cli("job", "1", "--json").stdout)  # JSON stays exact, its encoder escapes
+    assert data["file_name"] == evil.name
