@@ -288,7 +288,7 @@ def audit_cmd(args: argparse.Namespace) -> int:
 
 
 def payer_sim(args: argparse.Namespace) -> int:
-    from console.sandbox import run_payer_sim
+    from console.payer_sim_command import run_payer_sim
 
     return run_payer_sim(args)
 

@@ -12,7 +12,7 @@ import dramatiq
 from dramatiq.broker import Broker
 
 from engine.db import Database
-from engine.dispatch import broker_epoch_changed, dispatchable, take_dispatch, undo_dispatch
+from engine.jobs.dispatch import broker_epoch_changed, dispatchable, take_dispatch, undo_dispatch
 from workers.broker import broker_epoch
 
 log = logging.getLogger("claimsops.dispatcher")
