@@ -33,21 +33,22 @@ LEVELS = {"DEBUG": 10, "INFO": 20, "WARNING": 30, "WARN": 30, "ERROR": 40, "CRIT
 
 
 @contextlib.contextmanager
-def job_context(job_id: int | None) -> Iterator[None]:
-    token = current_job_id.set(job_id)
+def _bound(var: contextvars.ContextVar[int | None], value: int | None) -> Iterator[None]:
+    token = var.set(value)
     try:
         yield
     finally:
-        current_job_id.reset(token)
+        var.reset(token)
 
 
-@contextlib.contextmanager
-def run_context(run_id: int | None) -> Iterator[None]:
-    token = current_run_id.set(run_id)
-    try:
-        yield
-    finally:
-        current_run_id.reset(token)
+def job_context(job_id: int | None) -> contextlib.AbstractContextManager[None]:
+    """Log lines written inside carry this job id."""
+    return _bound(current_job_id, job_id)
+
+
+def run_context(run_id: int | None) -> contextlib.AbstractContextManager[None]:
+    """Log lines written inside carry this task-run id."""
+    return _bound(current_run_id, run_id)
 
 
 class ContextFilter(logging.Filter):

@@ -55,18 +55,21 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     return request.getfixturevalue("pg_url")
 
 
-@pytest.fixture
-def db(db_url: str) -> Iterator[Database]:
-    database = Database(db_url)
+def opened(url: str) -> Iterator[Database]:
+    """A database for a fixture to yield, disposed of after the test."""
+    database = Database(url)
     yield database
     database.dispose()
+
+
+@pytest.fixture
+def db(db_url: str) -> Iterator[Database]:
+    yield from opened(db_url)
 
 
 @pytest.fixture
 def sqlite_db(tmp_path: Path) -> Iterator[Database]:
-    database = Database(f"sqlite:///{tmp_path / 'claimsops.db'}")
-    yield database
-    database.dispose()
+    yield from opened(f"sqlite:///{tmp_path / 'claimsops.db'}")
 
 
 @pytest.fixture

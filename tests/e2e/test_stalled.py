@@ -9,11 +9,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from bench.common import wait_for
 from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
 
@@ -30,16 +30,6 @@ def _cli(env: dict[str, str], cwd: Path, *args: str) -> subprocess.CompletedProc
 
 def _job(env: dict[str, str], cwd: Path) -> dict:
     return json.loads(_cli(env, cwd, "job", "1", "--json").stdout)
-
-
-def _until(condition, timeout: float, what: str):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.25)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def test_submit_with_no_worker_says_so(tmp_path: Path) -> None:
@@ -67,10 +57,10 @@ def test_a_job_whose_stack_died_is_stalled_until_a_stack_starts(tmp_path: Path, 
                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
         assert _cli(env, tmp_path, "submit", str(csv)).returncode == 0
-        _until(lambda: _job(env, tmp_path)["done_rows"] > 0, 60, "the job to make progress")
+        wait_for(lambda: _job(env, tmp_path)["done_rows"] > 0, 60, "the job to make progress")
         os.kill(up.pid, sig)
         up.wait(30)
-        stalled = _until(lambda: (j := _job(env, tmp_path))["stalled"] and j, 30, "the job to show STALLED")
+        stalled = wait_for(lambda: (j := _job(env, tmp_path))["stalled"] and j, 30, "the job to show STALLED")
         assert stalled["status"] == "STALLED" and stalled["stored_status"] == "PROCESSING"
         assert stalled["no_worker_since"]
         listing = _cli(env, tmp_path, "jobs").stdout
@@ -84,7 +74,7 @@ def test_a_job_whose_stack_died_is_stalled_until_a_stack_starts(tmp_path: Path, 
     again = subprocess.Popen([sys.executable, "-m", "console.cli", "up", "--headless"], env=env, cwd=tmp_path,
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
     try:
-        resumed = _until(lambda: not (j := _job(env, tmp_path))["stalled"] and j, 30, "the job to be picked up")
+        resumed = wait_for(lambda: not (j := _job(env, tmp_path))["stalled"] and j, 30, "the job to be picked up")
         assert resumed["status"] in ("PROCESSING", "COMPLETED")
     finally:
         again.send_signal(signal.SIGTERM)

@@ -15,7 +15,7 @@ from engine.db import Database
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
-from tests.conftest import NO_REDIS, REDIS_URL
+from tests.conftest import NO_REDIS, REDIS_URL, opened
 
 TODAY = date.today()
 
@@ -45,9 +45,7 @@ def shared_db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
 
 @pytest.fixture
 def shared_db(shared_db_url: str) -> Iterator[Database]:
-    db = Database(shared_db_url)
-    yield db
-    db.dispose()
+    yield from opened(shared_db_url)
 
 
 @pytest.fixture

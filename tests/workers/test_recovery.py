@@ -35,17 +35,21 @@ def _assert_correct(db, job_id: int, expected: list) -> None:
     assert wrong == [], f"{len(wrong)} rows wrong, e.g. row {wrong[0]}"
 
 
+def _two_workers(tmp_path, processes, shared_db_url, redis_server, simulator, **limits) -> list:
+    """Two one-slot Redis workers on the shared database and the simulator."""
+    processes.env = worker_env(
+        tmp_path, database_url=shared_db_url, broker_url=redis_server.url, payer_url=simulator.url,
+        client_id=simulator.config.client_id, client_secret=simulator.config.client_secret, **limits,
+    )
+    return [processes.spawn("worker", "--concurrency", "1") for _ in range(2)]
+
+
 def test_sigkill_three_times_then_complete(tmp_path, shared_db, shared_db_url, redis_server, simulator,
                                            worker_dataset, processes) -> None:
     csv = tmp_path / "claims.csv"
     expected = write_input_csv(worker_dataset, csv, rows=3000, tins=3, seed=8)
     simulator.configure(fixed_latency_s=0.25)
-    processes.env = worker_env(
-        tmp_path, database_url=shared_db_url, broker_url=redis_server.url, payer_url=simulator.url,
-        client_id=simulator.config.client_id, client_secret=simulator.config.client_secret,
-        lease_seconds=LEASE, payer_rate_per_second=15, payer_concurrency=20,
-    )
-    workers = [processes.spawn("worker", "--concurrency", "1") for _ in range(2)]
+    workers = _two_workers(tmp_path, processes, shared_db_url, redis_server, simulator, lease_seconds=LEASE, payer_rate_per_second=15, payer_concurrency=20)
     job_id = _submit(shared_db, csv, tmp_path)
     recoveries = []
     for _ in range(3):
@@ -80,12 +84,7 @@ def test_sigterm_hands_the_job_over_at_once(tmp_path, shared_db, shared_db_url, 
     csv = tmp_path / "claims.csv"
     expected = write_input_csv(worker_dataset, csv, rows=1500, tins=3, seed=14)
     simulator.configure(fixed_latency_s=0.2)
-    processes.env = worker_env(
-        tmp_path, database_url=shared_db_url, broker_url=redis_server.url, payer_url=simulator.url,
-        client_id=simulator.config.client_id, client_secret=simulator.config.client_secret,
-        lease_seconds=60, payer_rate_per_second=15,
-    )
-    workers = [processes.spawn("worker", "--concurrency", "1") for _ in range(2)]
+    workers = _two_workers(tmp_path, processes, shared_db_url, redis_server, simulator, lease_seconds=60, payer_rate_per_second=15)
     job_id = _submit(shared_db, csv, tmp_path)
     owner = wait_for(lambda: get_job(shared_db, job_id).lease_owner, 30, what="a worker to own the job")
     wait_for(lambda: get_job(shared_db, job_id).done_rows > 50, 30, what="progress")

@@ -7,13 +7,14 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select, update
 
+from bench.common import wait_for
 from engine import leases
 from engine.actions import Operator
 from engine.models import Command, Lease, TaskRun, TaskState, utcnow
@@ -35,7 +36,7 @@ def scheduler(db, settings, owner: str = "sched-a") -> Iterator[threading.Event]
     )
     thread.start()
     try:
-        wait_for(lambda: leases.held_by(db, leases.SCHEDULER, owner), "leadership")
+        wait_for(lambda: leases.held_by(db, leases.SCHEDULER, owner), 5, "leadership")
         yield stop
     finally:
         stop.set()
@@ -43,14 +44,6 @@ def scheduler(db, settings, owner: str = "sched-a") -> Iterator[threading.Event]
         assert not thread.is_alive()
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 5.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def runs_of(db, name: str, *outcomes: str) -> list[TaskRun]:
@@ -105,7 +98,7 @@ def test_run_now_and_already_running(db, settings, monkeypatch: pytest.MonkeyPat
             raced = session.scalar(select(Command.id).order_by(Command.id.desc()).limit(1))
         assert handled(db, raced) == "refused: already running"
         gate.set()
-        wait_for(lambda: runs_of(db, "archive_old_results", "ok"), "the run to finish")
+        wait_for(lambda: runs_of(db, "archive_old_results", "ok"), 5, "the run to finish")
     [run] = runs_of(db, "archive_old_results")
     assert (run.id, run.trigger, run.requested_by, run.outcome) == (run_id, "manual", "ann", "ok")
     assert run.summary == "archived nothing, slowly" and run.duration_s > 0
@@ -115,7 +108,7 @@ def test_pause_across_two_triggers_then_resume_without_a_burst(sqlite_db, settin
     db = sqlite_db
     controls.request_schedule(db, settings, ANN, "cleanup_stuck_jobs", "every 1s")
     with scheduler(db, settings):
-        wait_for(lambda: runs_of(db, "cleanup_stuck_jobs"), "a first run")
+        wait_for(lambda: runs_of(db, "cleanup_stuck_jobs"), 5, "a first run")
         handled(db, controls.request_pause(db, settings, ANN, "cleanup_stuck_jobs").command_id)
         paused_at = utcnow()
         time.sleep(2.6)  # two or three triggers pass while paused
@@ -159,7 +152,7 @@ def test_takeover_runs_an_overdue_trigger_once_and_records_a_missed_one(db, sett
                     outcome="running"),
         ])
     with scheduler(db, settings):
-        wait_for(lambda: len(runs_of(db, "cleanup_stuck_jobs", "ok")) == 2, "the overdue run")
+        wait_for(lambda: len(runs_of(db, "cleanup_stuck_jobs", "ok")) == 2, 5, "the overdue run")
         time.sleep(0.5)
     yesterdays, overdue = runs_of(db, "cleanup_stuck_jobs")
     assert overdue.trigger == "scheduled" and overdue.started_at > now
@@ -176,11 +169,11 @@ def test_losing_the_lease_stops_scheduling_at_once(sqlite_db, settings, caplog) 
     caplog.set_level(logging.INFO)
     controls.request_schedule(db, settings, ANN, "cleanup_stuck_jobs", "every 1s")
     with scheduler(db, settings):
-        wait_for(lambda: runs_of(db, "cleanup_stuck_jobs"), "a first run")
+        wait_for(lambda: runs_of(db, "cleanup_stuck_jobs"), 5, "a first run")
         with db.write() as session:  # another process took over (e.g. after a long pause of ours)
             session.execute(update(Lease).values(owner="intruder", expires_at=utcnow() + timedelta(seconds=30)))
         stolen_at = utcnow()
-        wait_for(lambda: any("lost the scheduler lease" in r.getMessage() for r in caplog.records), "step-down")
+        wait_for(lambda: any("lost the scheduler lease" in r.getMessage() for r in caplog.records), 5, "step-down")
         stopped_at = utcnow()
         time.sleep(1.5)
         assert any(r.getMessage().startswith("standby: scheduler leader is intruder until ")

@@ -11,11 +11,11 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
 
+from bench.common import wait_for
 from engine import leases
 from engine.actions import Operator
 from engine.config import Settings
@@ -39,14 +39,6 @@ def spawn(home: Path, log: Path) -> subprocess.Popen:
     )
 
 
-def wait_for(condition: Callable[[], object], what: str, timeout: float = 15.0) -> object:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = condition()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def leader_pid(db: Database) -> int | None:
@@ -79,23 +71,23 @@ def test_leader_standby_failover(tmp_path: Path) -> None:
     first = spawn(home, tmp_path / "a.log")
     second = None
     try:
-        wait_for(lambda: leader_pid(db) == first.pid, "the first process to lead")
+        wait_for(lambda: leader_pid(db) == first.pid, 15, "the first process to lead")
         second = spawn(home, tmp_path / "b.log")
-        standby = wait_for(lambda: [m for m in log_lines(db, second.pid) if m.startswith("standby:")], "standby")
+        standby = wait_for(lambda: [m for m in log_lines(db, second.pid) if m.startswith("standby:")], 15, "standby")
         leader_owner = store.scheduler_leader(db).owner
         assert standby == [f"standby: scheduler leader is {leader_owner} until " + standby[0].split(" until ")[1]]
 
-        wait_for(lambda: len(scheduled_runs(db)) >= 2 * len(FAST) + 1, "runs by the leader", timeout=10)
+        wait_for(lambda: len(scheduled_runs(db)) >= 2 * len(FAST) + 1, 10, "runs by the leader")
         first.send_signal(signal.SIGKILL)
         killed = time.monotonic()
         first.wait(5)
-        wait_for(lambda: leader_pid(db) == second.pid, "the standby to take over", timeout=LEASE + 5)
+        wait_for(lambda: leader_pid(db) == second.pid, LEASE + 5, "the standby to take over")
         takeover = time.monotonic() - killed
         assert takeover <= LEASE + 0.5, f"takeover took {takeover:.2f} s"
         print(f"takeover {takeover:.2f} s after SIGKILL (lease {LEASE:.0f} s)")
 
         before = len(scheduled_runs(db))
-        wait_for(lambda: len(scheduled_runs(db)) >= before + 2 * len(FAST), "runs by the new leader", timeout=10)
+        wait_for(lambda: len(scheduled_runs(db)) >= before + 2 * len(FAST), 10, "runs by the new leader")
         second.send_signal(signal.SIGTERM)
         assert second.wait(10) == 0
     finally:
