@@ -15,8 +15,9 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
-from console.app.live import LiveWidget, console_app, context
+from console.app.live import LiveWidget
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.prompt import Picker
 from console.app.render import untrusted
@@ -95,7 +96,7 @@ class AuditView(LiveWidget):
         with Horizontal(id="audit-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
         yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
+                         source=PageSource(self._fetch_page, self._page_rows, lambda e: host(self).report_error(e),
                                            stamp=lambda: self.flt, added=self._show_status))
 
     def on_mount(self) -> None:
@@ -166,8 +167,7 @@ class AuditView(LiveWidget):
                 text.append(" text ")
                 text.append_text(untrusted(repr(self.flt.text), max_len=40))
             text.append("  (esc clears)", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#audit-status", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -229,7 +229,7 @@ class AuditView(LiveWidget):
     def on_users_found(self, message: UsersFound) -> None:
         message.stop()
         if message.error is not None:
-            console_app(self).report_error(message.error)
+            host(self).report_error(message.error)
             return
         choices = [(Text("all users"), "")] + [(untrusted(u, max_len=40), u) for u in message.users]
 

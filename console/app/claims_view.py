@@ -24,10 +24,11 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
+from console.app.host import context, host
 from console.app.inputs import SafeInput
-from console.app.live import console_app, context
 from console.app.ops import Outcome, attempt, describe
 from console.app.render import masked, money, untrusted
+from console.app.requests import RefusedAction, Reveal, Revealed
 from engine.claim_lookup import (
     ClaimLookup,
     LookupInputError,
@@ -177,6 +178,7 @@ class ClaimsView(Widget):
         self.busy = False
         self.lookup: ClaimLookup | None = None
         self.revealed = False
+        self._revealing: ClaimLookup | None = None  # the look-up whose name a reveal was asked for
 
     def compose(self) -> ComposeResult:
         yield Static(id="claims-source", classes="status-line")
@@ -211,7 +213,7 @@ class ClaimsView(Widget):
 
     def _show_source(self) -> None:
         text = Text("Look up one claim at the ", end="")
-        text.append_text(untrusted(console_app(self).payer.describe(), max_len=120, style="bold"))
+        text.append_text(untrusted(host(self).payer.describe(), max_len=120, style="bold"))
         if not context(self).operator.can_act:
             text.append(" · read-only: look-ups are refused", style="yellow")
         self.query_one("#claims-source", Static).update(text)
@@ -239,13 +241,13 @@ class ClaimsView(Widget):
         return LookupForm(values["number"], start, end, values["tin"], ctx.settings.payer_id, today)
 
     def action_lookup(self) -> None:
-        app = console_app(self)
+        app = host(self)
         if self.busy:
             app.say("a look-up is already running")
             return
         number = self.query_one("#claims-number", Input).value.strip()
         if not app.ctx.operator.can_act:
-            app.refuse_op("claim.lookup", f"claim {number}" if number else "claim look-up")
+            self.post_message(RefusedAction("claim.lookup", f"claim {number}" if number else "claim look-up"))
             return
         try:
             form = self._read_form()
@@ -264,7 +266,7 @@ class ClaimsView(Widget):
     def _lookup(self, form: LookupForm) -> None:
         worker = get_current_worker()  # cancelled when the console closes: the look-up stops too
         ctx = context(self)
-        source = console_app(self).payer
+        source = host(self).payer
         try:
             tin = form.tin or source.default_tin()
             request = check_request(form.claim_number, tin=tin, payer_id=form.payer_id, start=form.start,
@@ -315,7 +317,7 @@ class ClaimsView(Widget):
     # -- reveal --
 
     def action_reveal(self) -> None:
-        app = console_app(self)
+        app = host(self)
         lookup = self.lookup
         if lookup is None or not lookup.found:
             app.say("no patient name to reveal: look a claim up first", "warning")
@@ -324,13 +326,14 @@ class ClaimsView(Widget):
             self.revealed = False
             self._show_result()
             return
+        self._revealing = lookup
+        self.post_message(Reveal(self, f"claim {lookup.request.claim_number}", "patient name"))
 
-        def done(outcome: Outcome) -> None:
-            if outcome.ok and self.lookup is lookup:
-                self.revealed = True
-                self._show_result()
-
-        app.run_op("reveal", f"claim {lookup.request.claim_number}", lambda: "patient name", done)
+    def on_revealed(self, message: Revealed) -> None:
+        message.stop()
+        if self.lookup is not None and self.lookup is self._revealing:
+            self.revealed = True
+            self._show_result()
 
     def action_leave_form(self) -> None:
         self.query_one("#claims-result-box").focus()

@@ -9,7 +9,6 @@ whatever screen is on top.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
 
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -19,7 +18,8 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from console.app.context import ConsoleContext
-from console.app.live import LiveWidget, console_app
+from console.app.host import HeaderState, host
+from console.app.live import LiveWidget
 from console.app.render import untrusted
 from engine import views
 from engine.alerts import ALERT
@@ -27,13 +27,6 @@ from engine.models import Alert
 
 NOTIFY_AT_ONCE = 3  # more new alerts than this in one refresh are summed up
 ALERT_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class HeaderState:
-    site: views.SiteStatus | None = None
-    stale_since: datetime | None = None
-    last_error: str = ""
 
 
 def broker_label(ctx: ConsoleContext) -> str:
@@ -98,7 +91,7 @@ class HeaderBar(Widget):
         self.update_state()
 
     def update_state(self) -> None:
-        app = console_app(self)
+        app = host(self)
         try:
             left = self.query_one("#header-left", Static)
             right = self.query_one("#header-right", Static)
@@ -137,13 +130,13 @@ class SiteProbe(LiveWidget):
         return self.seen_alert_id
 
     def fetch(self, request: int | None) -> SiteData:
-        db = console_app(self).ctx.db
+        db = host(self).ctx.db
         status = views.site_status(db)
         new = views.alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
         return SiteData(status, new)
 
     def render_data(self, request: int | None, data: SiteData) -> None:
-        app = console_app(self)
+        app = host(self)
         app.set_site_status(data.status)
         if request is None:
             self.seen_alert_id = data.status.newest_alert_id

@@ -19,7 +19,8 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
-from console.app.live import LiveWidget, console_app, context
+from console.app.host import context, host, mark_stale
+from console.app.live import LiveWidget
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import ago, millis, untrusted
 from engine import alerts as alertlib
@@ -189,7 +190,7 @@ class HealthView(LiveWidget):
         yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
         yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
+                         source=PageSource(self._fetch_page, self._page_rows, lambda e: host(self).report_error(e),
                                            added=self._show_titles))
 
     def on_mount(self) -> None:
@@ -269,8 +270,7 @@ class HealthView(LiveWidget):
             overall = overall_text(self.states, ctx.now(), ctx.tz)
         else:
             overall = Text("loading…", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            overall.append("  stale", style="bold red")
+        mark_stale(self, overall)
         self.query_one("#health-overall", Static).update(overall)
         table = self.alerts_table
         title = Text("Alert history", style="bold", end="")
@@ -298,7 +298,7 @@ class HealthView(LiveWidget):
 
     def action_check_now(self) -> None:
         if self.checking:
-            console_app(self).say("the checks are already running")
+            host(self).say("the checks are already running")
             return
         self.checking = True
         panel = self.query_one("#health-now", Static)

@@ -16,15 +16,24 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
-from console.app.header import HeaderBar
+from console.app.detail_screen import DetailScreen
+from console.app.host import context, host, mark_stale
 from console.app.jobs_view import job_timing
-from console.app.live import LiveWidget, console_app, context
+from console.app.live import LiveWidget
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.prompt import Picker
 from console.app.render import duration, masked, money, plain, status_cell, untrusted, when
+from console.app.requests import (
+    CancelJob,
+    ExportJob,
+    JobSummary,
+    RetryJob,
+    Reveal,
+    Revealed,
+    ShowJobLogs,
+)
 from engine import views
 from engine.jobs import JobNotFound, get_job
 from engine.models import Job, JobRow
@@ -209,7 +218,7 @@ class JobDetailView(LiveWidget):
         yield PagedTable(
             page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", stretch={"patient": 1, "message": 2, "claim": 1},
             source=PageSource(self._fetch_page, lambda rows: [self._row(r) for r in rows],
-                              lambda e: console_app(self).report_error(e), stamp=lambda: self.outcome,
+                              lambda e: host(self).report_error(e), stamp=lambda: self.outcome,
                               added=self._page_added),
         )
 
@@ -220,9 +229,6 @@ class JobDetailView(LiveWidget):
     @property
     def table(self) -> PagedTable:
         return self.query_one("#rows-table", PagedTable)
-
-    def is_shown(self) -> bool:
-        return console_app(self).is_shown(self)
 
     def build_request(self) -> DetailRequest:
         table = self.table
@@ -296,9 +302,7 @@ class JobDetailView(LiveWidget):
             text.append(" · PHI revealed (ctrl+r hides)", style="bold yellow")
         else:
             text.append(" · PHI masked (ctrl+r reveals)", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
-        self.query_one("#detail-rows-title", Static).update(text)
+        self.query_one("#detail-rows-title", Static).update(mark_stale(self, text))
 
     # -- paging --
 
@@ -323,6 +327,10 @@ class JobDetailView(LiveWidget):
         self._show_title()
         self.refresh_data(invalidate=True)
 
+    def on_revealed(self, message: Revealed) -> None:
+        message.stop()
+        self.set_revealed(True)
+
     def set_revealed(self, revealed: bool) -> None:
         self.revealed = revealed
         table = self.table
@@ -331,9 +339,8 @@ class JobDetailView(LiveWidget):
         self._show_title()
 
 
-class JobDetailScreen(Screen[None]):
+class JobDetailScreen(DetailScreen[JobDetailView]):
     BINDINGS = [
-        Binding("escape", "back", "Back"),
         Binding("slash", "outcome", "Outcome", tooltip="show only rows with one outcome"),
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)"),
         Binding("c", "cancel_job", "Cancel"),
@@ -347,26 +354,19 @@ class JobDetailScreen(Screen[None]):
         super().__init__(id=f"job-detail-{job_id}")
         self.job_id = job_id
 
-    def compose(self) -> ComposeResult:
-        yield HeaderBar()
-        yield JobDetailView(self.job_id)
-        yield Footer(compact=True)
+    def make_view(self) -> JobDetailView:
+        return JobDetailView(self.job_id)
 
     @property
-    def view(self) -> JobDetailView:
-        return self.query_one(JobDetailView)
-
-    def on_screen_resume(self) -> None:
-        view = self.view
-        if view.poller is not None:
-            view.refresh_data()
+    def help_name(self) -> str:
+        return f"Job {self.job_id}"
 
     def action_back(self) -> None:
         view = self.view
         if view.outcome:
             view.set_outcome("")
             return
-        self.app.pop_screen()
+        super().action_back()
 
     def action_outcome(self) -> None:
         choices = [(Text(label), value) for label, value in OUTCOME_CHOICES]
@@ -382,26 +382,20 @@ class JobDetailScreen(Screen[None]):
         if view.revealed:
             view.set_revealed(False)
             return
-        app = console_app(self)
-        app.run_op(
-            "reveal", f"job {self.job_id}", lambda: "names, birth dates and member ids",
-            lambda outcome: view.set_revealed(True) if outcome.ok else None,
-        )
+        self.post_message(Reveal(view, f"job {self.job_id}", "names, birth dates and member ids"))
 
-    def _status(self) -> tuple[str, str]:
+    def _job(self) -> JobSummary:
         job = self.view.job
-        return (job.status, job.file_name) if job is not None else ("", "")
+        return JobSummary(self.job_id, job.status, job.file_name) if job is not None else JobSummary(self.job_id)
 
     def action_cancel_job(self) -> None:
-        status, name = self._status()
-        console_app(self).job_actions.cancel(self.job_id, name, status)
+        self.post_message(CancelJob(self._job()))
 
     def action_retry_job(self) -> None:
-        status, name = self._status()
-        console_app(self).job_actions.retry(self.job_id, name, status)
+        self.post_message(RetryJob(self._job()))
 
     def action_export_job(self) -> None:
-        console_app(self).job_actions.export(self.job_id)
+        self.post_message(ExportJob(self._job()))
 
     def action_job_logs(self) -> None:
-        console_app(self).job_actions.logs(self.job_id)
+        self.post_message(ShowJobLogs(self.job_id))

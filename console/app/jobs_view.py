@@ -18,10 +18,20 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Select, Static
 
+from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
-from console.app.live import LiveWidget, console_app, context
+from console.app.live import LiveWidget
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
 from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
+from console.app.requests import (
+    CancelJob,
+    ExportJob,
+    JobSummary,
+    OpenJob,
+    RetryJob,
+    ShowJobLogs,
+    UploadJob,
+)
 from engine import views
 from engine.jobs import ACTIVE, STATUSES
 from engine.models import Job
@@ -51,15 +61,6 @@ STATUS_CHOICES: tuple[tuple[str, str], ...] = (
     ("active", "ACTIVE"),
     *((s.title(), s) for s in STATUSES),
 )
-
-
-@dataclass(frozen=True)
-class JobSummary:
-    """What the actions need to know about a row without asking the database."""
-
-    id: int
-    status: str
-    file_name: str
 
 
 def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, float | None]:
@@ -260,7 +261,6 @@ class JobsView(LiveWidget):
 
     def _show_status(self) -> None:
         table = self.table
-        app = console_app(self)
         text = Text(end="")
         if self.total is None:
             text.append("loading…", style="dim")
@@ -277,8 +277,7 @@ class JobsView(LiveWidget):
             if self.flt.statuses:
                 text.append(",".join(self.flt.statuses))
             text.append("  (esc clears)", style="dim")
-        if app.header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#jobs-status", Static).update(text)
 
     @property
@@ -303,7 +302,7 @@ class JobsView(LiveWidget):
         self._show_status()
 
     def _page_failed(self, error: BaseException) -> None:
-        console_app(self).report_error(error)
+        host(self).report_error(error)
 
     # -- the selected job --
 
@@ -381,36 +380,36 @@ class JobsView(LiveWidget):
     def _need_selection(self) -> JobSummary | None:
         job = self.selected()
         if job is None:
-            console_app(self).say("no job selected", severity="warning")
+            host(self).say("no job selected", severity="warning")
         return job
 
     def action_open_job(self) -> None:
         job = self._need_selection()
         if job is not None:
-            console_app(self).open_job(job.id)
+            self.post_message(OpenJob(job.id))
 
     def action_upload(self) -> None:
-        console_app(self).job_actions.upload()
+        self.post_message(UploadJob())
 
     def action_cancel_job(self) -> None:
         job = self._need_selection()
         if job is not None:
-            console_app(self).job_actions.cancel(job.id, job.file_name, job.status)
+            self.post_message(CancelJob(job))
 
     def action_retry_job(self) -> None:
         job = self._need_selection()
         if job is not None:
-            console_app(self).job_actions.retry(job.id, job.file_name, job.status)
+            self.post_message(RetryJob(job))
 
     def action_export_job(self) -> None:
         job = self._need_selection()
         if job is not None:
-            console_app(self).job_actions.export(job.id)
+            self.post_message(ExportJob(job))
 
     def action_job_logs(self) -> None:
         job = self._need_selection()
         if job is not None:
-            console_app(self).job_actions.logs(job.id)
+            self.post_message(ShowJobLogs(job.id))
 
     def focus_main(self) -> None:
         self.table.focus()

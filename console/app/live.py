@@ -11,26 +11,15 @@ back as a typed message (harlequin style).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar, Protocol
 
 from textual import work
-from textual.dom import DOMNode
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
-if TYPE_CHECKING:
-    from console.app.app import ConsoleApp
-    from console.app.context import ConsoleContext
-
-
-def console_app(node: DOMNode) -> ConsoleApp:
-    return cast("ConsoleApp", node.app)
-
-
-def context(node: DOMNode) -> ConsoleContext:
-    return console_app(node).ctx
+from console.app.host import context, host
 
 
 class Fetched(Message, bubble=False):
@@ -143,7 +132,7 @@ class LiveWidget(Widget):
     # -- what subclasses provide --
 
     def is_shown(self) -> bool:
-        return console_app(self).is_shown(self)
+        return host(self).is_shown(self)
 
     def build_request(self) -> Any:
         return None
@@ -192,10 +181,10 @@ class LiveWidget(Widget):
             return
         try:
             if message.generation == poller.generation:
-                console_app(self).report_ok()
+                host(self).report_ok()
                 self.render_data(message.request, message.data)
         except Exception as exc:  # a bug in rendering must not take the console down
-            console_app(self).report_render_error(self, exc)
+            host(self).report_render_error(self, exc)
         finally:
             poller.finished()
 
@@ -205,7 +194,7 @@ class LiveWidget(Widget):
         if poller is None:
             return
         try:
-            console_app(self).report_error(message.error)
+            host(self).report_error(message.error)
             self.render_failure(message.error)
         finally:
             poller.finished()

@@ -21,8 +21,9 @@ from textual.message import Message
 from textual.widgets import Input, Static
 from textual.worker import get_current_worker
 
+from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
-from console.app.live import LiveWidget, console_app, context
+from console.app.live import LiveWidget
 from console.app.log_pane import LogEntry, LogPane
 from console.app.prompt import Picker
 from console.app.render import level_text, untrusted
@@ -224,8 +225,7 @@ class LogsView(LiveWidget):
             text.append_text(untrusted(repr(self.flt.text), max_len=40))
         if self.pane.wrap:
             text.append(" · wrap")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#logs-status", Static).update(text)
 
     # -- filters --
@@ -294,7 +294,7 @@ class LogsView(LiveWidget):
     def on_services_found(self, message: ServicesFound) -> None:
         message.stop()
         if message.error is not None:
-            console_app(self).report_error(message.error)
+            host(self).report_error(message.error)
             return
         choices = [(Text("all services"), "")]
         choices += [(untrusted(s, max_len=40), s) for s in message.services]
@@ -370,7 +370,7 @@ class LogsView(LiveWidget):
         message.stop()
         self._loading_older = False
         if message.error is not None:
-            console_app(self).report_error(message.error)
+            host(self).report_error(message.error)
             return
         entries = self.pane.entries
         if message.flt != self.flt or not entries or entries[0].id != message.before_id:

@@ -10,12 +10,11 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
-from console.app.header import HeaderBar
-from console.app.live import LiveWidget, console_app, context
+from console.app.detail_screen import DetailScreen
+from console.app.host import context, host, mark_stale
+from console.app.live import LiveWidget
 from console.app.log_pane import LogPane
 from console.app.logs_view import log_entry
 from console.app.paged_table import Cells, PagedTable, PageSource, Side
@@ -80,7 +79,7 @@ class RunHistoryView(LiveWidget):
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
         yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
+                         source=PageSource(self._fetch_page, self._page_rows, lambda e: host(self).report_error(e),
                                            added=self._show_titles))
         yield Static(id="history-lines-title", classes="status-line")
         yield LogPane(id="history-lines")
@@ -175,8 +174,7 @@ class RunHistoryView(LiveWidget):
             title.append(f" · {len(table.order):,}{more} loaded", style="dim")
             if not table.order:
                 title.append(" · no runs yet", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            title.append("  stale", style="bold red")
+        mark_stale(self, title)
         self.query_one("#history-title", Static).update(title)
         lines = Text(end="")
         if self.shown_run is None:
@@ -210,27 +208,16 @@ class RunHistoryView(LiveWidget):
         self.table.focus()
 
 
-class RunHistoryScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "back", "Back")]
+class RunHistoryScreen(DetailScreen[RunHistoryView]):
     AUTO_FOCUS = "#runs-table"
 
     def __init__(self, task: str) -> None:
         super().__init__(id=f"history-{task}")
         self.task_name = task
 
-    def compose(self) -> ComposeResult:
-        yield HeaderBar()
-        yield RunHistoryView(self.task_name)
-        yield Footer(compact=True)
+    def make_view(self) -> RunHistoryView:
+        return RunHistoryView(self.task_name)
 
     @property
-    def view(self) -> RunHistoryView:
-        return self.query_one(RunHistoryView)
-
-    def on_screen_resume(self) -> None:
-        view = self.view
-        if view.poller is not None:
-            view.refresh_data()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()
+    def help_name(self) -> str:
+        return f"Runs of {self.task_name}"

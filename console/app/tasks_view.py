@@ -10,10 +10,9 @@ says what it did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -22,18 +21,12 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from console.app.confirm import ConfirmDialog
-from console.app.live import LiveWidget, console_app, context
-from console.app.ops import Outcome
+from console.app.host import context, host, mark_stale
+from console.app.live import LiveWidget
 from console.app.paged_table import Cells, PagedTable
 from console.app.render import ago, seconds_text, until, untrusted
-from console.app.schedule_form import SchedulePrompt
+from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
 from engine import leases, tasks
-
-if TYPE_CHECKING:
-    from console.app.app import ConsoleApp
-
-APPLY_WAIT_S = 3.0  # how long to wait for the scheduler to act on a command
 
 STATE_STYLE: dict[str, tuple[str, str]] = {
     tasks.OK: ("✓", "bold green"),
@@ -163,15 +156,6 @@ class TasksData:
     leader: leases.LeaseInfo | None = None
 
 
-@dataclass(frozen=True)
-class RunRequested:
-    """What run now achieved: the request, and the scheduler's answer if it came in time."""
-
-    request: tasks.Request
-    applied: str | None
-    leader: bool
-
-
 class TasksTable(PagedTable):
     BINDINGS = [Binding("enter", "select_cursor", "History", show=False, tooltip="the task's runs and their log lines")]
 
@@ -230,8 +214,7 @@ class SchedulersView(LiveWidget):
     def _show_leader(self) -> None:
         ctx = context(self)
         text = leader_text(self.data.leader if self.data else None, ctx.tz) if self.data else Text("loading…", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#tasks-leader", Static).update(text)
 
     def _show_detail(self) -> None:
@@ -263,116 +246,25 @@ class SchedulersView(LiveWidget):
     def _need_selection(self) -> tasks.TaskStatus | None:
         task = self.selected()
         if task is None:
-            console_app(self).say("no task selected", "warning")
+            host(self).say("no task selected", "warning")
         return task
 
     def action_open_history(self) -> None:
         task = self._need_selection()
         if task is not None:
-            console_app(self).open_task_history(task.name)
+            self.post_message(OpenTaskHistory(task.name))
 
     def action_run_task(self) -> None:
         task = self._need_selection()
         if task is not None:
-            TaskActions(console_app(self)).run_now(task)
+            self.post_message(RunTaskNow(task))
 
     def action_pause_task(self) -> None:
         task = self._need_selection()
         if task is not None:
-            TaskActions(console_app(self)).pause_or_resume(task)
+            self.post_message(ResumeTask(task) if task.paused else PauseTask(task))
 
     def action_schedule_task(self) -> None:
         task = self._need_selection()
         if task is not None:
-            TaskActions(console_app(self)).reschedule(task)
-
-
-class TaskActions:
-    """The task controls, from the Schedulers tab and the run history."""
-
-    def __init__(self, app: ConsoleApp) -> None:
-        self.app = app
-
-    def _refresh(self) -> Callable[[Outcome], None]:
-        def done(outcome: Outcome) -> None:
-            if outcome.ok:
-                self.app.say(str(outcome.value))
-            self.app.refresh_active()
-
-        return done
-
-    def run_now(self, task: tasks.TaskStatus) -> None:
-        app = self.app
-        name = task.name
-        if task.state == tasks.RUNNING and task.last_run is not None:
-            run = task.last_run
-            by = f" by {run.requested_by}" if run.requested_by else ""
-            started = run.started_at.astimezone(app.ctx.tz).strftime("%H:%M:%S")
-            app.say(f"{name} is already running (run {run.id}, {run.trigger}{by}, started {started})", "warning")
-            return
-        if not app.ctx.operator.can_act:
-            app.refuse_op("task.run", name)
-            return
-        ctx = app.ctx
-
-        def request() -> RunRequested:
-            req = tasks.request_run(ctx.db, ctx.settings, ctx.operator, name)
-            leader = tasks.scheduler_leader(ctx.db) is not None
-            command = tasks.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S) if leader and req.command_id else None
-            return RunRequested(req, command.outcome if command is not None else None, leader)
-
-        def done(outcome: Outcome) -> None:
-            if outcome.ok:
-                result: RunRequested = outcome.value
-                if result.applied and result.applied.startswith("started run"):
-                    app.say(f"{name}: {result.applied}")
-                elif result.applied:
-                    app.say(f"run of {name} {result.applied}", "warning")
-                elif not result.leader:
-                    app.say(result.request.message, "warning")
-                else:
-                    app.say(f"{result.request.message}; the scheduler has not started it yet")
-            app.refresh_active()
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                app.run_guarded(request, done)
-
-        question = Text.assemble(("Run ", "bold"), (name, "bold"), (" now?", "bold"))
-        detail = untrusted(task.title, max_len=120)
-        if task.paused:
-            detail.append("\nthe task is paused: this runs it once, and it stays paused.")
-        app.push_screen(ConfirmDialog(question, detail, yes_label="Run now"), answered)
-
-    def pause_or_resume(self, task: tasks.TaskStatus) -> None:
-        app = self.app
-        ctx = app.ctx
-        name = task.name
-        action = "task.resume" if task.paused else "task.pause"
-        if not ctx.operator.can_act:
-            app.refuse_op(action, name)
-            return
-        control = tasks.request_resume if task.paused else tasks.request_pause
-        app.run_guarded(lambda: control(ctx.db, ctx.settings, ctx.operator, name).message, self._refresh())
-
-    def reschedule(self, task: tasks.TaskStatus) -> None:
-        app = self.app
-        ctx = app.ctx
-        name = task.name
-        if not ctx.operator.can_act:
-            app.refuse_op("task.schedule", name)
-            return
-
-        def chosen(spec: str | None) -> None:
-            if spec is None:
-                return
-            if spec == task.schedule:
-                app.say(f"{name} already runs {task.schedule_words} ({spec}): nothing changed")
-                return
-            app.run_guarded(
-                lambda: tasks.request_schedule(ctx.db, ctx.settings, ctx.operator, name, spec).message,
-                self._refresh(),
-            )
-
-        app.push_screen(SchedulePrompt(name, task.title, task.schedule, task.schedule_words), chosen)
-
+            self.post_message(Reschedule(task))

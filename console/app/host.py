@@ -1,0 +1,60 @@
+"""What the views ask of the App, as a protocol: they never import the concrete ConsoleApp.
+
+A view reads the session (`context`), reports how its fetches went, says things to the operator
+and marks stale data; operator actions and navigation are typed messages (requests.py) that the
+App performs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol, cast
+
+from rich.text import Text
+from textual.dom import DOMNode
+from textual.widget import Widget
+
+from console.app.context import ConsoleContext
+from console.app.payer_source import PayerSource
+from engine import views
+
+
+@dataclass(frozen=True)
+class HeaderState:
+    site: views.SiteStatus | None = None
+    stale_since: datetime | None = None
+    last_error: str = ""
+
+
+class ConsoleHost(Protocol):
+    ctx: ConsoleContext
+    payer: PayerSource
+    header_state: HeaderState
+
+    def say(self, message: str, severity: str = "information", *, timeout: float | None = None) -> None: ...
+
+    def is_shown(self, widget: Widget) -> bool: ...
+
+    def set_site_status(self, site: views.SiteStatus) -> None: ...
+
+    def report_ok(self) -> None: ...
+
+    def report_error(self, error: BaseException) -> None: ...
+
+    def report_render_error(self, widget: Widget, error: BaseException) -> None: ...
+
+
+def host(node: DOMNode) -> ConsoleHost:
+    return cast(ConsoleHost, node.app)
+
+
+def context(node: DOMNode) -> ConsoleContext:
+    return host(node).ctx
+
+
+def mark_stale(node: DOMNode, text: Text) -> Text:
+    """Add the stale marker to a status line while the database cannot be read."""
+    if host(node).header_state.stale_since is not None:
+        text.append("  stale", style="bold red")
+    return text
