@@ -4,7 +4,7 @@ in the target or detail (`/`); `esc` clears the filters. New entries appear at t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -15,10 +15,11 @@ from textual.containers import Horizontal
 from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.paged_table import Cells, PagedTable
 from console.app.prompt import Picker
 from console.app.render import untrusted
 from engine import views
@@ -54,18 +55,12 @@ def audit_cells(entry: AuditEntry, tz: ZoneInfo) -> Cells:
     )
 
 
-@dataclass(frozen=True)
-class AuditRequest:
-    flt: views.AuditQuery
-    reload: bool
-    head_id: int | None
-    at_head: bool
-
-
-@dataclass
-class AuditData:
-    entries: list[AuditEntry] = field(default_factory=list)
-    newer: list[AuditEntry] = field(default_factory=list)
+FEED: Feed[AuditEntry] = Feed(
+    older=lambda db, flt, before, limit: views.audit_page(db, flt, before_id=before, limit=limit),
+    newer=lambda db, flt, after, limit: views.audit_newer(db, flt, after_id=after, limit=limit),
+    by_ids=None,  # an audit entry never changes
+    page=PAGE,
+)
 
 
 class UsersFound(Message, bubble=False):
@@ -96,8 +91,8 @@ class AuditView(LiveWidget):
         with Horizontal(id="audit-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
         yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: host(self).report_error(e),
-                                           stamp=lambda: self.flt, added=self._show_status))
+                         source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
+                                            stamp=lambda: self.flt, added=self._show_status))
 
     def on_mount(self) -> None:
         self.table.add_fixed_columns(COLUMNS)
@@ -111,39 +106,25 @@ class AuditView(LiveWidget):
 
     # -- live --
 
-    def build_request(self) -> AuditRequest:
-        table = self.table
-        head = table.edge_key("before")
-        return AuditRequest(self.flt, self._reload or head is None, int(head) if head else None, not table.more_before)
+    def build_request(self) -> FeedRequest:
+        return FEED.request(self.table, self.flt, self._reload)
 
-    def fetch(self, request: AuditRequest) -> AuditData:
-        db = context(self).db
-        if request.reload:
-            return AuditData(entries=views.audit_page(db, request.flt, limit=PAGE + 1))
-        if request.at_head and request.head_id is not None:
-            return AuditData(newer=views.audit_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1))
-        return AuditData()
+    def fetch(self, request: FeedRequest) -> FeedData[AuditEntry]:
+        return FEED.fetch(context(self).db, request)
 
-    def render_data(self, request: AuditRequest, data: AuditData) -> None:
-        tz = context(self).tz
-        table = self.table
+    def render_data(self, request: FeedRequest, data: FeedData[AuditEntry]) -> None:
         self.loaded = True
-        if request.reload:
-            self._reload = False
-            more = len(data.entries) > PAGE
-            table.replace_rows([self._row(e, tz) for e in data.entries[:PAGE]], more_before=False, more_after=more)
-        elif len(data.newer) > PAGE:
-            self._reload = True
+        self._reload = not FEED.show(self.table, request, data, self._rows)
+        if self._reload:
             self.refresh_data()
-        elif data.newer:
-            table.add_head([self._row(e, tz) for e in data.newer])
         self._show_status()
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
 
-    def _row(self, entry: AuditEntry, tz: ZoneInfo) -> tuple[str, Cells]:
-        return str(entry.id), audit_cells(entry, tz)
+    def _rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
+        tz = context(self).tz
+        return [(str(e.id), audit_cells(e, tz)) for e in entries]
 
     def _show_status(self) -> None:
         table = self.table
@@ -238,18 +219,6 @@ class AuditView(LiveWidget):
                 self.set_filter(replace(self.flt, user=value))
 
         self.app.push_screen(Picker("User", choices, self.flt.user), picked)
-
-    # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, flt: views.AuditQuery) -> list[AuditEntry]:
-        db = context(self).db
-        if side == "after":
-            return views.audit_page(db, flt, before_id=edge, limit=PAGE + 1)
-        return views.audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
-
-    def _page_rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
-        tz = context(self).tz
-        return [self._row(e, tz) for e in entries]
 
     def focus_main(self) -> None:
         self.table.focus()

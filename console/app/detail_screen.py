@@ -19,22 +19,15 @@ V = TypeVar("V", bound=LiveWidget)
 class DetailScreen(Screen[None], Generic[V]):
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
 
-    def make_view(self) -> V:
-        raise NotImplementedError
-
-    @property
-    def help_name(self) -> str:
-        """What the `?` help calls this screen."""
-        raise NotImplementedError
+    def __init__(self, view: V, *, help_name: str, id: str) -> None:
+        super().__init__(id=id)
+        self.view = view
+        self.help_name = help_name  # what the `?` help calls this screen
 
     def compose(self) -> ComposeResult:
         yield HeaderBar()
-        yield self.make_view()
+        yield self.view
         yield Footer(compact=True)
-
-    @property
-    def view(self) -> V:
-        return self.query_one(LiveWidget)  # type: ignore[return-value]
 
     def on_screen_resume(self) -> None:
         view = self.view

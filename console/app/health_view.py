@@ -8,7 +8,7 @@ newest first, paged from the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -19,9 +19,10 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import Static
 
+from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import context, host, mark_stale
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.paged_table import Cells, PagedTable
 from console.app.render import ago, millis, untrusted
 from engine import alerts as alertlib
 from engine import health, views
@@ -147,20 +148,18 @@ def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneIn
     return text
 
 
-@dataclass(frozen=True)
-class HealthRequest:
-    reload: bool
-    head_id: int | None
-    at_head: bool
-    visible: tuple[int, ...]
+ALERTS: Feed[Alert] = Feed(
+    older=lambda db, _, before, limit: alertlib.recent_alerts(db, limit=limit, before_id=before),
+    newer=lambda db, _, after, limit: list(reversed(views.alerts_after(db, after, limit=limit))),
+    by_ids=lambda db, ids: views.alerts_by_ids(db, ids),
+    page=PAGE,
+)
 
 
 @dataclass
 class HealthData:
-    states: list[HealthState] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    newer: list[Alert] = field(default_factory=list)
-    visible: dict[int, Alert] = field(default_factory=dict)
+    states: list[HealthState]
+    alerts: FeedData[Alert]
 
 
 class CheckedNow(Message, bubble=False):
@@ -190,8 +189,8 @@ class HealthView(LiveWidget):
         yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
         yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: host(self).report_error(e),
-                                           added=self._show_titles))
+                         source=ALERTS.source(lambda: context(self).db, self._alert_rows, host(self).report_error,
+                                              added=self._show_titles))
 
     def on_mount(self) -> None:
         self.checks_table.add_fixed_columns(CHECK_COLUMNS)
@@ -209,25 +208,14 @@ class HealthView(LiveWidget):
 
     # -- live --
 
-    def build_request(self) -> HealthRequest:
-        table = self.alerts_table
-        head = table.edge_key("before")
-        reload = self._reload or head is None
-        visible = () if reload else tuple(int(k) for k in table.visible_keys())
-        return HealthRequest(reload, int(head) if head else None, not table.more_before, visible)
+    def build_request(self) -> FeedRequest:
+        return ALERTS.request(self.alerts_table, None, self._reload)
 
-    def fetch(self, request: HealthRequest) -> HealthData:
+    def fetch(self, request: FeedRequest) -> HealthData:
         db = context(self).db
-        data = HealthData(states=order_checks(alertlib.health_states(db)))
-        if request.reload:
-            data.alerts = alertlib.recent_alerts(db, limit=PAGE + 1)
-            return data
-        if request.at_head and request.head_id is not None:
-            data.newer = list(reversed(views.alerts_after(db, request.head_id, limit=PAGE + 1)))
-        data.visible = views.alerts_by_ids(db, request.visible)
-        return data
+        return HealthData(order_checks(alertlib.health_states(db)), ALERTS.fetch(db, request))
 
-    def render_data(self, request: HealthRequest, data: HealthData) -> None:
+    def render_data(self, request: FeedRequest, data: HealthData) -> None:
         ctx = context(self)
         now = ctx.now()
         self.states = data.states
@@ -239,30 +227,18 @@ class HealthView(LiveWidget):
         else:
             for key, cells in rows:
                 checks.update_row(key, cells)
-        table = self.alerts_table
-        if request.reload:
-            self._reload = False
-            more = len(data.alerts) > PAGE
-            table.replace_rows([self._alert_row(a, now, ctx.tz) for a in data.alerts[:PAGE]], more_before=False,
-                               more_after=more)
-        else:
-            for alert_id in request.visible:
-                alert = data.visible.get(alert_id)
-                if alert is not None:
-                    key, cells = self._alert_row(alert, now, ctx.tz)
-                    table.update_row(key, cells)
-            if len(data.newer) > PAGE:
-                self._reload = True
-                self.refresh_data()
-            elif data.newer:
-                table.add_head([self._alert_row(a, now, ctx.tz) for a in data.newer])
+        self._reload = not ALERTS.show(self.alerts_table, request, data.alerts, self._alert_rows)
+        if self._reload:
+            self.refresh_data()
         self._show_titles()
 
     def render_failure(self, error: BaseException) -> None:
         self._show_titles()
 
-    def _alert_row(self, alert: Alert, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
-        return str(alert.id), alert_cells(alert, now, tz)
+    def _alert_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
+        ctx = context(self)
+        now = ctx.now()
+        return [(str(a.id), alert_cells(a, now, ctx.tz)) for a in alerts]
 
     def _show_titles(self) -> None:
         ctx = context(self)
@@ -280,19 +256,6 @@ class HealthView(LiveWidget):
             if not table.order:
                 title.append(" · no alert raised yet", style="dim")
         self.query_one("#health-alerts-title", Static).update(title)
-
-    # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[Alert]:
-        db = context(self).db
-        if side == "after":
-            return alertlib.recent_alerts(db, limit=PAGE + 1, before_id=edge)
-        return list(reversed(views.alerts_after(db, edge, limit=PAGE + 1)))
-
-    def _page_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
-        ctx = context(self)
-        now = ctx.now()
-        return [self._alert_row(a, now, ctx.tz) for a in alerts]
 
     # -- check now --
 

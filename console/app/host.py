@@ -7,17 +7,21 @@ App performs.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, cast
+from typing import Protocol, TypeVar, cast
 
 from rich.text import Text
 from textual.dom import DOMNode
+from textual.message import Message
 from textual.widget import Widget
 
 from console.app.context import ConsoleContext
 from console.app.payer_source import PayerSource
 from engine import views
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,14 @@ def host(node: DOMNode) -> ConsoleHost:
 
 def context(node: DOMNode) -> ConsoleContext:
     return host(node).ctx
+
+
+def ask_about(node: Widget, selected: T | None, noun: str, request: Callable[[T], Message]) -> None:
+    """Post the request about the selected record, or say that none is selected."""
+    if selected is None:
+        host(node).say(f"no {noun} selected", "warning")
+        return
+    node.post_message(request(selected))
 
 
 def mark_stale(node: DOMNode, text: Text) -> Text:

@@ -351,15 +351,8 @@ class JobDetailScreen(DetailScreen[JobDetailView]):
     AUTO_FOCUS = "#rows-table"
 
     def __init__(self, job_id: int) -> None:
-        super().__init__(id=f"job-detail-{job_id}")
+        super().__init__(JobDetailView(job_id), help_name=f"Job {job_id}", id=f"job-detail-{job_id}")
         self.job_id = job_id
-
-    def make_view(self) -> JobDetailView:
-        return JobDetailView(self.job_id)
-
-    @property
-    def help_name(self) -> str:
-        return f"Job {self.job_id}"
 
     def action_back(self) -> None:
         view = self.view

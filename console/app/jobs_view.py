@@ -18,10 +18,11 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Select, Static
 
-from console.app.host import context, host, mark_stale
+from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.host import ask_about, context, host, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.paged_table import Cells, PagedTable
 from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
 from console.app.requests import (
     CancelJob,
@@ -98,22 +99,24 @@ def job_cells(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate:
     )
 
 
+JOBS: Feed[Job] = Feed(
+    older=lambda db, flt, before, limit: views.jobs_page(db, flt, before_id=before, limit=limit),
+    newer=lambda db, flt, after, limit: views.jobs_newer(db, flt, after_id=after, limit=limit),
+    by_ids=lambda db, ids: views.jobs_by_ids(db, ids),
+    page=PAGE,
+)
+
+
 @dataclass(frozen=True)
 class JobsRequest:
-    flt: views.JobQuery
-    reload: bool
-    head_id: int | None
-    at_head: bool
-    visible: tuple[int, ...] = ()
+    feed: FeedRequest  # its stamp is the filter
     span: tuple[int, int] | None = None  # the window's id range, when a status filter is set
     shown: frozenset[int] = frozenset()  # the ids in the window then
 
 
 @dataclass
 class JobsData:
-    jobs: list[Job] = field(default_factory=list)
-    newer: list[Job] = field(default_factory=list)
-    visible: dict[int, Job] = field(default_factory=dict)
+    feed: FeedData[Job]
     total: int = 0
     entered: list[Job] = field(default_factory=list)  # jobs that now match the status filter
 
@@ -149,8 +152,8 @@ class JobsView(LiveWidget):
             yield SafeInput(placeholder="file, user or job id", id="jobs-filter-text")
             yield Select(STATUS_CHOICES, allow_blank=False, value="", id="jobs-filter-status", compact=True)
         yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", stretch={"file": 2, "by": 1},
-                        source=PageSource(self._fetch_page, self._page_rows, self._page_failed,
-                                          stamp=lambda: self.flt, added=self._page_added))
+                        source=JOBS.source(lambda: context(self).db, self._page_rows, host(self).report_error,
+                                           stamp=lambda: self.flt, added=self._page_added))
         yield Static(id="jobs-status", classes="status-line")
 
     def on_mount(self) -> None:
@@ -169,28 +172,19 @@ class JobsView(LiveWidget):
         table = self.table
         head = table.edge_key("before")
         tail = table.edge_key("after")
-        visible = tuple(int(k) for k in table.visible_keys())
         # the id range the window covers: down to the first job when nothing older is left out
         low = int(tail) if tail and table.more_after else 0
         span = (low, int(head)) if self.flt.statuses and head else None
         shown = frozenset(int(k) for k in table.order) if span else frozenset()
-        return JobsRequest(
-            flt=self.flt, reload=self._reload or head is None, head_id=int(head) if head else None,
-            at_head=not table.more_before, visible=visible, span=span, shown=shown,
-        )
+        return JobsRequest(JOBS.request(table, self.flt, self._reload), span=span, shown=shown)
 
     def fetch(self, request: JobsRequest) -> JobsData:
         db = context(self).db
-        data = JobsData(total=views.count_jobs(db, request.flt))
-        if request.reload:
-            data.jobs = views.jobs_page(db, request.flt, limit=PAGE + 1)
-            return data
-        if request.at_head and request.head_id is not None:
-            data.newer = views.jobs_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1)
-        data.visible = views.jobs_by_ids(db, request.visible)
-        if request.span is not None:
+        flt = request.feed.stamp
+        data = JobsData(JOBS.fetch(db, request.feed), total=views.count_jobs(db, flt))
+        if not request.feed.reload and request.span is not None:
             # a job whose status changed into the filter: it joins the window where it belongs
-            ids = views.job_ids_between(db, request.flt, *request.span)
+            ids = views.job_ids_between(db, flt, *request.span)
             entered = [i for i in ids if i not in request.shown]
             if entered:
                 data.entered = list(views.jobs_by_ids(db, entered[:PAGE]).values())
@@ -203,20 +197,21 @@ class JobsView(LiveWidget):
         self.frame += 1
         table = self.table
         self.total = data.total
-        if request.reload:
+        feed = data.feed
+        if request.feed.reload:
             self._reload = False
-            more = len(data.jobs) > PAGE
-            jobs = data.jobs[:PAGE]
+            more = len(feed.first) > PAGE
+            jobs = feed.first[:PAGE]
             self.summaries = {}
             table.replace_rows(
                 [self._row(job, now, animate) for job in jobs], more_before=False, more_after=more,
                 keep=self._select_when_seen,
             )
         else:
-            for job_id in request.visible:
+            for job_id in request.feed.visible:
                 key = str(job_id)
-                job = data.visible.get(job_id)
-                if job is None or not request.flt.matches_status(job.status):
+                job = feed.visible.get(job_id)
+                if job is None or not request.feed.stamp.matches_status(job.status):
                     table.remove_key(key)
                     self.summaries.pop(key, None)
                     continue
@@ -224,11 +219,11 @@ class JobsView(LiveWidget):
                 table.update_row(key, cells)
             if data.entered:
                 self._merge(data.entered, now, animate)
-            if len(data.newer) > PAGE:  # far behind: start again from the newest
+            if len(feed.newer) > PAGE:  # far behind: start again from the newest
                 self._reload = True
                 self.refresh_data()
-            elif data.newer:
-                table.add_head([self._row(job, now, animate) for job in data.newer])
+            elif feed.newer:
+                table.add_head([self._row(job, now, animate) for job in feed.newer])
         self._prune()
         if self._select_when_seen and self._select_when_seen in table.cells:
             table.move_cursor(row=table.order.index(self._select_when_seen))
@@ -286,12 +281,6 @@ class JobsView(LiveWidget):
 
     # -- paging --
 
-    def _fetch_page(self, side: Side, edge: int, flt: views.JobQuery) -> list[Job]:
-        db = context(self).db
-        if side == "after":
-            return views.jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
-        return views.jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
-
     def _page_rows(self, jobs: list[Job]) -> list[tuple[str, Cells]]:
         ctx = context(self)
         now = ctx.now()
@@ -300,9 +289,6 @@ class JobsView(LiveWidget):
     def _page_added(self) -> None:
         self._prune()
         self._show_status()
-
-    def _page_failed(self, error: BaseException) -> None:
-        host(self).report_error(error)
 
     # -- the selected job --
 
@@ -377,39 +363,23 @@ class JobsView(LiveWidget):
 
     # -- actions on the selected job --
 
-    def _need_selection(self) -> JobSummary | None:
-        job = self.selected()
-        if job is None:
-            host(self).say("no job selected", severity="warning")
-        return job
-
     def action_open_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            self.post_message(OpenJob(job.id))
+        ask_about(self, self.selected(), "job", lambda job: OpenJob(job.id))
 
     def action_upload(self) -> None:
         self.post_message(UploadJob())
 
     def action_cancel_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            self.post_message(CancelJob(job))
+        ask_about(self, self.selected(), "job", CancelJob)
 
     def action_retry_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            self.post_message(RetryJob(job))
+        ask_about(self, self.selected(), "job", RetryJob)
 
     def action_export_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            self.post_message(ExportJob(job))
+        ask_about(self, self.selected(), "job", ExportJob)
 
     def action_job_logs(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            self.post_message(ShowJobLogs(job.id))
+        ask_about(self, self.selected(), "job", lambda job: ShowJobLogs(job.id))
 
     def focus_main(self) -> None:
         self.table.focus()

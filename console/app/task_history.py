@@ -13,11 +13,12 @@ from textual.app import ComposeResult
 from textual.widgets import DataTable, Static
 
 from console.app.detail_screen import DetailScreen
+from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import context, host, mark_stale
 from console.app.live import LiveWidget
 from console.app.log_pane import LogPane
 from console.app.logs_view import log_entry
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.paged_table import Cells, PagedTable
 from console.app.render import ago, seconds_text, untrusted
 from console.app.tasks_view import outcome_text, trigger_text
 from engine import tasks, views
@@ -50,20 +51,23 @@ def run_cells(run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> Cells:
     )
 
 
+RUNS: Feed[tasks.RunInfo] = Feed(
+    older=lambda db, task, before, limit: tasks.list_runs(db, task, limit=limit, before_id=before),
+    newer=lambda db, task, after, limit: views.runs_newer(db, task, after_id=after, limit=limit),
+    by_ids=lambda db, ids: views.runs_by_ids(db, ids),
+    page=PAGE,
+)
+
+
 @dataclass(frozen=True)
 class HistoryRequest:
-    reload: bool
-    head_id: int | None
-    at_head: bool
-    visible: tuple[int, ...]
+    runs: FeedRequest
     run_id: int | None  # the selected run, whose lines are shown
 
 
 @dataclass
 class HistoryData:
-    runs: list[tasks.RunInfo] = field(default_factory=list)
-    newer: list[tasks.RunInfo] = field(default_factory=list)
-    visible: dict[int, tasks.RunInfo] = field(default_factory=dict)
+    runs: FeedData[tasks.RunInfo]
     lines: list[LogRecord] = field(default_factory=list)
 
 
@@ -79,8 +83,8 @@ class RunHistoryView(LiveWidget):
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
         yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: host(self).report_error(e),
-                                           added=self._show_titles))
+                         source=RUNS.source(lambda: context(self).db, self._rows, host(self).report_error,
+                                            stamp=lambda: self.task_name, added=self._show_titles))
         yield Static(id="history-lines-title", classes="status-line")
         yield LogPane(id="history-lines")
 
@@ -103,49 +107,24 @@ class RunHistoryView(LiveWidget):
     # -- live --
 
     def build_request(self) -> HistoryRequest:
-        table = self.table
-        head = table.edge_key("before")
-        reload = self._reload or head is None
-        visible = () if reload else tuple(int(k) for k in table.visible_keys())
-        return HistoryRequest(reload, int(head) if head else None, not table.more_before, visible, self.selected_run())
+        return HistoryRequest(RUNS.request(self.table, self.task_name, self._reload), self.selected_run())
 
     def fetch(self, request: HistoryRequest) -> HistoryData:
         db = context(self).db
-        data = HistoryData()
-        if request.reload:
-            data.runs = tasks.list_runs(db, self.task_name, limit=PAGE + 1)
-            run_id = data.runs[0].id if data.runs else None
-        else:
-            if request.at_head and request.head_id is not None:
-                data.newer = views.runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
-            data.visible = views.runs_by_ids(db, request.visible)
-            run_id = request.run_id
+        data = HistoryData(RUNS.fetch(db, request.runs))
+        run_id = (data.runs.first[0].id if data.runs.first else None) if request.runs.reload else request.run_id
         if run_id is not None:
             data.lines = tasks.run_logs(db, run_id, limit=LOG_LINES)
         return data
 
     def render_data(self, request: HistoryRequest, data: HistoryData) -> None:
-        ctx = context(self)
-        now = ctx.now()
-        table = self.table
         self.loaded = True
-        if request.reload:
-            self._reload = False
-            more = len(data.runs) > PAGE
-            table.replace_rows([self._row(r, now, ctx.tz) for r in data.runs[:PAGE]], more_before=False,
-                               more_after=more)
-            shown = data.runs[0].id if data.runs else None
+        self._reload = not RUNS.show(self.table, request.runs, data.runs, self._rows)
+        if self._reload:
+            self.refresh_data()
+        if request.runs.reload:
+            shown = data.runs.first[0].id if data.runs.first else None
         else:
-            for run_id in request.visible:
-                run = data.visible.get(run_id)
-                if run is not None:
-                    key, cells = self._row(run, now, ctx.tz)
-                    table.update_row(key, cells)
-            if len(data.newer) > PAGE:
-                self._reload = True
-                self.refresh_data()
-            elif data.newer:
-                table.add_head([self._row(r, now, ctx.tz) for r in data.newer])
             shown = request.run_id
         if shown == self.selected_run():
             self._show_lines(shown, data.lines)
@@ -154,8 +133,10 @@ class RunHistoryView(LiveWidget):
     def render_failure(self, error: BaseException) -> None:
         self._show_titles()
 
-    def _row(self, run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
-        return str(run.id), run_cells(run, now, tz)
+    def _rows(self, runs: list[tasks.RunInfo]) -> list[tuple[str, Cells]]:
+        ctx = context(self)
+        now = ctx.now()
+        return [(str(r.id), run_cells(r, now, ctx.tz)) for r in runs]
 
     def _show_lines(self, run_id: int | None, lines: list[LogRecord]) -> None:
         last = lines[-1].id if lines else 0
@@ -191,19 +172,6 @@ class RunHistoryView(LiveWidget):
         if self.selected_run() != self.shown_run:
             self.refresh_data()
 
-    # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[tasks.RunInfo]:
-        db = context(self).db
-        if side == "after":
-            return tasks.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
-        return views.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
-
-    def _page_rows(self, runs: list[tasks.RunInfo]) -> list[tuple[str, Cells]]:
-        ctx = context(self)
-        now = ctx.now()
-        return [self._row(r, now, ctx.tz) for r in runs]
-
     def focus_main(self) -> None:
         self.table.focus()
 
@@ -212,12 +180,5 @@ class RunHistoryScreen(DetailScreen[RunHistoryView]):
     AUTO_FOCUS = "#runs-table"
 
     def __init__(self, task: str) -> None:
-        super().__init__(id=f"history-{task}")
+        super().__init__(RunHistoryView(task), help_name=f"Runs of {task}", id=f"history-{task}")
         self.task_name = task
-
-    def make_view(self) -> RunHistoryView:
-        return RunHistoryView(self.task_name)
-
-    @property
-    def help_name(self) -> str:
-        return f"Runs of {self.task_name}"

@@ -21,7 +21,7 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from console.app.host import context, host, mark_stale
+from console.app.host import ask_about, context, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, PagedTable
 from console.app.render import ago, seconds_text, until, untrusted
@@ -243,28 +243,14 @@ class SchedulersView(LiveWidget):
 
     # -- actions --
 
-    def _need_selection(self) -> tasks.TaskStatus | None:
-        task = self.selected()
-        if task is None:
-            host(self).say("no task selected", "warning")
-        return task
-
     def action_open_history(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            self.post_message(OpenTaskHistory(task.name))
+        ask_about(self, self.selected(), "task", lambda task: OpenTaskHistory(task.name))
 
     def action_run_task(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            self.post_message(RunTaskNow(task))
+        ask_about(self, self.selected(), "task", RunTaskNow)
 
     def action_pause_task(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            self.post_message(ResumeTask(task) if task.paused else PauseTask(task))
+        ask_about(self, self.selected(), "task", lambda task: ResumeTask(task) if task.paused else PauseTask(task))
 
     def action_schedule_task(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            self.post_message(Reschedule(task))
+        ask_about(self, self.selected(), "task", Reschedule)
