@@ -5,7 +5,6 @@ in the target or detail (`/`); `esc` clears the filters. New entries appear at t
 from __future__ import annotations
 
 from dataclasses import replace
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on, work
@@ -19,9 +18,9 @@ from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.prompt import Picker
-from console.app.render import untrusted
+from console.app.render import right, stamp, untrusted
 from engine import views
 from engine.actions import ACTIONS
 from engine.models import AuditEntry
@@ -30,29 +29,18 @@ PAGE = 200
 MAX_ROWS = 600
 OUTCOME_STYLE = {"ok": "green", "refused": "bold yellow", "failed": "bold red"}
 
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "#", 6),
-    ("at", "When", 14),
-    ("user", "User", 10),
-    ("from", "From", 13),
-    ("action", "Action", 13),
-    ("outcome", "Outcome", 8),
-    ("target", "Target", 16),
-    ("detail", "Detail", 20),
+# the cells of an entry are drawn for the site's zone
+COLUMNS: tuple[Column[AuditEntry], ...] = (
+    Column("id", "#", 6, lambda entry, tz: right(str(entry.id))),
+    Column("at", "When", 14, lambda entry, tz: stamp(entry.at, tz)),
+    Column("user", "User", 10, lambda entry, tz: untrusted(entry.user, max_len=40, style="bold")),
+    Column("from", "From", 13, lambda entry, tz: untrusted(entry.client_addr, max_len=64)),
+    Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="cyan")),
+    Column("outcome", "Outcome", 8,
+           lambda entry, tz: untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, ""))),
+    Column("target", "Target", 16, lambda entry, tz: untrusted(entry.target, max_len=255), stretch=1),
+    Column("detail", "Detail", 20, lambda entry, tz: untrusted(entry.detail, max_len=500), stretch=2),
 )
-
-
-def audit_cells(entry: AuditEntry, tz: ZoneInfo) -> Cells:
-    return (
-        Text(str(entry.id), justify="right", end=""),
-        Text(entry.at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
-        untrusted(entry.user, max_len=40, style="bold"),
-        untrusted(entry.client_addr, max_len=64),
-        untrusted(entry.action, max_len=32, style="cyan"),
-        untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, "")),
-        untrusted(entry.target, max_len=255),
-        untrusted(entry.detail, max_len=500),
-    )
 
 
 FEED: Feed[AuditEntry] = Feed(
@@ -90,7 +78,7 @@ class AuditView(LiveWidget):
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
         with Horizontal(id="audit-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1},
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table",
                          source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
                                             stamp=lambda: self.flt, added=self._show_status))
 
@@ -124,7 +112,7 @@ class AuditView(LiveWidget):
 
     def _rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
         tz = context(self).tz
-        return [(str(e.id), audit_cells(e, tz)) for e in entries]
+        return [(str(e.id), cells_of(COLUMNS, e, tz)) for e in entries]
 
     def _show_status(self) -> None:
         table = self.table

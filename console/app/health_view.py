@@ -22,8 +22,8 @@ from textual.widgets import Static
 from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import context, host, mark_stale
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable
-from console.app.render import ago, millis, untrusted
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.render import At, ago, millis, right, stamp, untrusted
 from engine import alerts as alertlib
 from engine import health, views
 from engine.models import Alert, HealthState
@@ -39,23 +39,6 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
     health.FAILING: ("✕", "bold red"),
 }
 OVERALL_STYLE = {health.HEALTHY: "bold green", health.DEGRADED: "bold yellow", health.UNHEALTHY: "bold red"}
-
-CHECK_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("check", "Check", 9),
-    ("state", "State", 11),
-    ("latency", "Latency", 8),
-    ("since", "Since", 17),
-    ("detail", "Detail", 30),
-)
-ALERT_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "#", 5),
-    ("raised", "Raised", 14),
-    ("check", "Check", 9),
-    ("kind", "Kind", 10),
-    ("open", "Open", 14),
-    ("message", "Message", 30),
-)
-
 
 def short_span(delta: timedelta) -> str:
     """12m, 3h, 2d: how long a state has lasted, in one unit."""
@@ -77,35 +60,39 @@ def order_checks(rows: list[HealthState]) -> list[HealthState]:
     return sorted(rows, key=lambda r: (known.get(r.check, len(known)), r.check))
 
 
-def check_cells(row: HealthState, now: datetime, tz: ZoneInfo) -> Cells:
-    return (
-        untrusted(row.check, max_len=16, style="bold"),
-        state_cell(row.state),
-        Text(millis(row.latency_ms) if row.latency_ms is not None else "", justify="right", end=""),
-        Text(f"{row.since.astimezone(tz).strftime('%m-%d %H:%M')} ({short_span(now - row.since)})", end=""),
-        untrusted(row.detail, max_len=300),
-    )
-
-
-def alert_cells(alert: Alert, now: datetime, tz: ZoneInfo) -> Cells:
+def _alert_kind(alert: Alert) -> Text:
     if alert.kind == alertlib.ALERT:
-        kind = Text("⚠ alert", style="bold yellow", end="")
-        if alert.resolved_at is None:
-            still = Text("open", style="bold red", end="")
-            still.append(f" {short_span(now - alert.raised_at)}", style="dim")
-        else:
-            still = Text(f"ended {alert.resolved_at.astimezone(tz).strftime('%H:%M')}", style="dim", end="")
-    else:
-        kind = Text("✓ recovery", style="green", end="")
-        still = Text("", end="")
-    return (
-        Text(str(alert.id), justify="right", end=""),
-        Text(alert.raised_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
-        untrusted(alert.check, max_len=16),
-        kind,
-        still,
-        untrusted(alert.message, max_len=500),
-    )
+        return Text("⚠ alert", style="bold yellow", end="")
+    return Text("✓ recovery", style="green", end="")
+
+
+def _alert_open(alert: Alert, at: At) -> Text:
+    if alert.kind != alertlib.ALERT:
+        return Text("", end="")
+    if alert.resolved_at is None:
+        still = Text("open", style="bold red", end="")
+        still.append(f" {short_span(at.now - alert.raised_at)}", style="dim")
+        return still
+    return Text(f"ended {alert.resolved_at.astimezone(at.tz).strftime('%H:%M')}", style="dim", end="")
+
+
+CHECK_COLUMNS: tuple[Column[HealthState], ...] = (
+    Column("check", "Check", 9, lambda row, at: untrusted(row.check, max_len=16, style="bold")),
+    Column("state", "State", 11, lambda row, at: state_cell(row.state)),
+    Column("latency", "Latency", 8,
+           lambda row, at: right(millis(row.latency_ms) if row.latency_ms is not None else "")),
+    Column("since", "Since", 17, lambda row, at: Text(
+        f"{row.since.astimezone(at.tz).strftime('%m-%d %H:%M')} ({short_span(at.now - row.since)})", end="")),
+    Column("detail", "Detail", 30, lambda row, at: untrusted(row.detail, max_len=300), stretch=1),
+)
+ALERT_COLUMNS: tuple[Column[Alert], ...] = (
+    Column("id", "#", 5, lambda alert, at: right(str(alert.id))),
+    Column("raised", "Raised", 14, lambda alert, at: stamp(alert.raised_at, at.tz)),
+    Column("check", "Check", 9, lambda alert, at: untrusted(alert.check, max_len=16)),
+    Column("kind", "Kind", 10, lambda alert, at: _alert_kind(alert)),
+    Column("open", "Open", 14, _alert_open),
+    Column("message", "Message", 30, lambda alert, at: untrusted(alert.message, max_len=500), stretch=1),
+)
 
 
 def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo) -> Text:
@@ -185,10 +172,10 @@ class HealthView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")
-        yield PagedTable(page_size=20, max_rows=40, id="health-checks", stretch={"detail": 1})
+        yield PagedTable(page_size=20, max_rows=40, id="health-checks")
         yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1},
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts",
                          source=ALERTS.source(lambda: context(self).db, self._alert_rows, host(self).report_error,
                                               added=self._show_titles))
 
@@ -217,11 +204,11 @@ class HealthView(LiveWidget):
 
     def render_data(self, request: FeedRequest, data: HealthData) -> None:
         ctx = context(self)
-        now = ctx.now()
+        at = At(ctx.now(), ctx.tz)
         self.states = data.states
         self.loaded = True
         checks = self.checks_table
-        rows = [(r.check, check_cells(r, now, ctx.tz)) for r in data.states]
+        rows = [(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in data.states]
         if checks.order != [key for key, _ in rows]:
             checks.replace_rows(rows, more_before=False, more_after=False)
         else:
@@ -237,8 +224,8 @@ class HealthView(LiveWidget):
 
     def _alert_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
         ctx = context(self)
-        now = ctx.now()
-        return [(str(a.id), alert_cells(a, now, ctx.tz)) for a in alerts]
+        at = At(ctx.now(), ctx.tz)
+        return [(str(a.id), cells_of(ALERT_COLUMNS, a, at)) for a in alerts]
 
     def _show_titles(self) -> None:
         ctx = context(self)

@@ -22,9 +22,9 @@ from console.app.detail_screen import DetailScreen
 from console.app.host import context, host, mark_stale
 from console.app.jobs_view import job_timing
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.paged_table import Cells, Column, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
-from console.app.render import duration, masked, money, plain, status_cell, untrusted, when
+from console.app.render import duration, masked, money, plain, right, status_cell, untrusted, when
 from console.app.requests import (
     CancelJob,
     ExportJob,
@@ -41,20 +41,6 @@ from engine.models import Job, JobRow
 PAGE = 200
 MAX_ROWS = 600
 HISTORY_SHOWN = 8
-
-ROW_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("row", "Row", 6),
-    ("claim", "Claim #", 12),
-    ("status", "Result", 11),
-    ("patient", "Patient", 20),
-    ("dob", "DOB", 10),
-    ("member", "Member ID", 12),
-    ("charged", "Charged", 10),
-    ("paid", "Paid", 10),
-    ("processed", "Processed", 10),
-    ("matched", "Matched by", 10),
-    ("message", "Message", 24),
-)
 
 OUTCOME_CHOICES: tuple[tuple[str, str], ...] = (
     ("all rows", ""),
@@ -86,28 +72,37 @@ def _name(first: str | None, last: str | None, revealed: bool) -> Text:
     return text
 
 
-def row_cells(row: JobRow, revealed: bool) -> Cells:
-    right = "right"
+def _result(row: JobRow) -> Text:
     if row.status is None:
-        result = Text("…", style="dim", end="")
-    else:
-        result = untrusted(row.status, max_len=20, style=RESULT_STYLE.get(row.status_class or "", ""))
-    first = row.patient_first_name or row.first_name
-    last = row.patient_last_name or row.last_name
-    message = row.error_message or row.invalid_reason or ""
-    return (
-        Text(str(row.row_number), justify=right, end=""),
-        untrusted(row.claim_number, max_len=40),
-        result,
-        _name(first, last, revealed),
-        masked(row.date_of_birth, "dob", revealed=revealed),
-        masked(row.subscriber_id, "member_id", revealed=revealed, max_len=40),
-        Text(money(row.total_charged), justify=right, end=""),
-        Text(money(row.total_paid), justify=right, end=""),
-        plain(row.processed_date.isoformat() if row.processed_date else ""),
-        untrusted(row.matched_by or "", max_len=16),
-        untrusted(message, max_len=300),
-    )
+        return Text("…", style="dim", end="")
+    return untrusted(row.status, max_len=20, style=RESULT_STYLE.get(row.status_class or "", ""))
+
+
+def _patient(row: JobRow, revealed: bool) -> Text:
+    return _name(row.patient_first_name or row.first_name, row.patient_last_name or row.last_name, revealed)
+
+
+# the cells of a row are drawn for whether PHI is revealed
+ROW_COLUMNS: tuple[Column[JobRow], ...] = (
+    Column("row", "Row", 6, lambda row, revealed: right(str(row.row_number))),
+    Column("claim", "Claim #", 12, lambda row, revealed: untrusted(row.claim_number, max_len=40), stretch=1),
+    Column("status", "Result", 11, lambda row, revealed: _result(row)),
+    Column("patient", "Patient", 20, _patient, stretch=1),
+    Column("dob", "DOB", 10, lambda row, revealed: masked(row.date_of_birth, "dob", revealed=revealed)),
+    Column("member", "Member ID", 12,
+           lambda row, revealed: masked(row.subscriber_id, "member_id", revealed=revealed, max_len=40)),
+    Column("charged", "Charged", 10, lambda row, revealed: right(money(row.total_charged))),
+    Column("paid", "Paid", 10, lambda row, revealed: right(money(row.total_paid))),
+    Column("processed", "Processed", 10,
+           lambda row, revealed: plain(row.processed_date.isoformat() if row.processed_date else "")),
+    Column("matched", "Matched by", 10, lambda row, revealed: untrusted(row.matched_by or "", max_len=16)),
+    Column("message", "Message", 24,
+           lambda row, revealed: untrusted(row.error_message or row.invalid_reason or "", max_len=300), stretch=2),
+)
+
+
+def row_cells(row: JobRow, revealed: bool) -> Cells:
+    return cells_of(ROW_COLUMNS, row, revealed)
 
 
 def _history_line(entry: Any, tz: ZoneInfo) -> Text:
@@ -216,7 +211,7 @@ class JobDetailView(LiveWidget):
             yield Static(Text("loading…", style="dim"), id="detail-summary")
         yield Static(id="detail-rows-title", classes="status-line")
         yield PagedTable(
-            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", stretch={"patient": 1, "message": 2, "claim": 1},
+            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table",
             source=PageSource(self._fetch_page, lambda rows: [self._row(r) for r in rows],
                               lambda e: host(self).report_error(e), stamp=lambda: self.outcome,
                               added=self._page_added),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on
@@ -22,8 +21,19 @@ from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import ask_about, context, host, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable
-from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.render import (
+    At,
+    count,
+    duration,
+    plain,
+    progress_bar,
+    rate,
+    right,
+    status_cell,
+    untrusted,
+    when,
+)
 from console.app.requests import (
     CancelJob,
     ExportJob,
@@ -39,23 +49,6 @@ from engine.models import Job
 
 PAGE = 200
 MAX_ROWS = 600
-
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "ID", 6),
-    ("status", "Status", 12),
-    ("file", "File", 20),
-    ("progress", "Progress", 15),
-    ("done", "Done/Total", 13),
-    ("found", "Found", 6),
-    ("not_found", "NotFd", 6),
-    ("errors", "Err", 5),
-    ("invalid", "Inv", 5),
-    ("rate", "Rows/s", 6),
-    ("eta", "ETA", 7),
-    ("by", "By", 12),
-    ("started", "Started", 11),
-    ("duration", "Duration", 8),
-)
 
 STATUS_CHOICES: tuple[tuple[str, str], ...] = (
     ("any status", ""),
@@ -78,25 +71,32 @@ def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, flo
     return elapsed, speed, eta
 
 
-def job_cells(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False) -> Cells:
-    elapsed, speed, eta = job_timing(job, now)
-    right = "right"
-    return (
-        Text(str(job.id), justify=right, end=""),
-        status_cell(job.status, frame=frame, animate=animate),
-        untrusted(job.file_name, max_len=60),
-        progress_bar(job.done_rows, job.total_rows, job.status),
-        Text(f"{job.done_rows:,}/{job.total_rows:,}", justify=right, end=""),
-        Text(f"{job.found_rows:,}", justify=right, style="green" if job.found_rows else "", end=""),
-        Text(f"{job.not_found_rows:,}", justify=right, end=""),
-        Text(f"{job.error_rows:,}", justify=right, style="red" if job.error_rows else "", end=""),
-        Text(f"{job.invalid_rows:,}", justify=right, style="yellow" if job.invalid_rows else "", end=""),
-        Text(rate(speed) if job.status == "PROCESSING" or speed else "—", justify=right, end=""),
-        Text(duration(eta) if eta is not None else "—", justify=right, end=""),
-        untrusted(job.submitted_by, max_len=32),
-        plain(when(job.started_at, tz)),
-        Text(duration(elapsed), justify=right, end=""),
-    )
+def _rate(job: Job, at: At) -> Text:
+    _, speed, _ = job_timing(job, at.now)
+    return right(rate(speed) if job.status == "PROCESSING" or speed else "—")
+
+
+def _eta(job: Job, at: At) -> Text:
+    _, _, eta = job_timing(job, at.now)
+    return right(duration(eta) if eta is not None else "—")
+
+
+COLUMNS: tuple[Column[Job], ...] = (
+    Column("id", "ID", 6, lambda job, at: right(str(job.id))),
+    Column("status", "Status", 12, lambda job, at: status_cell(job.status, frame=at.frame, animate=at.animate)),
+    Column("file", "File", 20, lambda job, at: untrusted(job.file_name, max_len=60), stretch=2),
+    Column("progress", "Progress", 15, lambda job, at: progress_bar(job.done_rows, job.total_rows, job.status)),
+    Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}")),
+    Column("found", "Found", 6, lambda job, at: count(job.found_rows, "green")),
+    Column("not_found", "NotFd", 6, lambda job, at: count(job.not_found_rows)),
+    Column("errors", "Err", 5, lambda job, at: count(job.error_rows, "red")),
+    Column("invalid", "Inv", 5, lambda job, at: count(job.invalid_rows, "yellow")),
+    Column("rate", "Rows/s", 6, _rate),
+    Column("eta", "ETA", 7, _eta),
+    Column("by", "By", 12, lambda job, at: untrusted(job.submitted_by, max_len=32), stretch=1),
+    Column("started", "Started", 11, lambda job, at: plain(when(job.started_at, at.tz))),
+    Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now)[0]))),
+)
 
 
 JOBS: Feed[Job] = Feed(
@@ -151,7 +151,7 @@ class JobsView(LiveWidget):
         with Horizontal(id="jobs-filter", classes="filter-bar"):
             yield SafeInput(placeholder="file, user or job id", id="jobs-filter-text")
             yield Select(STATUS_CHOICES, allow_blank=False, value="", id="jobs-filter-status", compact=True)
-        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", stretch={"file": 2, "by": 1},
+        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table",
                         source=JOBS.source(lambda: context(self).db, self._page_rows, host(self).report_error,
                                            stamp=lambda: self.flt, added=self._page_added))
         yield Static(id="jobs-status", classes="status-line")
@@ -247,7 +247,7 @@ class JobsView(LiveWidget):
     def _row(self, job: Job, now: datetime, animate: bool) -> tuple[str, Cells]:
         key = str(job.id)
         self.summaries[key] = JobSummary(job.id, job.status, job.file_name)
-        return key, job_cells(job, now, context(self).tz, frame=self.frame, animate=animate)
+        return key, cells_of(COLUMNS, job, At(now, context(self).tz, frame=self.frame, animate=animate))
 
     def _prune(self) -> None:
         cells = self.table.cells

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from rich.text import Text
 from textual import work
@@ -24,6 +24,24 @@ from textual.worker import get_current_worker
 
 Side = Literal["before", "after"]
 Cells = tuple[Text, ...]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Column(Generic[R]):
+    """A column: its key, header and width, how a record shows in it (`cell(record, at)`, where
+    `at` is what the table's cells are drawn for: a time, a zone, an animation frame), and its
+    share of what a wide terminal leaves over (`stretch`, 0 for none)."""
+
+    key: str
+    label: str
+    width: int
+    cell: Callable[[R, Any], Text]
+    stretch: int = 0
+
+
+def cells_of(columns: Sequence[Column[R]], record: R, at: Any) -> Cells:
+    return tuple(column.cell(record, at) for column in columns)
 
 
 @dataclass(frozen=True)
@@ -59,10 +77,10 @@ class PagedTable(DataTable[Text]):
 
     def __init__(
         self, *, page_size: int = 200, max_rows: int = 1000, threshold: int = 20, id: str | None = None,
-        stretch: dict[str, int] | None = None, source: PageSource | None = None,
+        source: PageSource | None = None,
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
-        self.stretch = stretch or {}
+        self.stretch: dict[str, int] = {}
         self._base_widths: dict[str, int] = {}
         self.page_size = page_size
         self.max_rows = max(max_rows, 2 * page_size)
@@ -76,10 +94,12 @@ class PagedTable(DataTable[Text]):
 
     # -- columns: fixed widths; the `stretch` columns share what a wide terminal leaves over --
 
-    def add_fixed_columns(self, columns: Sequence[tuple[str, str, int]]) -> None:
-        for key, label, width in columns:
-            self.add_column(label, key=key, width=width)
-            self._base_widths[key] = width
+    def add_fixed_columns(self, columns: Sequence[Column[Any]]) -> None:
+        for column in columns:
+            self.add_column(column.label, key=column.key, width=column.width)
+            self._base_widths[column.key] = column.width
+            if column.stretch:
+                self.stretch[column.key] = column.stretch
         self._stretch_columns()
 
     def on_resize(self) -> None:

@@ -8,6 +8,7 @@ the terminal. Styles are applied to the Text object, never by embedding markup i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,33 @@ def masked(value: object, kind: str, *, revealed: bool, max_len: int | None = No
 def plain(value: str, style: str = "") -> Text:
     """Text the console itself wrote (labels, numbers): still never parsed as markup."""
     return Text(value, style=style, end="")
+
+
+def right(value: str, style: str = "") -> Text:
+    """A right-aligned cell the console wrote (a number, a time taken)."""
+    return Text(value, justify="right", style=style, end="")
+
+
+def count(value: int, style: str = "") -> Text:
+    """A right-aligned count, styled only when it is not zero."""
+    return right(f"{value:,}", style if value else "")
+
+
+def stamp(moment: datetime, tz: ZoneInfo, fmt: str = "%m-%d %H:%M:%S") -> Text:
+    """A cell with a time in the site's zone."""
+    return Text(moment.astimezone(tz).strftime(fmt), end="")
+
+
+@dataclass(frozen=True)
+class At:
+    """What a table's cells are drawn for besides their record: the time now, the site's zone,
+    the animation frame (spinner, pulse) and whether PHI is shown."""
+
+    now: datetime
+    tz: ZoneInfo
+    frame: int = 0
+    animate: bool = False
+    revealed: bool = False
 
 
 def status_cell(status: str, *, frame: int = 0, animate: bool = False) -> Text:

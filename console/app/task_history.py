@@ -5,8 +5,6 @@ appears at the top, a running run's outcome and lines come in as it goes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
@@ -18,8 +16,8 @@ from console.app.host import context, host, mark_stale
 from console.app.live import LiveWidget
 from console.app.log_pane import LogPane
 from console.app.logs_view import log_entry
-from console.app.paged_table import Cells, PagedTable
-from console.app.render import ago, seconds_text, untrusted
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.render import At, ago, right, seconds_text, stamp, untrusted
 from console.app.tasks_view import outcome_text, trigger_text
 from engine import tasks, views
 from engine.models import LogRecord
@@ -28,27 +26,15 @@ PAGE = 100
 MAX_ROWS = 400
 LOG_LINES = 500
 
-RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "Run", 6),
-    ("started", "Started", 14),
-    ("ago", "", 9),
-    ("trigger", "Trigger", 16),
-    ("outcome", "Result", 8),
-    ("took", "Took", 7),
-    ("summary", "Summary", 20),
+RUN_COLUMNS: tuple[Column[tasks.RunInfo], ...] = (
+    Column("id", "Run", 6, lambda run, at: right(str(run.id))),
+    Column("started", "Started", 14, lambda run, at: stamp(run.started_at, at.tz)),
+    Column("ago", "", 9, lambda run, at: Text(ago(run.started_at, at.now), style="dim", end="")),
+    Column("trigger", "Trigger", 16, lambda run, at: trigger_text(run)),
+    Column("outcome", "Result", 8, lambda run, at: outcome_text(run.outcome)),
+    Column("took", "Took", 7, lambda run, at: right(seconds_text(run.duration_s) if run.duration_s is not None else "")),
+    Column("summary", "Summary", 20, lambda run, at: untrusted(run.summary, max_len=500), stretch=1),
 )
-
-
-def run_cells(run: tasks.RunInfo, now: datetime, tz: ZoneInfo) -> Cells:
-    return (
-        Text(str(run.id), justify="right", end=""),
-        Text(run.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
-        Text(ago(run.started_at, now), style="dim", end=""),
-        trigger_text(run),
-        outcome_text(run.outcome),
-        Text(seconds_text(run.duration_s) if run.duration_s is not None else "", justify="right", end=""),
-        untrusted(run.summary, max_len=500),
-    )
 
 
 RUNS: Feed[tasks.RunInfo] = Feed(
@@ -82,7 +68,7 @@ class RunHistoryView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1},
+        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table",
                          source=RUNS.source(lambda: context(self).db, self._rows, host(self).report_error,
                                             stamp=lambda: self.task_name, added=self._show_titles))
         yield Static(id="history-lines-title", classes="status-line")
@@ -135,8 +121,8 @@ class RunHistoryView(LiveWidget):
 
     def _rows(self, runs: list[tasks.RunInfo]) -> list[tuple[str, Cells]]:
         ctx = context(self)
-        now = ctx.now()
-        return [(str(r.id), run_cells(r, now, ctx.tz)) for r in runs]
+        at = At(ctx.now(), ctx.tz)
+        return [(str(r.id), cells_of(RUN_COLUMNS, r, at)) for r in runs]
 
     def _show_lines(self, run_id: int | None, lines: list[LogRecord]) -> None:
         last = lines[-1].id if lines else 0

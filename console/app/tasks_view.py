@@ -23,8 +23,8 @@ from textual.widgets import DataTable, Static
 
 from console.app.host import ask_about, context, mark_stale
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, PagedTable
-from console.app.render import ago, seconds_text, until, untrusted
+from console.app.paged_table import Column, PagedTable, cells_of
+from console.app.render import ago, right, seconds_text, until, untrusted
 from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
 from engine import leases, tasks
 
@@ -38,19 +38,6 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
 OUTCOME_STYLE: dict[str, str] = {
     "ok": "green", "warn": "yellow", "error": "bold red", "running": "dodger_blue1", "missed": "magenta",
 }
-
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("task", "Task", 20),
-    ("state", "State", 9),
-    ("next", "Next run", 11),
-    ("last", "Last run", 9),
-    ("outcome", "Result", 7),
-    ("took", "Took", 6),
-    ("trigger", "Trigger", 16),
-    ("schedule", "Schedule", 20),
-    ("summary", "Summary", 20),
-)
-
 
 def state_cell(state: str) -> Text:
     icon, style = STATE_STYLE.get(state, ("?", ""))
@@ -80,20 +67,23 @@ def next_text(task: tasks.TaskStatus, now: datetime) -> Text:
     return Text(until(task.next_run_at, now), style=style, end="")
 
 
-def task_cells(task: tasks.TaskStatus, now: datetime) -> Cells:
-    run = task.last_run
-    right = "right"
-    return (
-        untrusted(task.name, max_len=40, style="bold"),
-        state_cell(task.state),
-        next_text(task, now),
-        Text(ago(run.started_at, now) if run else "never", style="" if run else "dim", end=""),
-        outcome_text(run.outcome) if run else Text("", end=""),
-        Text(seconds_text(run.duration_s) if run and run.duration_s is not None else "", justify=right, end=""),
-        trigger_text(run) if run else Text("", end=""),
-        untrusted(task.schedule_words, max_len=60),
-        untrusted(run.summary if run else "", max_len=300),
-    )
+# the cells of a task are drawn for the time now
+COLUMNS: tuple[Column[tasks.TaskStatus], ...] = (
+    Column("task", "Task", 20, lambda task, now: untrusted(task.name, max_len=40, style="bold")),
+    Column("state", "State", 9, lambda task, now: state_cell(task.state)),
+    Column("next", "Next run", 11, next_text),
+    Column("last", "Last run", 9, lambda task, now: Text(
+        ago(task.last_run.started_at, now), end="") if task.last_run else Text("never", style="dim", end="")),
+    Column("outcome", "Result", 7,
+           lambda task, now: outcome_text(task.last_run.outcome) if task.last_run else Text("", end="")),
+    Column("took", "Took", 6, lambda task, now: right(
+        seconds_text(task.last_run.duration_s) if task.last_run and task.last_run.duration_s is not None else "")),
+    Column("trigger", "Trigger", 16,
+           lambda task, now: trigger_text(task.last_run) if task.last_run else Text("", end="")),
+    Column("schedule", "Schedule", 20, lambda task, now: untrusted(task.schedule_words, max_len=60), stretch=1),
+    Column("summary", "Summary", 20,
+           lambda task, now: untrusted(task.last_run.summary if task.last_run else "", max_len=300), stretch=3),
+)
 
 
 def task_detail(task: tasks.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
@@ -176,7 +166,7 @@ class SchedulersView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="tasks-leader", classes="status-line")
-        yield TasksTable(page_size=20, max_rows=40, id="tasks-table", stretch={"summary": 3, "schedule": 1})
+        yield TasksTable(page_size=20, max_rows=40, id="tasks-table")
         with VerticalScroll(id="tasks-detail-box"):
             yield Static(id="tasks-detail")
 
@@ -199,7 +189,7 @@ class SchedulersView(LiveWidget):
         self.data = data
         self.by_name = {t.name: t for t in data.tasks}
         table = self.table
-        rows = [(t.name, task_cells(t, now)) for t in data.tasks]
+        rows = [(t.name, cells_of(COLUMNS, t, now)) for t in data.tasks]
         if table.order != [key for key, _ in rows]:
             table.replace_rows(rows, more_before=False, more_after=False)
         else:
