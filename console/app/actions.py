@@ -234,7 +234,7 @@ class OperatorActions:
     def reveal(self, request: rq.Reveal) -> None:
         def done(outcome: Outcome) -> None:
             if outcome.ok:
-                request.requester.post_message(rq.Revealed(request.target))
+                request.requester.post_message(rq.Revealed())
 
         self._perform_audited(request, lambda: request.what, done)
 

@@ -43,12 +43,7 @@ COLUMNS: tuple[Column[AuditEntry], ...] = (
 )
 
 
-FEED: Feed[AuditEntry] = Feed(
-    older=lambda db, flt, before, limit: views.audit_page(db, flt, before_id=before, limit=limit),
-    newer=lambda db, flt, after, limit: views.audit_newer(db, flt, after_id=after, limit=limit),
-    by_ids=None,  # an audit entry never changes
-    page=PAGE,
-)
+FEED: Feed[AuditEntry] = Feed(views.audit_page, views.audit_newer, by_ids=None, page=PAGE)  # entries never change
 
 
 class UsersFound(Message, bubble=False):
@@ -85,7 +80,6 @@ class AuditView(LiveWidget):
     def on_mount(self) -> None:
         self.table.add_fixed_columns(COLUMNS)
         self.query_one("#audit-filter").display = False
-        self.query_one("#audit-filter-text", Input).cursor_blink = not context(self).still
         self._show_status()
 
     @property

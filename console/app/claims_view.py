@@ -199,9 +199,6 @@ class ClaimsView(Widget):
 
     def on_mount(self) -> None:
         ctx = context(self)
-        still = ctx.still
-        for field_ in self.query(Input):
-            field_.cursor_blink = not still
         if ctx.settings.payer_tin:
             self.query_one("#claims-tin", Input).value = ctx.settings.payer_tin
         self._show_source()

@@ -38,12 +38,13 @@ class FeedData(Generic[R]):
 
 @dataclass(frozen=True)
 class Feed(Generic[R]):
-    """`older(db, stamp, before_id, limit)`: newest first, older than `before_id` (None: the
-    newest); `newer(db, stamp, after_id, limit)`: the `limit` just newer than `after_id`, newest
-    first; `by_ids(db, ids)`: the records again (None: a record never changes once written)."""
+    """`older(db, stamp, before_id=, limit=)`: newest first, older than `before_id` (None: the
+    newest); `newer(db, stamp, after_id=, limit=)`: the `limit` just newer than `after_id`,
+    newest first; `by_ids(db, ids)`: the records again (None: a record never changes once
+    written). The engine's list queries have these signatures."""
 
-    older: Callable[[Database, Any, int | None, int], list[R]]
-    newer: Callable[[Database, Any, int, int], list[R]]
+    older: Callable[..., list[R]]
+    newer: Callable[..., list[R]]
     by_ids: Callable[[Database, Sequence[int]], dict[int, R]] | None
     page: int
 
@@ -55,10 +56,10 @@ class Feed(Generic[R]):
 
     def fetch(self, db: Database, request: FeedRequest) -> FeedData[R]:
         if request.reload:
-            return FeedData(first=self.older(db, request.stamp, None, self.page + 1))
+            return FeedData(first=self.older(db, request.stamp, before_id=None, limit=self.page + 1))
         data: FeedData[R] = FeedData()
         if request.at_head and request.head_id is not None:
-            data.newer = self.newer(db, request.stamp, request.head_id, self.page + 1)
+            data.newer = self.newer(db, request.stamp, after_id=request.head_id, limit=self.page + 1)
         if self.by_ids is not None and request.visible:
             data.visible = self.by_ids(db, request.visible)
         return data
@@ -87,7 +88,7 @@ class Feed(Generic[R]):
 
         def fetch(side: Side, edge: int, stamp: Any) -> list[R]:
             if side == "after":
-                return self.older(db(), stamp, edge, self.page + 1)
-            return self.newer(db(), stamp, edge, self.page + 1)
+                return self.older(db(), stamp, before_id=edge, limit=self.page + 1)
+            return self.newer(db(), stamp, after_id=edge, limit=self.page + 1)
 
         return PageSource(fetch, rows, failed, stamp=stamp, added=added)

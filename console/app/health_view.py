@@ -136,9 +136,9 @@ def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneIn
 
 
 ALERTS: Feed[Alert] = Feed(
-    older=lambda db, _, before, limit: alertlib.recent_alerts(db, limit=limit, before_id=before),
-    newer=lambda db, _, after, limit: list(reversed(views.alerts_after(db, after, limit=limit))),
-    by_ids=lambda db, ids: views.alerts_by_ids(db, ids),
+    older=lambda db, _, **page: alertlib.recent_alerts(db, **page),
+    newer=lambda db, _, *, after_id, limit: list(reversed(views.alerts_after(db, after_id, limit=limit))),
+    by_ids=views.alerts_by_ids,
     page=PAGE,
 )
 
@@ -207,13 +207,7 @@ class HealthView(LiveWidget):
         at = At(ctx.now(), ctx.tz)
         self.states = data.states
         self.loaded = True
-        checks = self.checks_table
-        rows = [(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in data.states]
-        if checks.order != [key for key, _ in rows]:
-            checks.replace_rows(rows, more_before=False, more_after=False)
-        else:
-            for key, cells in rows:
-                checks.update_row(key, cells)
+        self.checks_table.show_all([(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in data.states])
         self._reload = not ALERTS.show(self.alerts_table, request, data.alerts, self._alert_rows)
         if self._reload:
             self.refresh_data()

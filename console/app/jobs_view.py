@@ -99,12 +99,7 @@ COLUMNS: tuple[Column[Job], ...] = (
 )
 
 
-JOBS: Feed[Job] = Feed(
-    older=lambda db, flt, before, limit: views.jobs_page(db, flt, before_id=before, limit=limit),
-    newer=lambda db, flt, after, limit: views.jobs_newer(db, flt, after_id=after, limit=limit),
-    by_ids=lambda db, ids: views.jobs_by_ids(db, ids),
-    page=PAGE,
-)
+JOBS: Feed[Job] = Feed(views.jobs_page, views.jobs_newer, views.jobs_by_ids, page=PAGE)
 
 
 @dataclass(frozen=True)
@@ -159,7 +154,6 @@ class JobsView(LiveWidget):
     def on_mount(self) -> None:
         self.table.add_fixed_columns(COLUMNS)
         self.query_one("#jobs-filter").display = False
-        self.query_one("#jobs-filter-text", Input).cursor_blink = not context(self).still
         self._show_status()
 
     @property

@@ -23,17 +23,13 @@ from console.app.host import context, host
 
 
 class Fetched(Message, bubble=False):
-    def __init__(self, generation: int, request: Any, data: Any) -> None:
+    """A fetch's data, or the error that stopped it."""
+
+    def __init__(self, generation: int, request: Any, data: Any, error: BaseException | None = None) -> None:
         super().__init__()
         self.generation = generation
         self.request = request
         self.data = data
-
-
-class FetchFailed(Message, bubble=False):
-    def __init__(self, generation: int, error: BaseException) -> None:
-        super().__init__()
-        self.generation = generation
         self.error = error
 
 
@@ -166,13 +162,11 @@ class LiveWidget(Widget):
     def _fetch_worker(self, generation: int, request: Any) -> None:
         worker = get_current_worker()
         try:
-            data = self.fetch(request)
+            message = Fetched(generation, request, self.fetch(request))
         except Exception as exc:  # any refresh error: stale, never a crash
-            if not worker.is_cancelled:
-                self.post_message(FetchFailed(generation, exc))
-            return
+            message = Fetched(generation, request, None, exc)
         if not worker.is_cancelled:
-            self.post_message(Fetched(generation, request, data))
+            self.post_message(message)
 
     def on_fetched(self, message: Fetched) -> None:
         message.stop()
@@ -180,21 +174,13 @@ class LiveWidget(Widget):
         if poller is None:
             return
         try:
-            if message.generation == poller.generation:
+            if message.error is not None:
+                host(self).report_error(message.error)
+                self.render_failure(message.error)
+            elif message.generation == poller.generation:
                 host(self).report_ok()
                 self.render_data(message.request, message.data)
         except Exception as exc:  # a bug in rendering must not take the console down
             host(self).report_render_error(self, exc)
-        finally:
-            poller.finished()
-
-    def on_fetch_failed(self, message: FetchFailed) -> None:
-        message.stop()
-        poller = self.poller
-        if poller is None:
-            return
-        try:
-            host(self).report_error(message.error)
-            self.render_failure(message.error)
         finally:
             poller.finished()

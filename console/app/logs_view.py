@@ -132,9 +132,6 @@ class LogsView(LiveWidget):
 
     def on_mount(self) -> None:
         self.query_one("#logs-filter").display = False
-        still = context(self).still
-        for field_ in self.query(Input):
-            field_.cursor_blink = not still
         self._show_status()
 
     @property

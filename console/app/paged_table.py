@@ -177,6 +177,14 @@ class PagedTable(DataTable[Text]):
         elif self.order:
             self.move_cursor(row=0)
 
+    def show_all(self, rows: Sequence[tuple[str, Cells]]) -> None:
+        """A short list held whole: rebuilt when its keys changed, else updated in place."""
+        if self.order != [key for key, _ in rows]:
+            self.replace_rows(rows, more_before=False, more_after=False)
+            return
+        for key, cells in rows:
+            self.update_row(key, cells)
+
     def extend(self, side: Side, rows: Sequence[tuple[str, Cells]], *, more: bool) -> None:
         """Add a fetched page on one side of the window, trimming the other side."""
         self.loading = None

@@ -155,24 +155,25 @@ def span(seconds: float) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
+def _relative(seconds: float | None, within_a_second: str, ahead: str, behind: str) -> str:
+    """`seconds` ahead (> 0) or behind as `ahead` / `behind` with {span} in them."""
+    if seconds is None:
+        return "—"
+    if -1 < seconds < 1:
+        return within_a_second
+    return (ahead if seconds > 0 else behind).format(span=span(seconds))
+
+
 def ago(moment: datetime | None, now: datetime) -> str:
     """'5m ago' ('just now' under a second; '—' for no time)."""
-    if moment is None:
-        return "—"
-    seconds = (now - moment).total_seconds()
-    if -1 < seconds < 1:
-        return "just now"
-    return f"{span(seconds)} ago" if seconds > 0 else f"in {span(seconds)}"
+    seconds = None if moment is None else (now - moment).total_seconds()
+    return _relative(seconds, "just now", "{span} ago", "in {span}")
 
 
 def until(moment: datetime | None, now: datetime) -> str:
     """'in 10m', or 'due 2m ago' for a time already passed ('—' for no time)."""
-    if moment is None:
-        return "—"
-    seconds = (moment - now).total_seconds()
-    if -1 < seconds < 1:
-        return "now"
-    return f"in {span(seconds)}" if seconds > 0 else f"due {span(seconds)} ago"
+    seconds = None if moment is None else (moment - now).total_seconds()
+    return _relative(seconds, "now", "in {span}", "due {span} ago")
 
 
 def size(count: float | None) -> str:

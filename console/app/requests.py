@@ -32,27 +32,22 @@ class OperatorRequest(Message):
 
     action = ""
 
-    @property
-    def target(self) -> str:
-        raise NotImplementedError
+    def __init__(self, target: str) -> None:
+        super().__init__()
+        self.target = target
 
 
 class JobRequest(OperatorRequest):
     def __init__(self, job: JobSummary) -> None:
-        super().__init__()
+        super().__init__(f"job {job.id}")
         self.job = job
-
-    @property
-    def target(self) -> str:
-        return f"job {self.job.id}"
 
 
 class UploadJob(OperatorRequest):
     action = "submit"
 
-    @property
-    def target(self) -> str:
-        return "upload form"
+    def __init__(self) -> None:
+        super().__init__("upload form")
 
 
 class CancelJob(JobRequest):
@@ -69,12 +64,8 @@ class ExportJob(JobRequest):
 
 class TaskRequest(OperatorRequest):
     def __init__(self, task: tasks.TaskStatus) -> None:
-        super().__init__()
+        super().__init__(task.name)
         self.task = task
-
-    @property
-    def target(self) -> str:
-        return self.task.name
 
 
 class RunTaskNow(TaskRequest):
@@ -99,22 +90,13 @@ class Reveal(OperatorRequest):
     action = "reveal"
 
     def __init__(self, requester: Widget, target: str, what: str) -> None:
-        super().__init__()
+        super().__init__(target)
         self.requester = requester
-        self._target = target
         self.what = what
-
-    @property
-    def target(self) -> str:
-        return self._target
 
 
 class Revealed(Message, bubble=False):
     """The reveal was audited: show the PHI."""
-
-    def __init__(self, target: str) -> None:
-        super().__init__()
-        self.target = target
 
 
 class RefusedAction(OperatorRequest):
@@ -122,13 +104,8 @@ class RefusedAction(OperatorRequest):
     perform() refuses and audits it."""
 
     def __init__(self, action: str, target: str) -> None:
-        super().__init__()
+        super().__init__(target)
         self.action = action
-        self._target = target
-
-    @property
-    def target(self) -> str:
-        return self._target
 
 
 class Navigate(Message):

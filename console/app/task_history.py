@@ -37,12 +37,7 @@ RUN_COLUMNS: tuple[Column[tasks.RunInfo], ...] = (
 )
 
 
-RUNS: Feed[tasks.RunInfo] = Feed(
-    older=lambda db, task, before, limit: tasks.list_runs(db, task, limit=limit, before_id=before),
-    newer=lambda db, task, after, limit: views.runs_newer(db, task, after_id=after, limit=limit),
-    by_ids=lambda db, ids: views.runs_by_ids(db, ids),
-    page=PAGE,
-)
+RUNS: Feed[tasks.RunInfo] = Feed(tasks.list_runs, views.runs_newer, views.runs_by_ids, page=PAGE)  # stamp: the task
 
 
 @dataclass(frozen=True)

@@ -184,17 +184,10 @@ class SchedulersView(LiveWidget):
         return TasksData(tasks.list_tasks(ctx.db, ctx.settings, now=ctx.now()), tasks.scheduler_leader(ctx.db))
 
     def render_data(self, request: Any, data: TasksData) -> None:
-        ctx = context(self)
-        now = ctx.now()
+        now = context(self).now()
         self.data = data
         self.by_name = {t.name: t for t in data.tasks}
-        table = self.table
-        rows = [(t.name, cells_of(COLUMNS, t, now)) for t in data.tasks]
-        if table.order != [key for key, _ in rows]:
-            table.replace_rows(rows, more_before=False, more_after=False)
-        else:
-            for key, cells in rows:
-                table.update_row(key, cells)
+        self.table.show_all([(t.name, cells_of(COLUMNS, t, now)) for t in data.tasks])
         self._show_leader()
         self._show_detail()
 

@@ -19,8 +19,8 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Select, Static
 
 from console.app.context import ConsoleContext
+from console.app.host import context
 from console.app.inputs import SafeInput
-from console.app.live import context
 from console.app.ops import Outcome, attempt
 from console.app.render import untrusted
 from engine.dates import parse_date
@@ -134,9 +134,6 @@ class UploadForm(ModalScreen[int | None]):
 
     def on_mount(self) -> None:
         self.query_one("#upload-tree").display = False
-        still = context(self).still
-        for field in self.query(Input):
-            field.cursor_blink = not still
 
     def show_error(self, message: str) -> None:
         self.query_one("#upload-error", Static).update(untrusted(message, max_len=600, style="bold red"))
