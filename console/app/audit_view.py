@@ -73,18 +73,14 @@ class AuditView(LiveWidget):
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
         with Horizontal(id="audit-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table",
-                         source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
-                                            stamp=lambda: self.flt, added=self._show_status))
+        self.table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", columns=COLUMNS,
+            source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
+                               stamp=lambda: self.flt, added=self._show_status))
+        yield self.table
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(COLUMNS)
-        self.query_one("#audit-filter").display = False
         self._show_status()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#audit-table", PagedTable)
 
     # -- live --
 

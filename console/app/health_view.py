@@ -172,26 +172,18 @@ class HealthView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")
-        yield PagedTable(page_size=20, max_rows=40, id="health-checks")
+        self.checks_table = PagedTable(page_size=20, max_rows=40, id="health-checks", columns=CHECK_COLUMNS)
+        yield self.checks_table
         yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts",
-                         source=ALERTS.source(lambda: context(self).db, self._alert_rows, host(self).report_error,
-                                              added=self._show_titles))
+        self.alerts_table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", columns=ALERT_COLUMNS,
+            source=ALERTS.source(lambda: context(self).db, self._alert_rows, host(self).report_error,
+                                 added=self._show_titles))
+        yield self.alerts_table
 
     def on_mount(self) -> None:
-        self.checks_table.add_fixed_columns(CHECK_COLUMNS)
-        self.alerts_table.add_fixed_columns(ALERT_COLUMNS)
-        self.query_one("#health-now").display = False
         self._show_titles()
-
-    @property
-    def checks_table(self) -> PagedTable:
-        return self.query_one("#health-checks", PagedTable)
-
-    @property
-    def alerts_table(self) -> PagedTable:
-        return self.query_one("#health-alerts", PagedTable)
 
     # -- live --
 

@@ -210,20 +210,15 @@ class JobDetailView(LiveWidget):
         with VerticalScroll(id="detail-top"):
             yield Static(Text("loading…", style="dim"), id="detail-summary")
         yield Static(id="detail-rows-title", classes="status-line")
-        yield PagedTable(
-            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table",
+        self.table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", columns=ROW_COLUMNS,
             source=PageSource(self._fetch_page, lambda rows: [self._row(r) for r in rows],
-                              lambda e: host(self).report_error(e), stamp=lambda: self.outcome,
-                              added=self._page_added),
+                              host(self).report_error, stamp=lambda: self.outcome, added=self._page_added),
         )
+        yield self.table
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(ROW_COLUMNS)
         self._show_title()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#rows-table", PagedTable)
 
     def build_request(self) -> DetailRequest:
         table = self.table

@@ -146,19 +146,15 @@ class JobsView(LiveWidget):
         with Horizontal(id="jobs-filter", classes="filter-bar"):
             yield SafeInput(placeholder="file, user or job id", id="jobs-filter-text")
             yield Select(STATUS_CHOICES, allow_blank=False, value="", id="jobs-filter-status", compact=True)
-        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table",
-                        source=JOBS.source(lambda: context(self).db, self._page_rows, host(self).report_error,
-                                           stamp=lambda: self.flt, added=self._page_added))
+        self.table = JobsTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", columns=COLUMNS,
+            source=JOBS.source(lambda: context(self).db, self._page_rows, host(self).report_error,
+                               stamp=lambda: self.flt, added=self._page_added))
+        yield self.table
         yield Static(id="jobs-status", classes="status-line")
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(COLUMNS)
-        self.query_one("#jobs-filter").display = False
         self._show_status()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#jobs-table", PagedTable)
 
     # -- live refresh --
 

@@ -128,15 +128,11 @@ class LogsView(LiveWidget):
         with Horizontal(id="logs-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the message", id="logs-filter-text")
             yield SafeInput(placeholder="job id", id="logs-filter-job", restrict=r"[0-9]*", max_length=12)
-        yield LogPane(id="logs-pane")
+        self.pane = LogPane(id="logs-pane")
+        yield self.pane
 
     def on_mount(self) -> None:
-        self.query_one("#logs-filter").display = False
         self._show_status()
-
-    @property
-    def pane(self) -> LogPane:
-        return self.query_one("#logs-pane", LogPane)
 
     @property
     def window(self) -> int:

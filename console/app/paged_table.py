@@ -77,9 +77,10 @@ class PagedTable(DataTable[Text]):
 
     def __init__(
         self, *, page_size: int = 200, max_rows: int = 1000, threshold: int = 20, id: str | None = None,
-        source: PageSource | None = None,
+        source: PageSource | None = None, columns: Sequence[Column[Any]] = (),
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
+        self._columns = columns
         self.stretch: dict[str, int] = {}
         self._base_widths: dict[str, int] = {}
         self.page_size = page_size
@@ -93,6 +94,9 @@ class PagedTable(DataTable[Text]):
         self.source = source  # None: the window is the whole list
 
     # -- columns: fixed widths; the `stretch` columns share what a wide terminal leaves over --
+
+    def on_mount(self) -> None:
+        self.add_fixed_columns(self._columns)
 
     def add_fixed_columns(self, columns: Sequence[Column[Any]]) -> None:
         for column in columns:

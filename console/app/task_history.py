@@ -63,23 +63,17 @@ class RunHistoryView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table",
-                         source=RUNS.source(lambda: context(self).db, self._rows, host(self).report_error,
-                                            stamp=lambda: self.task_name, added=self._show_titles))
+        self.table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", columns=RUN_COLUMNS,
+            source=RUNS.source(lambda: context(self).db, self._rows, host(self).report_error,
+                               stamp=lambda: self.task_name, added=self._show_titles))
+        yield self.table
         yield Static(id="history-lines-title", classes="status-line")
-        yield LogPane(id="history-lines")
+        self.pane = LogPane(id="history-lines")
+        yield self.pane
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(RUN_COLUMNS)
         self._show_titles()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#runs-table", PagedTable)
-
-    @property
-    def pane(self) -> LogPane:
-        return self.query_one("#history-lines", LogPane)
 
     def selected_run(self) -> int | None:
         key = self.table.cursor_key

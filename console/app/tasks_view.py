@@ -166,16 +166,10 @@ class SchedulersView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="tasks-leader", classes="status-line")
-        yield TasksTable(page_size=20, max_rows=40, id="tasks-table")
+        self.table = TasksTable(page_size=20, max_rows=40, id="tasks-table", columns=COLUMNS)
+        yield self.table
         with VerticalScroll(id="tasks-detail-box"):
             yield Static(id="tasks-detail")
-
-    def on_mount(self) -> None:
-        self.table.add_fixed_columns(COLUMNS)
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#tasks-table", PagedTable)
 
     # -- live --
 

@@ -132,9 +132,6 @@ class UploadForm(ModalScreen[int | None]):
                 yield Button("Close (esc)", id="upload-close")
                 yield Button("Submit (ctrl+s)", id="upload-submit", variant="primary")
 
-    def on_mount(self) -> None:
-        self.query_one("#upload-tree").display = False
-
     def show_error(self, message: str) -> None:
         self.query_one("#upload-error", Static).update(untrusted(message, max_len=600, style="bold red"))
 
