@@ -29,7 +29,7 @@ from engine import stats as statslib
 from engine.claim_lookup import ClaimLookup, check_request
 from engine.db import Database
 from engine.results import ClaimResult
-from tests.console.conftest import AppFactory, wait_for
+from tests.console.conftest import AppFactory, shown, wait_for
 from tests.console.data import (
     seed_audit,
     seed_health,
@@ -103,7 +103,7 @@ def test_job_detail(
         await select_job(pilot, seeded["completed"])
         await pilot.press("enter")
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="the detail")
+        await shown(pilot, JobDetailScreen, "the detail")
         view = app.screen.query_one(JobDetailView)
         await wait_for(pilot, lambda: view.job is not None and len(view.table.order) == 5, what="the rows")
 
@@ -211,7 +211,7 @@ def test_run_history(
         view.select("cleanup_stuck_jobs")
         await pilot.press("enter")
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, RunHistoryScreen), what="the history")
+        await shown(pilot, RunHistoryScreen, "the history")
         history = app.screen.query_one(RunHistoryView)
         await wait_for(pilot, lambda: history.shown_run == runs["stuck"], what="the run's lines")
 
