@@ -21,7 +21,7 @@ from textual.screen import Screen
 
 from console.app import requests as rq
 from console.app.confirm import ConfirmDialog
-from console.app.host import ConsoleHost
+from console.app.host import ConsoleHost, in_worker
 from console.app.ops import Outcome, attempt, describe, guarded, is_database_error, refuse
 from console.app.prompt import PathPrompt
 from console.app.render import untrusted
@@ -46,15 +46,6 @@ class ActionHost(ConsoleHost, Protocol):
     def refresh_active(self) -> None: ...
 
     def select_new_job(self, job_id: int) -> None: ...
-
-
-class WorkDone(Message, bubble=False):
-    """A worker's result, handed back on the UI thread."""
-
-    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
-        super().__init__()
-        self.callback = callback
-        self.value = value
 
 
 @dataclass(frozen=True)
@@ -114,9 +105,7 @@ class OperatorActions:
     # -- workers --
 
     def _work(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        app = self.app
-        app.run_worker(lambda: app.post_message(WorkDone(done, fn())), thread=True, group="operator-action",
-                       exit_on_error=False)
+        in_worker(self.app, fn, done, self._read_failed, group="operator-action")
 
     def _perform_audited(self, request: rq.OperatorRequest, do: Callable[[], Any],
                          done: Callable[[Outcome], None]) -> None:
@@ -148,25 +137,12 @@ class OperatorActions:
 
         return done
 
-    def _read(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        """A read the next step needs (a default file name); a failure is said."""
-
-        def read() -> tuple[Any, BaseException | None]:
-            try:
-                return fn(), None
-            except Exception as exc:
-                return None, exc
-
-        def finished(result: tuple[Any, BaseException | None]) -> None:
-            value, error = result
-            if error is not None:
-                if is_database_error(error):
-                    self.app.report_error(error)
-                self.app.say(describe(error), "error")
-                return
-            done(value)
-
-        self._work(read, finished)
+    def _read_failed(self, error: BaseException) -> None:
+        """A read the next step needed (a default file name) failed; the outcome of an action
+        never raises."""
+        if is_database_error(error):
+            self.app.report_error(error)
+        self.app.say(describe(error), "error")
 
     def _confirm(self, question: Text, detail: Text, yes_label: str, then: Callable[[], None]) -> None:
         def answered(yes: bool | None) -> None:
@@ -227,7 +203,7 @@ class OperatorActions:
             title = Text(f"Export the results of job {job_id} to", style="bold")
             app.push_screen(PathPrompt(title, str(ctx.cwd / name), hint=hint), chosen)
 
-        self._read(lambda: default_export_name(ctx.db, job_id), ask)
+        self._work(lambda: default_export_name(ctx.db, job_id), ask)
 
     # -- PHI --
 

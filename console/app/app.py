@@ -23,7 +23,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
 
 from console.app import requests as rq
-from console.app.actions import OperatorActions, WorkDone
+from console.app.actions import OperatorActions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.context import Clock, ConsoleContext, system_clock
@@ -31,7 +31,7 @@ from console.app.detail_screen import DetailScreen
 from console.app.header import HeaderBar, SiteProbe
 from console.app.health_view import HealthView
 from console.app.help import HelpScreen
-from console.app.host import HeaderState
+from console.app.host import HeaderState, WorkDone
 from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
 from console.app.live import TabView

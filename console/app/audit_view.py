@@ -7,11 +7,10 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
 from console.app.feed import Feed, FeedData, FeedRequest
@@ -19,7 +18,7 @@ from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
-from console.app.prompt import Picker
+from console.app.prompt import Picker, pick_read
 from console.app.render import right, stamp, untrusted
 from engine import views
 from engine.actions import ACTIONS
@@ -44,13 +43,6 @@ COLUMNS: tuple[Column[AuditEntry], ...] = (
 
 
 FEED: Feed[AuditEntry] = Feed(views.audit_page, views.audit_newer, by_ids=None, page=PAGE)  # entries never change
-
-
-class UsersFound(Message, bubble=False):
-    def __init__(self, users: list[str], error: BaseException | None = None) -> None:
-        super().__init__()
-        self.users = users
-        self.error = error
 
 
 class AuditView(LiveWidget):
@@ -174,29 +166,8 @@ class AuditView(LiveWidget):
         self.app.push_screen(Picker("Action", choices, self.flt.action), picked)
 
     def action_pick_user(self) -> None:
-        self._find_users()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-users")
-    def _find_users(self) -> None:
-        try:
-            users = views.audit_users(context(self).db)
-        except Exception as exc:
-            self.post_message(UsersFound([], exc))
-            return
-        self.post_message(UsersFound(users))
-
-    def on_users_found(self, message: UsersFound) -> None:
-        message.stop()
-        if message.error is not None:
-            host(self).report_error(message.error)
-            return
-        choices = [(Text("all users"), "")] + [(untrusted(u, max_len=40), u) for u in message.users]
-
-        def picked(value: str | None) -> None:
-            if value is not None:
-                self.set_filter(replace(self.flt, user=value))
-
-        self.app.push_screen(Picker("User", choices, self.flt.user), picked)
+        pick_read(self, "User", "all users", lambda: views.audit_users(context(self).db), self.flt.user,
+                  lambda user: self.set_filter(replace(self.flt, user=user)))
 
     def focus_main(self) -> None:
         self.table.focus()

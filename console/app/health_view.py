@@ -13,14 +13,12 @@ from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static
 
 from console.app.feed import Feed, FeedData, FeedRequest
-from console.app.host import context, host, mark_stale
+from console.app.host import context, host, in_worker, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import At, ago, millis, right, stamp, untrusted
@@ -149,13 +147,6 @@ class HealthData:
     alerts: FeedData[Alert]
 
 
-class CheckedNow(Message, bubble=False):
-    def __init__(self, results: list[health.CheckResult], at: datetime) -> None:
-        super().__init__()
-        self.results = results
-        self.at = at
-
-
 class HealthView(LiveWidget):
     """Tab 5."""
 
@@ -240,18 +231,15 @@ class HealthView(LiveWidget):
         panel = self.query_one("#health-now", Static)
         panel.display = True
         panel.update(Text("checking database, broker, workers, disk and payer…", style="dim"))
-        self._check_now()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="health-check")
-    def _check_now(self) -> None:
         ctx = context(self)
-        results = health.run_checks(ctx.db, ctx.settings)  # never raises: a crashed check is failing
-        self.post_message(CheckedNow(results, ctx.now()))
+        # run_checks never raises: a crashed check is failing
+        in_worker(self, lambda: (health.run_checks(ctx.db, ctx.settings), ctx.now()), self._checked,
+                  host(self).report_error, group="health-check", exclusive=True)
 
-    def on_checked_now(self, message: CheckedNow) -> None:
-        message.stop()
+    def _checked(self, checked: tuple[list[health.CheckResult], datetime]) -> None:
         self.checking = False
-        self.query_one("#health-now", Static).update(checked_now_text(message.results, message.at, context(self).tz))
+        results, at = checked
+        self.query_one("#health-now", Static).update(checked_now_text(results, at, context(self).tz))
 
     def focus_main(self) -> None:
         self.alerts_table.focus()

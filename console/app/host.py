@@ -10,12 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol, TypeVar, cast
+from typing import Any, Protocol, TypeVar, cast
 
 from rich.text import Text
 from textual.dom import DOMNode
 from textual.message import Message
 from textual.widget import Widget
+from textual.worker import get_current_worker
 
 from console.app.context import ConsoleContext
 from console.app.payer_source import PayerSource
@@ -55,6 +56,36 @@ def host(node: DOMNode) -> ConsoleHost:
 
 def context(node: DOMNode) -> ConsoleContext:
     return host(node).ctx
+
+
+class WorkDone(Message, bubble=False):
+    """A worker's result, handed to the App, which calls `callback(value)` on the UI thread."""
+
+    def __init__(self, callback: Callable[[Any], None], value: Any) -> None:
+        super().__init__()
+        self.callback = callback
+        self.value = value
+
+
+def in_worker(
+    node: DOMNode, fn: Callable[[], T], done: Callable[[T], None], failed: Callable[[BaseException], None], *,
+    group: str, exclusive: bool = False,
+) -> None:
+    """Run `fn` in a worker thread of `node`; then, on the UI thread, `done(value)` or
+    `failed(error)`: nothing when the worker was cancelled (the node went away)."""
+
+    def run() -> None:
+        worker = get_current_worker()
+        try:
+            value = fn()
+        except Exception as exc:
+            callback, result = failed, exc
+        else:
+            callback, result = done, value  # type: ignore[assignment]
+        if not worker.is_cancelled:
+            node.app.post_message(WorkDone(callback, result))
+
+    node.run_worker(run, thread=True, group=group, exclusive=exclusive, exit_on_error=False)
 
 
 def ask_about(node: Widget, selected: T | None, noun: str, request: Callable[[T], Message]) -> None:

@@ -13,19 +13,17 @@ from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Input, Static
-from textual.worker import get_current_worker
 
-from console.app.host import context, host, mark_stale
+from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
 from console.app.log_pane import LogEntry, LogPane
-from console.app.prompt import Picker
+from console.app.prompt import Picker, pick_read
 from console.app.render import level_text, untrusted
 from engine import views
 from engine.logsink import LogFilter, LogTail, last_lines
@@ -75,26 +73,6 @@ class LogsData:
     newest_id: int = 0
     new_count: int = 0
     tail: LogTail | None = None
-
-
-class OlderLines(Message, bubble=False):
-    """Lines older than `before_id` for filter `flt`."""
-
-    def __init__(
-        self, flt: LogFilter, before_id: int, records: list[LogRecord], error: BaseException | None = None
-    ) -> None:
-        super().__init__()
-        self.flt = flt
-        self.before_id = before_id
-        self.records = records
-        self.error = error
-
-
-class ServicesFound(Message, bubble=False):
-    def __init__(self, services: list[str], error: BaseException | None = None) -> None:
-        super().__init__()
-        self.services = services
-        self.error = error
 
 
 class LogsView(LiveWidget):
@@ -273,30 +251,8 @@ class LogsView(LiveWidget):
         self.app.push_screen(Picker("Level", choices, str(self.flt.level)), picked)
 
     def action_pick_service(self) -> None:
-        self._find_services()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-services")
-    def _find_services(self) -> None:
-        try:
-            services = views.log_services(context(self).db)
-        except Exception as exc:
-            self.post_message(ServicesFound([], exc))
-            return
-        self.post_message(ServicesFound(services))
-
-    def on_services_found(self, message: ServicesFound) -> None:
-        message.stop()
-        if message.error is not None:
-            host(self).report_error(message.error)
-            return
-        choices = [(Text("all services"), "")]
-        choices += [(untrusted(s, max_len=40), s) for s in message.services]
-
-        def picked(value: str | None) -> None:
-            if value is not None:
-                self.set_filter(replace(self.flt, service=value))
-
-        self.app.push_screen(Picker("Service", choices, self.flt.service), picked)
+        pick_read(self, "Service", "all services", lambda: views.log_services(context(self).db), self.flt.service,
+                  lambda service: self.set_filter(replace(self.flt, service=service)))
 
     def action_cycle_lines(self) -> None:
         index = LINE_CHOICES.index(self.lines) if self.lines in LINE_CHOICES else 0
@@ -345,32 +301,24 @@ class LogsView(LiveWidget):
         if self.lines or not self.more_older or self._loading_older or not self.pane.entries:
             return
         self._loading_older = True
-        self._fetch_older(self.flt, self.pane.entries[0].id)
+        flt, before_id = self.flt, self.pane.entries[0].id
+        in_worker(self, lambda: last_lines(context(self).db, flt, limit=OLDER_PAGE, before_id=before_id),
+                  lambda records: self._older_lines(flt, before_id, records), self._older_failed,
+                  group="log-older", exclusive=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-older")
-    def _fetch_older(self, flt: LogFilter, before_id: int) -> None:
-        worker = get_current_worker()
-        try:
-            records = last_lines(context(self).db, flt, limit=OLDER_PAGE, before_id=before_id)
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(OlderLines(flt, before_id, [], exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(OlderLines(flt, before_id, records))
-
-    def on_older_lines(self, message: OlderLines) -> None:
-        message.stop()
+    def _older_failed(self, error: BaseException) -> None:
         self._loading_older = False
-        if message.error is not None:
-            host(self).report_error(message.error)
-            return
+        host(self).report_error(error)
+
+    def _older_lines(self, flt: LogFilter, before_id: int, records: list[LogRecord]) -> None:
+        """Lines older than `before_id` for filter `flt`."""
+        self._loading_older = False
         entries = self.pane.entries
-        if message.flt != self.flt or not entries or entries[0].id != message.before_id:
+        if flt != self.flt or not entries or entries[0].id != before_id:
             return  # the window changed meanwhile (another filter, a reload)
         tz = context(self).tz
-        self.more_older = len(message.records) >= OLDER_PAGE
-        dropped = self.pane.prepend([log_entry(r, tz) for r in message.records], keep=ALL_WINDOW)
+        self.more_older = len(records) >= OLDER_PAGE
+        dropped = self.pane.prepend([log_entry(r, tz) for r in records], keep=ALL_WINDOW)
         if dropped:
             self.following = False
             self.last_id = max((e.id for e in self.pane.entries), default=self.last_id)

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 from console.app.dialog import Dialog, FieldDialog
+from console.app.host import host, in_worker
 from console.app.inputs import SafeInput
+from console.app.render import untrusted
 
 
 class PathPrompt(FieldDialog):
@@ -41,6 +44,20 @@ class PathPrompt(FieldDialog):
             self.query_one("#prompt-hint", Static).update(Text("a path is needed", style="bold red"))
             return None
         return value
+
+
+def pick_read(
+    node: Widget, title: str, all_label: str, read: Callable[[], list[str]], current: str,
+    picked: Callable[[str], None],
+) -> None:
+    """A picker over values read from the database in a worker (the users of the audit, the
+    services of the logs), "" standing for all of them; a failed read is reported as stale."""
+
+    def show(values: list[str]) -> None:
+        choices = [(Text(all_label), "")] + [(untrusted(v, max_len=40), v) for v in values]
+        node.app.push_screen(Picker(title, choices, current), lambda value: None if value is None else picked(value))
+
+    in_worker(node, read, show, host(node).report_error, group=f"pick-{title}", exclusive=True)
 
 
 class Picker(Dialog[str | None]):

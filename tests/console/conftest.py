@@ -73,17 +73,6 @@ async def wait_for(pilot: Pilot, condition: Callable[[], object], *, timeout: fl
         await pilot.pause(0.02)
 
 
-async def shown(pilot: Pilot, screen: type, what: str = "") -> None:
-    """Wait until a screen of this kind is on top."""
-    await wait_for(pilot, lambda: isinstance(pilot.app.screen, screen), what=what or screen.__name__)
-
-
-async def press_to_open(pilot: Pilot, key: str, screen: type, what: str = "") -> None:
-    """Press `key` and wait until a screen of this kind is on top."""
-    await pilot.press(key)
-    await shown(pilot, screen, what)
-
-
 def screen_segments(app: ConsoleApp) -> list[list[Segment]]:
     """The segments of every line the current screen would send to the terminal."""
     return [list(strip) for strip in app.screen._compositor.render_strips()]

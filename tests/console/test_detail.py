@@ -22,13 +22,12 @@ from tests.console.conftest import (
     AppFactory,
     notified,
     on_screen,
-    press_to_open,
     screen_segments,
     screen_text,
-    shown,
     wait_for,
 )
 from tests.console.data import NOW, add_job, add_rows, seed_jobs
+from tests.console.screens import open_with, shown
 from tests.fixtures.csv_cases import HOSTILE_STRINGS, write_sample
 
 
@@ -124,7 +123,7 @@ async def test_rows_paged_and_filtered_by_outcome(make_app: AppFactory, sqlite_d
         await wait_for(pilot, lambda: len(table.order) == 400, what="the next page")
         await pilot.press("end")
         await wait_for(pilot, lambda: len(table.order) == 450 and not table.more_after, what="the last page")
-        await press_to_open(pilot, "slash", Picker, "the outcome picker")
+        await open_with(pilot, "slash", Picker, "the outcome picker")
         picker = app.screen
         picker.query_one("OptionList").highlighted = [v for _, v in picker.choices].index("denied")
         await pilot.press("enter")

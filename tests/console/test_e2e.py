@@ -13,7 +13,8 @@ from console.app.upload import UploadForm
 from engine import jobs as joblib
 from engine.actions import list_audit
 from engine.db import Database
-from tests.console.conftest import AppFactory, on_screen, press_to_open, wait_for
+from tests.console.conftest import AppFactory, on_screen, wait_for
+from tests.console.screens import open_with
 from tests.fixtures.csv_cases import write_sample
 
 
@@ -22,7 +23,7 @@ async def test_upload_process_cancel_live(make_app: AppFactory, sqlite_db: Datab
     app = make_app(refresh=0.2)  # live: the console refreshes by itself
     async with app.run_test(size=(120, 30)) as pilot:
         await on_screen(pilot, "no jobs")
-        await press_to_open(pilot, "u", UploadForm, "the upload form")
+        await open_with(pilot, "u", UploadForm, "the upload form")
         app.screen.query_one("#upload-path", Input).value = "original-basic.csv"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, UploadForm), what="the form to close")

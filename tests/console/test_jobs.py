@@ -18,15 +18,9 @@ from engine import jobs as joblib
 from engine.actions import list_audit
 from engine.db import Database
 from engine.models import Job
-from tests.console.conftest import (
-    AppFactory,
-    notified,
-    on_screen,
-    press_to_open,
-    screen_text,
-    wait_for,
-)
+from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import NOW, add_job, add_log, seed_jobs
+from tests.console.screens import open_with
 
 
 def bulk_jobs(db: Database, count: int) -> None:
@@ -186,7 +180,7 @@ async def test_enter_opens_the_detail_and_esc_comes_back(make_app: AppFactory, s
         view = app.jobs_view
         await loaded(pilot, view, 7)
         view.table.move_cursor(row=view.table.order.index(str(ids["completed"])))
-        await press_to_open(pilot, "enter", JobDetailScreen, "the detail")
+        await open_with(pilot, "enter", JobDetailScreen, "the detail")
         assert app.screen.job_id == ids["completed"]
         await on_screen(pilot, "original-basic.csv")
         await pilot.press("escape")
@@ -207,17 +201,17 @@ async def test_cancel_asks_first_with_no_focused(make_app: AppFactory, sqlite_db
         await loaded(pilot, view, 7)
         await select(pilot, view, ids["processing"])
         for refuse in ("n", "escape"):
-            await press_to_open(pilot, "c", ConfirmDialog, "the dialog")
+            await open_with(pilot, "c", ConfirmDialog, "the dialog")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await pilot.press(refuse)
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
             assert joblib.get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
         # enter on the focused No refuses too
-        await press_to_open(pilot, "c", ConfirmDialog, "the dialog")
+        await open_with(pilot, "c", ConfirmDialog, "the dialog")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
         assert joblib.get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
-        await press_to_open(pilot, "c", ConfirmDialog, "the dialog")
+        await open_with(pilot, "c", ConfirmDialog, "the dialog")
         await pilot.press("y")
         await wait_for(pilot, lambda: "CANCELLING" in status_of(view, ids["processing"]), what="CANCELLING")
         assert joblib.get_job(sqlite_db, ids["processing"]).cancel_requested_by == "alice"
@@ -243,12 +237,12 @@ async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_
         view = app.jobs_view
         await loaded(pilot, view, 7)
         await select(pilot, view, ids["failed"])
-        await press_to_open(pilot, "R", ConfirmDialog, "the dialog")
+        await open_with(pilot, "R", ConfirmDialog, "the dialog")
         assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
         await pilot.press("n")
         await pilot.pause()
         assert joblib.get_job(sqlite_db, ids["failed"]).status == "FAILED"
-        await press_to_open(pilot, "R", ConfirmDialog, "the dialog")
+        await open_with(pilot, "R", ConfirmDialog, "the dialog")
         await pilot.press("y")
         await wait_for(pilot, lambda: "PENDING" in status_of(view, ids["failed"]), what="PENDING again")
         await notified(pilot, "queued again")
@@ -266,21 +260,21 @@ async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database
         view = app.jobs_view
         await loaded(pilot, view, 7)
         await select(pilot, view, ids["completed"])
-        await press_to_open(pilot, "e", PathPrompt, "the path prompt")
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
         field = app.screen.query_one(Input)
         assert field.value == str(workdir / f"original-basic-job{ids['completed']}-results.csv")
         field.value = "out/results.csv"  # a directory that does not exist: an error, not a crash
         await pilot.press("enter")
         await notified(pilot, "no such file")
         (workdir / "out").mkdir()
-        await press_to_open(pilot, "e", PathPrompt, "the path prompt")
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
         app.screen.query_one(Input).value = "out/results.csv"
         await pilot.press("enter")
         await wait_for(pilot, lambda: (workdir / "out" / "results.csv").exists(), what="the file")
         await notified(pilot, "exported 5 rows")
         assert (workdir / "out" / "results.csv").stat().st_mode & 0o777 == 0o600
         # a directory gets the default name
-        await press_to_open(pilot, "e", PathPrompt, "the path prompt")
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
         app.screen.query_one(Input).value = "out"
         await pilot.press("enter")
         default = workdir / "out" / f"original-basic-job{ids['completed']}-results.csv"

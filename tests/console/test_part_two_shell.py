@@ -12,8 +12,9 @@ from console.app.tasks_view import SchedulersView
 from engine.actions import list_audit
 from engine.db import Database
 from engine.models import TaskState
-from tests.console.conftest import READ_ONLY, AppFactory, on_screen, press_to_open, shown, wait_for
+from tests.console.conftest import READ_ONLY, AppFactory, on_screen, wait_for
 from tests.console.data import seed_tasks
+from tests.console.screens import open_with, shown
 
 
 async def tasks_tab(pilot: Pilot) -> SchedulersView:
@@ -83,7 +84,7 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
         await commands["Run now"].callback()  # what the palette does with the command it runs
         await shown(pilot, ConfirmDialog, "the run-now question")
         await pilot.press("n")
-        await press_to_open(pilot, "question_mark", HelpScreen, "help")
+        await open_with(pilot, "question_mark", HelpScreen, "help")
         await on_screen(pilot, "Schedulers: keys")
         await on_screen(pilot, "run the selected task now (asks first)")
         await pilot.press("escape")

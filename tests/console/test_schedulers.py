@@ -19,16 +19,9 @@ from engine.actions import list_audit
 from engine.db import Database
 from engine.maintenance.runs import complete_command, pending_commands, start_run
 from engine.models import Command, TaskState
-from tests.console.conftest import (
-    AppFactory,
-    notified,
-    on_screen,
-    press_to_open,
-    screen_text,
-    shown,
-    wait_for,
-)
+from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import seed_tasks
+from tests.console.screens import open_with, shown
 
 
 async def open_tab(pilot: Pilot) -> SchedulersView:
@@ -95,12 +88,12 @@ async def test_run_now_asks_then_the_scheduler_starts_it_and_a_second_run_now_is
         async with app.run_test(size=(160, 40)) as pilot:
             view = await open_tab(pilot)
             await select_task(pilot, view, "health_check_alert")
-            await press_to_open(pilot, "r", ConfirmDialog, "the confirmation")
+            await open_with(pilot, "r", ConfirmDialog, "the confirmation")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await on_screen(pilot, "Run health_check_alert now?")
             await pilot.press("n")  # refused: nothing asked of the scheduler
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
-            await press_to_open(pilot, "r", ConfirmDialog, "the confirmation")
+            await open_with(pilot, "r", ConfirmDialog, "the confirmation")
             await pilot.press("y")
             await notified(pilot, "health_check_alert: started run")
             await wait_for(pilot, lambda: view.table.get_cell("health_check_alert", "state").plain == "⟳ running",
@@ -112,7 +105,7 @@ async def test_run_now_asks_then_the_scheduler_starts_it_and_a_second_run_now_is
             # the console has not seen the run yet (a run started elsewhere): the engine refuses it
             await select_task(pilot, view, "log_retention")
             other = start_run(sqlite_db, "log_retention", "scheduled")
-            await press_to_open(pilot, "r", ConfirmDialog, "the confirmation")
+            await open_with(pilot, "r", ConfirmDialog, "the confirmation")
             await pilot.press("y")
             await notified(pilot, f"log_retention is already running (run {other}, scheduled")
     finally:
@@ -155,7 +148,7 @@ async def test_reschedule_checks_the_spec_as_typed(make_app: AppFactory, sqlite_
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_tab(pilot)
         await select_task(pilot, view, "cleanup_stuck_jobs")
-        await press_to_open(pilot, "S", SchedulePrompt, "the schedule form")
+        await open_with(pilot, "S", SchedulePrompt, "the schedule form")
         field = app.screen.query_one("#schedule-input", Input)
         assert field.value == "every 15m"
         await on_screen(pilot, "✓ every 15 minutes (every 15m)")
@@ -190,7 +183,7 @@ async def test_run_history_with_each_runs_log_lines(make_app: AppFactory, sqlite
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_tab(pilot)
         await select_task(pilot, view, "cleanup_stuck_jobs")
-        await press_to_open(pilot, "enter", RunHistoryScreen, "the run history")
+        await open_with(pilot, "enter", RunHistoryScreen, "the run history")
         history = app.screen.query_one(RunHistoryView)
         await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
         assert history.table.order == [str(ids["stuck"]), str(ids["stuck_old"])]

@@ -29,7 +29,7 @@ from engine import stats as statslib
 from engine.claim_lookup import ClaimLookup, check_request
 from engine.db import Database
 from engine.results import ClaimResult
-from tests.console.conftest import AppFactory, shown, wait_for
+from tests.console.conftest import AppFactory, wait_for
 from tests.console.data import (
     seed_audit,
     seed_health,
@@ -38,6 +38,7 @@ from tests.console.data import (
     seed_metrics,
     seed_tasks,
 )
+from tests.console.screens import shown
 
 SnapCompare = Callable[..., bool]
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]

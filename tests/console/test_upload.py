@@ -11,21 +11,15 @@ from console.app.upload import SafeDirectoryTree, UploadForm
 from engine import jobs as joblib
 from engine.actions import list_audit
 from engine.db import Database
-from tests.console.conftest import (
-    AppFactory,
-    notified,
-    on_screen,
-    press_to_open,
-    screen_text,
-    wait_for,
-)
+from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
+from tests.console.screens import open_with
 from tests.fixtures.csv_cases import write_sample
 
 
 async def open_form(pilot: Pilot) -> UploadForm:
     app = pilot.app
     await wait_for(pilot, lambda: app.jobs_view.total is not None, what="the jobs view")
-    await press_to_open(pilot, "u", UploadForm, "the upload form")
+    await open_with(pilot, "u", UploadForm, "the upload form")
     return app.screen
 
 
