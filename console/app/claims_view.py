@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -29,6 +30,7 @@ from console.app.inputs import SafeInput
 from console.app.ops import Outcome, attempt, describe
 from console.app.render import masked, money, untrusted
 from console.app.requests import RefusedAction, Reveal, Revealed
+from console.app.tone import TONES, tone
 from engine.claim_lookup import (
     ClaimLookup,
     LookupInputError,
@@ -171,6 +173,7 @@ class ClaimsView(Widget):
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)"),
         Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–7 switch tabs)"),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
     poller = None  # the tab switch does not refresh it
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -251,7 +254,7 @@ class ClaimsView(Widget):
             if not form.claim_number:
                 raise LookupInputError("claim number: type the claim number to look up")
         except LookupInputError as exc:
-            self._show_message(untrusted(str(exc), max_len=300, style="bold red"))
+            self._show_message(untrusted(str(exc), max_len=300, style=tone(self, "error")))
             self.focus_main()
             return
         self.busy = True
@@ -292,12 +295,12 @@ class ClaimsView(Widget):
         message.stop()
         self.busy = False
         if message.form_error:
-            self._show_message(untrusted(message.form_error, max_len=300, style="bold red"))
+            self._show_message(untrusted(message.form_error, max_len=300, style=tone(self, "error")))
             return
         outcome = message.outcome
         if outcome is None or not outcome.ok or message.lookup is None:
             text = outcome.message if outcome is not None else "the look-up did not run"
-            self._show_message(untrusted(text, max_len=500, style="bold red"))
+            self._show_message(untrusted(text, max_len=500, style=tone(self, "error")))
             return
         self.lookup = message.lookup
         self.revealed = False

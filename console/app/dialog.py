@@ -9,6 +9,8 @@ from textual.binding import Binding, BindingType
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input
 
+from console.app.tone import TONES
+
 T = TypeVar("T")
 
 
@@ -16,6 +18,7 @@ class Dialog(ModalScreen[T]):
     """Dismissed with None when cancelled."""
 
     BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
 
     def __init__(self) -> None:
         super().__init__(classes="dialog-screen")

@@ -20,6 +20,7 @@ from textual.worker import get_current_worker
 
 from console.app.context import ConsoleContext
 from console.app.payer_source import PayerSource
+from console.app.tone import tone
 from engine import views
 
 T = TypeVar("T")
@@ -96,8 +97,9 @@ def ask_about(node: Widget, selected: T | None, noun: str, request: Callable[[T]
     node.post_message(request(selected))
 
 
-def mark_stale(node: DOMNode, text: Text) -> Text:
-    """Add the stale marker to a status line while the database cannot be read."""
+def mark_stale(node: Widget, text: Text) -> Text:
+    """Add the stale marker to a status line while the database cannot be read (`node` has
+    the tones among its component classes)."""
     if host(node).header_state.stale_since is not None:
-        text.append("  stale", style="bold red")
+        text.append("  stale", style=tone(node, "error"))
     return text

@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.worker import get_current_worker
 
 from console.app.host import context, host
+from console.app.tone import TONES
 
 
 class Fetched(Message, bubble=False):
@@ -108,6 +109,7 @@ class LiveWidget(Widget):
     """A widget with a LivePoller. Subclasses set POLL ("refresh" or "tail") and may set
     MIN_INTERVAL."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
     POLL: ClassVar[str] = "refresh"
     MIN_INTERVAL: ClassVar[float] = 0.0  # a floor under the refresh period for costly views
 

@@ -15,6 +15,7 @@ from console.app.dialog import Dialog, FieldDialog
 from console.app.host import host, in_worker
 from console.app.inputs import SafeInput
 from console.app.render import untrusted
+from console.app.tone import tone
 
 
 class PathPrompt(FieldDialog):
@@ -41,7 +42,7 @@ class PathPrompt(FieldDialog):
     def accepted(self) -> str | None:
         value = self.query_one("#prompt-input", Input).value.strip()
         if not value:
-            self.query_one("#prompt-hint", Static).update(Text("a path is needed", style="bold red"))
+            self.query_one("#prompt-hint", Static).update(Text("a path is needed", style=tone(self, "error")))
             return None
         return value
 

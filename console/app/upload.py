@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -23,6 +24,7 @@ from console.app.host import context
 from console.app.inputs import SafeInput
 from console.app.ops import Outcome, attempt
 from console.app.render import untrusted
+from console.app.tone import TONES, tone
 from engine.dates import parse_date
 from engine.submit import DEFAULT_WINDOW_DAYS, STRATEGIES, JobParams, submit_file
 from engine.text import safe_text
@@ -95,6 +97,7 @@ class UploadForm(ModalScreen[int | None]):
         Binding("ctrl+o", "browse", "Browse"),
     ]
     AUTO_FOCUS = "#upload-path"
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
 
     def __init__(self) -> None:
         super().__init__(classes="dialog-screen")
@@ -133,7 +136,7 @@ class UploadForm(ModalScreen[int | None]):
                 yield Button("Submit (ctrl+s)", id="upload-submit", variant="primary")
 
     def show_error(self, message: str) -> None:
-        self.query_one("#upload-error", Static).update(untrusted(message, max_len=600, style="bold red"))
+        self.query_one("#upload-error", Static).update(untrusted(message, max_len=600, style=tone(self, "error")))
 
     def action_close(self) -> None:
         tree = self.query_one("#upload-tree")
