@@ -8,8 +8,12 @@ whatever screen is on top.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
+from typing import ClassVar
 
+from rich.style import Style
 from rich.text import Text
 from sqlalchemy.engine import make_url
 from textual.app import ComposeResult
@@ -21,9 +25,12 @@ from console.app.context import ConsoleContext
 from console.app.host import HeaderState, host
 from console.app.live import LiveWidget
 from console.app.render import untrusted
+from console.app.tone import TONES, tone
 from engine import views
 from engine.alerts import ALERT
 from engine.models import Alert
+
+Tones = Callable[[str], Style]  # a tone's name -> its style (console.app.tone)
 
 NOTIFY_AT_ONCE = 3  # more new alerts than this in one refresh are summed up
 ALERT_TIMEOUT_S = 30.0
@@ -39,7 +46,7 @@ def broker_label(ctx: ConsoleContext) -> str:
         return "external"
 
 
-def header_left(ctx: ConsoleContext, state: HeaderState) -> Text:
+def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     text = Text(end="")
     text.append_text(untrusted(ctx.settings.site_name or "claimsops", max_len=32, style="bold"))
     text.append("  ")
@@ -48,7 +55,7 @@ def header_left(ctx: ConsoleContext, state: HeaderState) -> Text:
     text.append(ctx.db.backend)
     if state.stale_since is not None:
         stamp = state.stale_since.astimezone(ctx.tz).strftime("%H:%M:%S")
-        text.append(f" stale since {stamp}", style="bold red")
+        text.append(f" stale since {stamp}", style=tones("error"))
     elif state.site is None:
         text.append(" …", style="dim")
     else:
@@ -62,7 +69,7 @@ def header_left(ctx: ConsoleContext, state: HeaderState) -> Text:
     return text
 
 
-def header_right(ctx: ConsoleContext, state: HeaderState) -> Text:
+def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     op = ctx.operator
     text = Text(end="")
     text.append_text(untrusted(op.user, max_len=24))
@@ -72,7 +79,7 @@ def header_right(ctx: ConsoleContext, state: HeaderState) -> Text:
         text.append("alerts …", style="dim")
     elif state.site.open_alerts:
         count = state.site.open_alerts
-        text.append(f"⚠ {count} alert{'s' if count != 1 else ''}", style="bold yellow")
+        text.append(f"⚠ {count} alert{'s' if count != 1 else ''}", style=tones("warning"))
     else:
         text.append("0 alerts", style="dim")
     text.append("  ")
@@ -82,6 +89,8 @@ def header_right(ctx: ConsoleContext, state: HeaderState) -> Text:
 
 class HeaderBar(Widget):
     """Left: site, mode, database, broker. Right: operator, alerts, clock."""
+
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
 
     def compose(self) -> ComposeResult:
         yield Static(id="header-left")
@@ -97,8 +106,9 @@ class HeaderBar(Widget):
             right = self.query_one("#header-right", Static)
         except NoMatches:  # not composed yet: on_mount will render it
             return
-        left.update(header_left(app.ctx, app.header_state))
-        right.update(header_right(app.ctx, app.header_state))
+        tones = partial(tone, self)
+        left.update(header_left(app.ctx, app.header_state, tones))
+        right.update(header_right(app.ctx, app.header_state, tones))
 
 
 @dataclass

@@ -34,6 +34,7 @@ from console.app.requests import (
     Revealed,
     ShowJobLogs,
 )
+from console.app.tone import tone
 from engine import views
 from engine.jobs import JobNotFound, get_job
 from engine.models import Job, JobRow
@@ -245,7 +246,7 @@ class JobDetailView(LiveWidget):
         self.frame += 1
         if data.job is None:
             self.query_one("#detail-summary", Static).update(
-                Text(f"Job {self.job_id} does not exist.", style="bold red")
+                Text(f"Job {self.job_id} does not exist.", style=tone(self, "error"))
             )
             return
         self.job = data.job
@@ -289,7 +290,7 @@ class JobDetailView(LiveWidget):
         if self.matching is not None:
             text.append(f" · {self.matching:,} matching · {len(self.table.order):,} loaded")
         if self.revealed:
-            text.append(" · PHI revealed (ctrl+r hides)", style="bold yellow")
+            text.append(" · PHI revealed (ctrl+r hides)", style=tone(self, "warning"))
         else:
             text.append(" · PHI masked (ctrl+r reveals)", style="dim")
         self.query_one("#detail-rows-title", Static).update(mark_stale(self, text))

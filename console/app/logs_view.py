@@ -25,6 +25,7 @@ from console.app.live import LiveWidget
 from console.app.log_pane import LogEntry, LogPane
 from console.app.prompt import Picker, pick_read
 from console.app.render import level_text, untrusted
+from console.app.tone import tone
 from engine import views
 from engine.logsink import LogFilter, LogTail, last_lines
 from engine.models import LogRecord
@@ -178,12 +179,12 @@ class LogsView(LiveWidget):
     def _show_status(self) -> None:
         text = Text(end="")
         if self.following:
-            text.append("▶ following", style="bold green")
+            text.append("▶ following", style=tone(self, "ok"))
         else:
-            text.append("⏸ paused", style="bold yellow")
+            text.append("⏸ paused", style=tone(self, "warning"))
             if self.new_count:
                 more = "+" if self.new_count >= NEW_CAP else ""
-                text.append(f" · {self.new_count:,}{more} new lines (f follows)", style="bold yellow")
+                text.append(f" · {self.new_count:,}{more} new lines (f follows)", style=tone(self, "warning"))
         text.append(f" · lines {self.lines or 'all'}")
         text.append(" · service ")
         text.append_text(untrusted(self.flt.service or "all", max_len=24))
