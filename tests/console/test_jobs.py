@@ -51,8 +51,7 @@ async def test_newest_first_with_status_icons_and_colours(make_app: AppFactory, 
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(200, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         assert view.table.order == [str(i) for i in sorted(ids.values(), reverse=True)]
         expected = {
             "pending": ("◷ PENDING", "grey62"), "processing": ("⠋ PROCESSING", "dodger_blue1"),
@@ -140,8 +139,7 @@ async def test_filter_by_text_and_status(make_app: AppFactory, sqlite_db: Databa
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await pilot.press("slash")
         assert app.focused is not None and app.focused.id == "jobs-filter-text"
         await pilot.press(*"running")
@@ -177,8 +175,7 @@ async def test_enter_opens_the_detail_and_esc_comes_back(make_app: AppFactory, s
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         view.table.move_cursor(row=view.table.order.index(str(ids["completed"])))
         await open_with(pilot, "enter", JobDetailScreen, "the detail")
         assert app.screen.job_id == ids["completed"]
@@ -186,6 +183,13 @@ async def test_enter_opens_the_detail_and_esc_comes_back(make_app: AppFactory, s
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen), what="back")
         assert view.table.cursor_key == str(ids["completed"])
+
+
+async def seeded_jobs_tab(pilot: Pilot) -> JobsView:
+    """The Jobs tab with the seven jobs of seed_jobs loaded."""
+    view = pilot.app.jobs_view
+    await loaded(pilot, view, 7)
+    return view
 
 
 async def select(pilot: Pilot, view: JobsView, job_id: int) -> None:
@@ -197,8 +201,7 @@ async def test_cancel_asks_first_with_no_focused(make_app: AppFactory, sqlite_db
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["processing"])
         for refuse in ("n", "escape"):
             await open_with(pilot, "c", ConfirmDialog, "the dialog")
@@ -234,8 +237,7 @@ async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["failed"])
         await open_with(pilot, "R", ConfirmDialog, "the dialog")
         assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
@@ -257,8 +259,7 @@ async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["completed"])
         await open_with(pilot, "e", PathPrompt, "the path prompt")
         field = app.screen.query_one(Input)
@@ -289,8 +290,7 @@ async def test_l_shows_this_jobs_logs(make_app: AppFactory, sqlite_db: Database)
     add_log(sqlite_db, "line of another job", job_id=ids["completed"])
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["failed"])
         await pilot.press("l")
         await on_screen(pilot, "line of the failed job")
