@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from rich.text import Text
-from textual.message import Message
 from textual.screen import Screen
 
 from console.app import requests as rq
@@ -38,8 +37,6 @@ class ActionHost(ConsoleHost, Protocol):
     """What the handler asks of the App."""
 
     def push_screen(self, screen: Screen[Any], callback: Callable[[Any], None] | None = None) -> Any: ...
-
-    def post_message(self, message: Message) -> bool: ...
 
     def run_worker(self, work: Callable[[], None], *, thread: bool, group: str, exit_on_error: bool) -> Any: ...
 
@@ -75,16 +72,16 @@ class OperatorActions:
     # -- the one way in --
 
     def handle(self, request: rq.OperatorRequest) -> None:
-        refusal = self._stale_request(request)
-        if refusal:
-            self.app.say(refusal, "warning")
+        reason = self._why_not(request)
+        if reason:
+            self.app.say(reason, "warning")
             return
         if not self.app.ctx.operator.can_act or isinstance(request, rq.RefusedAction):
             self._work(lambda: refuse(self.app.ctx, request.action, request.target), self._failed_only)
             return
         self._perform[type(request)](request)
 
-    def _stale_request(self, request: rq.OperatorRequest) -> str:
+    def _why_not(self, request: rq.OperatorRequest) -> str:
         """Why the request cannot be done, from what the console knows ("" when it can)."""
         if isinstance(request, rq.CancelJob | rq.RetryJob):
             job = request.job

@@ -59,7 +59,6 @@ class AuditView(LiveWidget):
         super().__init__(id=id)
         self.flt = views.AuditQuery()
         self.loaded = False
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
@@ -130,10 +129,9 @@ class AuditView(LiveWidget):
         if flt == self.flt:
             return
         self.flt = flt
-        self._reload = True
         self.loaded = False
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def action_filter(self) -> None:
         self.query_one("#audit-filter").display = True

@@ -159,7 +159,6 @@ class HealthView(LiveWidget):
         self.states: list[HealthState] = []
         self.loaded = False
         self.checking = False
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")

@@ -205,7 +205,6 @@ class JobDetailView(LiveWidget):
         self.frame = 0
         self.rows: dict[str, JobRow] = {}
         self.matching: int | None = None
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-top"):
@@ -313,10 +312,9 @@ class JobDetailView(LiveWidget):
         if outcome == self.outcome:
             return
         self.outcome = outcome
-        self._reload = True
         self.matching = None
         self._show_title()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def on_revealed(self, message: Revealed) -> None:
         message.stop()

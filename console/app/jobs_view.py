@@ -139,7 +139,6 @@ class JobsView(LiveWidget):
         self.summaries: dict[str, JobSummary] = {}
         self.frame = 0
         self.total: int | None = None
-        self._reload = True
         self._select_when_seen: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -210,8 +209,7 @@ class JobsView(LiveWidget):
             if data.entered:
                 self._merge(data.entered, now, animate)
             if len(feed.newer) > PAGE:  # far behind: start again from the newest
-                self._reload = True
-                self.refresh_data()
+                self.start_over(drop_in_flight=False)
             elif feed.newer:
                 table.add_head([self._row(job, now, animate) for job in feed.newer])
         self._prune()
@@ -292,8 +290,7 @@ class JobsView(LiveWidget):
         if self._filtered:
             self.flt = views.JobQuery()
             self._reset_filter_widgets()
-        self._reload = True
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_status()
@@ -346,10 +343,9 @@ class JobsView(LiveWidget):
         self.table.focus()
 
     def _apply_filter(self) -> None:
-        self._reload = True
         self.total = None
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     # -- actions on the selected job --
 

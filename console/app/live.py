@@ -116,6 +116,7 @@ class LiveWidget(Widget):
     def __init__(self, *children: Widget, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(*children, id=id, classes=classes)
         self.poller: LivePoller | None = None
+        self._reload = True  # the next refresh loads the view from scratch
 
     def on_mount(self) -> None:
         ctx = context(self)
@@ -156,6 +157,11 @@ class LiveWidget(Widget):
         if invalidate:
             self.poller.invalidate()
         self.poller.request()
+
+    def start_over(self, *, drop_in_flight: bool = True) -> None:
+        """Load the view from scratch now (a new filter; far behind the newest records)."""
+        self._reload = True
+        self.refresh_data(invalidate=drop_in_flight)
 
     def start_fetch(self, generation: int, request: Any) -> None:
         self._fetch_worker(generation, request)

@@ -99,7 +99,6 @@ class LogsView(LiveWidget):
         self.last_id = 0
         self.tail: LogTail | None = None
         self.more_older = False
-        self._reload = True
         self._loading_older = False
 
     def compose(self) -> ComposeResult:
@@ -153,8 +152,7 @@ class LogsView(LiveWidget):
                 self._scroll_to_newest()
         elif request.mode == "tail":
             if len(data.records) > request.window:  # far behind: start from the newest lines
-                self._reload = True
-                self.refresh_data()
+                self.start_over(drop_in_flight=False)
             elif data.records:
                 before = len(pane.entries)
                 pane.append([log_entry(r, tz) for r in data.records], keep=self.window)
@@ -206,11 +204,10 @@ class LogsView(LiveWidget):
         if flt == self.flt:
             return
         self.flt = flt
-        self._reload = True
         self.following = True
         self.new_count = 0
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def set_job(self, job_id: int | None) -> None:
         with self.prevent(Input.Changed):
@@ -263,10 +260,9 @@ class LogsView(LiveWidget):
         if lines not in LINE_CHOICES:
             raise ValueError(f"lines must be one of {LINE_CHOICES}")
         self.lines = lines
-        self._reload = True
         self.following = True
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     # -- follow, wrap, paging back --
 
@@ -278,9 +274,8 @@ class LogsView(LiveWidget):
             return
         self.following = following
         if following:
-            self._reload = True
             self.new_count = 0
-            self.refresh_data(invalidate=True)
+            self.start_over()
         self._show_status()
 
     def action_toggle_wrap(self) -> None:

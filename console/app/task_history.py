@@ -59,7 +59,6 @@ class RunHistoryView(LiveWidget):
         self.shown_run: int | None = None
         self.shown_last_line = 0
         self.loaded = False
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
