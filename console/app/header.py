@@ -8,12 +8,10 @@ whatever screen is on top.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import ClassVar
 
-from rich.style import Style
 from rich.text import Text
 from sqlalchemy.engine import make_url
 from textual.app import ComposeResult
@@ -25,12 +23,10 @@ from console.app.context import ConsoleContext
 from console.app.host import HeaderState, host
 from console.app.live import LiveWidget
 from console.app.render import untrusted
-from console.app.tone import TONES, tone
+from console.app.tone import TONES, Tones, tone
 from engine import views
 from engine.alerts import ALERT
 from engine.models import Alert
-
-Tones = Callable[[str], Style]  # a tone's name -> its style (console.app.tone)
 
 NOTIFY_AT_ONCE = 3  # more new alerts than this in one refresh are summed up
 ALERT_TIMEOUT_S = 30.0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -22,6 +23,7 @@ from console.app.host import context, host, in_worker, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import At, ago, millis, right, stamp, untrusted
+from console.app.tone import Tones, tone
 from engine import alerts as alertlib
 from engine import health, views
 from engine.models import Alert, HealthState
@@ -36,7 +38,7 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
     health.DEGRADED: ("◭", "bold yellow"),
     health.FAILING: ("✕", "bold red"),
 }
-OVERALL_STYLE = {health.HEALTHY: "bold green", health.DEGRADED: "bold yellow", health.UNHEALTHY: "bold red"}
+OVERALL_TONE = {health.HEALTHY: "ok", health.DEGRADED: "warning", health.UNHEALTHY: "error"}
 
 def short_span(delta: timedelta) -> str:
     """12m, 3h, 2d: how long a state has lasted, in one unit."""
@@ -93,31 +95,31 @@ ALERT_COLUMNS: tuple[Column[Alert], ...] = (
 )
 
 
-def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo) -> Text:
+def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: Tones) -> Text:
     text = Text(end="")
     if not rows:
-        text.append("no checks recorded yet", style="bold yellow")
+        text.append("no checks recorded yet", style=tones("warning"))
         text.append(" — the scheduler's health_check_alert task records them (every 5 min by default);"
                     " c checks now", style="dim")
         return text
     results = [health.CheckResult(r.check, r.state, r.detail, r.latency_ms) for r in rows]
     status = health.overall(results)
     text.append("overall ")
-    text.append(status, style=OVERALL_STYLE.get(status, ""))
+    text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
     checked = max(r.checked_at for r in rows)
     text.append(f" · recorded {checked.astimezone(tz).strftime('%H:%M:%S')} ({ago(checked, now)})", style="dim")
     if now - checked > STALE_AFTER:
-        text.append(" · stale: is the scheduler running?", style="bold yellow")
+        text.append(" · stale: is the scheduler running?", style=tones("warning"))
     text.append(" · c checks now", style="dim")
     return text
 
 
-def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneInfo) -> Text:
+def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneInfo, tones: Tones) -> Text:
     text = Text(end="")
     text.append(f"Checked now at {at.astimezone(tz).strftime('%H:%M:%S')}", style="bold")
     status = health.overall(results)
     text.append(" · ")
-    text.append(status, style=OVERALL_STYLE.get(status, ""))
+    text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
     text.append(" · not recorded (alerts come from the scheduler's checks)", style="dim")
     for result in results:
         text.append("\n")
@@ -206,7 +208,7 @@ class HealthView(LiveWidget):
     def _show_titles(self) -> None:
         ctx = context(self)
         if self.loaded:
-            overall = overall_text(self.states, ctx.now(), ctx.tz)
+            overall = overall_text(self.states, ctx.now(), ctx.tz, partial(tone, self))
         else:
             overall = Text("loading…", style="dim")
         mark_stale(self, overall)
@@ -238,7 +240,7 @@ class HealthView(LiveWidget):
     def _checked(self, checked: tuple[list[health.CheckResult], datetime]) -> None:
         self.checking = False
         results, at = checked
-        self.query_one("#health-now", Static).update(checked_now_text(results, at, context(self).tz))
+        self.query_one("#health-now", Static).update(checked_now_text(results, at, context(self).tz, partial(tone, self)))
 
     def focus_main(self) -> None:
         self.alerts_table.focus()

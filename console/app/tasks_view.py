@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import partial
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -26,6 +27,7 @@ from console.app.live import LiveWidget
 from console.app.paged_table import Column, PagedTable, cells_of
 from console.app.render import ago, right, seconds_text, until, untrusted
 from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
+from console.app.tone import Tones, tone
 from engine import leases, tasks
 
 STATE_STYLE: dict[str, tuple[str, str]] = {
@@ -128,10 +130,10 @@ def task_detail(task: tasks.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
     return text
 
 
-def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo) -> Text:
+def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo, tones: Tones) -> Text:
     text = Text(end="")
     if leader is None:
-        text.append("scheduler not running", style="bold yellow")
+        text.append("scheduler not running", style=tones("warning"))
         text.append(" — run now, pause and schedule changes wait until one starts", style="yellow")
         return text
     text.append("scheduler ")
@@ -190,7 +192,7 @@ class SchedulersView(LiveWidget):
 
     def _show_leader(self) -> None:
         ctx = context(self)
-        text = leader_text(self.data.leader if self.data else None, ctx.tz) if self.data else Text("loading…", style="dim")
+        text = leader_text(self.data.leader, ctx.tz, partial(tone, self)) if self.data else Text("loading…", style="dim")
         mark_stale(self, text)
         self.query_one("#tasks-leader", Static).update(text)
 

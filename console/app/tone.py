@@ -5,10 +5,13 @@ In the default stylesheet they are the ANSI colours the console has always shown
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.style import Style
 from textual.widget import Widget
 
 TONES = {"tone--error", "tone--warning", "tone--ok"}
+Tones = Callable[[str], Style]  # a tone's name -> its style, for text built outside a widget
 
 
 def tone(node: Widget, name: str) -> Style:
