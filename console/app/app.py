@@ -2,8 +2,8 @@
 
 The App takes its dependencies (settings, database, operator, clock, payer) in its constructor,
 so tests inject a database, an operator, a fixed clock and a payer simulator. Data is read only
-in worker threads (see live.py); operator actions go through engine.actions.perform in worker
-threads (ops.py).
+in worker threads (see live.py); the views ask for operator actions and navigation with typed
+messages (requests.py), and operator actions go through one handler (actions.py).
 """
 
 from __future__ import annotations
@@ -14,40 +14,40 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
-from textual import work
+from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
-from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
 from textual.widgets import Footer, TabbedContent, TabPane
-from textual.worker import get_current_worker
 
+from console.app import requests as rq
+from console.app.actions import OperatorActions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.context import Clock, ConsoleContext, system_clock
+from console.app.detail_screen import DetailScreen
 from console.app.exit_signals import exit_on_signals
-from console.app.header import HeaderBar, HeaderState, SiteProbe
+from console.app.header import HeaderBar, SiteProbe
 from console.app.health_view import HealthView
 from console.app.help import HelpScreen
-from console.app.job_actions import JobActions
-from console.app.job_detail import JobDetailScreen, JobDetailView
+from console.app.host import HeaderState, WorkDone
+from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
 from console.app.live import TabView
 from console.app.logs_view import LogsView
-from console.app.ops import Outcome, attempt, guarded, refuse
 from console.app.palette import palette_commands, view_keys
 from console.app.payer_source import PayerSource
 from console.app.session_record import SessionRecord
 from console.app.stats_view import StatsView
-from console.app.task_history import RunHistoryScreen, RunHistoryView
+from console.app.task_history import RunHistoryScreen
 from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
 from engine.alerts import SiteStatus
 from engine.config import Settings
 from engine.db import Database
-from engine.errors import describe, is_database_error
+from engine.errors import describe
 from engine.payer.client import PayerSettings
 from engine.text import safe_text
 
@@ -71,21 +71,6 @@ VIEWS: dict[str, Callable[[], Widget]] = {
     "claims": lambda: ClaimsView(id="claims-view"),
     "audit": lambda: AuditView(id="audit-view"),
 }
-
-
-class OpFinished(Message, bubble=False):
-    def __init__(self, outcome: Outcome, done: Callable[[Outcome], None] | None) -> None:
-        super().__init__()
-        self.outcome = outcome
-        self.done = done
-
-
-class ReadFinished(Message, bubble=False):
-    def __init__(self, value: Any, error: BaseException | None, done: Callable[[Any], None]) -> None:
-        super().__init__()
-        self.value = value
-        self.error = error
-        self.done = done
 
 
 class MainScreen(Screen[None]):
@@ -167,7 +152,7 @@ class ConsoleApp(App[int]):
         self.title = safe_text(f"{settings.site_name or 'claimsops'} console", max_len=60)
         self.header_state = HeaderState()
         self.render_errors: list[str] = []
-        self.job_actions = JobActions(self)
+        self.actions = OperatorActions(self)
         if still:
             self.animation_level = "none"
 
@@ -235,10 +220,8 @@ class ConsoleApp(App[int]):
 
     def active_view(self) -> TabView | None:
         top = self.top_screen()
-        if isinstance(top, JobDetailScreen):
-            return top.query_one(JobDetailView)
-        if isinstance(top, RunHistoryScreen):
-            return top.query_one(RunHistoryView)
+        if isinstance(top, DetailScreen):
+            return top.view
         if isinstance(top, MainScreen):
             return top.active_view()
         return None
@@ -313,10 +296,8 @@ class ConsoleApp(App[int]):
     def action_help(self) -> None:
         screen = self.screen
         top = self.top_screen()
-        if isinstance(top, JobDetailScreen):
-            name = f"Job {top.job_id}"
-        elif isinstance(top, RunHistoryScreen):
-            name = f"Runs of {top.task_name}"
+        if isinstance(top, DetailScreen):
+            name = top.help_name
         elif isinstance(top, MainScreen):
             name = dict(TABS).get(top.active_tab(), "Console")
         else:
@@ -335,68 +316,33 @@ class ConsoleApp(App[int]):
     def _goto(self, tab_id: str) -> Callable[[], None]:
         return lambda: self.action_tab(tab_id)
 
-    # -- operator actions --
+    # -- requests from the views --
 
-    def run_op(
-        self, action: str, target: str, do: Callable[[], Any], done: Callable[[Outcome], None] | None = None
-    ) -> None:
-        """perform() in a worker; a failure or refusal is shown as a notification."""
-        self._op_worker(action, target, do, done)
+    @on(rq.OperatorRequest)
+    def _operator_request(self, request: rq.OperatorRequest) -> None:
+        request.stop()
+        self.actions.handle(request)
 
-    @work(thread=True, exit_on_error=False, group="operator-action")
-    def _op_worker(self, action: str, target: str, do: Callable[[], Any], done: Callable[[Outcome], None] | None) -> None:
-        self.post_message(OpFinished(attempt(self.ctx, action, target, do), done))
+    def on_work_done(self, message: WorkDone) -> None:
+        message.callback(message.value)
 
-    def run_guarded(self, do: Callable[[], Any], done: Callable[[Outcome], None] | None = None) -> None:
-        """An engine action that checks the role and audits by itself (engine.tasks), in a
-        worker; a failure or refusal is shown as a notification."""
-        self._guarded_worker(do, done)
+    def on_open_job(self, request: rq.OpenJob) -> None:
+        self.open_job(request.job_id)
 
-    @work(thread=True, exit_on_error=False, group="operator-action")
-    def _guarded_worker(self, do: Callable[[], Any], done: Callable[[Outcome], None] | None) -> None:
-        self.post_message(OpFinished(guarded(do), done))
+    def on_open_task_history(self, request: rq.OpenTaskHistory) -> None:
+        self.push_screen(RunHistoryScreen(request.task))
 
-    def refuse_op(self, action: str, target: str) -> None:
-        """A read-only operator pressed an action key: perform() refuses and audits it."""
-        self._refuse_worker(action, target)
-
-    @work(thread=True, exit_on_error=False, group="operator-action")
-    def _refuse_worker(self, action: str, target: str) -> None:
-        self.post_message(OpFinished(refuse(self.ctx, action, target), None))
-
-    def on_op_finished(self, message: OpFinished) -> None:
-        outcome = message.outcome
-        if not outcome.ok:
-            self.say(outcome.message, "error")
-        if message.done is not None:
-            message.done(outcome)
-
-    def run_read(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        self._read_worker(fn, done)
-
-    @work(thread=True, exit_on_error=False, group="console-read")
-    def _read_worker(self, fn: Callable[[], Any], done: Callable[[Any], None]) -> None:
-        worker = get_current_worker()
-        try:
-            value, error = fn(), None
-        except Exception as exc:
-            value, error = None, exc
-        if not worker.is_cancelled:
-            self.post_message(ReadFinished(value, error, done))
-
-    def on_read_finished(self, message: ReadFinished) -> None:
-        if message.error is not None:
-            if is_database_error(message.error):
-                self.report_error(message.error)
-            self.say(describe(message.error), "error")
-            return
-        message.done(message.value)
+    def on_show_job_logs(self, request: rq.ShowJobLogs) -> None:
+        self.show_tab("logs")
+        self.logs_view.set_job(request.job_id)
 
     def open_job(self, job_id: int) -> None:
         self.push_screen(JobDetailScreen(job_id))
 
-    def open_task_history(self, task: str) -> None:
-        self.push_screen(RunHistoryScreen(task))
+    def select_new_job(self, job_id: int) -> None:
+        """Back on the Jobs tab, the cursor on this job as soon as a refresh brings it in."""
+        self.show_tab("jobs")
+        self.jobs_view.select_when_seen(job_id)
 
     def show_tab(self, tab_id: str) -> MainScreen:
         """Back on the main screen, on this tab."""

@@ -4,74 +4,46 @@ in the target or detail (`/`); `esc` clears the filters. New entries appear at t
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field, replace
-from zoneinfo import ZoneInfo
+from dataclasses import replace
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import DataTable, Input, Static
 
+from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.host import context, host, mark_stale
 from console.app.inputs import SafeInput
-from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
-from console.app.prompt import Picker
-from console.app.render import untrusted
+from console.app.live import LiveWidget
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.prompt import Picker, pick_read
+from console.app.render import right, stamp, untrusted
+from engine import audit
 from engine.actions import ACTIONS
-from engine.audit import AuditQuery, audit_newer, audit_page, audit_users
+from engine.audit import AuditQuery
 from engine.models import AuditEntry
 
 PAGE = 200
 MAX_ROWS = 600
 OUTCOME_STYLE = {"ok": "green", "refused": "bold yellow", "failed": "bold red"}
 
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "#", 6),
-    ("at", "When", 14),
-    ("user", "User", 10),
-    ("from", "From", 13),
-    ("action", "Action", 13),
-    ("outcome", "Outcome", 8),
-    ("target", "Target", 16),
-    ("detail", "Detail", 20),
+# the cells of an entry are drawn for the site's zone
+COLUMNS: tuple[Column[AuditEntry], ...] = (
+    Column("id", "#", 6, lambda entry, tz: right(str(entry.id))),
+    Column("at", "When", 14, lambda entry, tz: stamp(entry.at, tz)),
+    Column("user", "User", 10, lambda entry, tz: untrusted(entry.user, max_len=40, style="bold")),
+    Column("from", "From", 13, lambda entry, tz: untrusted(entry.client_addr, max_len=64)),
+    Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="cyan")),
+    Column("outcome", "Outcome", 8,
+           lambda entry, tz: untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, ""))),
+    Column("target", "Target", 16, lambda entry, tz: untrusted(entry.target, max_len=255), stretch=1),
+    Column("detail", "Detail", 20, lambda entry, tz: untrusted(entry.detail, max_len=500), stretch=2),
 )
 
 
-def audit_cells(entry: AuditEntry, tz: ZoneInfo) -> Cells:
-    return (
-        Text(str(entry.id), justify="right", end=""),
-        Text(entry.at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
-        untrusted(entry.user, max_len=40, style="bold"),
-        untrusted(entry.client_addr, max_len=64),
-        untrusted(entry.action, max_len=32, style="cyan"),
-        untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, "")),
-        untrusted(entry.target, max_len=255),
-        untrusted(entry.detail, max_len=500),
-    )
-
-
-@dataclass(frozen=True)
-class AuditRequest:
-    flt: AuditQuery
-    reload: bool
-    head_id: int | None
-    at_head: bool
-
-
-@dataclass
-class AuditData:
-    entries: list[AuditEntry] = field(default_factory=list)
-    newer: list[AuditEntry] = field(default_factory=list)
-
-
-class UsersFound(Message, bubble=False):
-    def __init__(self, users: list[str], error: BaseException | None = None) -> None:
-        super().__init__()
-        self.users = users
-        self.error = error
+FEED: Feed[AuditEntry] = Feed(audit.audit_page, audit.audit_newer, by_ids=None, page=PAGE)  # entries never change
 
 
 class AuditView(LiveWidget):
@@ -88,61 +60,41 @@ class AuditView(LiveWidget):
         super().__init__(id=id)
         self.flt = AuditQuery()
         self.loaded = False
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
         with Horizontal(id="audit-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", stretch={"detail": 2, "target": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
-                                           stamp=lambda: self.flt, added=self._show_status))
+        self.table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", columns=COLUMNS,
+            source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
+                               stamp=lambda: self.flt, added=self._show_status))
+        yield self.table
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(COLUMNS)
-        self.query_one("#audit-filter").display = False
-        self.query_one("#audit-filter-text", Input).cursor_blink = not context(self).still
         self._show_status()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#audit-table", PagedTable)
 
     # -- live --
 
-    def build_request(self) -> AuditRequest:
-        table = self.table
-        head = table.edge_key("before")
-        return AuditRequest(self.flt, self._reload or head is None, int(head) if head else None, not table.more_before)
+    def build_request(self) -> FeedRequest:
+        return FEED.request(self.table, self.flt, self._reload)
 
-    def fetch(self, request: AuditRequest) -> AuditData:
-        db = context(self).db
-        if request.reload:
-            return AuditData(entries=audit_page(db, request.flt, limit=PAGE + 1))
-        if request.at_head and request.head_id is not None:
-            return AuditData(newer=audit_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1))
-        return AuditData()
+    def fetch(self, request: FeedRequest) -> FeedData[AuditEntry]:
+        return FEED.fetch(context(self).db, request)
 
-    def render_data(self, request: AuditRequest, data: AuditData) -> None:
-        tz = context(self).tz
-        table = self.table
+    def render_data(self, request: FeedRequest, data: FeedData[AuditEntry]) -> None:
         self.loaded = True
-        if request.reload:
-            self._reload = False
-            more = len(data.entries) > PAGE
-            table.replace_rows([self._row(e, tz) for e in data.entries[:PAGE]], more_before=False, more_after=more)
-        elif len(data.newer) > PAGE:
-            self._reload = True
+        self._reload = not FEED.show(self.table, request, data, self._rows)
+        if self._reload:
             self.refresh_data()
-        elif data.newer:
-            table.add_head([self._row(e, tz) for e in data.newer])
         self._show_status()
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
 
-    def _row(self, entry: AuditEntry, tz: ZoneInfo) -> tuple[str, Cells]:
-        return str(entry.id), audit_cells(entry, tz)
+    def _rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
+        tz = context(self).tz
+        return [(str(e.id), cells_of(COLUMNS, e, tz)) for e in entries]
 
     def _show_status(self) -> None:
         table = self.table
@@ -166,8 +118,7 @@ class AuditView(LiveWidget):
                 text.append(" text ")
                 text.append_text(untrusted(repr(self.flt.text), max_len=40))
             text.append("  (esc clears)", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#audit-status", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -179,10 +130,9 @@ class AuditView(LiveWidget):
         if flt == self.flt:
             return
         self.flt = flt
-        self._reload = True
         self.loaded = False
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def action_filter(self) -> None:
         self.query_one("#audit-filter").display = True
@@ -215,41 +165,8 @@ class AuditView(LiveWidget):
         self.app.push_screen(Picker("Action", choices, self.flt.action), picked)
 
     def action_pick_user(self) -> None:
-        self._find_users()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="audit-users")
-    def _find_users(self) -> None:
-        try:
-            users = audit_users(context(self).db)
-        except Exception as exc:
-            self.post_message(UsersFound([], exc))
-            return
-        self.post_message(UsersFound(users))
-
-    def on_users_found(self, message: UsersFound) -> None:
-        message.stop()
-        if message.error is not None:
-            console_app(self).report_error(message.error)
-            return
-        choices = [(Text("all users"), "")] + [(untrusted(u, max_len=40), u) for u in message.users]
-
-        def picked(value: str | None) -> None:
-            if value is not None:
-                self.set_filter(replace(self.flt, user=value))
-
-        self.app.push_screen(Picker("User", choices, self.flt.user), picked)
-
-    # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, flt: AuditQuery) -> list[AuditEntry]:
-        db = context(self).db
-        if side == "after":
-            return audit_page(db, flt, before_id=edge, limit=PAGE + 1)
-        return audit_newer(db, flt, after_id=edge, limit=PAGE + 1)
-
-    def _page_rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
-        tz = context(self).tz
-        return [self._row(e, tz) for e in entries]
+        pick_read(self, "User", "all users", lambda: audit.audit_users(context(self).db), self.flt.user,
+                  lambda user: self.set_filter(replace(self.flt, user=user)))
 
     def focus_main(self) -> None:
         self.table.focus()

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -24,10 +25,12 @@ from textual.widget import Widget
 from textual.widgets import Input, Label, Static
 from textual.worker import get_current_worker
 
+from console.app.host import context, host
 from console.app.inputs import SafeInput
-from console.app.live import console_app, context
 from console.app.ops import Outcome, attempt
 from console.app.render import masked, money, untrusted
+from console.app.requests import RefusedAction, Reveal, Revealed
+from console.app.tone import TONES, tone
 from engine.claim_lookup import (
     ClaimLookup,
     LookupInputError,
@@ -171,6 +174,7 @@ class ClaimsView(Widget):
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)"),
         Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–7 switch tabs)"),
     ]
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
     poller = None  # the tab switch does not refresh it
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -178,6 +182,7 @@ class ClaimsView(Widget):
         self.busy = False
         self.lookup: ClaimLookup | None = None
         self.revealed = False
+        self._revealing: ClaimLookup | None = None  # the look-up whose name a reveal was asked for
 
     def compose(self) -> ComposeResult:
         yield Static(id="claims-source", classes="status-line")
@@ -198,9 +203,6 @@ class ClaimsView(Widget):
 
     def on_mount(self) -> None:
         ctx = context(self)
-        still = ctx.still
-        for field_ in self.query(Input):
-            field_.cursor_blink = not still
         if ctx.settings.payer_tin:
             self.query_one("#claims-tin", Input).value = ctx.settings.payer_tin
         self._show_source()
@@ -212,7 +214,7 @@ class ClaimsView(Widget):
 
     def _show_source(self) -> None:
         text = Text("Look up one claim at the ", end="")
-        text.append_text(untrusted(console_app(self).payer.describe(), max_len=120, style="bold"))
+        text.append_text(untrusted(host(self).payer.describe(), max_len=120, style="bold"))
         if not context(self).operator.can_act:
             text.append(" · read-only: look-ups are refused", style="yellow")
         self.query_one("#claims-source", Static).update(text)
@@ -240,20 +242,20 @@ class ClaimsView(Widget):
         return LookupForm(values["number"], start, end, values["tin"], ctx.settings.payer_id, today)
 
     def action_lookup(self) -> None:
-        app = console_app(self)
+        app = host(self)
         if self.busy:
             app.say("a look-up is already running")
             return
         number = self.query_one("#claims-number", Input).value.strip()
         if not app.ctx.operator.can_act:
-            app.refuse_op("claim.lookup", f"claim {number}" if number else "claim look-up")
+            self.post_message(RefusedAction("claim.lookup", f"claim {number}" if number else "claim look-up"))
             return
         try:
             form = self._read_form()
             if not form.claim_number:
                 raise LookupInputError("claim number: type the claim number to look up")
         except LookupInputError as exc:
-            self._show_message(untrusted(describe(exc), max_len=300, style="bold red"))
+            self._show_message(untrusted(describe(exc), max_len=300, style=tone(self, "error")))
             self.focus_main()
             return
         self.busy = True
@@ -265,7 +267,7 @@ class ClaimsView(Widget):
     def _lookup(self, form: LookupForm) -> None:
         worker = get_current_worker()  # cancelled when the console closes: the look-up stops too
         ctx = context(self)
-        source = console_app(self).payer
+        source = host(self).payer
         try:
             tin = form.tin or source.default_tin()
             request = check_request(form.claim_number, tin=tin, payer_id=form.payer_id, start=form.start,
@@ -294,12 +296,12 @@ class ClaimsView(Widget):
         message.stop()
         self.busy = False
         if message.form_error:
-            self._show_message(untrusted(message.form_error, max_len=300, style="bold red"))
+            self._show_message(untrusted(message.form_error, max_len=300, style=tone(self, "error")))
             return
         outcome = message.outcome
         if outcome is None or not outcome.ok or message.lookup is None:
             text = outcome.message if outcome is not None else "the look-up did not run"
-            self._show_message(untrusted(text, max_len=500, style="bold red"))
+            self._show_message(untrusted(text, max_len=500, style=tone(self, "error")))
             return
         self.lookup = message.lookup
         self.revealed = False
@@ -316,7 +318,7 @@ class ClaimsView(Widget):
     # -- reveal --
 
     def action_reveal(self) -> None:
-        app = console_app(self)
+        app = host(self)
         lookup = self.lookup
         if lookup is None or not lookup.found:
             app.say("no patient name to reveal: look a claim up first", "warning")
@@ -325,13 +327,14 @@ class ClaimsView(Widget):
             self.revealed = False
             self._show_result()
             return
+        self._revealing = lookup
+        self.post_message(Reveal(self, f"claim {lookup.request.claim_number}", "patient name"))
 
-        def done(outcome: Outcome) -> None:
-            if outcome.ok and self.lookup is lookup:
-                self.revealed = True
-                self._show_result()
-
-        app.run_op("reveal", f"claim {lookup.request.claim_number}", lambda: "patient name", done)
+    def on_revealed(self, message: Revealed) -> None:
+        message.stop()
+        if self.lookup is not None and self.lookup is self._revealing:
+            self.revealed = True
+            self._show_result()
 
     def action_leave_form(self) -> None:
         self.query_one("#claims-result-box").focus()

@@ -6,11 +6,12 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Static
 
+from console.app.dialog import Dialog
 
-class ConfirmDialog(ModalScreen[bool]):
+
+class ConfirmDialog(Dialog[bool], inherit_bindings=False):
     BINDINGS = [
         Binding("y", "answer(True)", "Yes"),
         Binding("n", "answer(False)", "No"),
@@ -19,7 +20,7 @@ class ConfirmDialog(ModalScreen[bool]):
     AUTO_FOCUS = "#confirm-no"
 
     def __init__(self, question: Text, detail: Text | None = None, *, yes_label: str = "Yes") -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.question = question
         self.detail = detail
         self.yes_label = yes_label

@@ -9,7 +9,8 @@ whatever screen is on top.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from functools import partial
+from typing import ClassVar
 
 from rich.text import Text
 from sqlalchemy.engine import make_url
@@ -19,20 +20,16 @@ from textual.widget import Widget
 from textual.widgets import Static
 
 from console.app.context import ConsoleContext
-from console.app.live import LiveWidget, console_app
+from console.app.host import HeaderState, host
+from console.app.live import LiveWidget
 from console.app.render import untrusted
-from engine.alerts import ALERT, SiteStatus, alerts_after, site_status
+from console.app.tone import TONES, Tones, tone
+from engine import alerts
+from engine.alerts import ALERT, SiteStatus
 from engine.models import Alert
 
 NOTIFY_AT_ONCE = 3  # more new alerts than this in one refresh are summed up
 ALERT_TIMEOUT_S = 30.0
-
-
-@dataclass(frozen=True)
-class HeaderState:
-    site: SiteStatus | None = None
-    stale_since: datetime | None = None
-    last_error: str = ""
 
 
 def broker_label(ctx: ConsoleContext) -> str:
@@ -45,7 +42,7 @@ def broker_label(ctx: ConsoleContext) -> str:
         return "external"
 
 
-def header_left(ctx: ConsoleContext, state: HeaderState) -> Text:
+def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     text = Text(end="")
     text.append_text(untrusted(ctx.settings.site_name or "claimsops", max_len=32, style="bold"))
     text.append("  ")
@@ -54,7 +51,7 @@ def header_left(ctx: ConsoleContext, state: HeaderState) -> Text:
     text.append(ctx.db.backend)
     if state.stale_since is not None:
         stamp = state.stale_since.astimezone(ctx.tz).strftime("%H:%M:%S")
-        text.append(f" stale since {stamp}", style="bold red")
+        text.append(f" stale since {stamp}", style=tones("error"))
     elif state.site is None:
         text.append(" …", style="dim")
     else:
@@ -68,7 +65,7 @@ def header_left(ctx: ConsoleContext, state: HeaderState) -> Text:
     return text
 
 
-def header_right(ctx: ConsoleContext, state: HeaderState) -> Text:
+def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     op = ctx.operator
     text = Text(end="")
     text.append_text(untrusted(op.user, max_len=24))
@@ -78,7 +75,7 @@ def header_right(ctx: ConsoleContext, state: HeaderState) -> Text:
         text.append("alerts …", style="dim")
     elif state.site.open_alerts:
         count = state.site.open_alerts
-        text.append(f"⚠ {count} alert{'s' if count != 1 else ''}", style="bold yellow")
+        text.append(f"⚠ {count} alert{'s' if count != 1 else ''}", style=tones("warning"))
     else:
         text.append("0 alerts", style="dim")
     text.append("  ")
@@ -89,6 +86,8 @@ def header_right(ctx: ConsoleContext, state: HeaderState) -> Text:
 class HeaderBar(Widget):
     """Left: site, mode, database, broker. Right: operator, alerts, clock."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
+
     def compose(self) -> ComposeResult:
         yield Static(id="header-left")
         yield Static(id="header-right")
@@ -97,14 +96,15 @@ class HeaderBar(Widget):
         self.update_state()
 
     def update_state(self) -> None:
-        app = console_app(self)
+        app = host(self)
         try:
             left = self.query_one("#header-left", Static)
             right = self.query_one("#header-right", Static)
         except NoMatches:  # not composed yet: on_mount will render it
             return
-        left.update(header_left(app.ctx, app.header_state))
-        right.update(header_right(app.ctx, app.header_state))
+        tones = partial(tone, self)
+        left.update(header_left(app.ctx, app.header_state, tones))
+        right.update(header_right(app.ctx, app.header_state, tones))
 
 
 @dataclass
@@ -136,13 +136,13 @@ class SiteProbe(LiveWidget):
         return self.seen_alert_id
 
     def fetch(self, request: int | None) -> SiteData:
-        db = console_app(self).ctx.db
-        status = site_status(db)
-        new = alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
+        db = host(self).ctx.db
+        status = alerts.site_status(db)
+        new = alerts.alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
         return SiteData(status, new)
 
     def render_data(self, request: int | None, data: SiteData) -> None:
-        app = console_app(self)
+        app = host(self)
         app.set_site_status(data.status)
         if request is None:
             self.seen_alert_id = data.status.newest_alert_id

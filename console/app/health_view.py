@@ -8,20 +8,22 @@ newest first, paged from the database.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.message import Message
 from textual.widgets import Static
 
-from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
-from console.app.render import ago, millis, untrusted
+from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.host import context, host, in_worker, mark_stale
+from console.app.live import LiveWidget
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.render import At, ago, millis, right, stamp, untrusted
+from console.app.tone import Tones, tone
 from engine import alerts as alertlib
 from engine import health
 from engine.models import Alert, HealthState
@@ -36,24 +38,7 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
     health.DEGRADED: ("◭", "bold yellow"),
     health.FAILING: ("✕", "bold red"),
 }
-OVERALL_STYLE = {health.HEALTHY: "bold green", health.DEGRADED: "bold yellow", health.UNHEALTHY: "bold red"}
-
-CHECK_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("check", "Check", 9),
-    ("state", "State", 11),
-    ("latency", "Latency", 8),
-    ("since", "Since", 17),
-    ("detail", "Detail", 30),
-)
-ALERT_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "#", 5),
-    ("raised", "Raised", 14),
-    ("check", "Check", 9),
-    ("kind", "Kind", 10),
-    ("open", "Open", 14),
-    ("message", "Message", 30),
-)
-
+OVERALL_TONE = {health.HEALTHY: "ok", health.DEGRADED: "warning", health.UNHEALTHY: "error"}
 
 def short_span(delta: timedelta) -> str:
     """12m, 3h, 2d: how long a state has lasted, in one unit."""
@@ -75,62 +60,66 @@ def order_checks(rows: list[HealthState]) -> list[HealthState]:
     return sorted(rows, key=lambda r: (known.get(r.check, len(known)), r.check))
 
 
-def check_cells(row: HealthState, now: datetime, tz: ZoneInfo) -> Cells:
-    return (
-        untrusted(row.check, max_len=16, style="bold"),
-        state_cell(row.state),
-        Text(millis(row.latency_ms) if row.latency_ms is not None else "", justify="right", end=""),
-        Text(f"{row.since.astimezone(tz).strftime('%m-%d %H:%M')} ({short_span(now - row.since)})", end=""),
-        untrusted(row.detail, max_len=300),
-    )
-
-
-def alert_cells(alert: Alert, now: datetime, tz: ZoneInfo) -> Cells:
+def _alert_kind(alert: Alert) -> Text:
     if alert.kind == alertlib.ALERT:
-        kind = Text("⚠ alert", style="bold yellow", end="")
-        if alert.resolved_at is None:
-            still = Text("open", style="bold red", end="")
-            still.append(f" {short_span(now - alert.raised_at)}", style="dim")
-        else:
-            still = Text(f"ended {alert.resolved_at.astimezone(tz).strftime('%H:%M')}", style="dim", end="")
-    else:
-        kind = Text("✓ recovery", style="green", end="")
-        still = Text("", end="")
-    return (
-        Text(str(alert.id), justify="right", end=""),
-        Text(alert.raised_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
-        untrusted(alert.check, max_len=16),
-        kind,
-        still,
-        untrusted(alert.message, max_len=500),
-    )
+        return Text("⚠ alert", style="bold yellow", end="")
+    return Text("✓ recovery", style="green", end="")
 
 
-def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo) -> Text:
+def _alert_open(alert: Alert, at: At) -> Text:
+    if alert.kind != alertlib.ALERT:
+        return Text("", end="")
+    if alert.resolved_at is None:
+        still = Text("open", style="bold red", end="")
+        still.append(f" {short_span(at.now - alert.raised_at)}", style="dim")
+        return still
+    return Text(f"ended {alert.resolved_at.astimezone(at.tz).strftime('%H:%M')}", style="dim", end="")
+
+
+CHECK_COLUMNS: tuple[Column[HealthState], ...] = (
+    Column("check", "Check", 9, lambda row, at: untrusted(row.check, max_len=16, style="bold")),
+    Column("state", "State", 11, lambda row, at: state_cell(row.state)),
+    Column("latency", "Latency", 8,
+           lambda row, at: right(millis(row.latency_ms) if row.latency_ms is not None else "")),
+    Column("since", "Since", 17, lambda row, at: Text(
+        f"{row.since.astimezone(at.tz).strftime('%m-%d %H:%M')} ({short_span(at.now - row.since)})", end="")),
+    Column("detail", "Detail", 30, lambda row, at: untrusted(row.detail, max_len=300), stretch=1),
+)
+ALERT_COLUMNS: tuple[Column[Alert], ...] = (
+    Column("id", "#", 5, lambda alert, at: right(str(alert.id))),
+    Column("raised", "Raised", 14, lambda alert, at: stamp(alert.raised_at, at.tz)),
+    Column("check", "Check", 9, lambda alert, at: untrusted(alert.check, max_len=16)),
+    Column("kind", "Kind", 10, lambda alert, at: _alert_kind(alert)),
+    Column("open", "Open", 14, _alert_open),
+    Column("message", "Message", 30, lambda alert, at: untrusted(alert.message, max_len=500), stretch=1),
+)
+
+
+def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: Tones) -> Text:
     text = Text(end="")
     if not rows:
-        text.append("no checks recorded yet", style="bold yellow")
+        text.append("no checks recorded yet", style=tones("warning"))
         text.append(" — the scheduler's health_check_alert task records them (every 5 min by default);"
                     " c checks now", style="dim")
         return text
     results = [health.CheckResult(r.check, r.state, r.detail, r.latency_ms) for r in rows]
     status = health.overall(results)
     text.append("overall ")
-    text.append(status, style=OVERALL_STYLE.get(status, ""))
+    text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
     checked = max(r.checked_at for r in rows)
     text.append(f" · recorded {checked.astimezone(tz).strftime('%H:%M:%S')} ({ago(checked, now)})", style="dim")
     if now - checked > STALE_AFTER:
-        text.append(" · stale: is the scheduler running?", style="bold yellow")
+        text.append(" · stale: is the scheduler running?", style=tones("warning"))
     text.append(" · c checks now", style="dim")
     return text
 
 
-def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneInfo) -> Text:
+def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneInfo, tones: Tones) -> Text:
     text = Text(end="")
     text.append(f"Checked now at {at.astimezone(tz).strftime('%H:%M:%S')}", style="bold")
     status = health.overall(results)
     text.append(" · ")
-    text.append(status, style=OVERALL_STYLE.get(status, ""))
+    text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
     text.append(" · not recorded (alerts come from the scheduler's checks)", style="dim")
     for result in results:
         text.append("\n")
@@ -146,27 +135,18 @@ def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneIn
     return text
 
 
-@dataclass(frozen=True)
-class HealthRequest:
-    reload: bool
-    head_id: int | None
-    at_head: bool
-    visible: tuple[int, ...]
+ALERTS: Feed[Alert] = Feed(
+    older=lambda db, _, **page: alertlib.recent_alerts(db, **page),
+    newer=lambda db, _, *, after_id, limit: list(reversed(alertlib.alerts_after(db, after_id, limit=limit))),
+    by_ids=alertlib.alerts_by_ids,
+    page=PAGE,
+)
 
 
 @dataclass
 class HealthData:
-    states: list[HealthState] = field(default_factory=list)
-    alerts: list[Alert] = field(default_factory=list)
-    newer: list[Alert] = field(default_factory=list)
-    visible: dict[int, Alert] = field(default_factory=dict)
-
-
-class CheckedNow(Message, bubble=False):
-    def __init__(self, results: list[health.CheckResult], at: datetime) -> None:
-        super().__init__()
-        self.results = results
-        self.at = at
+    states: list[HealthState]
+    alerts: FeedData[Alert]
 
 
 class HealthView(LiveWidget):
@@ -181,96 +161,57 @@ class HealthView(LiveWidget):
         self.states: list[HealthState] = []
         self.loaded = False
         self.checking = False
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")
-        yield PagedTable(page_size=20, max_rows=40, id="health-checks", stretch={"detail": 1})
+        self.checks_table = PagedTable(page_size=20, max_rows=40, id="health-checks", columns=CHECK_COLUMNS)
+        yield self.checks_table
         yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", stretch={"message": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
-                                           added=self._show_titles))
+        self.alerts_table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", columns=ALERT_COLUMNS,
+            source=ALERTS.source(lambda: context(self).db, self._alert_rows, host(self).report_error,
+                                 added=self._show_titles))
+        yield self.alerts_table
 
     def on_mount(self) -> None:
-        self.checks_table.add_fixed_columns(CHECK_COLUMNS)
-        self.alerts_table.add_fixed_columns(ALERT_COLUMNS)
-        self.query_one("#health-now").display = False
         self._show_titles()
-
-    @property
-    def checks_table(self) -> PagedTable:
-        return self.query_one("#health-checks", PagedTable)
-
-    @property
-    def alerts_table(self) -> PagedTable:
-        return self.query_one("#health-alerts", PagedTable)
 
     # -- live --
 
-    def build_request(self) -> HealthRequest:
-        table = self.alerts_table
-        head = table.edge_key("before")
-        reload = self._reload or head is None
-        visible = () if reload else tuple(int(k) for k in table.visible_keys())
-        return HealthRequest(reload, int(head) if head else None, not table.more_before, visible)
+    def build_request(self) -> FeedRequest:
+        return ALERTS.request(self.alerts_table, None, self._reload)
 
-    def fetch(self, request: HealthRequest) -> HealthData:
+    def fetch(self, request: FeedRequest) -> HealthData:
         db = context(self).db
-        data = HealthData(states=order_checks(alertlib.health_states(db)))
-        if request.reload:
-            data.alerts = alertlib.recent_alerts(db, limit=PAGE + 1)
-            return data
-        if request.at_head and request.head_id is not None:
-            data.newer = list(reversed(alertlib.alerts_after(db, request.head_id, limit=PAGE + 1)))
-        data.visible = alertlib.alerts_by_ids(db, request.visible)
-        return data
+        return HealthData(order_checks(alertlib.health_states(db)), ALERTS.fetch(db, request))
 
-    def render_data(self, request: HealthRequest, data: HealthData) -> None:
+    def render_data(self, request: FeedRequest, data: HealthData) -> None:
         ctx = context(self)
-        now = ctx.now()
+        at = At(ctx.now(), ctx.tz)
         self.states = data.states
         self.loaded = True
-        checks = self.checks_table
-        rows = [(r.check, check_cells(r, now, ctx.tz)) for r in data.states]
-        if checks.order != [key for key, _ in rows]:
-            checks.replace_rows(rows, more_before=False, more_after=False)
-        else:
-            for key, cells in rows:
-                checks.update_row(key, cells)
-        table = self.alerts_table
-        if request.reload:
-            self._reload = False
-            more = len(data.alerts) > PAGE
-            table.replace_rows([self._alert_row(a, now, ctx.tz) for a in data.alerts[:PAGE]], more_before=False,
-                               more_after=more)
-        else:
-            for alert_id in request.visible:
-                alert = data.visible.get(alert_id)
-                if alert is not None:
-                    key, cells = self._alert_row(alert, now, ctx.tz)
-                    table.update_row(key, cells)
-            if len(data.newer) > PAGE:
-                self._reload = True
-                self.refresh_data()
-            elif data.newer:
-                table.add_head([self._alert_row(a, now, ctx.tz) for a in data.newer])
+        self.checks_table.show_all([(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in data.states])
+        self._reload = not ALERTS.show(self.alerts_table, request, data.alerts, self._alert_rows)
+        if self._reload:
+            self.refresh_data()
         self._show_titles()
 
     def render_failure(self, error: BaseException) -> None:
         self._show_titles()
 
-    def _alert_row(self, alert: Alert, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
-        return str(alert.id), alert_cells(alert, now, tz)
+    def _alert_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
+        ctx = context(self)
+        at = At(ctx.now(), ctx.tz)
+        return [(str(a.id), cells_of(ALERT_COLUMNS, a, at)) for a in alerts]
 
     def _show_titles(self) -> None:
         ctx = context(self)
         if self.loaded:
-            overall = overall_text(self.states, ctx.now(), ctx.tz)
+            overall = overall_text(self.states, ctx.now(), ctx.tz, partial(tone, self))
         else:
             overall = Text("loading…", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            overall.append("  stale", style="bold red")
+        mark_stale(self, overall)
         self.query_one("#health-overall", Static).update(overall)
         table = self.alerts_table
         title = Text("Alert history", style="bold", end="")
@@ -281,41 +222,25 @@ class HealthView(LiveWidget):
                 title.append(" · no alert raised yet", style="dim")
         self.query_one("#health-alerts-title", Static).update(title)
 
-    # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[Alert]:
-        db = context(self).db
-        if side == "after":
-            return alertlib.recent_alerts(db, limit=PAGE + 1, before_id=edge)
-        return list(reversed(alertlib.alerts_after(db, edge, limit=PAGE + 1)))
-
-    def _page_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
-        ctx = context(self)
-        now = ctx.now()
-        return [self._alert_row(a, now, ctx.tz) for a in alerts]
-
     # -- check now --
 
     def action_check_now(self) -> None:
         if self.checking:
-            console_app(self).say("the checks are already running")
+            host(self).say("the checks are already running")
             return
         self.checking = True
         panel = self.query_one("#health-now", Static)
         panel.display = True
         panel.update(Text("checking database, broker, workers, disk and payer…", style="dim"))
-        self._check_now()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="health-check")
-    def _check_now(self) -> None:
         ctx = context(self)
-        results = health.run_checks(ctx.db, ctx.settings)  # never raises: a crashed check is failing
-        self.post_message(CheckedNow(results, ctx.now()))
+        # run_checks never raises: a crashed check is failing
+        in_worker(self, lambda: (health.run_checks(ctx.db, ctx.settings), ctx.now()), self._checked,
+                  host(self).report_error, group="health-check", exclusive=True)
 
-    def on_checked_now(self, message: CheckedNow) -> None:
-        message.stop()
+    def _checked(self, checked: tuple[list[health.CheckResult], datetime]) -> None:
         self.checking = False
-        self.query_one("#health-now", Static).update(checked_now_text(message.results, message.at, context(self).tz))
+        results, at = checked
+        self.query_one("#health-now", Static).update(checked_now_text(results, at, context(self).tz, partial(tone, self)))
 
     def focus_main(self) -> None:
         self.alerts_table.focus()

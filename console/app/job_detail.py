@@ -16,15 +16,25 @@ from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
-from textual.screen import Screen
-from textual.widgets import Footer, Static
+from textual.widgets import Static
 
-from console.app.header import HeaderBar
+from console.app.detail_screen import DetailScreen
+from console.app.host import context, host, mark_stale
 from console.app.jobs_view import job_timing
-from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.live import LiveWidget
+from console.app.paged_table import Cells, Column, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
-from console.app.render import duration, masked, money, plain, status_cell, untrusted, when
+from console.app.render import duration, masked, money, plain, right, status_cell, untrusted, when
+from console.app.requests import (
+    CancelJob,
+    ExportJob,
+    JobSummary,
+    RetryJob,
+    Reveal,
+    Revealed,
+    ShowJobLogs,
+)
+from console.app.tone import tone
 from engine.jobs.lifecycle import JobNotFound
 from engine.jobs.queries import count_rows, get_job, rows_by_numbers, rows_page
 from engine.models import Job, JobRow
@@ -32,20 +42,6 @@ from engine.models import Job, JobRow
 PAGE = 200
 MAX_ROWS = 600
 HISTORY_SHOWN = 8
-
-ROW_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("row", "Row", 6),
-    ("claim", "Claim #", 12),
-    ("status", "Result", 11),
-    ("patient", "Patient", 20),
-    ("dob", "DOB", 10),
-    ("member", "Member ID", 12),
-    ("charged", "Charged", 10),
-    ("paid", "Paid", 10),
-    ("processed", "Processed", 10),
-    ("matched", "Matched by", 10),
-    ("message", "Message", 24),
-)
 
 OUTCOME_CHOICES: tuple[tuple[str, str], ...] = (
     ("all rows", ""),
@@ -77,28 +73,37 @@ def _name(first: str | None, last: str | None, revealed: bool) -> Text:
     return text
 
 
-def row_cells(row: JobRow, revealed: bool) -> Cells:
-    right = "right"
+def _result(row: JobRow) -> Text:
     if row.status is None:
-        result = Text("…", style="dim", end="")
-    else:
-        result = untrusted(row.status, max_len=20, style=RESULT_STYLE.get(row.status_class or "", ""))
-    first = row.patient_first_name or row.first_name
-    last = row.patient_last_name or row.last_name
-    message = row.error_message or row.invalid_reason or ""
-    return (
-        Text(str(row.row_number), justify=right, end=""),
-        untrusted(row.claim_number, max_len=40),
-        result,
-        _name(first, last, revealed),
-        masked(row.date_of_birth, "dob", revealed=revealed),
-        masked(row.subscriber_id, "member_id", revealed=revealed, max_len=40),
-        Text(money(row.total_charged), justify=right, end=""),
-        Text(money(row.total_paid), justify=right, end=""),
-        plain(row.processed_date.isoformat() if row.processed_date else ""),
-        untrusted(row.matched_by or "", max_len=16),
-        untrusted(message, max_len=300),
-    )
+        return Text("…", style="dim", end="")
+    return untrusted(row.status, max_len=20, style=RESULT_STYLE.get(row.status_class or "", ""))
+
+
+def _patient(row: JobRow, revealed: bool) -> Text:
+    return _name(row.patient_first_name or row.first_name, row.patient_last_name or row.last_name, revealed)
+
+
+# the cells of a row are drawn for whether PHI is revealed
+ROW_COLUMNS: tuple[Column[JobRow], ...] = (
+    Column("row", "Row", 6, lambda row, revealed: right(str(row.row_number))),
+    Column("claim", "Claim #", 12, lambda row, revealed: untrusted(row.claim_number, max_len=40), stretch=1),
+    Column("status", "Result", 11, lambda row, revealed: _result(row)),
+    Column("patient", "Patient", 20, _patient, stretch=1),
+    Column("dob", "DOB", 10, lambda row, revealed: masked(row.date_of_birth, "dob", revealed=revealed)),
+    Column("member", "Member ID", 12,
+           lambda row, revealed: masked(row.subscriber_id, "member_id", revealed=revealed, max_len=40)),
+    Column("charged", "Charged", 10, lambda row, revealed: right(money(row.total_charged))),
+    Column("paid", "Paid", 10, lambda row, revealed: right(money(row.total_paid))),
+    Column("processed", "Processed", 10,
+           lambda row, revealed: plain(row.processed_date.isoformat() if row.processed_date else "")),
+    Column("matched", "Matched by", 10, lambda row, revealed: untrusted(row.matched_by or "", max_len=16)),
+    Column("message", "Message", 24,
+           lambda row, revealed: untrusted(row.error_message or row.invalid_reason or "", max_len=300), stretch=2),
+)
+
+
+def row_cells(row: JobRow, revealed: bool) -> Cells:
+    return cells_of(ROW_COLUMNS, row, revealed)
 
 
 def _history_line(entry: Any, tz: ZoneInfo) -> Text:
@@ -200,29 +205,20 @@ class JobDetailView(LiveWidget):
         self.frame = 0
         self.rows: dict[str, JobRow] = {}
         self.matching: int | None = None
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="detail-top"):
             yield Static(Text("loading…", style="dim"), id="detail-summary")
         yield Static(id="detail-rows-title", classes="status-line")
-        yield PagedTable(
-            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", stretch={"patient": 1, "message": 2, "claim": 1},
+        self.table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", columns=ROW_COLUMNS,
             source=PageSource(self._fetch_page, lambda rows: [self._row(r) for r in rows],
-                              lambda e: console_app(self).report_error(e), stamp=lambda: self.outcome,
-                              added=self._page_added),
+                              host(self).report_error, stamp=lambda: self.outcome, added=self._page_added),
         )
+        yield self.table
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(ROW_COLUMNS)
         self._show_title()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#rows-table", PagedTable)
-
-    def is_shown(self) -> bool:
-        return console_app(self).is_shown(self)
 
     def build_request(self) -> DetailRequest:
         table = self.table
@@ -249,7 +245,7 @@ class JobDetailView(LiveWidget):
         self.frame += 1
         if data.job is None:
             self.query_one("#detail-summary", Static).update(
-                Text(f"Job {self.job_id} does not exist.", style="bold red")
+                Text(f"Job {self.job_id} does not exist.", style=tone(self, "error"))
             )
             return
         self.job = data.job
@@ -293,12 +289,10 @@ class JobDetailView(LiveWidget):
         if self.matching is not None:
             text.append(f" · {self.matching:,} matching · {len(self.table.order):,} loaded")
         if self.revealed:
-            text.append(" · PHI revealed (ctrl+r hides)", style="bold yellow")
+            text.append(" · PHI revealed (ctrl+r hides)", style=tone(self, "warning"))
         else:
             text.append(" · PHI masked (ctrl+r reveals)", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
-        self.query_one("#detail-rows-title", Static).update(text)
+        self.query_one("#detail-rows-title", Static).update(mark_stale(self, text))
 
     # -- paging --
 
@@ -318,10 +312,13 @@ class JobDetailView(LiveWidget):
         if outcome == self.outcome:
             return
         self.outcome = outcome
-        self._reload = True
         self.matching = None
         self._show_title()
-        self.refresh_data(invalidate=True)
+        self.start_over()
+
+    def on_revealed(self, message: Revealed) -> None:
+        message.stop()
+        self.set_revealed(True)
 
     def set_revealed(self, revealed: bool) -> None:
         self.revealed = revealed
@@ -331,9 +328,8 @@ class JobDetailView(LiveWidget):
         self._show_title()
 
 
-class JobDetailScreen(Screen[None]):
+class JobDetailScreen(DetailScreen[JobDetailView]):
     BINDINGS = [
-        Binding("escape", "back", "Back"),
         Binding("slash", "outcome", "Outcome", tooltip="show only rows with one outcome"),
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)"),
         Binding("c", "cancel_job", "Cancel"),
@@ -344,29 +340,15 @@ class JobDetailScreen(Screen[None]):
     AUTO_FOCUS = "#rows-table"
 
     def __init__(self, job_id: int) -> None:
-        super().__init__(id=f"job-detail-{job_id}")
+        super().__init__(JobDetailView(job_id), help_name=f"Job {job_id}", id=f"job-detail-{job_id}")
         self.job_id = job_id
-
-    def compose(self) -> ComposeResult:
-        yield HeaderBar()
-        yield JobDetailView(self.job_id)
-        yield Footer(compact=True)
-
-    @property
-    def view(self) -> JobDetailView:
-        return self.query_one(JobDetailView)
-
-    def on_screen_resume(self) -> None:
-        view = self.view
-        if view.poller is not None:
-            view.refresh_data()
 
     def action_back(self) -> None:
         view = self.view
         if view.outcome:
             view.set_outcome("")
             return
-        self.app.pop_screen()
+        super().action_back()
 
     def action_outcome(self) -> None:
         choices = [(Text(label), value) for label, value in OUTCOME_CHOICES]
@@ -382,26 +364,20 @@ class JobDetailScreen(Screen[None]):
         if view.revealed:
             view.set_revealed(False)
             return
-        app = console_app(self)
-        app.run_op(
-            "reveal", f"job {self.job_id}", lambda: "names, birth dates and member ids",
-            lambda outcome: view.set_revealed(True) if outcome.ok else None,
-        )
+        self.post_message(Reveal(view, f"job {self.job_id}", "names, birth dates and member ids"))
 
-    def _status(self) -> tuple[str, str]:
+    def _job(self) -> JobSummary:
         job = self.view.job
-        return (job.status, job.file_name) if job is not None else ("", "")
+        return JobSummary(self.job_id, job.status, job.file_name) if job is not None else JobSummary(self.job_id)
 
     def action_cancel_job(self) -> None:
-        status, name = self._status()
-        console_app(self).job_actions.cancel(self.job_id, name, status)
+        self.post_message(CancelJob(self._job()))
 
     def action_retry_job(self) -> None:
-        status, name = self._status()
-        console_app(self).job_actions.retry(self.job_id, name, status)
+        self.post_message(RetryJob(self._job()))
 
     def action_export_job(self) -> None:
-        console_app(self).job_actions.export(self.job_id)
+        self.post_message(ExportJob(self._job()))
 
     def action_job_logs(self) -> None:
-        console_app(self).job_actions.logs(self.job_id)
+        self.post_message(ShowJobLogs(self.job_id))

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual import on
@@ -18,55 +17,45 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Select, Static
 
+from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.host import ask_about, context, host, mark_stale
 from console.app.inputs import SafeInput
-from console.app.live import LiveWidget, console_app, context
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
-from console.app.render import duration, plain, progress_bar, rate, status_cell, untrusted, when
-from engine.jobs.lifecycle import ACTIVE, STATUSES
-from engine.jobs.queries import (
-    JobQuery,
-    count_jobs,
-    job_ids_between,
-    jobs_by_ids,
-    jobs_newer,
-    jobs_page,
+from console.app.live import LiveWidget
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.render import (
+    At,
+    count,
+    duration,
+    plain,
+    progress_bar,
+    rate,
+    right,
+    status_cell,
+    untrusted,
+    when,
 )
+from console.app.requests import (
+    CancelJob,
+    ExportJob,
+    JobSummary,
+    OpenJob,
+    RetryJob,
+    ShowJobLogs,
+    UploadJob,
+)
+from engine.jobs import queries
+from engine.jobs.lifecycle import ACTIVE, STATUSES
+from engine.jobs.queries import JobQuery, jobs_by_ids
 from engine.models import Job
 
 PAGE = 200
 MAX_ROWS = 600
-
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "ID", 6),
-    ("status", "Status", 12),
-    ("file", "File", 20),
-    ("progress", "Progress", 15),
-    ("done", "Done/Total", 13),
-    ("found", "Found", 6),
-    ("not_found", "NotFd", 6),
-    ("errors", "Err", 5),
-    ("invalid", "Inv", 5),
-    ("rate", "Rows/s", 6),
-    ("eta", "ETA", 7),
-    ("by", "By", 12),
-    ("started", "Started", 11),
-    ("duration", "Duration", 8),
-)
 
 STATUS_CHOICES: tuple[tuple[str, str], ...] = (
     ("any status", ""),
     ("active", "ACTIVE"),
     *((s.title(), s) for s in STATUSES),
 )
-
-
-@dataclass(frozen=True)
-class JobSummary:
-    """What the actions need to know about a row without asking the database."""
-
-    id: int
-    status: str
-    file_name: str
 
 
 def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, float | None]:
@@ -83,43 +72,47 @@ def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, flo
     return elapsed, speed, eta
 
 
-def job_cells(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False) -> Cells:
-    elapsed, speed, eta = job_timing(job, now)
-    right = "right"
-    return (
-        Text(str(job.id), justify=right, end=""),
-        status_cell(job.status, frame=frame, animate=animate),
-        untrusted(job.file_name, max_len=60),
-        progress_bar(job.done_rows, job.total_rows, job.status),
-        Text(f"{job.done_rows:,}/{job.total_rows:,}", justify=right, end=""),
-        Text(f"{job.found_rows:,}", justify=right, style="green" if job.found_rows else "", end=""),
-        Text(f"{job.not_found_rows:,}", justify=right, end=""),
-        Text(f"{job.error_rows:,}", justify=right, style="red" if job.error_rows else "", end=""),
-        Text(f"{job.invalid_rows:,}", justify=right, style="yellow" if job.invalid_rows else "", end=""),
-        Text(rate(speed) if job.status == "PROCESSING" or speed else "—", justify=right, end=""),
-        Text(duration(eta) if eta is not None else "—", justify=right, end=""),
-        untrusted(job.submitted_by, max_len=32),
-        plain(when(job.started_at, tz)),
-        Text(duration(elapsed), justify=right, end=""),
-    )
+def _rate(job: Job, at: At) -> Text:
+    _, speed, _ = job_timing(job, at.now)
+    return right(rate(speed) if job.status == "PROCESSING" or speed else "—")
+
+
+def _eta(job: Job, at: At) -> Text:
+    _, _, eta = job_timing(job, at.now)
+    return right(duration(eta) if eta is not None else "—")
+
+
+COLUMNS: tuple[Column[Job], ...] = (
+    Column("id", "ID", 6, lambda job, at: right(str(job.id))),
+    Column("status", "Status", 12, lambda job, at: status_cell(job.status, frame=at.frame, animate=at.animate)),
+    Column("file", "File", 20, lambda job, at: untrusted(job.file_name, max_len=60), stretch=2),
+    Column("progress", "Progress", 15, lambda job, at: progress_bar(job.done_rows, job.total_rows, job.status)),
+    Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}")),
+    Column("found", "Found", 6, lambda job, at: count(job.found_rows, "green")),
+    Column("not_found", "NotFd", 6, lambda job, at: count(job.not_found_rows)),
+    Column("errors", "Err", 5, lambda job, at: count(job.error_rows, "red")),
+    Column("invalid", "Inv", 5, lambda job, at: count(job.invalid_rows, "yellow")),
+    Column("rate", "Rows/s", 6, _rate),
+    Column("eta", "ETA", 7, _eta),
+    Column("by", "By", 12, lambda job, at: untrusted(job.submitted_by, max_len=32), stretch=1),
+    Column("started", "Started", 11, lambda job, at: plain(when(job.started_at, at.tz))),
+    Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now)[0]))),
+)
+
+
+JOBS: Feed[Job] = Feed(queries.jobs_page, queries.jobs_newer, queries.jobs_by_ids, page=PAGE)
 
 
 @dataclass(frozen=True)
 class JobsRequest:
-    flt: JobQuery
-    reload: bool
-    head_id: int | None
-    at_head: bool
-    visible: tuple[int, ...] = ()
+    feed: FeedRequest  # its stamp is the filter
     span: tuple[int, int] | None = None  # the window's id range, when a status filter is set
     shown: frozenset[int] = frozenset()  # the ids in the window then
 
 
 @dataclass
 class JobsData:
-    jobs: list[Job] = field(default_factory=list)
-    newer: list[Job] = field(default_factory=list)
-    visible: dict[int, Job] = field(default_factory=dict)
+    feed: FeedData[Job]
     total: int = 0
     entered: list[Job] = field(default_factory=list)  # jobs that now match the status filter
 
@@ -147,27 +140,21 @@ class JobsView(LiveWidget):
         self.summaries: dict[str, JobSummary] = {}
         self.frame = 0
         self.total: int | None = None
-        self._reload = True
         self._select_when_seen: str | None = None
 
     def compose(self) -> ComposeResult:
         with Horizontal(id="jobs-filter", classes="filter-bar"):
             yield SafeInput(placeholder="file, user or job id", id="jobs-filter-text")
             yield Select(STATUS_CHOICES, allow_blank=False, value="", id="jobs-filter-status", compact=True)
-        yield JobsTable(page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", stretch={"file": 2, "by": 1},
-                        source=PageSource(self._fetch_page, self._page_rows, self._page_failed,
-                                          stamp=lambda: self.flt, added=self._page_added))
+        self.table = JobsTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="jobs-table", columns=COLUMNS,
+            source=JOBS.source(lambda: context(self).db, self._page_rows, host(self).report_error,
+                               stamp=lambda: self.flt, added=self._page_added))
+        yield self.table
         yield Static(id="jobs-status", classes="status-line")
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(COLUMNS)
-        self.query_one("#jobs-filter").display = False
-        self.query_one("#jobs-filter-text", Input).cursor_blink = not context(self).still
         self._show_status()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#jobs-table", PagedTable)
 
     # -- live refresh --
 
@@ -175,28 +162,19 @@ class JobsView(LiveWidget):
         table = self.table
         head = table.edge_key("before")
         tail = table.edge_key("after")
-        visible = tuple(int(k) for k in table.visible_keys())
         # the id range the window covers: down to the first job when nothing older is left out
         low = int(tail) if tail and table.more_after else 0
         span = (low, int(head)) if self.flt.statuses and head else None
         shown = frozenset(int(k) for k in table.order) if span else frozenset()
-        return JobsRequest(
-            flt=self.flt, reload=self._reload or head is None, head_id=int(head) if head else None,
-            at_head=not table.more_before, visible=visible, span=span, shown=shown,
-        )
+        return JobsRequest(JOBS.request(table, self.flt, self._reload), span=span, shown=shown)
 
     def fetch(self, request: JobsRequest) -> JobsData:
         db = context(self).db
-        data = JobsData(total=count_jobs(db, request.flt))
-        if request.reload:
-            data.jobs = jobs_page(db, request.flt, limit=PAGE + 1)
-            return data
-        if request.at_head and request.head_id is not None:
-            data.newer = jobs_newer(db, request.flt, after_id=request.head_id, limit=PAGE + 1)
-        data.visible = jobs_by_ids(db, request.visible)
-        if request.span is not None:
+        flt = request.feed.stamp
+        data = JobsData(JOBS.fetch(db, request.feed), total=queries.count_jobs(db, flt))
+        if not request.feed.reload and request.span is not None:
             # a job whose status changed into the filter: it joins the window where it belongs
-            ids = job_ids_between(db, request.flt, *request.span)
+            ids = queries.job_ids_between(db, flt, *request.span)
             entered = [i for i in ids if i not in request.shown]
             if entered:
                 data.entered = list(jobs_by_ids(db, entered[:PAGE]).values())
@@ -209,20 +187,21 @@ class JobsView(LiveWidget):
         self.frame += 1
         table = self.table
         self.total = data.total
-        if request.reload:
+        feed = data.feed
+        if request.feed.reload:
             self._reload = False
-            more = len(data.jobs) > PAGE
-            jobs = data.jobs[:PAGE]
+            more = len(feed.first) > PAGE
+            jobs = feed.first[:PAGE]
             self.summaries = {}
             table.replace_rows(
                 [self._row(job, now, animate) for job in jobs], more_before=False, more_after=more,
                 keep=self._select_when_seen,
             )
         else:
-            for job_id in request.visible:
+            for job_id in request.feed.visible:
                 key = str(job_id)
-                job = data.visible.get(job_id)
-                if job is None or not request.flt.matches_status(job.status):
+                job = feed.visible.get(job_id)
+                if job is None or not request.feed.stamp.matches_status(job.status):
                     table.remove_key(key)
                     self.summaries.pop(key, None)
                     continue
@@ -230,11 +209,10 @@ class JobsView(LiveWidget):
                 table.update_row(key, cells)
             if data.entered:
                 self._merge(data.entered, now, animate)
-            if len(data.newer) > PAGE:  # far behind: start again from the newest
-                self._reload = True
-                self.refresh_data()
-            elif data.newer:
-                table.add_head([self._row(job, now, animate) for job in data.newer])
+            if len(feed.newer) > PAGE:  # far behind: start again from the newest
+                self.start_over(drop_in_flight=False)
+            elif feed.newer:
+                table.add_head([self._row(job, now, animate) for job in feed.newer])
         self._prune()
         if self._select_when_seen and self._select_when_seen in table.cells:
             table.move_cursor(row=table.order.index(self._select_when_seen))
@@ -258,7 +236,7 @@ class JobsView(LiveWidget):
     def _row(self, job: Job, now: datetime, animate: bool) -> tuple[str, Cells]:
         key = str(job.id)
         self.summaries[key] = JobSummary(job.id, job.status, job.file_name)
-        return key, job_cells(job, now, context(self).tz, frame=self.frame, animate=animate)
+        return key, cells_of(COLUMNS, job, At(now, context(self).tz, frame=self.frame, animate=animate))
 
     def _prune(self) -> None:
         cells = self.table.cells
@@ -267,7 +245,6 @@ class JobsView(LiveWidget):
 
     def _show_status(self) -> None:
         table = self.table
-        app = console_app(self)
         text = Text(end="")
         if self.total is None:
             text.append("loading…", style="dim")
@@ -284,8 +261,7 @@ class JobsView(LiveWidget):
             if self.flt.statuses:
                 text.append(",".join(self.flt.statuses))
             text.append("  (esc clears)", style="dim")
-        if app.header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#jobs-status", Static).update(text)
 
     @property
@@ -293,12 +269,6 @@ class JobsView(LiveWidget):
         return bool(self.flt.text or self.flt.statuses)
 
     # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, flt: JobQuery) -> list[Job]:
-        db = context(self).db
-        if side == "after":
-            return jobs_page(db, flt, before_id=edge, limit=PAGE + 1)
-        return jobs_newer(db, flt, after_id=edge, limit=PAGE + 1)
 
     def _page_rows(self, jobs: list[Job]) -> list[tuple[str, Cells]]:
         ctx = context(self)
@@ -308,9 +278,6 @@ class JobsView(LiveWidget):
     def _page_added(self) -> None:
         self._prune()
         self._show_status()
-
-    def _page_failed(self, error: BaseException) -> None:
-        console_app(self).report_error(error)
 
     # -- the selected job --
 
@@ -324,8 +291,7 @@ class JobsView(LiveWidget):
         if self._filtered:
             self.flt = JobQuery()
             self._reset_filter_widgets()
-        self._reload = True
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
         self._show_status()
@@ -378,46 +344,29 @@ class JobsView(LiveWidget):
         self.table.focus()
 
     def _apply_filter(self) -> None:
-        self._reload = True
         self.total = None
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     # -- actions on the selected job --
 
-    def _need_selection(self) -> JobSummary | None:
-        job = self.selected()
-        if job is None:
-            console_app(self).say("no job selected", severity="warning")
-        return job
-
     def action_open_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            console_app(self).open_job(job.id)
+        ask_about(self, self.selected(), "job", lambda job: OpenJob(job.id))
 
     def action_upload(self) -> None:
-        console_app(self).job_actions.upload()
+        self.post_message(UploadJob())
 
     def action_cancel_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            console_app(self).job_actions.cancel(job.id, job.file_name, job.status)
+        ask_about(self, self.selected(), "job", CancelJob)
 
     def action_retry_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            console_app(self).job_actions.retry(job.id, job.file_name, job.status)
+        ask_about(self, self.selected(), "job", RetryJob)
 
     def action_export_job(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            console_app(self).job_actions.export(job.id)
+        ask_about(self, self.selected(), "job", ExportJob)
 
     def action_job_logs(self) -> None:
-        job = self._need_selection()
-        if job is not None:
-            console_app(self).job_actions.logs(job.id)
+        ask_about(self, self.selected(), "job", lambda job: ShowJobLogs(job.id))
 
     def focus_main(self) -> None:
         self.table.focus()

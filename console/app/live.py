@@ -11,40 +11,26 @@ back as a typed message (harlequin style).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
+from typing import Any, ClassVar, Protocol
 
 from textual import work
-from textual.dom import DOMNode
 from textual.message import Message
 from textual.timer import Timer
 from textual.widget import Widget
 from textual.worker import get_current_worker
 
-if TYPE_CHECKING:
-    from console.app.app import ConsoleApp
-    from console.app.context import ConsoleContext
-
-
-def console_app(node: DOMNode) -> ConsoleApp:
-    return cast("ConsoleApp", node.app)
-
-
-def context(node: DOMNode) -> ConsoleContext:
-    return console_app(node).ctx
+from console.app.host import context, host
+from console.app.tone import TONES
 
 
 class Fetched(Message, bubble=False):
-    def __init__(self, generation: int, request: Any, data: Any) -> None:
+    """A fetch's data, or the error that stopped it."""
+
+    def __init__(self, generation: int, request: Any, data: Any, error: BaseException | None = None) -> None:
         super().__init__()
         self.generation = generation
         self.request = request
         self.data = data
-
-
-class FetchFailed(Message, bubble=False):
-    def __init__(self, generation: int, error: BaseException) -> None:
-        super().__init__()
-        self.generation = generation
         self.error = error
 
 
@@ -123,12 +109,14 @@ class LiveWidget(Widget):
     """A widget with a LivePoller. Subclasses set POLL ("refresh" or "tail") and may set
     MIN_INTERVAL."""
 
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
     POLL: ClassVar[str] = "refresh"
     MIN_INTERVAL: ClassVar[float] = 0.0  # a floor under the refresh period for costly views
 
     def __init__(self, *children: Widget, id: str | None = None, classes: str | None = None) -> None:
         super().__init__(*children, id=id, classes=classes)
         self.poller: LivePoller | None = None
+        self._reload = True  # the next refresh loads the view from scratch
 
     def on_mount(self) -> None:
         ctx = context(self)
@@ -143,7 +131,7 @@ class LiveWidget(Widget):
     # -- what subclasses provide --
 
     def is_shown(self) -> bool:
-        return console_app(self).is_shown(self)
+        return host(self).is_shown(self)
 
     def build_request(self) -> Any:
         return None
@@ -170,6 +158,11 @@ class LiveWidget(Widget):
             self.poller.invalidate()
         self.poller.request()
 
+    def start_over(self, *, drop_in_flight: bool = True) -> None:
+        """Load the view from scratch now (a new filter; far behind the newest records)."""
+        self._reload = True
+        self.refresh_data(invalidate=drop_in_flight)
+
     def start_fetch(self, generation: int, request: Any) -> None:
         self._fetch_worker(generation, request)
 
@@ -177,13 +170,11 @@ class LiveWidget(Widget):
     def _fetch_worker(self, generation: int, request: Any) -> None:
         worker = get_current_worker()
         try:
-            data = self.fetch(request)
+            message = Fetched(generation, request, self.fetch(request))
         except Exception as exc:  # any refresh error: stale, never a crash
-            if not worker.is_cancelled:
-                self.post_message(FetchFailed(generation, exc))
-            return
+            message = Fetched(generation, request, None, exc)
         if not worker.is_cancelled:
-            self.post_message(Fetched(generation, request, data))
+            self.post_message(message)
 
     def on_fetched(self, message: Fetched) -> None:
         message.stop()
@@ -191,21 +182,13 @@ class LiveWidget(Widget):
         if poller is None:
             return
         try:
-            if message.generation == poller.generation:
-                console_app(self).report_ok()
+            if message.error is not None:
+                host(self).report_error(message.error)
+                self.render_failure(message.error)
+            elif message.generation == poller.generation:
+                host(self).report_ok()
                 self.render_data(message.request, message.data)
         except Exception as exc:  # a bug in rendering must not take the console down
-            console_app(self).report_render_error(self, exc)
-        finally:
-            poller.finished()
-
-    def on_fetch_failed(self, message: FetchFailed) -> None:
-        message.stop()
-        poller = self.poller
-        if poller is None:
-            return
-        try:
-            console_app(self).report_error(message.error)
-            self.render_failure(message.error)
+            host(self).report_render_error(self, exc)
         finally:
             poller.finished()

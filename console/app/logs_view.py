@@ -13,20 +13,21 @@ from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
-from textual.message import Message
 from textual.widgets import Input, Static
-from textual.worker import get_current_worker
 
+from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
-from console.app.live import LiveWidget, console_app, context
+from console.app.live import LiveWidget
 from console.app.log_pane import LogEntry, LogPane
-from console.app.prompt import Picker
+from console.app.prompt import Picker, pick_read
 from console.app.render import level_text, untrusted
-from engine.logsink import LogFilter, LogTail, count_lines_after, last_lines, log_services
+from console.app.tone import tone
+from engine import logsink
+from engine.logsink import LogFilter, LogTail, count_lines_after, last_lines
 from engine.models import LogRecord
 
 LINE_CHOICES = (100, 500, 1000, 0)  # 0 = all
@@ -75,26 +76,6 @@ class LogsData:
     tail: LogTail | None = None
 
 
-class OlderLines(Message, bubble=False):
-    """Lines older than `before_id` for filter `flt`."""
-
-    def __init__(
-        self, flt: LogFilter, before_id: int, records: list[LogRecord], error: BaseException | None = None
-    ) -> None:
-        super().__init__()
-        self.flt = flt
-        self.before_id = before_id
-        self.records = records
-        self.error = error
-
-
-class ServicesFound(Message, bubble=False):
-    def __init__(self, services: list[str], error: BaseException | None = None) -> None:
-        super().__init__()
-        self.services = services
-        self.error = error
-
-
 class LogsView(LiveWidget):
     """Tab 2."""
 
@@ -118,7 +99,6 @@ class LogsView(LiveWidget):
         self.last_id = 0
         self.tail: LogTail | None = None
         self.more_older = False
-        self._reload = True
         self._loading_older = False
 
     def compose(self) -> ComposeResult:
@@ -126,18 +106,11 @@ class LogsView(LiveWidget):
         with Horizontal(id="logs-filter", classes="filter-bar"):
             yield SafeInput(placeholder="text in the message", id="logs-filter-text")
             yield SafeInput(placeholder="job id", id="logs-filter-job", restrict=r"[0-9]*", max_length=12)
-        yield LogPane(id="logs-pane")
+        self.pane = LogPane(id="logs-pane")
+        yield self.pane
 
     def on_mount(self) -> None:
-        self.query_one("#logs-filter").display = False
-        still = context(self).still
-        for field_ in self.query(Input):
-            field_.cursor_blink = not still
         self._show_status()
-
-    @property
-    def pane(self) -> LogPane:
-        return self.query_one("#logs-pane", LogPane)
 
     @property
     def window(self) -> int:
@@ -179,8 +152,7 @@ class LogsView(LiveWidget):
                 self._scroll_to_newest()
         elif request.mode == "tail":
             if len(data.records) > request.window:  # far behind: start from the newest lines
-                self._reload = True
-                self.refresh_data()
+                self.start_over(drop_in_flight=False)
             elif data.records:
                 before = len(pane.entries)
                 pane.append([log_entry(r, tz) for r in data.records], keep=self.window)
@@ -205,12 +177,12 @@ class LogsView(LiveWidget):
     def _show_status(self) -> None:
         text = Text(end="")
         if self.following:
-            text.append("▶ following", style="bold green")
+            text.append("▶ following", style=tone(self, "ok"))
         else:
-            text.append("⏸ paused", style="bold yellow")
+            text.append("⏸ paused", style=tone(self, "warning"))
             if self.new_count:
                 more = "+" if self.new_count >= NEW_CAP else ""
-                text.append(f" · {self.new_count:,}{more} new lines (f follows)", style="bold yellow")
+                text.append(f" · {self.new_count:,}{more} new lines (f follows)", style=tone(self, "warning"))
         text.append(f" · lines {self.lines or 'all'}")
         text.append(" · service ")
         text.append_text(untrusted(self.flt.service or "all", max_len=24))
@@ -223,8 +195,7 @@ class LogsView(LiveWidget):
             text.append_text(untrusted(repr(self.flt.text), max_len=40))
         if self.pane.wrap:
             text.append(" · wrap")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#logs-status", Static).update(text)
 
     # -- filters --
@@ -233,11 +204,10 @@ class LogsView(LiveWidget):
         if flt == self.flt:
             return
         self.flt = flt
-        self._reload = True
         self.following = True
         self.new_count = 0
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     def set_job(self, job_id: int | None) -> None:
         with self.prevent(Input.Changed):
@@ -279,30 +249,8 @@ class LogsView(LiveWidget):
         self.app.push_screen(Picker("Level", choices, str(self.flt.level)), picked)
 
     def action_pick_service(self) -> None:
-        self._find_services()
-
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-services")
-    def _find_services(self) -> None:
-        try:
-            services = log_services(context(self).db)
-        except Exception as exc:
-            self.post_message(ServicesFound([], exc))
-            return
-        self.post_message(ServicesFound(services))
-
-    def on_services_found(self, message: ServicesFound) -> None:
-        message.stop()
-        if message.error is not None:
-            console_app(self).report_error(message.error)
-            return
-        choices = [(Text("all services"), "")]
-        choices += [(untrusted(s, max_len=40), s) for s in message.services]
-
-        def picked(value: str | None) -> None:
-            if value is not None:
-                self.set_filter(replace(self.flt, service=value))
-
-        self.app.push_screen(Picker("Service", choices, self.flt.service), picked)
+        pick_read(self, "Service", "all services", lambda: logsink.log_services(context(self).db), self.flt.service,
+                  lambda service: self.set_filter(replace(self.flt, service=service)))
 
     def action_cycle_lines(self) -> None:
         index = LINE_CHOICES.index(self.lines) if self.lines in LINE_CHOICES else 0
@@ -312,10 +260,9 @@ class LogsView(LiveWidget):
         if lines not in LINE_CHOICES:
             raise ValueError(f"lines must be one of {LINE_CHOICES}")
         self.lines = lines
-        self._reload = True
         self.following = True
         self._show_status()
-        self.refresh_data(invalidate=True)
+        self.start_over()
 
     # -- follow, wrap, paging back --
 
@@ -327,9 +274,8 @@ class LogsView(LiveWidget):
             return
         self.following = following
         if following:
-            self._reload = True
             self.new_count = 0
-            self.refresh_data(invalidate=True)
+            self.start_over()
         self._show_status()
 
     def action_toggle_wrap(self) -> None:
@@ -351,32 +297,24 @@ class LogsView(LiveWidget):
         if self.lines or not self.more_older or self._loading_older or not self.pane.entries:
             return
         self._loading_older = True
-        self._fetch_older(self.flt, self.pane.entries[0].id)
+        flt, before_id = self.flt, self.pane.entries[0].id
+        in_worker(self, lambda: last_lines(context(self).db, flt, limit=OLDER_PAGE, before_id=before_id),
+                  lambda records: self._older_lines(flt, before_id, records), self._older_failed,
+                  group="log-older", exclusive=True)
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="log-older")
-    def _fetch_older(self, flt: LogFilter, before_id: int) -> None:
-        worker = get_current_worker()
-        try:
-            records = last_lines(context(self).db, flt, limit=OLDER_PAGE, before_id=before_id)
-        except Exception as exc:
-            if not worker.is_cancelled:
-                self.post_message(OlderLines(flt, before_id, [], exc))
-            return
-        if not worker.is_cancelled:
-            self.post_message(OlderLines(flt, before_id, records))
-
-    def on_older_lines(self, message: OlderLines) -> None:
-        message.stop()
+    def _older_failed(self, error: BaseException) -> None:
         self._loading_older = False
-        if message.error is not None:
-            console_app(self).report_error(message.error)
-            return
+        host(self).report_error(error)
+
+    def _older_lines(self, flt: LogFilter, before_id: int, records: list[LogRecord]) -> None:
+        """Lines older than `before_id` for filter `flt`."""
+        self._loading_older = False
         entries = self.pane.entries
-        if message.flt != self.flt or not entries or entries[0].id != message.before_id:
+        if flt != self.flt or not entries or entries[0].id != before_id:
             return  # the window changed meanwhile (another filter, a reload)
         tz = context(self).tz
-        self.more_older = len(message.records) >= OLDER_PAGE
-        dropped = self.pane.prepend([log_entry(r, tz) for r in message.records], keep=ALL_WINDOW)
+        self.more_older = len(records) >= OLDER_PAGE
+        dropped = self.pane.prepend([log_entry(r, tz) for r in records], keep=ALL_WINDOW)
         if dropped:
             self.following = False
             self.last_id = max((e.id for e in self.pane.entries), default=self.last_id)

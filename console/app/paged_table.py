@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Generic, Literal, TypeVar
 
 from rich.text import Text
 from textual import work
@@ -24,6 +24,24 @@ from textual.worker import get_current_worker
 
 Side = Literal["before", "after"]
 Cells = tuple[Text, ...]
+R = TypeVar("R")
+
+
+@dataclass(frozen=True)
+class Column(Generic[R]):
+    """A column: its key, header and width, how a record shows in it (`cell(record, at)`, where
+    `at` is what the table's cells are drawn for: a time, a zone, an animation frame), and its
+    share of what a wide terminal leaves over (`stretch`, 0 for none)."""
+
+    key: str
+    label: str
+    width: int
+    cell: Callable[[R, Any], Text]
+    stretch: int = 0
+
+
+def cells_of(columns: Sequence[Column[R]], record: R, at: Any) -> Cells:
+    return tuple(column.cell(record, at) for column in columns)
 
 
 @dataclass(frozen=True)
@@ -59,10 +77,11 @@ class PagedTable(DataTable[Text]):
 
     def __init__(
         self, *, page_size: int = 200, max_rows: int = 1000, threshold: int = 20, id: str | None = None,
-        stretch: dict[str, int] | None = None, source: PageSource | None = None,
+        source: PageSource | None = None, columns: Sequence[Column[Any]] = (),
     ) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, id=id)
-        self.stretch = stretch or {}
+        self._columns = columns
+        self.stretch: dict[str, int] = {}
         self._base_widths: dict[str, int] = {}
         self.page_size = page_size
         self.max_rows = max(max_rows, 2 * page_size)
@@ -76,10 +95,15 @@ class PagedTable(DataTable[Text]):
 
     # -- columns: fixed widths; the `stretch` columns share what a wide terminal leaves over --
 
-    def add_fixed_columns(self, columns: Sequence[tuple[str, str, int]]) -> None:
-        for key, label, width in columns:
-            self.add_column(label, key=key, width=width)
-            self._base_widths[key] = width
+    def on_mount(self) -> None:
+        self.add_fixed_columns(self._columns)
+
+    def add_fixed_columns(self, columns: Sequence[Column[Any]]) -> None:
+        for column in columns:
+            self.add_column(column.label, key=column.key, width=column.width)
+            self._base_widths[column.key] = column.width
+            if column.stretch:
+                self.stretch[column.key] = column.stretch
         self._stretch_columns()
 
     def on_resize(self) -> None:
@@ -156,6 +180,14 @@ class PagedTable(DataTable[Text]):
             self.call_after_refresh(self.scroll_to, y=target, animate=False)
         elif self.order:
             self.move_cursor(row=0)
+
+    def show_all(self, rows: Sequence[tuple[str, Cells]]) -> None:
+        """A short list held whole: rebuilt when its keys changed, else updated in place."""
+        if self.order != [key for key, _ in rows]:
+            self.replace_rows(rows, more_before=False, more_after=False)
+            return
+        for key, cells in rows:
+            self.update_row(key, cells)
 
     def extend(self, side: Side, rows: Sequence[tuple[str, Cells]], *, more: bool) -> None:
         """Add a fetched page on one side of the window, trimming the other side."""

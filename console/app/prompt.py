@@ -2,28 +2,30 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
+from textual.widget import Widget
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
+from console.app.dialog import Dialog, FieldDialog
+from console.app.host import host, in_worker
 from console.app.inputs import SafeInput
-from console.app.live import context
+from console.app.render import untrusted
+from console.app.tone import tone
 
 
-class PathPrompt(ModalScreen[str | None]):
+class PathPrompt(FieldDialog):
     """Asks for a path; `enter` accepts, `esc` cancels."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    AUTO_FOCUS = "#prompt-input"
+    AUTO_FOCUS = FIELD = "#prompt-input"
+    OK = "#prompt-ok"
 
     def __init__(self, title: Text, value: str, *, hint: Text | None = None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.value = value
         self.hint = hint
@@ -37,41 +39,35 @@ class PathPrompt(ModalScreen[str | None]):
                 yield Button("Cancel (esc)", id="prompt-cancel")
                 yield Button("OK (enter)", id="prompt-ok", variant="primary")
 
-    def on_mount(self) -> None:
-        field = self.query_one("#prompt-input", Input)
-        field.cursor_blink = not context(self).still
-        field.cursor_position = len(field.value)
-
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._accept()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "prompt-ok":
-            self._accept()
-        else:
-            self.dismiss(None)
-
-    def _accept(self) -> None:
+    def accepted(self) -> str | None:
         value = self.query_one("#prompt-input", Input).value.strip()
         if not value:
-            self.query_one("#prompt-hint", Static).update(Text("a path is needed", style="bold red"))
-            return
-        self.dismiss(value)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+            self.query_one("#prompt-hint", Static).update(Text("a path is needed", style=tone(self, "error")))
+            return None
+        return value
 
 
-class Picker(ModalScreen[str | None]):
+def pick_read(
+    node: Widget, title: str, all_label: str, read: Callable[[], list[str]], current: str,
+    picked: Callable[[str], None],
+) -> None:
+    """A picker over values read from the database in a worker (the users of the audit, the
+    services of the logs), "" standing for all of them; a failed read is reported as stale."""
+
+    def show(values: list[str]) -> None:
+        choices = [(Text(all_label), "")] + [(untrusted(v, max_len=40), v) for v in values]
+        node.app.push_screen(Picker(title, choices, current), lambda value: None if value is None else picked(value))
+
+    in_worker(node, read, show, host(node).report_error, group=f"pick-{title}", exclusive=True)
+
+
+class Picker(Dialog[str | None]):
     """Pick one of a few values; `enter` picks, `esc` cancels. Values are (label, value)."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
     AUTO_FOCUS = "#picker-list"
 
     def __init__(self, title: str, choices: Sequence[tuple[Text, str]], current: str = "") -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.title_text = title
         self.choices = list(choices)
         self.current = current
@@ -90,6 +86,3 @@ class Picker(ModalScreen[str | None]):
     def on_option_list_option_selected(self, event: OptionList.OptionSelected) -> None:
         event.stop()
         self.dismiss(self.choices[event.option_index][1])
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)

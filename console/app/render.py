@@ -8,6 +8,7 @@ the terminal. Styles are applied to the Text object, never by embedding markup i
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from zoneinfo import ZoneInfo
 
@@ -46,6 +47,33 @@ def masked(value: object, kind: str, *, revealed: bool, max_len: int | None = No
 def plain(value: str, style: str = "") -> Text:
     """Text the console itself wrote (labels, numbers): still never parsed as markup."""
     return Text(value, style=style, end="")
+
+
+def right(value: str, style: str = "") -> Text:
+    """A right-aligned cell the console wrote (a number, a time taken)."""
+    return Text(value, justify="right", style=style, end="")
+
+
+def count(value: int, style: str = "") -> Text:
+    """A right-aligned count, styled only when it is not zero."""
+    return right(f"{value:,}", style if value else "")
+
+
+def stamp(moment: datetime, tz: ZoneInfo, fmt: str = "%m-%d %H:%M:%S") -> Text:
+    """A cell with a time in the site's zone."""
+    return Text(moment.astimezone(tz).strftime(fmt), end="")
+
+
+@dataclass(frozen=True)
+class At:
+    """What a table's cells are drawn for besides their record: the time now, the site's zone,
+    the animation frame (spinner, pulse) and whether PHI is shown."""
+
+    now: datetime
+    tz: ZoneInfo
+    frame: int = 0
+    animate: bool = False
+    revealed: bool = False
 
 
 def status_cell(status: str, *, frame: int = 0, animate: bool = False) -> Text:
@@ -127,24 +155,25 @@ def span(seconds: float) -> str:
     return f"{days}d {hours}h" if hours else f"{days}d"
 
 
+def _relative(seconds: float | None, within_a_second: str, ahead: str, behind: str) -> str:
+    """`seconds` ahead (> 0) or behind as `ahead` / `behind` with {span} in them."""
+    if seconds is None:
+        return "—"
+    if -1 < seconds < 1:
+        return within_a_second
+    return (ahead if seconds > 0 else behind).format(span=span(seconds))
+
+
 def ago(moment: datetime | None, now: datetime) -> str:
     """'5m ago' ('just now' under a second; '—' for no time)."""
-    if moment is None:
-        return "—"
-    seconds = (now - moment).total_seconds()
-    if -1 < seconds < 1:
-        return "just now"
-    return f"{span(seconds)} ago" if seconds > 0 else f"in {span(seconds)}"
+    seconds = None if moment is None else (now - moment).total_seconds()
+    return _relative(seconds, "just now", "{span} ago", "in {span}")
 
 
 def until(moment: datetime | None, now: datetime) -> str:
     """'in 10m', or 'due 2m ago' for a time already passed ('—' for no time)."""
-    if moment is None:
-        return "—"
-    seconds = (moment - now).total_seconds()
-    if -1 < seconds < 1:
-        return "now"
-    return f"in {span(seconds)}" if seconds > 0 else f"due {span(seconds)} ago"
+    seconds = None if moment is None else (moment - now).total_seconds()
+    return _relative(seconds, "now", "in {span}", "due {span} ago")
 
 
 def size(count: float | None) -> str:

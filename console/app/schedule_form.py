@@ -9,13 +9,12 @@ from datetime import datetime
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Input, Static
 
+from console.app.dialog import FieldDialog
+from console.app.host import context
 from console.app.inputs import SafeInput
-from console.app.live import context
 from console.app.render import untrusted
 from engine.errors import describe
 from engine.tasks import schedules
@@ -46,14 +45,14 @@ def check_spec(spec: str, tz_name: str, now: datetime) -> tuple[schedules.Schedu
     return schedule, text
 
 
-class SchedulePrompt(ModalScreen[str | None]):
+class SchedulePrompt(FieldDialog):
     """Dismisses with the normalised spec, or None."""
 
-    BINDINGS = [Binding("escape", "cancel", "Cancel")]
-    AUTO_FOCUS = "#schedule-input"
+    AUTO_FOCUS = FIELD = "#schedule-input"
+    OK = "#schedule-ok"
 
     def __init__(self, task: str, title: str, current: str, current_words: str) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.task_name = task
         self.task_title = title
         self.current = current
@@ -74,9 +73,6 @@ class SchedulePrompt(ModalScreen[str | None]):
                 yield Button("Change (enter)", id="schedule-ok", variant="primary")
 
     def on_mount(self) -> None:
-        field = self.query_one("#schedule-input", Input)
-        field.cursor_blink = not context(self).still
-        field.cursor_position = len(field.value)
         self._check()
 
     def _check(self) -> schedules.Schedule | None:
@@ -91,21 +87,6 @@ class SchedulePrompt(ModalScreen[str | None]):
         event.stop()
         self._check()
 
-    def on_input_submitted(self, event: Input.Submitted) -> None:
-        event.stop()
-        self._accept()
-
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "schedule-ok":
-            self._accept()
-        else:
-            self.dismiss(None)
-
-    def _accept(self) -> None:
+    def accepted(self) -> str | None:
         schedule = self._check()
-        if schedule is not None:
-            self.dismiss(schedule.text)
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
+        return schedule.text if schedule is not None else None

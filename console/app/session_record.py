@@ -6,7 +6,7 @@ import logging
 from concurrent.futures import Future, ThreadPoolExecutor
 
 from console.app.context import ConsoleContext
-from console.app.ops import describe
+from engine.errors import describe
 from engine.operator_sessions import end_session, start_session
 
 log = logging.getLogger("claimsops.console")

@@ -18,7 +18,8 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from console.app.live import LiveWidget, console_app, context
+from console.app.host import context, mark_stale
+from console.app.live import LiveWidget
 from console.app.render import STATUS_STYLE, seconds_text, size, untrusted
 from engine import stats as statslib
 from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
@@ -237,8 +238,7 @@ class StatsView(LiveWidget):
             text.append(self.stats.at.astimezone(ctx.tz).strftime("%H:%M:%S"), style="bold")
             zone = self.stats.at.astimezone(ctx.tz).strftime("%Z")
             text.append(f" · today since 00:00 {zone} · refreshed every {self.poller_interval():.0f} s", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        mark_stale(self, text)
         self.query_one("#stats-status", Static).update(text)
 
     def poller_interval(self) -> float:

@@ -5,21 +5,19 @@ appears at the top, a running run's outcome and lines come in as it goes."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.app import ComposeResult
-from textual.binding import Binding
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
-from console.app.header import HeaderBar
-from console.app.live import LiveWidget, console_app, context
+from console.app.detail_screen import DetailScreen
+from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.host import context, host, mark_stale
+from console.app.live import LiveWidget
 from console.app.log_pane import LogPane
 from console.app.logs_view import log_entry
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
-from console.app.render import ago, seconds_text, untrusted
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
+from console.app.render import At, ago, right, seconds_text, stamp, untrusted
 from console.app.tasks_view import outcome_text, trigger_text
 from engine.models import LogRecord
 from engine.tasks import store
@@ -28,43 +26,29 @@ PAGE = 100
 MAX_ROWS = 400
 LOG_LINES = 500
 
-RUN_COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("id", "Run", 6),
-    ("started", "Started", 14),
-    ("ago", "", 9),
-    ("trigger", "Trigger", 16),
-    ("outcome", "Result", 8),
-    ("took", "Took", 7),
-    ("summary", "Summary", 20),
+RUN_COLUMNS: tuple[Column[store.RunInfo], ...] = (
+    Column("id", "Run", 6, lambda run, at: right(str(run.id))),
+    Column("started", "Started", 14, lambda run, at: stamp(run.started_at, at.tz)),
+    Column("ago", "", 9, lambda run, at: Text(ago(run.started_at, at.now), style="dim", end="")),
+    Column("trigger", "Trigger", 16, lambda run, at: trigger_text(run)),
+    Column("outcome", "Result", 8, lambda run, at: outcome_text(run.outcome)),
+    Column("took", "Took", 7, lambda run, at: right(seconds_text(run.duration_s) if run.duration_s is not None else "")),
+    Column("summary", "Summary", 20, lambda run, at: untrusted(run.summary, max_len=500), stretch=1),
 )
 
 
-def run_cells(run: store.RunInfo, now: datetime, tz: ZoneInfo) -> Cells:
-    return (
-        Text(str(run.id), justify="right", end=""),
-        Text(run.started_at.astimezone(tz).strftime("%m-%d %H:%M:%S"), end=""),
-        Text(ago(run.started_at, now), style="dim", end=""),
-        trigger_text(run),
-        outcome_text(run.outcome),
-        Text(seconds_text(run.duration_s) if run.duration_s is not None else "", justify="right", end=""),
-        untrusted(run.summary, max_len=500),
-    )
+RUNS: Feed[store.RunInfo] = Feed(store.list_runs, store.runs_newer, store.runs_by_ids, page=PAGE)  # stamp: the task
 
 
 @dataclass(frozen=True)
 class HistoryRequest:
-    reload: bool
-    head_id: int | None
-    at_head: bool
-    visible: tuple[int, ...]
+    runs: FeedRequest
     run_id: int | None  # the selected run, whose lines are shown
 
 
 @dataclass
 class HistoryData:
-    runs: list[store.RunInfo] = field(default_factory=list)
-    newer: list[store.RunInfo] = field(default_factory=list)
-    visible: dict[int, store.RunInfo] = field(default_factory=dict)
+    runs: FeedData[store.RunInfo]
     lines: list[LogRecord] = field(default_factory=list)
 
 
@@ -75,27 +59,20 @@ class RunHistoryView(LiveWidget):
         self.shown_run: int | None = None
         self.shown_last_line = 0
         self.loaded = False
-        self._reload = True
 
     def compose(self) -> ComposeResult:
         yield Static(Text(f"Runs of {self.task_name}", style="bold"), id="history-title", classes="status-line")
-        yield PagedTable(page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", stretch={"summary": 1},
-                         source=PageSource(self._fetch_page, self._page_rows, lambda e: console_app(self).report_error(e),
-                                           added=self._show_titles))
+        self.table = PagedTable(
+            page_size=PAGE, max_rows=MAX_ROWS, id="runs-table", columns=RUN_COLUMNS,
+            source=RUNS.source(lambda: context(self).db, self._rows, host(self).report_error,
+                               stamp=lambda: self.task_name, added=self._show_titles))
+        yield self.table
         yield Static(id="history-lines-title", classes="status-line")
-        yield LogPane(id="history-lines")
+        self.pane = LogPane(id="history-lines")
+        yield self.pane
 
     def on_mount(self) -> None:
-        self.table.add_fixed_columns(RUN_COLUMNS)
         self._show_titles()
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#runs-table", PagedTable)
-
-    @property
-    def pane(self) -> LogPane:
-        return self.query_one("#history-lines", LogPane)
 
     def selected_run(self) -> int | None:
         key = self.table.cursor_key
@@ -104,49 +81,24 @@ class RunHistoryView(LiveWidget):
     # -- live --
 
     def build_request(self) -> HistoryRequest:
-        table = self.table
-        head = table.edge_key("before")
-        reload = self._reload or head is None
-        visible = () if reload else tuple(int(k) for k in table.visible_keys())
-        return HistoryRequest(reload, int(head) if head else None, not table.more_before, visible, self.selected_run())
+        return HistoryRequest(RUNS.request(self.table, self.task_name, self._reload), self.selected_run())
 
     def fetch(self, request: HistoryRequest) -> HistoryData:
         db = context(self).db
-        data = HistoryData()
-        if request.reload:
-            data.runs = store.list_runs(db, self.task_name, limit=PAGE + 1)
-            run_id = data.runs[0].id if data.runs else None
-        else:
-            if request.at_head and request.head_id is not None:
-                data.newer = store.runs_newer(db, self.task_name, after_id=request.head_id, limit=PAGE + 1)
-            data.visible = store.runs_by_ids(db, request.visible)
-            run_id = request.run_id
+        data = HistoryData(RUNS.fetch(db, request.runs))
+        run_id = (data.runs.first[0].id if data.runs.first else None) if request.runs.reload else request.run_id
         if run_id is not None:
             data.lines = store.run_logs(db, run_id, limit=LOG_LINES)
         return data
 
     def render_data(self, request: HistoryRequest, data: HistoryData) -> None:
-        ctx = context(self)
-        now = ctx.now()
-        table = self.table
         self.loaded = True
-        if request.reload:
-            self._reload = False
-            more = len(data.runs) > PAGE
-            table.replace_rows([self._row(r, now, ctx.tz) for r in data.runs[:PAGE]], more_before=False,
-                               more_after=more)
-            shown = data.runs[0].id if data.runs else None
+        self._reload = not RUNS.show(self.table, request.runs, data.runs, self._rows)
+        if self._reload:
+            self.refresh_data()
+        if request.runs.reload:
+            shown = data.runs.first[0].id if data.runs.first else None
         else:
-            for run_id in request.visible:
-                run = data.visible.get(run_id)
-                if run is not None:
-                    key, cells = self._row(run, now, ctx.tz)
-                    table.update_row(key, cells)
-            if len(data.newer) > PAGE:
-                self._reload = True
-                self.refresh_data()
-            elif data.newer:
-                table.add_head([self._row(r, now, ctx.tz) for r in data.newer])
             shown = request.run_id
         if shown == self.selected_run():
             self._show_lines(shown, data.lines)
@@ -155,8 +107,10 @@ class RunHistoryView(LiveWidget):
     def render_failure(self, error: BaseException) -> None:
         self._show_titles()
 
-    def _row(self, run: store.RunInfo, now: datetime, tz: ZoneInfo) -> tuple[str, Cells]:
-        return str(run.id), run_cells(run, now, tz)
+    def _rows(self, runs: list[store.RunInfo]) -> list[tuple[str, Cells]]:
+        ctx = context(self)
+        at = At(ctx.now(), ctx.tz)
+        return [(str(r.id), cells_of(RUN_COLUMNS, r, at)) for r in runs]
 
     def _show_lines(self, run_id: int | None, lines: list[LogRecord]) -> None:
         last = lines[-1].id if lines else 0
@@ -175,8 +129,7 @@ class RunHistoryView(LiveWidget):
             title.append(f" · {len(table.order):,}{more} loaded", style="dim")
             if not table.order:
                 title.append(" · no runs yet", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            title.append("  stale", style="bold red")
+        mark_stale(self, title)
         self.query_one("#history-title", Static).update(title)
         lines = Text(end="")
         if self.shown_run is None:
@@ -193,44 +146,13 @@ class RunHistoryView(LiveWidget):
         if self.selected_run() != self.shown_run:
             self.refresh_data()
 
-    # -- paging --
-
-    def _fetch_page(self, side: Side, edge: int, _stamp: None) -> list[store.RunInfo]:
-        db = context(self).db
-        if side == "after":
-            return store.list_runs(db, self.task_name, limit=PAGE + 1, before_id=edge)
-        return store.runs_newer(db, self.task_name, after_id=edge, limit=PAGE + 1)
-
-    def _page_rows(self, runs: list[store.RunInfo]) -> list[tuple[str, Cells]]:
-        ctx = context(self)
-        now = ctx.now()
-        return [self._row(r, now, ctx.tz) for r in runs]
-
     def focus_main(self) -> None:
         self.table.focus()
 
 
-class RunHistoryScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "back", "Back")]
+class RunHistoryScreen(DetailScreen[RunHistoryView]):
     AUTO_FOCUS = "#runs-table"
 
     def __init__(self, task: str) -> None:
-        super().__init__(id=f"history-{task}")
+        super().__init__(RunHistoryView(task), help_name=f"Runs of {task}", id=f"history-{task}")
         self.task_name = task
-
-    def compose(self) -> ComposeResult:
-        yield HeaderBar()
-        yield RunHistoryView(self.task_name)
-        yield Footer(compact=True)
-
-    @property
-    def view(self) -> RunHistoryView:
-        return self.query_one(RunHistoryView)
-
-    def on_screen_resume(self) -> None:
-        view = self.view
-        if view.poller is not None:
-            view.refresh_data()
-
-    def action_back(self) -> None:
-        self.app.pop_screen()

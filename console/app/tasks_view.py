@@ -10,10 +10,10 @@ says what it did.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from functools import partial
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
@@ -22,19 +22,14 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
-from console.app.confirm import ConfirmDialog
-from console.app.live import LiveWidget, console_app, context
-from console.app.ops import Outcome
-from console.app.paged_table import Cells, PagedTable
-from console.app.render import ago, seconds_text, until, untrusted
-from console.app.schedule_form import SchedulePrompt
+from console.app.host import ask_about, context, mark_stale
+from console.app.live import LiveWidget
+from console.app.paged_table import Column, PagedTable, cells_of
+from console.app.render import ago, right, seconds_text, until, untrusted
+from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
+from console.app.tone import Tones, tone
 from engine import leases
-from engine.tasks import controls, status, store
-
-if TYPE_CHECKING:
-    from console.app.app import ConsoleApp
-
-APPLY_WAIT_S = 3.0  # how long to wait for the scheduler to act on a command
+from engine.tasks import status, store
 
 STATE_STYLE: dict[str, tuple[str, str]] = {
     status.OK: ("✓", "bold green"),
@@ -46,19 +41,6 @@ STATE_STYLE: dict[str, tuple[str, str]] = {
 OUTCOME_STYLE: dict[str, str] = {
     "ok": "green", "warn": "yellow", "error": "bold red", "running": "dodger_blue1", "missed": "magenta",
 }
-
-COLUMNS: tuple[tuple[str, str, int], ...] = (
-    ("task", "Task", 20),
-    ("state", "State", 9),
-    ("next", "Next run", 11),
-    ("last", "Last run", 9),
-    ("outcome", "Result", 7),
-    ("took", "Took", 6),
-    ("trigger", "Trigger", 16),
-    ("schedule", "Schedule", 20),
-    ("summary", "Summary", 20),
-)
-
 
 def state_cell(state: str) -> Text:
     icon, style = STATE_STYLE.get(state, ("?", ""))
@@ -88,20 +70,23 @@ def next_text(task: status.TaskStatus, now: datetime) -> Text:
     return Text(until(task.next_run_at, now), style=style, end="")
 
 
-def task_cells(task: status.TaskStatus, now: datetime) -> Cells:
-    run = task.last_run
-    right = "right"
-    return (
-        untrusted(task.name, max_len=40, style="bold"),
-        state_cell(task.state),
-        next_text(task, now),
-        Text(ago(run.started_at, now) if run else "never", style="" if run else "dim", end=""),
-        outcome_text(run.outcome) if run else Text("", end=""),
-        Text(seconds_text(run.duration_s) if run and run.duration_s is not None else "", justify=right, end=""),
-        trigger_text(run) if run else Text("", end=""),
-        untrusted(task.schedule_words, max_len=60),
-        untrusted(run.summary if run else "", max_len=300),
-    )
+# the cells of a task are drawn for the time now
+COLUMNS: tuple[Column[status.TaskStatus], ...] = (
+    Column("task", "Task", 20, lambda task, now: untrusted(task.name, max_len=40, style="bold")),
+    Column("state", "State", 9, lambda task, now: state_cell(task.state)),
+    Column("next", "Next run", 11, next_text),
+    Column("last", "Last run", 9, lambda task, now: Text(
+        ago(task.last_run.started_at, now), end="") if task.last_run else Text("never", style="dim", end="")),
+    Column("outcome", "Result", 7,
+           lambda task, now: outcome_text(task.last_run.outcome) if task.last_run else Text("", end="")),
+    Column("took", "Took", 6, lambda task, now: right(
+        seconds_text(task.last_run.duration_s) if task.last_run and task.last_run.duration_s is not None else "")),
+    Column("trigger", "Trigger", 16,
+           lambda task, now: trigger_text(task.last_run) if task.last_run else Text("", end="")),
+    Column("schedule", "Schedule", 20, lambda task, now: untrusted(task.schedule_words, max_len=60), stretch=1),
+    Column("summary", "Summary", 20,
+           lambda task, now: untrusted(task.last_run.summary if task.last_run else "", max_len=300), stretch=3),
+)
 
 
 def task_detail(task: status.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
@@ -146,10 +131,10 @@ def task_detail(task: status.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
     return text
 
 
-def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo) -> Text:
+def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo, tones: Tones) -> Text:
     text = Text(end="")
     if leader is None:
-        text.append("scheduler not running", style="bold yellow")
+        text.append("scheduler not running", style=tones("warning"))
         text.append(" — run now, pause and schedule changes wait until one starts", style="yellow")
         return text
     text.append("scheduler ")
@@ -162,15 +147,6 @@ def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo) -> Text:
 class TasksData:
     tasks: list[status.TaskStatus] = field(default_factory=list)
     leader: leases.LeaseInfo | None = None
-
-
-@dataclass(frozen=True)
-class RunRequested:
-    """What run now achieved: the request, and the scheduler's answer if it came in time."""
-
-    request: controls.Request
-    applied: str | None
-    leader: bool
 
 
 class TasksTable(PagedTable):
@@ -193,16 +169,10 @@ class SchedulersView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="tasks-leader", classes="status-line")
-        yield TasksTable(page_size=20, max_rows=40, id="tasks-table", stretch={"summary": 3, "schedule": 1})
+        self.table = TasksTable(page_size=20, max_rows=40, id="tasks-table", columns=COLUMNS)
+        yield self.table
         with VerticalScroll(id="tasks-detail-box"):
             yield Static(id="tasks-detail")
-
-    def on_mount(self) -> None:
-        self.table.add_fixed_columns(COLUMNS)
-
-    @property
-    def table(self) -> PagedTable:
-        return self.query_one("#tasks-table", PagedTable)
 
     # -- live --
 
@@ -211,17 +181,10 @@ class SchedulersView(LiveWidget):
         return TasksData(status.list_tasks(ctx.db, ctx.settings, now=ctx.now()), store.scheduler_leader(ctx.db))
 
     def render_data(self, request: Any, data: TasksData) -> None:
-        ctx = context(self)
-        now = ctx.now()
+        now = context(self).now()
         self.data = data
         self.by_name = {t.name: t for t in data.tasks}
-        table = self.table
-        rows = [(t.name, task_cells(t, now)) for t in data.tasks]
-        if table.order != [key for key, _ in rows]:
-            table.replace_rows(rows, more_before=False, more_after=False)
-        else:
-            for key, cells in rows:
-                table.update_row(key, cells)
+        self.table.show_all([(t.name, cells_of(COLUMNS, t, now)) for t in data.tasks])
         self._show_leader()
         self._show_detail()
 
@@ -230,9 +193,8 @@ class SchedulersView(LiveWidget):
 
     def _show_leader(self) -> None:
         ctx = context(self)
-        text = leader_text(self.data.leader if self.data else None, ctx.tz) if self.data else Text("loading…", style="dim")
-        if console_app(self).header_state.stale_since is not None:
-            text.append("  stale", style="bold red")
+        text = leader_text(self.data.leader, ctx.tz, partial(tone, self)) if self.data else Text("loading…", style="dim")
+        mark_stale(self, text)
         self.query_one("#tasks-leader", Static).update(text)
 
     def _show_detail(self) -> None:
@@ -261,119 +223,14 @@ class SchedulersView(LiveWidget):
 
     # -- actions --
 
-    def _need_selection(self) -> status.TaskStatus | None:
-        task = self.selected()
-        if task is None:
-            console_app(self).say("no task selected", "warning")
-        return task
-
     def action_open_history(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            console_app(self).open_task_history(task.name)
+        ask_about(self, self.selected(), "task", lambda task: OpenTaskHistory(task.name))
 
     def action_run_task(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            TaskActions(console_app(self)).run_now(task)
+        ask_about(self, self.selected(), "task", RunTaskNow)
 
     def action_pause_task(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            TaskActions(console_app(self)).pause_or_resume(task)
+        ask_about(self, self.selected(), "task", lambda task: ResumeTask(task) if task.paused else PauseTask(task))
 
     def action_schedule_task(self) -> None:
-        task = self._need_selection()
-        if task is not None:
-            TaskActions(console_app(self)).reschedule(task)
-
-
-class TaskActions:
-    """The task controls, from the Schedulers tab and the run history."""
-
-    def __init__(self, app: ConsoleApp) -> None:
-        self.app = app
-
-    def _refresh(self) -> Callable[[Outcome], None]:
-        def done(outcome: Outcome) -> None:
-            if outcome.ok:
-                self.app.say(str(outcome.value))
-            self.app.refresh_active()
-
-        return done
-
-    def run_now(self, task: status.TaskStatus) -> None:
-        app = self.app
-        name = task.name
-        if task.state == status.RUNNING and task.last_run is not None:
-            run = task.last_run
-            by = f" by {run.requested_by}" if run.requested_by else ""
-            started = run.started_at.astimezone(app.ctx.tz).strftime("%H:%M:%S")
-            app.say(f"{name} is already running (run {run.id}, {run.trigger}{by}, started {started})", "warning")
-            return
-        if not app.ctx.operator.can_act:
-            app.refuse_op("task.run", name)
-            return
-        ctx = app.ctx
-
-        def request() -> RunRequested:
-            req = controls.request_run(ctx.db, ctx.settings, ctx.operator, name)
-            leader = store.scheduler_leader(ctx.db) is not None
-            command = store.wait_for_command(ctx.db, req.command_id, APPLY_WAIT_S) if leader and req.command_id else None
-            return RunRequested(req, command.outcome if command is not None else None, leader)
-
-        def done(outcome: Outcome) -> None:
-            if outcome.ok:
-                result: RunRequested = outcome.value
-                if result.applied and result.applied.startswith("started run"):
-                    app.say(f"{name}: {result.applied}")
-                elif result.applied:
-                    app.say(f"run of {name} {result.applied}", "warning")
-                elif not result.leader:
-                    app.say(result.request.message, "warning")
-                else:
-                    app.say(f"{result.request.message}; the scheduler has not started it yet")
-            app.refresh_active()
-
-        def answered(yes: bool | None) -> None:
-            if yes:
-                app.run_guarded(request, done)
-
-        question = Text.assemble(("Run ", "bold"), (name, "bold"), (" now?", "bold"))
-        detail = untrusted(task.title, max_len=120)
-        if task.paused:
-            detail.append("\nthe task is paused: this runs it once, and it stays paused.")
-        app.push_screen(ConfirmDialog(question, detail, yes_label="Run now"), answered)
-
-    def pause_or_resume(self, task: status.TaskStatus) -> None:
-        app = self.app
-        ctx = app.ctx
-        name = task.name
-        action = "task.resume" if task.paused else "task.pause"
-        if not ctx.operator.can_act:
-            app.refuse_op(action, name)
-            return
-        control = controls.request_resume if task.paused else controls.request_pause
-        app.run_guarded(lambda: control(ctx.db, ctx.settings, ctx.operator, name).message, self._refresh())
-
-    def reschedule(self, task: status.TaskStatus) -> None:
-        app = self.app
-        ctx = app.ctx
-        name = task.name
-        if not ctx.operator.can_act:
-            app.refuse_op("task.schedule", name)
-            return
-
-        def chosen(spec: str | None) -> None:
-            if spec is None:
-                return
-            if spec == task.schedule:
-                app.say(f"{name} already runs {task.schedule_words} ({spec}): nothing changed")
-                return
-            app.run_guarded(
-                lambda: controls.request_schedule(ctx.db, ctx.settings, ctx.operator, name, spec).message,
-                self._refresh(),
-            )
-
-        app.push_screen(SchedulePrompt(name, task.title, task.schedule, task.schedule_words), chosen)
-
+        ask_about(self, self.selected(), "task", Reschedule)

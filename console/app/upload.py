@@ -8,6 +8,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, timedelta
 from pathlib import Path
+from typing import ClassVar
 
 from rich.text import Text
 from textual import on, work
@@ -19,10 +20,11 @@ from textual.screen import ModalScreen
 from textual.widgets import Button, DirectoryTree, Input, Label, Select, Static
 
 from console.app.context import ConsoleContext
+from console.app.host import context
 from console.app.inputs import SafeInput
-from console.app.live import context
 from console.app.ops import Outcome, attempt
 from console.app.render import untrusted
+from console.app.tone import TONES, tone
 from engine.dates import parse_date
 from engine.errors import OperatorError, describe
 from engine.submit import DEFAULT_WINDOW_DAYS, STRATEGIES, JobParams, submit_file
@@ -96,6 +98,7 @@ class UploadForm(ModalScreen[int | None]):
         Binding("ctrl+o", "browse", "Browse"),
     ]
     AUTO_FOCUS = "#upload-path"
+    COMPONENT_CLASSES: ClassVar[set[str]] = TONES
 
     def __init__(self) -> None:
         super().__init__(classes="dialog-screen")
@@ -133,14 +136,8 @@ class UploadForm(ModalScreen[int | None]):
                 yield Button("Close (esc)", id="upload-close")
                 yield Button("Submit (ctrl+s)", id="upload-submit", variant="primary")
 
-    def on_mount(self) -> None:
-        self.query_one("#upload-tree").display = False
-        still = context(self).still
-        for field in self.query(Input):
-            field.cursor_blink = not still
-
     def show_error(self, message: str) -> None:
-        self.query_one("#upload-error", Static).update(untrusted(message, max_len=600, style="bold red"))
+        self.query_one("#upload-error", Static).update(untrusted(message, max_len=600, style=tone(self, "error")))
 
     def action_close(self) -> None:
         tree = self.query_one("#upload-tree")

@@ -232,23 +232,23 @@ def seed_tasks(db: Database) -> dict[str, int]:
         TaskState(name="log_retention", schedule="daily 04:00", paused=False,
                   next_run_at=datetime(2025, 10, 2, 4, 0, tzinfo=UTC), updated_at=NOW),
     ]
+    def run(task: str, trigger: str, ago: timedelta, finished_s: float, duration_s: float, outcome: str,
+            summary: str, requested_by: str | None = None) -> TaskRun:
+        started = NOW - ago
+        return TaskRun(task=task, trigger=trigger, requested_by=requested_by, started_at=started,
+                       finished_at=started + timedelta(seconds=finished_s), duration_s=duration_s,
+                       outcome=outcome, summary=summary)
+
     runs = [
-        ("sessions", TaskRun(task="cleanup_old_sessions", trigger="scheduled", started_at=NOW - timedelta(hours=10),
-                             finished_at=NOW - timedelta(hours=10) + timedelta(seconds=1), duration_s=0.8,
-                             outcome="ok", summary="deleted 3 operator sessions and 12 payer tokens")),
-        ("stuck_old", TaskRun(task="cleanup_stuck_jobs", trigger="scheduled", started_at=NOW - timedelta(minutes=30),
-                              finished_at=NOW - timedelta(minutes=30) + timedelta(seconds=1), duration_s=0.3,
-                              outcome="ok", summary="0 jobs stuck")),
-        ("stuck", TaskRun(task="cleanup_stuck_jobs", trigger="manual", requested_by="alice",
-                          started_at=NOW - timedelta(minutes=5), finished_at=NOW - timedelta(minutes=5) +
-                          timedelta(seconds=2), duration_s=1.6, outcome="warn",
-                          summary="job 2 had no live worker for 3 min: resumed on another worker")),
-        ("archive", TaskRun(task="archive_old_results", trigger="scheduled", started_at=NOW - timedelta(hours=9),
-                            finished_at=NOW - timedelta(hours=9) + timedelta(seconds=40), duration_s=40.2,
-                            outcome="error", summary="OSError: [Errno 28] No space left on device")),
-        ("health", TaskRun(task="health_check_alert", trigger="scheduled", started_at=NOW - timedelta(minutes=2),
-                           finished_at=NOW - timedelta(minutes=2) + timedelta(seconds=1), duration_s=0.9,
-                           outcome="ok", summary="healthy: 5 checks ok")),
+        ("sessions", run("cleanup_old_sessions", "scheduled", timedelta(hours=10), 1, 0.8, "ok",
+                         "deleted 3 operator sessions and 12 payer tokens")),
+        ("stuck_old", run("cleanup_stuck_jobs", "scheduled", timedelta(minutes=30), 1, 0.3, "ok", "0 jobs stuck")),
+        ("stuck", run("cleanup_stuck_jobs", "manual", timedelta(minutes=5), 2, 1.6, "warn",
+                      "job 2 had no live worker for 3 min: resumed on another worker", requested_by="alice")),
+        ("archive", run("archive_old_results", "scheduled", timedelta(hours=9), 40, 40.2, "error",
+                        "OSError: [Errno 28] No space left on device")),
+        ("health", run("health_check_alert", "scheduled", timedelta(minutes=2), 1, 0.9, "ok",
+                       "healthy: 5 checks ok")),
     ]
     with db.write() as session:
         for state in states:

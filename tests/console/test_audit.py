@@ -13,6 +13,7 @@ from engine.audit import record
 from engine.db import Database
 from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, wait_for
 from tests.console.data import seed_audit, seed_tasks
+from tests.console.screens import open_with
 
 
 async def open_audit(pilot: Pilot) -> AuditView:
@@ -35,13 +36,11 @@ async def test_who_what_when_where_outcome_filtered_and_safe(make_app: AppFactor
         assert table.get_cell("8", "user").plain == "[b]mallory[/b]"
         assert table.get_cell("8", "from").plain == "␛]52;c;x␇"
         assert not any("\x1b" in seg.text for line in screen_segments(app) for seg in line)
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the user picker")
+        await open_with(pilot, "u", Picker, "the user picker")
         await pilot.press("down", "down", "enter")  # all users, [b]mallory[/b], alice
         await wait_for(pilot, lambda: view.flt.user == "alice" and not view._reload, what="alice's entries")
         assert len(table.order) == 5
-        await pilot.press("a")
-        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the action picker")
+        await open_with(pilot, "a", Picker, "the action picker")
         app.screen.dismiss("cancel")
         await wait_for(pilot, lambda: view.flt.action == "cancel" and not view._reload, what="alice's cancels")
         assert table.order == ["2"]

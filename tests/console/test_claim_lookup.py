@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -14,29 +13,14 @@ from engine import x12
 from engine.claim_lookup import LookupCancelled, LookupInputError, check_request, lookup_claim
 from engine.payer.client import PayerSettings
 from engine.payer.errors import PayerConfigError
-from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
+from tests.console.payer_sim import simulator_fixtures
 
 TODAY = date(2025, 10, 1)
 
 
-@pytest.fixture(scope="module")
-def dataset() -> Dataset:
-    return Dataset.generate(seed=71, today=TODAY, tin_count=1, dense_tin_count=0)
-
-
-@pytest.fixture(scope="module")
-def simulator(dataset: Dataset) -> Iterator[PayerSimulator]:
-    with PayerSimulator(SimConfig(seed=71, today=TODAY), dataset=dataset) as sim:
-        yield sim
-
-
-@pytest.fixture
-def payer(simulator: PayerSimulator) -> PayerSettings:
-    simulator.configure(fixed_latency_s=None)
-    cfg = simulator.config
-    return PayerSettings(simulator.url, simulator.url, cfg.client_id, cfg.client_secret, timeout_s=5)
+dataset, simulator, payer = simulator_fixtures(seed=71, today=TODAY)
 
 
 def test_every_category_of_the_contract_and_common_codes_have_a_meaning() -> None:

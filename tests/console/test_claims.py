@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from collections.abc import Iterator
 from datetime import timedelta
 
 import pytest
@@ -22,25 +21,12 @@ from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text
 from tests.console.data import NOW
+from tests.console.payer_sim import simulator_fixtures
 
 TODAY = NOW.date()
 
 
-@pytest.fixture(scope="module")
-def dataset() -> Dataset:
-    return Dataset.generate(seed=53, today=TODAY, tin_count=1, dense_tin_count=0)
-
-
-@pytest.fixture(scope="module")
-def simulator(dataset: Dataset) -> Iterator[PayerSimulator]:
-    with PayerSimulator(SimConfig(seed=53, today=TODAY), dataset=dataset) as sim:
-        yield sim
-
-
-@pytest.fixture
-def payer(simulator: PayerSimulator) -> PayerSettings:
-    cfg = simulator.config
-    return PayerSettings(simulator.url, simulator.url, cfg.client_id, cfg.client_secret, timeout_s=5)
+dataset, simulator, payer = simulator_fixtures(seed=53, today=TODAY)
 
 
 def finalized_claim(dataset: Dataset) -> str:

@@ -29,13 +29,14 @@ from tests.console.conftest import (
     wait_for,
 )
 from tests.console.data import NOW, add_job, add_rows, seed_jobs
+from tests.console.screens import open_with, shown
 from tests.fixtures.csv_cases import HOSTILE_STRINGS, write_sample
 
 
 async def open_detail(pilot: Pilot, job_id: int) -> JobDetailView:
     app = pilot.app
     app.call_later(app.open_job, job_id)  # in the app's context, as a key press would
-    await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="the detail screen")
+    await shown(pilot, JobDetailScreen, "the detail screen")
     view = app.screen.query_one(JobDetailView)
     await wait_for(pilot, lambda: view.job is not None and not view._reload, what="the job and its rows")
     return view
@@ -124,8 +125,7 @@ async def test_rows_paged_and_filtered_by_outcome(make_app: AppFactory, sqlite_d
         await wait_for(pilot, lambda: len(table.order) == 400, what="the next page")
         await pilot.press("end")
         await wait_for(pilot, lambda: len(table.order) == 450 and not table.more_after, what="the last page")
-        await pilot.press("slash")
-        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the outcome picker")
+        await open_with(pilot, "slash", Picker, "the outcome picker")
         picker = app.screen
         picker.query_one("OptionList").highlighted = [v for _, v in picker.choices].index("denied")
         await pilot.press("enter")

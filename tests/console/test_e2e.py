@@ -15,6 +15,7 @@ from engine.db import Database
 from engine.jobs import lifecycle
 from engine.jobs.queries import get_job, jobs_page
 from tests.console.conftest import AppFactory, on_screen, wait_for
+from tests.console.screens import open_with
 from tests.fixtures.csv_cases import write_sample
 
 
@@ -23,8 +24,7 @@ async def test_upload_process_cancel_live(make_app: AppFactory, sqlite_db: Datab
     app = make_app(refresh=0.2)  # live: the console refreshes by itself
     async with app.run_test(size=(120, 30)) as pilot:
         await on_screen(pilot, "no jobs")
-        await pilot.press("u")
-        await wait_for(pilot, lambda: isinstance(app.screen, UploadForm), what="the upload form")
+        await open_with(pilot, "u", UploadForm, "the upload form")
         app.screen.query_one("#upload-path", Input).value = "original-basic.csv"
         await pilot.press("ctrl+s")
         await wait_for(pilot, lambda: not isinstance(app.screen, UploadForm), what="the form to close")

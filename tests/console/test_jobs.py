@@ -21,6 +21,7 @@ from engine.jobs.queries import get_job
 from engine.models import Job
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import NOW, add_job, add_log, seed_jobs
+from tests.console.screens import open_with
 
 
 def bulk_jobs(db: Database, count: int) -> None:
@@ -51,8 +52,7 @@ async def test_newest_first_with_status_icons_and_colours(make_app: AppFactory, 
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(200, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         assert view.table.order == [str(i) for i in sorted(ids.values(), reverse=True)]
         expected = {
             "pending": ("◷ PENDING", "grey62"), "processing": ("⠋ PROCESSING", "dodger_blue1"),
@@ -140,8 +140,7 @@ async def test_filter_by_text_and_status(make_app: AppFactory, sqlite_db: Databa
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await pilot.press("slash")
         assert app.focused is not None and app.focused.id == "jobs-filter-text"
         await pilot.press(*"running")
@@ -177,16 +176,21 @@ async def test_enter_opens_the_detail_and_esc_comes_back(make_app: AppFactory, s
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         view.table.move_cursor(row=view.table.order.index(str(ids["completed"])))
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="the detail")
+        await open_with(pilot, "enter", JobDetailScreen, "the detail")
         assert app.screen.job_id == ids["completed"]
         await on_screen(pilot, "original-basic.csv")
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, JobDetailScreen), what="back")
         assert view.table.cursor_key == str(ids["completed"])
+
+
+async def seeded_jobs_tab(pilot: Pilot) -> JobsView:
+    """The Jobs tab with the seven jobs of seed_jobs loaded."""
+    view = pilot.app.jobs_view
+    await loaded(pilot, view, 7)
+    return view
 
 
 async def select(pilot: Pilot, view: JobsView, job_id: int) -> None:
@@ -198,24 +202,20 @@ async def test_cancel_asks_first_with_no_focused(make_app: AppFactory, sqlite_db
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["processing"])
         for refuse in ("n", "escape"):
-            await pilot.press("c")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+            await open_with(pilot, "c", ConfirmDialog, "the dialog")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await pilot.press(refuse)
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
             assert get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
         # enter on the focused No refuses too
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await open_with(pilot, "c", ConfirmDialog, "the dialog")
         await pilot.press("enter")
         await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
         assert get_job(sqlite_db, ids["processing"]).status == "PROCESSING"
-        await pilot.press("c")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await open_with(pilot, "c", ConfirmDialog, "the dialog")
         await pilot.press("y")
         await wait_for(pilot, lambda: "CANCELLING" in status_of(view, ids["processing"]), what="CANCELLING")
         assert get_job(sqlite_db, ids["processing"]).cancel_requested_by == "alice"
@@ -238,17 +238,14 @@ async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["failed"])
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await open_with(pilot, "R", ConfirmDialog, "the dialog")
         assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
         await pilot.press("n")
         await pilot.pause()
         assert get_job(sqlite_db, ids["failed"]).status == "FAILED"
-        await pilot.press("R")
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the dialog")
+        await open_with(pilot, "R", ConfirmDialog, "the dialog")
         await pilot.press("y")
         await wait_for(pilot, lambda: "PENDING" in status_of(view, ids["failed"]), what="PENDING again")
         await notified(pilot, "queued again")
@@ -263,27 +260,23 @@ async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["completed"])
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
         field = app.screen.query_one(Input)
         assert field.value == str(workdir / f"original-basic-job{ids['completed']}-results.csv")
         field.value = "out/results.csv"  # a directory that does not exist: an error, not a crash
         await pilot.press("enter")
         await notified(pilot, "out: no such directory")
         (workdir / "out").mkdir()
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
         app.screen.query_one(Input).value = "out/results.csv"
         await pilot.press("enter")
         await wait_for(pilot, lambda: (workdir / "out" / "results.csv").exists(), what="the file")
         await notified(pilot, "exported 5 rows")
         assert (workdir / "out" / "results.csv").stat().st_mode & 0o777 == 0o600
         # a directory gets the default name
-        await pilot.press("e")
-        await wait_for(pilot, lambda: isinstance(app.screen, PathPrompt), what="the path prompt")
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
         app.screen.query_one(Input).value = "out"
         await pilot.press("enter")
         default = workdir / "out" / f"original-basic-job{ids['completed']}-results.csv"
@@ -298,8 +291,7 @@ async def test_l_shows_this_jobs_logs(make_app: AppFactory, sqlite_db: Database)
     add_log(sqlite_db, "line of another job", job_id=ids["completed"])
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        view = app.jobs_view
-        await loaded(pilot, view, 7)
+        view = await seeded_jobs_tab(pilot)
         await select(pilot, view, ids["failed"])
         await pilot.press("l")
         await on_screen(pilot, "line of the failed job")

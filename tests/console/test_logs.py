@@ -16,6 +16,7 @@ from engine.logsink import LogFilter
 from engine.models import LogRecord
 from tests.console.conftest import AppFactory, on_screen, screen_text, wait_for
 from tests.console.data import NOW, add_log, seed_logs
+from tests.console.screens import open_with
 
 
 async def open_logs(pilot: Pilot) -> LogsView:
@@ -80,15 +81,13 @@ async def test_filters_stay_set_while_moving_around(make_app: AppFactory, sqlite
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_logs(pilot)
-        await pilot.press("v")
-        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the level picker")
+        await open_with(pilot, "v", Picker, "the level picker")
         app.screen.query_one("OptionList").highlighted = 4  # ERROR and above
         await pilot.press("enter")
         await wait_for(pilot, lambda: view.flt.level == 40 and not view._reload, what="the level filter")
         await on_screen(pilot, "giving up after 3 tries")
         assert {e.text.plain.split()[2] for e in view.pane.entries} == {"ERROR", "CRIT"}
-        await pilot.press("s")
-        await wait_for(pilot, lambda: isinstance(app.screen, Picker), what="the service picker")
+        await open_with(pilot, "s", Picker, "the service picker")
         labels = [label.plain for label, _ in app.screen.choices]
         assert labels == ["all services", "console", "scheduler", "worker"]
         app.screen.query_one("OptionList").highlighted = 3

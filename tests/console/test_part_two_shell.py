@@ -14,6 +14,7 @@ from engine.db import Database
 from engine.models import TaskState
 from tests.console.conftest import READ_ONLY, AppFactory, on_screen, wait_for
 from tests.console.data import seed_tasks
+from tests.console.screens import open_with, shown
 
 
 async def tasks_tab(pilot: Pilot) -> SchedulersView:
@@ -81,10 +82,9 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
         await pilot.pause()
         commands = {c.title: c for c in app.get_system_commands(app.screen)}
         await commands["Run now"].callback()  # what the palette does with the command it runs
-        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the run-now question")
+        await shown(pilot, ConfirmDialog, "the run-now question")
         await pilot.press("n")
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await open_with(pilot, "question_mark", HelpScreen, "help")
         await on_screen(pilot, "Schedulers: keys")
         await on_screen(pilot, "run the selected task now (asks first)")
         await pilot.press("escape")

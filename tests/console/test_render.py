@@ -6,9 +6,12 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
+from rich.style import Style
 from rich.text import Text
 
 from console.app import render
+from console.app.tone import tone
+from tests.console.conftest import AppFactory
 from tests.console.data import NOW
 from tests.fixtures.csv_cases import HOSTILE_STRINGS
 
@@ -55,3 +58,12 @@ def test_progress_and_numbers() -> None:
     assert render.when(NOW, ZoneInfo("America/New_York")) == "10-01 08:00"
     assert render.when(None, ZoneInfo("UTC")) == "—"
     assert render.money(None) == "" and render.money(1234.5) == "1,234.50"
+
+
+async def test_the_default_tones_are_the_ansi_colours_the_console_used(make_app: AppFactory) -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 30)):
+        view = app.jobs_view
+        for name, before in (("error", "bold red"), ("warning", "bold yellow"), ("ok", "bold green")):
+            style, old = tone(view, name), Style.parse(before)
+            assert (style.color.number, style.bold) == (old.color.number, old.bold), name  # type: ignore[union-attr]

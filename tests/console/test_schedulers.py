@@ -21,6 +21,7 @@ from engine.tasks import registry
 from engine.tasks.store import complete_command, pending_commands, start_run
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import seed_tasks
+from tests.console.screens import open_with, shown
 
 
 async def open_tab(pilot: Pilot) -> SchedulersView:
@@ -87,14 +88,12 @@ async def test_run_now_asks_then_the_scheduler_starts_it_and_a_second_run_now_is
         async with app.run_test(size=(160, 40)) as pilot:
             view = await open_tab(pilot)
             await select_task(pilot, view, "health_check_alert")
-            await pilot.press("r")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+            await open_with(pilot, "r", ConfirmDialog, "the confirmation")
             assert app.screen.focused is not None and app.screen.focused.id == "confirm-no"
             await on_screen(pilot, "Run health_check_alert now?")
             await pilot.press("n")  # refused: nothing asked of the scheduler
             await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
-            await pilot.press("r")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+            await open_with(pilot, "r", ConfirmDialog, "the confirmation")
             await pilot.press("y")
             await notified(pilot, "health_check_alert: started run")
             await wait_for(pilot, lambda: view.table.get_cell("health_check_alert", "state").plain == "⟳ running",
@@ -106,8 +105,7 @@ async def test_run_now_asks_then_the_scheduler_starts_it_and_a_second_run_now_is
             # the console has not seen the run yet (a run started elsewhere): the engine refuses it
             await select_task(pilot, view, "log_retention")
             other = start_run(sqlite_db, "log_retention", "scheduled")
-            await pilot.press("r")
-            await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the confirmation")
+            await open_with(pilot, "r", ConfirmDialog, "the confirmation")
             await pilot.press("y")
             await notified(pilot, f"log_retention is already running (run {other}, scheduled")
     finally:
@@ -150,8 +148,7 @@ async def test_reschedule_checks_the_spec_as_typed(make_app: AppFactory, sqlite_
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_tab(pilot)
         await select_task(pilot, view, "cleanup_stuck_jobs")
-        await pilot.press("S")
-        await wait_for(pilot, lambda: isinstance(app.screen, SchedulePrompt), what="the schedule form")
+        await open_with(pilot, "S", SchedulePrompt, "the schedule form")
         field = app.screen.query_one("#schedule-input", Input)
         assert field.value == "every 15m"
         await on_screen(pilot, "✓ every 15 minutes (every 15m)")
@@ -172,7 +169,7 @@ async def test_reschedule_checks_the_spec_as_typed(make_app: AppFactory, sqlite_
         await wait_for(pilot, lambda: view.table.get_cell("cleanup_stuck_jobs", "schedule").plain
                        == "every 10 minutes", what="the new schedule")
         await pilot.press("S")  # unchanged: nothing is written
-        await wait_for(pilot, lambda: isinstance(app.screen, SchedulePrompt), what="the schedule form")
+        await shown(pilot, SchedulePrompt, "the schedule form")
         await pilot.press("enter")
         await notified(pilot, "nothing changed")
     with sqlite_db.read() as session:
@@ -186,8 +183,7 @@ async def test_run_history_with_each_runs_log_lines(make_app: AppFactory, sqlite
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_tab(pilot)
         await select_task(pilot, view, "cleanup_stuck_jobs")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, RunHistoryScreen), what="the run history")
+        await open_with(pilot, "enter", RunHistoryScreen, "the run history")
         history = app.screen.query_one(RunHistoryView)
         await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
         assert history.table.order == [str(ids["stuck"]), str(ids["stuck_old"])]

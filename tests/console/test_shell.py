@@ -24,6 +24,7 @@ from engine.audit import audit_page
 from engine.db import Database
 from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import add_alert, seed_jobs, seed_logs
+from tests.console.screens import open_with
 
 
 async def test_header_shows_site_mode_database_broker_role_alerts_and_clock(
@@ -85,8 +86,7 @@ async def test_help_lists_the_keys_of_the_current_view(make_app: AppFactory, sql
     app = make_app()
     async with app.run_test(size=(100, 40)) as pilot:
         await on_screen(pilot, "running.csv")
-        await pilot.press("question_mark")
-        await wait_for(pilot, lambda: isinstance(app.screen, HelpScreen), what="help")
+        await open_with(pilot, "question_mark", HelpScreen, "help")
         await on_screen(pilot, "Jobs: keys")
         text = screen_text(app)
         for expected in ("Upload", "Cancel", "Retry", "Export", "Detail", "Filter", "Logs", "Everywhere", "Quit"):
@@ -113,12 +113,10 @@ async def test_palette_offers_the_current_views_actions(make_app: AppFactory, sq
         names = [command.title for command in app.get_system_commands(app.screen)]
         for expected in ("Upload", "Cancel", "Retry", "Export", "Logs", "Filter", "Detail", "Go to Logs", "Quit"):
             assert expected in names, expected
-        await pilot.press("colon")
-        await wait_for(pilot, lambda: isinstance(app.screen, CommandPalette), what="the palette")
+        await open_with(pilot, "colon", CommandPalette, "the palette")
         await pilot.press(*"upload")
         await on_screen(pilot, "submit a CSV file")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, UploadForm), what="the upload form")
+        await open_with(pilot, "enter", UploadForm, "the upload form")
         await pilot.press("escape")
         await pilot.press("2")
         await on_screen(pilot, "following")
@@ -207,8 +205,7 @@ async def test_hidden_tabs_are_not_refreshed(make_app: AppFactory, sqlite_db: Da
         # the detail screen hides the list too
         await pilot.press("1")
         await wait_for(pilot, lambda: jobs.poller.fetches > settled, what="the jobs view to poll again")
-        await pilot.press("enter")
-        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="detail")
+        await open_with(pilot, "enter", JobDetailScreen, "detail")
         await wait_for(pilot, lambda: not jobs.poller.in_flight, what="the last jobs fetch")
         settled = jobs.poller.fetches
         await pilot.pause(0.3)

@@ -38,6 +38,7 @@ from tests.console.data import (
     seed_metrics,
     seed_tasks,
 )
+from tests.console.screens import shown
 
 SnapCompare = Callable[..., bool]
 SIZES = [pytest.param((80, 24), id="80x24"), pytest.param((160, 48), id="160x48")]
@@ -103,7 +104,7 @@ def test_job_detail(
         await select_job(pilot, seeded["completed"])
         await pilot.press("enter")
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen), what="the detail")
+        await shown(pilot, JobDetailScreen, "the detail")
         view = app.screen.query_one(JobDetailView)
         await wait_for(pilot, lambda: view.job is not None and len(view.table.order) == 5, what="the rows")
 
@@ -211,7 +212,7 @@ def test_run_history(
         view.select("cleanup_stuck_jobs")
         await pilot.press("enter")
         app = pilot.app
-        await wait_for(pilot, lambda: isinstance(app.screen, RunHistoryScreen), what="the history")
+        await shown(pilot, RunHistoryScreen, "the history")
         history = app.screen.query_one(RunHistoryView)
         await wait_for(pilot, lambda: history.shown_run == runs["stuck"], what="the run's lines")
 

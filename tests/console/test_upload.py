@@ -12,14 +12,14 @@ from engine.audit import audit_page
 from engine.db import Database
 from engine.jobs.queries import jobs_page
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
+from tests.console.screens import open_with
 from tests.fixtures.csv_cases import write_sample
 
 
 async def open_form(pilot: Pilot) -> UploadForm:
     app = pilot.app
     await wait_for(pilot, lambda: app.jobs_view.total is not None, what="the jobs view")
-    await pilot.press("u")
-    await wait_for(pilot, lambda: isinstance(app.screen, UploadForm), what="the upload form")
+    await open_with(pilot, "u", UploadForm, "the upload form")
     return app.screen
 
 
