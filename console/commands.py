@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import textwrap
 import time
 from datetime import datetime
 from functools import cached_property
@@ -112,7 +113,7 @@ def _job_detail(job: Any, live: Liveness = ATTENDED) -> str:
         lines.append(f"  warning   {safe_text(warning)}")
     unattended = _unattended_line(live)
     if unattended:
-        lines.insert(1, f"  worker    {unattended}")
+        lines.insert(1, textwrap.fill(unattended, 80, initial_indent="  worker    ", subsequent_indent=" " * 12))
     return "\n".join(lines)
 
 

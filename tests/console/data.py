@@ -284,6 +284,8 @@ def seed_health(db: Database) -> None:
         ("broker", "ok", "embedded (in-process broker)", None, NOW - timedelta(days=2)),
         ("workers", "failing", "no live workers: queued jobs wait until one starts", None,
          NOW - timedelta(minutes=12)),
+        ("progress", "degraded", "job 9 stalled (no worker since 11:46 UTC): start `claimsops up` or "
+         "`claimsops worker`", None, NOW - timedelta(minutes=12)),
         ("disk", "degraded", "1.8 GiB free (4%) where home lives", None, NOW - timedelta(hours=3)),
         ("payer", "ok", "https://payer.example.com issued a token in 420 ms", 420.0, NOW - timedelta(days=2)),
     ]

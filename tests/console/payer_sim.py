@@ -1,5 +1,6 @@
 """A payer simulator for a test module: its data set and server (module-scoped) and the payer
-settings of each test, which learns the payer's window limit anew."""
+settings of each test (each console learns the payer's window limit anew: it is kept by the
+console's own PayerSource)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from engine.payer import planner
 from engine.payer.client import PayerSettings
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
@@ -29,8 +29,7 @@ def simulator_fixtures(seed: int, today: date) -> tuple[Callable[..., Any], Call
             yield sim
 
     @pytest.fixture
-    def payer(simulator: PayerSimulator, monkeypatch: pytest.MonkeyPatch) -> PayerSettings:
-        monkeypatch.setattr(planner, "_LIMITS", {})  # each test learns the window limit anew
+    def payer(simulator: PayerSimulator) -> PayerSettings:
         simulator.configure(fixed_latency_s=None)  # whatever a test before set
         cfg = simulator.config
         return PayerSettings(simulator.url, simulator.url, cfg.client_id, cfg.client_secret, timeout_s=5)

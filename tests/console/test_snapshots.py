@@ -256,7 +256,8 @@ def test_claims(
     snap_compare: SnapCompare, make_app: AppFactory, seeded: dict[str, int], monkeypatch: pytest.MonkeyPatch,
     size: tuple[int, int],
 ) -> None:
-    def lookup_claim(payer: object, claim_number: str, *, cancel: object = None, **kwargs: object) -> ClaimLookup:
+    def lookup_claim(payer: object, claim_number: str, *, cancel: object = None, window_limit: object = None,
+                     **kwargs: object) -> ClaimLookup:
         """The payer's answer for FG53171076 (payer-api.md's example), with a fixed cost."""
         request = check_request(claim_number, **kwargs)  # type: ignore[arg-type]
         result = ClaimResult(

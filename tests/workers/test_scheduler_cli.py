@@ -111,7 +111,7 @@ def test_read_only_operator_is_refused(capsys, monkeypatch: pytest.MonkeyPatch) 
 def test_health_exit_codes(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
     code, out, _ = run(capsys, "health", "--json")
     data = json.loads(out)
-    assert code == 0 and data["status"] == "healthy" and len(data["checks"]) == 5
+    assert code == 0 and data["status"] == "healthy" and len(data["checks"]) == 6
     monkeypatch.setenv("CLAIMSOPS_BROKER_URL", "redis://127.0.0.1:1/0")
     code, out, _ = run(capsys, "health")
     assert code == 2 and out.rstrip().endswith("overall: unhealthy")
