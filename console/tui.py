@@ -32,7 +32,7 @@ def build_app(
 
     settings = settings or load_settings()
     db = db or Database(settings.effective_database_url)
-    operator = current_operator(settings, read_only=read_only)
+    operator = current_operator(settings, db, read_only=read_only)
     return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer)
 
 
