@@ -170,10 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "json", False):
             json.dump({"error": message}, sys.stdout)
             sys.stdout.write("\n")
-        sys.stderr.write(f"claimsops: {message}\n")
-        if unaudited(exc):
-            sys.stderr.write(f"claimsops: this was not audited: {unaudited(exc)}\n")
+        sys.stderr.write(f"claimsops: {message}{_unaudited_note(exc, message)}\n")
         return EXIT_ERROR
+
+
+def _unaudited_note(exc: BaseException, message: str) -> str:
+    """Said on the error's own line when its refusal or failure is not in the audit trail."""
+    why = unaudited(exc)
+    if not why:
+        return ""
+    return " (not audited either)" if why == message else f" (not audited: {why})"
 
 
 if __name__ == "__main__":
