@@ -9,7 +9,16 @@ from sqlalchemy import text
 from engine.actions import PermissionDenied, current_operator, perform, unaudited
 from engine.audit import audit_page
 from engine.config import Settings, load_settings
-from engine.operators import ADMIN, OPERATOR, LastAdmin, grant, list_grants, os_user, revoke, role_of
+from engine.operators import (
+    ADMIN,
+    OPERATOR,
+    LastAdmin,
+    grant,
+    list_grants,
+    os_user,
+    revoke,
+    role_of,
+)
 
 
 def test_the_creator_of_the_database_is_its_first_admin(db) -> None:
