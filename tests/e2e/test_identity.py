@@ -14,7 +14,7 @@ import subprocess
 import sys
 import tempfile
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -211,24 +211,45 @@ def test_configuration_errors_name_the_variable_never_its_value(
 
 
 @pytest.fixture
-def read_only_url(pg_url: str) -> Iterator[str]:
-    """The test schema, migrated and holding a job, reached through a PostgreSQL role that may
-    only read it (a unique role per test, dropped afterwards)."""
-    role = f"claimsops_ro_{uuid.uuid4().hex[:10]}"
+def role_url(pg_url: str) -> Iterator[Callable[[bool], str]]:
+    """The migrated test schema reached through a new PostgreSQL role (unique per test, dropped
+    afterwards) that may read it, or with `False` may not even do that."""
+    roles: list[str] = []
     schema = pg_url.rsplit("%3D", 1)[1]
     Database(pg_url).dispose()
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
-        conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
-        conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+
+    def make(can_read: bool) -> str:
+        role = f"claimsops_ro_{uuid.uuid4().hex[:10]}"
+        roles.append(role)
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE ROLE "{role}" LOGIN'))
+            if can_read:
+                conn.execute(text(f'GRANT USAGE ON SCHEMA "{schema}" TO "{role}"'))
+                conn.execute(text(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{schema}" TO "{role}"'))
+        return make_url(pg_url).set(username=role).render_as_string(hide_password=False)
+
     try:
-        yield make_url(pg_url).set(username=role).render_as_string(hide_password=False)
+        yield make
     finally:
         with admin.connect() as conn:
-            conn.execute(text(f'DROP OWNED BY "{role}"'))
-            conn.execute(text(f'DROP ROLE "{role}"'))
+            for role in roles:
+                conn.execute(text(f'DROP OWNED BY "{role}"'))
+                conn.execute(text(f'DROP ROLE "{role}"'))
         admin.dispose()
+
+
+@pytest.fixture
+def read_only_url(role_url: Callable[[bool], str]) -> str:
+    return role_url(True)
+
+
+def test_health_exits_2_when_the_database_role_cannot_read(role_url: Callable[[bool], str], home: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CLAIMSOPS_")}
+    env.update(CLAIMSOPS_HOME=str(home), CLAIMSOPS_DATABASE_URL=role_url(False))
+    result = _cli(env, "health")
+    assert result.returncode == 2 and result.stdout.rstrip().endswith("overall: unhealthy"), result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def test_a_read_only_postgresql_role_can_look_but_not_act(pg_url: str, read_only_url: str, home: Path) -> None:
