@@ -356,6 +356,9 @@ def _console_runner():  # noqa: ANN202
     return lambda settings, db, payer=None: run_console(settings=settings, db=db, payer=payer)
 
 
+OPERATORS_REVISION = "0003"  # the migration that adds the operators table
+
+
 def db_cmd(args: argparse.Namespace) -> int:
     """`db upgrade` needs an operator; on a database older than the operators table, whoever
     upgrades it becomes its first admin (the migration records them)."""
@@ -374,9 +377,6 @@ def db_cmd(args: argparse.Namespace) -> int:
     state = "upgraded to" if applied else "already at"
     print(f"database {db.display_url} {state} revision {migrate.head_revision()}")
     return 0
-
-
-OPERATORS_REVISION = "0003"  # the migration that adds the operators table
 
 
 def _revision(db: Database) -> str | None:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import func, select
+from sqlalchemy.orm import Session
 
 from engine.db import Database
 from engine.errors import OperatorError
@@ -82,7 +83,7 @@ def revoke(db: Database, user: str) -> str:
     return f"{user} is read-only"
 
 
-def _keep_an_admin(session, user: str) -> None:  # noqa: ANN001
+def _keep_an_admin(session: Session, user: str) -> None:
     others = session.scalar(
         select(func.count()).select_from(OperatorGrant)
         .where(OperatorGrant.role == ADMIN, OperatorGrant.user != user)
