@@ -9,6 +9,8 @@ from collections.abc import Callable, Sequence
 from datetime import date
 
 from console import commands
+from engine.actions import unaudited
+from engine.config import ignored_settings
 from engine.errors import describe
 from engine.text import safe_text
 
@@ -125,6 +127,18 @@ def build_parser() -> argparse.ArgumentParser:
     p = add("db", commands.db_cmd, "database maintenance")
     p.add_argument("action", choices=["upgrade"])
 
+    ops = sub.add_parser("operators", help="who may act: list, add or remove operators (admins only change it)",
+                         description="who may act: list, add or remove operators (admins only change it)")
+    ops.set_defaults(handler=commands.operators_cmd)
+    actions = ops.add_subparsers(dest="operators_action", metavar="ACTION", parser_class=_Parser, required=True)
+    p = actions.add_parser("list", help="the operators and admins; everyone else is read-only")
+    p.add_argument("--json", action="store_true")
+    p = actions.add_parser("add", help="let an OS user act (--admin: also change who acts)")
+    p.add_argument("user")
+    p.add_argument("--admin", action="store_true")
+    p = actions.add_parser("remove", help="make an OS user read-only (never the last admin)")
+    p.add_argument("user")
+
     from console import bench_command, task_commands
 
     task_commands.register(sub)
@@ -139,6 +153,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "handler", None):
         parser.print_help()
         return EXIT_USAGE
+    notice = ignored_settings()
+    if notice:
+        sys.stderr.write(f"claimsops: {notice}\n")
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
@@ -153,8 +170,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "json", False):
             json.dump({"error": message}, sys.stdout)
             sys.stdout.write("\n")
-        sys.stderr.write(f"claimsops: {message}\n")
+        sys.stderr.write(f"claimsops: {message}{_unaudited_note(exc, message)}\n")
         return EXIT_ERROR
+
+
+def _unaudited_note(exc: BaseException, message: str) -> str:
+    """Said on the error's own line when its refusal or failure is not in the audit trail."""
+    why = unaudited(exc)
+    if not why:
+        return ""
+    return " (not audited either)" if why == message else f" (not audited: {why})"
 
 
 if __name__ == "__main__":

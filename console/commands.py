@@ -13,10 +13,10 @@ from typing import Any
 
 from console.json_output import audit_to_dict, job_to_dict
 from engine.actions import Operator, current_operator, perform
-from engine.audit import AuditQuery, audit_page
+from engine.audit import AuditQuery, audit_page, record
 from engine.config import Settings, load_settings
 from engine.db import Database
-from engine.errors import OperatorError
+from engine.errors import OperatorError, describe
 from engine.jobs import lifecycle
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import JobQuery, get_job, jobs_page
@@ -47,7 +47,7 @@ class Context:
 
     @cached_property
     def operator(self) -> Operator:
-        return current_operator(self.settings, read_only=self.read_only)
+        return current_operator(self.settings, self.db, read_only=self.read_only)
 
 
 def _print_json(data: Any) -> None:
@@ -279,7 +279,8 @@ def audit_cmd(args: argparse.Namespace) -> int:
     if args.json:
         _print_json([audit_to_dict(e) for e in entries])
         return 0
-    print(f"{'WHEN':<11}  {'USER':<8}  {'FROM':<15}  {'ACTION':<12}  {'OUTCOME':<7}  TARGET")
+    # FROM is what the SSH client claims (SSH_CONNECTION), not a verified address
+    print(f"{'WHEN':<11}  {'USER':<8}  {'FROM (CLAIMED)':<15}  {'ACTION':<12}  {'OUTCOME':<7}  TARGET")
     for e in entries:
         print(f"{e.at:%m-%d %H:%M}  {_short(e.user, 8):<8}  {_short(e.client_addr, 15):<15}  "
               f"{_short(e.action, 12):<12}  {_short(e.outcome, 7):<7}  {_tail(e.target, 17)}")
@@ -356,12 +357,61 @@ def _console_runner():  # noqa: ANN202
     return lambda settings, db, payer=None: run_console(settings=settings, db=db, payer=payer)
 
 
+OPERATORS_REVISION = "0003"  # the migration that adds the operators table
+
+
 def db_cmd(args: argparse.Namespace) -> int:
+    """`db upgrade` needs an operator; on a database older than the operators table, whoever
+    upgrades it becomes its first admin (the migration records them)."""
     from engine import migrate
 
     ctx = Context()
     db = Database(ctx.settings.effective_database_url, migrate=False)
-    applied = db.upgrade()
+    before = _revision(db)
+    if before is not None and before >= OPERATORS_REVISION:
+        operator = current_operator(ctx.settings, db)
+        applied = perform(db, operator, "db.upgrade", db.display_url, db.upgrade)
+    else:
+        applied = db.upgrade()
+        record(db, current_operator(ctx.settings, db), "db.upgrade", db.display_url, "ok",
+               f"from revision {before or 'none'}")
     state = "upgraded to" if applied else "already at"
     print(f"database {db.display_url} {state} revision {migrate.head_revision()}")
+    return 0
+
+
+def _revision(db: Database) -> str | None:
+    from engine.migrate import current_revision
+
+    try:
+        return current_revision(db.engine)
+    except Exception as exc:
+        raise CliError(f"cannot read database {db.display_url}: {describe(exc)}") from None
+
+
+def operators_cmd(args: argparse.Namespace) -> int:
+    from engine import operators
+
+    ctx = Context()
+    if args.operators_action == "list":
+        grants = operators.list_grants(ctx.db)
+        if args.json:
+            _print_json([{"user": g.user, "role": g.role, "granted_by": g.granted_by,
+                          "granted_at": g.granted_at.isoformat()} for g in grants])
+            return 0
+        print(f"{'USER':<20}  {'ROLE':<8}  {'GRANTED BY':<20}  GRANTED")
+        for g in grants:
+            print(f"{_short(g.user, 20):<20}  {g.role:<8}  {_short(g.granted_by, 20):<20}  "
+                  f"{g.granted_at:%Y-%m-%d %H:%M}")
+        print("everyone else may read but not act")
+        return 0
+    op = ctx.operator
+    if args.operators_action == "add":
+        role = operators.ADMIN if args.admin else operators.OPERATOR
+        said = perform(ctx.db, op, "role.grant", f"{args.user} as {role}",
+                       lambda: operators.grant(ctx.db, args.user, role, op.user))
+    else:
+        said = perform(ctx.db, op, "role.revoke", args.user,
+                       lambda: operators.revoke(ctx.db, args.user))
+    print(safe_text(said))
     return 0

@@ -32,7 +32,7 @@ def build_app(
 
     settings = settings or load_settings()
     db = db or Database(settings.effective_database_url)
-    operator = current_operator(settings, read_only=read_only)
+    operator = current_operator(settings, db, read_only=read_only)
     return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer)
 
 
@@ -69,8 +69,8 @@ def run_console(
         configure_logging = not _logging_ready()
     handler = setup_logging(app.ctx.db, "console", stderr=False) if configure_logging else None
     logging.getLogger("claimsops.console").info(
-        "console started by %s from %s (%s)", app.ctx.operator.user, app.ctx.operator.client_addr,
-        app.ctx.operator.role,
+        "console started by %s from %s (the client's claim) as %s", app.ctx.operator.user,
+        app.ctx.operator.client_addr, app.ctx.operator.role,
     )
     try:
         app.run()

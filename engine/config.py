@@ -13,6 +13,12 @@ from typing import Any
 from engine.errors import OperatorError
 
 PREFIX = "CLAIMSOPS_"
+# Who may act is stored in the database (engine.operators): these settings grant nothing now.
+IGNORED = ("operators",)
+IGNORED_NOTICE = (
+    "CLAIMSOPS_OPERATORS is ignored: who may act is stored in the database "
+    "(claimsops operators list)"
+)
 
 
 class ConfigError(OperatorError):
@@ -61,12 +67,6 @@ def _as_bool(name: str, raw: Any) -> bool:
     raise ConfigError(f"{PREFIX}{name.upper()} must be true or false, got {str(raw)!r}")
 
 
-def _as_list(name: str, raw: Any) -> tuple[str, ...]:
-    if isinstance(raw, list | tuple):
-        return tuple(str(x).strip() for x in raw if str(x).strip())
-    return tuple(part.strip() for part in str(raw).replace(";", ",").split(",") if part.strip())
-
-
 def _as_tin(name: str, raw: Any) -> str:
     text = str(raw).strip().replace("-", "")
     if text and (len(text) != 9 or not text.isdigit()):
@@ -81,7 +81,8 @@ def _as_str(name: str, raw: Any) -> str:
 def _as_url(name: str, raw: Any) -> str:
     text = str(raw).strip()
     if text and "://" not in text:
-        raise ConfigError(f"{PREFIX}{name.upper()} must be a URL like scheme://host/…, got {text!r}")
+        # never the value: a URL may carry a password or a token
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a URL like scheme://host/… (value not shown)")
     return text.rstrip("/") if text.startswith("http") else text
 
 
@@ -96,7 +97,6 @@ class Settings:
     payer_client_secret: str = field(default="", repr=False)
     payer_tin: str = ""
     payer_id: str = "87726"
-    operators: tuple[str, ...] = ()
     alert_webhook: str = ""
     site_name: str = "claimsops"
     timezone: str = "UTC"
@@ -144,7 +144,6 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "payer_client_secret": _as_str,
     "payer_tin": _as_tin,
     "payer_id": _as_str,
-    "operators": _as_list,
     "alert_webhook": _as_url,
     "site_name": _as_str,
     "timezone": _as_str,
@@ -171,11 +170,18 @@ def _read_toml(path: str) -> dict[str, Any]:
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{PREFIX}CONFIG file {path} is not valid TOML: {exc}") from None
     section = data.get("claimsops", data)
-    known = {f.name for f in fields(Settings)} | {"payer_client_secret_file"}
+    known = {f.name for f in fields(Settings)} | {"payer_client_secret_file", *IGNORED}
     unknown = sorted(k for k in section if k.lower() not in known)
     if unknown:
         raise ConfigError(f"{PREFIX}CONFIG file {path} has unknown keys: {', '.join(unknown)}")
-    return {k.lower(): v for k, v in section.items()}
+    return {k.lower(): v for k, v in section.items() if k.lower() not in IGNORED}
+
+
+def ignored_settings(environ: Mapping[str, str] | None = None) -> str:
+    """The notice to print once when the caller sets a variable that no longer grants
+    anything ("" when none is set)."""
+    env = os.environ if environ is None else environ
+    return IGNORED_NOTICE if any(env.get(f"{PREFIX}{name.upper()}") for name in IGNORED) else ""
 
 
 def load_settings(environ: Mapping[str, str] | None = None) -> Settings:

@@ -13,14 +13,14 @@ from typing import Any
 
 from sqlalchemy import Select, create_engine, delete, event, select, text
 from sqlalchemy.engine import Engine, make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, NoSuchModuleError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
-from engine.errors import OperatorError
+from engine.errors import OperatorError, describe
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 BUSY_TIMEOUT_MS = 30_000
-SCHEMA_HEAD = "0002"  # the newest migration's revision (a test keeps the two in step)
+SCHEMA_HEAD = "0003"  # the newest migration's revision (a test keeps the two in step)
 
 
 class DatabaseError(OperatorError):
@@ -71,14 +71,25 @@ def normalise_url(url: str) -> str:
     return url
 
 
+def _open_failure(exc: Exception) -> str:
+    """Why a URL could not be opened, without the URL (the library's text may quote it)."""
+    if isinstance(exc, NoSuchModuleError):
+        return f"no driver for it ({exc})"
+    if isinstance(exc, OSError):
+        return describe(exc)
+    if isinstance(exc, ArgumentError | ValueError):
+        return "the URL is malformed"
+    return type(exc).__name__
+
+
 class Database:
     """One per process. `write()` for transactions that change rows, `read()` for queries."""
 
     def __init__(self, url: str, *, migrate: bool = True) -> None:
         self.url = url = normalise_url(url)
-        self.sqlite_path = _sqlite_path(url)
-        self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
         try:
+            self.sqlite_path = _sqlite_path(url)
+            self.is_sqlite = make_url(url).get_backend_name() == "sqlite"
             if self.is_sqlite:
                 if self.sqlite_path is not None:
                     _prepare_sqlite_file(self.sqlite_path)
@@ -89,7 +100,7 @@ class Database:
                 self.write_engine = self.engine
         except Exception as exc:  # bad URL, missing driver
             raise DatabaseError(
-                f"cannot open database {self.display_url}: {exc}",
+                f"cannot open database {self.display_url}: {_open_failure(exc)}",
                 "check CLAIMSOPS_DATABASE_URL (unset: the SQLite file in CLAIMSOPS_HOME)",
             ) from None
         self._read = sessionmaker(self.engine, expire_on_commit=False)
@@ -100,7 +111,10 @@ class Database:
     @property
     def display_url(self) -> str:
         """The URL without a password, for messages and the console header."""
-        return make_url(self.url).render_as_string(hide_password=True)
+        try:
+            return make_url(self.url).render_as_string(hide_password=True)
+        except Exception:  # malformed: never echo it, it may hold a password
+            return "(CLAIMSOPS_DATABASE_URL, not shown)"
 
     @property
     def backend(self) -> str:
@@ -139,6 +153,8 @@ class Database:
                 return migrate.upgrade(self.write_engine)
         except OperationalError as exc:
             raise DatabaseError(f"cannot reach database {self.display_url}: {exc.orig}") from None
+        except DBAPIError as exc:  # e.g. "file is not a database", or a role that may not create
+            raise DatabaseError(f"cannot read database {self.display_url}: {exc.orig}") from None
 
     def _at_head(self) -> bool:
         try:

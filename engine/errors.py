@@ -63,6 +63,8 @@ def _words(exc: BaseException) -> str:
         if said:
             return said
     if _from_sqlalchemy(exc):
+        if _write_refused(exc):
+            return READ_ONLY_ROLE
         return f"database unavailable: {type(exc).__name__}"
     text = str(exc)
     return f"unexpected {type(exc).__name__}: {text}" if text else f"unexpected {type(exc).__name__}"
@@ -78,6 +80,18 @@ def _os_words(exc: OSError) -> str:
     if reason[:1].isupper() and not reason[1:2].isupper():
         reason = reason[0].lower() + reason[1:]  # the library's "No space left" -> claimsops' lower case
     return f"{path}: {reason}" if path is not None and reason else reason
+
+
+READ_ONLY_ROLE = ("the database refused the write: this database role may only read"
+                  f"{HINT_SEPARATOR}acting needs a role that can write (README, Security)")
+
+
+def _write_refused(exc: BaseException) -> bool:
+    """PostgreSQL's insufficient privilege (SQLSTATE 42501), or a read-only SQLite file."""
+    orig = getattr(exc, "orig", None)
+    if getattr(orig, "sqlstate", None) == "42501":
+        return True
+    return "readonly database" in str(orig)
 
 
 def _from_sqlalchemy(exc: BaseException) -> bool:

@@ -317,6 +317,17 @@ class AuditEntry(Base):
     detail: Mapped[str] = mapped_column(Text, default="")
 
 
+class OperatorGrant(Base):
+    """Who may act: an OS user name and its role (admin or operator); everyone else reads."""
+
+    __tablename__ = "operators"
+
+    user: Mapped[str] = mapped_column(String(64), primary_key=True)
+    role: Mapped[str] = mapped_column(String(16))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class OperatorSession(Base):
     __tablename__ = "operator_sessions"
 

@@ -3,7 +3,6 @@ CLAIMSOPS_TEST_REDIS_URL and skip, saying why, when they are unset."""
 
 from __future__ import annotations
 
-import getpass
 import os
 import uuid
 from collections.abc import Iterator
@@ -74,4 +73,4 @@ def sqlite_db(tmp_path: Path) -> Iterator[Database]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    return Settings(home=tmp_path / "home", payer_tin="123456789", operators=(getpass.getuser(),))
+    return Settings(home=tmp_path / "home", payer_tin="123456789")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 import json
 import os
 import shutil
@@ -85,9 +86,12 @@ def test_errors_are_one_line_never_a_traceback(cli, tmp_path: Path) -> None:
 
 def test_read_only_user_is_refused_and_audited(cli, tmp_path: Path) -> None:
     path = csv_cases.write_sample(tmp_path, "original-basic.csv")
-    refused = cli("submit", str(path), check=False, extra_env={"CLAIMSOPS_OPERATORS": "someone-else"})
-    assert "submit refused" in _one_line_error(refused) and "CLAIMSOPS_OPERATORS" in refused.stderr
-    assert _one_line_error(refused).endswith(" — only the users listed in CLAIMSOPS_OPERATORS may act")
+    cli("operators", "add", "someone-else", "--admin")
+    cli("operators", "remove", getpass.getuser())
+    refused = cli("submit", str(path), check=False)
+    assert "submit refused" in _one_line_error(refused)
+    assert _one_line_error(refused).endswith(
+        f" — an admin can grant it: claimsops operators add {getpass.getuser()}")
     audit = json.loads(cli("audit", "--json").stdout)
     assert audit[0]["action"] == "submit" and audit[0]["outcome"] == "refused"
     assert json.loads(cli("jobs", "--json").stdout) == []

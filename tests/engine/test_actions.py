@@ -3,19 +3,19 @@
 from __future__ import annotations
 
 import getpass
-import os
 
 import pytest
 
 from engine.actions import Operator, PermissionDenied, current_operator, perform
 from engine.audit import AuditQuery, audit_page
 from engine.config import Settings
+from engine.operators import ADMIN, grant, revoke
 
 
 def test_operator_acts_and_is_audited(db, monkeypatch) -> None:
-    monkeypatch.setenv("SSH_CLIENT", "203.0.113.9 50022 22")
-    op = current_operator(Settings(operators=(getpass.getuser(),)))
-    assert op.can_act and op.client_addr == "203.0.113.9" and op.role == "operator"
+    monkeypatch.setenv("SSH_CONNECTION", "203.0.113.9 50022 10.0.0.1 22")
+    op = current_operator(Settings(), db)  # the database's creator is its first admin
+    assert op.can_act and op.client_addr == "203.0.113.9" and op.role == "admin"
     assert perform(db, op, "cancel", "job 7", lambda: "CANCELLED") == "CANCELLED"
     entry = audit_page(db)[0]
     assert (entry.user, entry.client_addr, entry.action, entry.target, entry.outcome) == (
@@ -23,28 +23,23 @@ def test_operator_acts_and_is_audited(db, monkeypatch) -> None:
 
 
 def test_others_are_read_only_and_refusals_are_audited(db) -> None:
-    op = current_operator(Settings(operators=("someone-else",)))
-    assert not op.can_act and "not in CLAIMSOPS_OPERATORS" in op.reason
+    grant(db, "someone-else", ADMIN, getpass.getuser())
+    revoke(db, getpass.getuser())
+    op = current_operator(Settings(), db)
+    assert not op.can_act and op.reason == f"read-only: {getpass.getuser()} is not an operator"
     called = []
     with pytest.raises(PermissionDenied, match="task.pause refused") as refused:
         perform(db, op, "task.pause", "log_retention", lambda: called.append(1))
     assert called == []
-    assert refused.value.hint == "only the users listed in CLAIMSOPS_OPERATORS may act"
+    assert refused.value.hint == f"an admin can grant it: claimsops operators add {getpass.getuser()}"
     entry = audit_page(db)[0]
     assert (entry.action, entry.outcome) == ("task.pause", "refused")
     assert entry.detail == op.reason  # the audit keeps the reason, not the hint
 
 
 def test_read_only_flag_wins_over_the_operator_list(db) -> None:
-    op = current_operator(Settings(operators=(getpass.getuser(),)), read_only=True)
+    op = current_operator(Settings(), db, read_only=True)
     assert not op.can_act and "--read-only" in op.reason
-
-
-def test_unset_operators_means_the_data_directory_owner(tmp_path) -> None:
-    home = tmp_path / "home"
-    home.mkdir()
-    op = current_operator(Settings(home=home))
-    assert op.can_act == (os.stat(home).st_uid == os.getuid())
 
 
 def test_failures_are_audited_with_the_reason(db) -> None:

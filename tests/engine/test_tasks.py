@@ -20,7 +20,7 @@ from engine.tasks.registry import TASKS, TaskDef
 from engine.tasks.store import record_missed, start_run
 
 ANN = Operator("ann", "10.0.0.7", True)
-VIEWER = Operator("vic", "local", False, "read-only: vic is not in CLAIMSOPS_OPERATORS")
+VIEWER = Operator("vic", "local", False, "read-only: vic is not an operator")
 
 
 def _audit(db) -> list[tuple[str, str, str, str]]:

@@ -18,11 +18,6 @@ from engine.logsink import DatabaseLogHandler, setup_logging
 from workers.scheduler import run_scheduler
 
 
-@pytest.fixture(autouse=True)
-def _operator(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLAIMSOPS_OPERATORS", getpass.getuser())
-
-
 def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
     code = cli.main(list(argv))
     out, err = capsys.readouterr()
@@ -102,8 +97,9 @@ def test_run_now_history_and_logs(capsys, live_scheduler) -> None:
     assert run(capsys, "tasks")[1].startswith("scheduler: leader ")
 
 
-def test_read_only_operator_is_refused(capsys, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("CLAIMSOPS_OPERATORS", "someone-else")
+def test_read_only_operator_is_refused(capsys) -> None:
+    assert run(capsys, "operators", "add", "someone-else", "--admin")[0] == 0
+    assert run(capsys, "operators", "remove", getpass.getuser())[0] == 0
     code, _, err = run(capsys, "task", "pause", "log_retention")
     assert code == 1 and err.startswith("claimsops: task.pause refused: read-only:")
 
