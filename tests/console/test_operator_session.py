@@ -20,7 +20,7 @@ def _rows(db: Database) -> list[OperatorSession]:
 
 async def test_mounting_starts_a_session_and_exiting_ends_it(make_app: AppFactory, db: Database,
                                                              settings: Settings) -> None:
-    operator = current_operator(settings)  # the OS user, as `claimsops console` has it
+    operator = current_operator(settings, db)  # the OS user, as `claimsops console` has it
     app = make_app(db=db, operator=operator)
     async with app.run_test() as pilot:
         await wait_for(pilot, lambda: _rows(db), what="the session row")
