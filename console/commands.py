@@ -354,7 +354,7 @@ def _console_runner():  # noqa: ANN202
         from console.tui import run_console
     except ImportError:
         return None
-    return lambda settings, db, payer=None: run_console(settings=settings, db=db, payer=payer)
+    return lambda settings, db, payer=None: run_console(settings=settings, db=db, payer=payer, embedded=True)
 
 
 OPERATORS_REVISION = "0003"  # the migration that adds the operators table

@@ -22,7 +22,7 @@ EXIT_ERROR = 1
 
 def build_app(
     *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
-    cwd: Path | None = None, payer: PayerSettings | None = None,
+    cwd: Path | None = None, payer: PayerSettings | None = None, embedded: bool = False,
 ) -> ConsoleApp:
     """The console app for these settings and database (opened from the settings if not
     given); the operator is the OS user, read-only with `read_only`. `payer` is where the
@@ -33,7 +33,7 @@ def build_app(
     settings = settings or load_settings()
     db = db or Database(settings.effective_database_url)
     operator = current_operator(settings, db, read_only=read_only)
-    return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer)
+    return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer, embedded=embedded)
 
 
 def _logging_ready() -> bool:
@@ -49,7 +49,7 @@ def _logging_ready() -> bool:
 
 def run_console(
     *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
-    configure_logging: bool | None = None, payer: PayerSettings | None = None,
+    configure_logging: bool | None = None, payer: PayerSettings | None = None, embedded: bool = False,
 ) -> int:
     """Run the console until the operator quits; returns the exit code.
 
@@ -61,7 +61,7 @@ def run_console(
     from engine.logsink import setup_logging
 
     try:
-        app = build_app(read_only=read_only, settings=settings, db=db, payer=payer)
+        app = build_app(read_only=read_only, settings=settings, db=db, payer=payer, embedded=embedded)
     except (ConfigError, DatabaseError) as exc:
         sys.stderr.write(f"claimsops: {describe(exc)}\n")
         return EXIT_ERROR

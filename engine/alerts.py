@@ -18,6 +18,7 @@ from sqlalchemy import func, select, update
 from engine.config import Settings
 from engine.db import Database, by_key
 from engine.health import OK, CheckResult
+from engine.jobs.liveness import stalled_jobs
 from engine.models import Alert, HealthState, utcnow
 from engine.workers_registry import count_live
 
@@ -154,6 +155,8 @@ class SiteStatus:
     open_alerts: int
     live_workers: int
     newest_alert_id: int = 0
+    stalled_jobs: int = 0  # PROCESSING or CANCELLING with nothing running them
+    unattended_jobs: int = 0  # PENDING while no worker is alive
 
 
 def site_status(db: Database) -> SiteStatus:
@@ -168,7 +171,9 @@ def site_status(db: Database) -> SiteStatus:
             or 0
         )
         newest = int(session.scalar(select(func.max(Alert.id))) or 0)
-    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db), newest_alert_id=newest)
+    stalled, pending, alive = stalled_jobs(db)
+    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db), newest_alert_id=newest,
+                      stalled_jobs=len(stalled), unattended_jobs=0 if alive else pending)
 
 
 def health_states(db: Database) -> list[HealthState]:

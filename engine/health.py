@@ -11,6 +11,7 @@ import shutil
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -19,6 +20,7 @@ import httpx
 from engine.config import Settings
 from engine.db import Database, DatabaseError
 from engine.jobs.liveness import START_WORKERS, stalled_jobs
+from engine.models import HealthState, utcnow
 from engine.text import safe_text
 from engine.workers_registry import count_live
 
@@ -181,6 +183,23 @@ def run_checks(db: Database, settings: Settings) -> list[CheckResult]:
         except Exception as exc:
             results.append(CheckResult(name, FAILING, safe_text(f"check crashed: {type(exc).__name__}: {exc}", max_len=200)))
     return results
+
+
+def live_states(db: Database, settings: Settings, recorded: list[HealthState], *, led: bool,
+                now: datetime | None = None) -> list[HealthState]:
+    """The recorded check states, with the checks of work in progress (workers, progress)
+    computed now when no scheduler leads (`led` False) — nothing else would run them, and the
+    Health tab must show stuck work the moment it is stuck. The states made here are not stored."""
+    if led:
+        return recorded
+    now = now or utcnow()
+    by_check = {row.check: row for row in recorded}
+    for result in (check_workers(db, settings), check_progress(db)):
+        before = by_check.get(result.name)
+        since = before.since if before is not None and before.state == result.state else now
+        by_check[result.name] = HealthState(check=result.name, state=result.state, detail=result.detail,
+                                            latency_ms=result.latency_ms, since=since, checked_at=now)
+    return list(by_check.values())
 
 
 def overall(results: list[CheckResult]) -> str:

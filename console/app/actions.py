@@ -27,8 +27,9 @@ from console.app.render import untrusted
 from console.app.schedule_form import SchedulePrompt
 from console.app.upload import UploadForm
 from engine.errors import describe, is_database_error
-from engine.exporting import default_export_name, export_job
+from engine.exporting import default_export_path, export_job
 from engine.jobs import lifecycle
+from engine.private_files import shown
 from engine.tasks import body, controls, store
 
 APPLY_WAIT_S = 3.0  # how long to wait for the scheduler to act on a task command
@@ -179,29 +180,41 @@ class OperatorActions:
             self._changed(f"job {job.id} queued again: {{value}} rows to look up")))
 
     def export(self, request: rq.ExportJob) -> None:
+        """Ask where (default: the data directory's private exports/), ask again before
+        replacing a file (default No), then write it 0600 through the audited action."""
         app, ctx, job_id = self.app, self.app.ctx, request.job.id
 
         def exported(path: Path) -> Callable[[Outcome], None]:
             def done(outcome: Outcome) -> None:
                 if outcome.ok:
-                    app.say(f"exported {outcome.value} rows to {path}")
+                    app.say(f"exported {outcome.value} rows to {shown(path)}")
 
             return done
 
-        def ask(name: str) -> None:
+        def write(path: Path, overwrite: bool) -> None:
+            self._perform_audited(request, lambda: export_job(ctx.db, job_id, path, overwrite=overwrite),
+                                  exported(path))
+
+        def ask(default: Path) -> None:
             def chosen(typed: str | None) -> None:
                 if not typed:
                     return
                 path = ctx.resolve_path(typed)
                 if path.is_dir():
-                    path = path / name
-                self._perform_audited(request, lambda: export_job(ctx.db, job_id, path), exported(path))
+                    path = path / default.name
+                if not (path.exists() or path.is_symlink()):
+                    write(path, overwrite=False)
+                    return
+                question = Text.assemble(untrusted(shown(path), max_len=200, style="bold"), (" already exists.", "bold"))
+                detail = Text("Replace it with this job's results?")
+                app.push_screen(ConfirmDialog(question, detail, yes_label="Replace"),
+                                lambda yes: write(path, overwrite=True) if yes else None)
 
             hint = Text("the file holds PHI: it is written readable by you only (0600)", style="dim")
             title = Text(f"Export the results of job {job_id} to", style="bold")
-            app.push_screen(PathPrompt(title, str(ctx.cwd / name), hint=hint), chosen)
+            app.push_screen(PathPrompt(title, str(default), hint=hint), chosen)
 
-        self._work(lambda: default_export_name(ctx.db, job_id), ask)
+        self._work(lambda: default_export_path(ctx.db, ctx.settings.home, job_id), ask)
 
     # -- PHI --
 

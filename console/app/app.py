@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, cast
 
+from rich.text import Text
 from textual import on
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import Binding, BindingType
@@ -26,13 +27,14 @@ from console.app import requests as rq
 from console.app.actions import OperatorActions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
+from console.app.confirm import ConfirmDialog
 from console.app.context import Clock, ConsoleContext, system_clock
 from console.app.detail_screen import DetailScreen
 from console.app.exit_signals import exit_on_signals
 from console.app.header import HeaderBar, SiteProbe
 from console.app.health_view import HealthView
 from console.app.help import HelpScreen
-from console.app.host import HeaderState, WorkDone
+from console.app.host import HeaderState, WorkDone, in_worker
 from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
 from console.app.live import TabView
@@ -48,6 +50,7 @@ from engine.alerts import SiteStatus
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import describe
+from engine.jobs.queries import jobs_run_here
 from engine.payer.client import PayerSettings
 from engine.text import safe_text
 
@@ -142,9 +145,11 @@ class ConsoleApp(App[int]):
         still: bool = False,
         cwd: Path | None = None,
         payer: PayerSettings | None = None,
+        embedded: bool = False,
     ) -> None:
         self.ctx = ConsoleContext(
-            settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd()
+            settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd(),
+            embedded=embedded,
         )
         self.payer = PayerSource(settings, payer)
         self.session_record = SessionRecord(self.ctx)
@@ -195,6 +200,30 @@ class ConsoleApp(App[int]):
         gc.unfreeze()
         self.session_record.end()
         self.payer.close()  # the sandbox payer, if the Claims tab started one
+
+    async def action_quit(self) -> None:
+        """`q`: in front of `claimsops up`'s own workers, running jobs would be released, so ask
+        first (default No); elsewhere, quit at once."""
+        if not self.ctx.embedded:
+            self.exit()
+            return
+        in_worker(self, lambda: jobs_run_here(self.ctx.db), self._confirm_quit, lambda _: self.exit(),
+                  group="quit", exclusive=True)
+
+    def _confirm_quit(self, running: list[int]) -> None:
+        if not running:
+            self.exit()
+            return
+        jobs = "1 job is" if len(running) == 1 else f"{len(running)} jobs are"
+        question = Text(f"{jobs} running here. Quit claimsops up?", style="bold")
+        detail = Text(f"{'It' if len(running) == 1 else 'They'} will be released and resume at the next start "
+                      "(or on another worker).")
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.exit()
+
+        self.push_screen(ConfirmDialog(question, detail, yes_label="Quit"), answered)
 
     def top_screen(self) -> Screen[Any]:
         """The topmost screen that is not a dialog (what is behind a dialog stays live)."""

@@ -34,6 +34,7 @@ class ConsoleContext:
     clock: Clock = system_clock
     still: bool = False
     cwd: Path = field(default_factory=Path.cwd)
+    embedded: bool = False  # in front of `claimsops up`'s own workers: quitting stops them
 
     @property
     def refresh_seconds(self) -> float:

@@ -71,6 +71,13 @@ def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     text.append_text(untrusted(op.user, max_len=24))
     text.append(f" ({op.role})", style="green" if op.can_act else "yellow")
     text.append("  ")
+    if state.site is not None and state.site.stalled_jobs:
+        stalled = state.site.stalled_jobs
+        text.append(f"! {stalled} stalled", style=tones("error"))
+        text.append("  ")
+    elif state.site is not None and state.site.unattended_jobs:
+        text.append("queued, no worker", style=tones("warning"))
+        text.append("  ")
     if state.site is None:
         text.append("alerts …", style="dim")
     elif state.site.open_alerts:

@@ -27,6 +27,7 @@ from console.app.tone import Tones, tone
 from engine import alerts as alertlib
 from engine import health
 from engine.models import Alert, HealthState
+from engine.tasks import store
 
 PAGE = 100
 MAX_ROWS = 400
@@ -95,8 +96,12 @@ ALERT_COLUMNS: tuple[Column[Alert], ...] = (
 )
 
 
-def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: Tones) -> Text:
+def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: Tones, *, led: bool = True) -> Text:
     text = Text(end="")
+    if not led:
+        text.append("no scheduler running", style=tones("warning"))
+        text.append(": workers and progress are checked live, the rest when it runs (c checks all)  ",
+                    style="dim")
     if not rows:
         text.append("no checks recorded yet", style=tones("warning"))
         text.append(" — the scheduler's health_check_alert task records them (every 5 min by default);"
@@ -108,7 +113,7 @@ def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: To
     text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
     checked = max(r.checked_at for r in rows)
     text.append(f" · recorded {checked.astimezone(tz).strftime('%H:%M:%S')} ({ago(checked, now)})", style="dim")
-    if now - checked > STALE_AFTER:
+    if led and now - checked > STALE_AFTER:
         text.append(" · stale: is the scheduler running?", style=tones("warning"))
     text.append(" · c checks now", style="dim")
     return text
@@ -147,6 +152,7 @@ ALERTS: Feed[Alert] = Feed(
 class HealthData:
     states: list[HealthState]
     alerts: FeedData[Alert]
+    led: bool = True  # a scheduler leads (and records the checks)
 
 
 class HealthView(LiveWidget):
@@ -159,6 +165,7 @@ class HealthView(LiveWidget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.states: list[HealthState] = []
+        self.led = True
         self.loaded = False
         self.checking = False
 
@@ -184,12 +191,16 @@ class HealthView(LiveWidget):
 
     def fetch(self, request: FeedRequest) -> HealthData:
         db = context(self).db
-        return HealthData(order_checks(alertlib.health_states(db)), ALERTS.fetch(db, request))
+        ctx = context(self)
+        led = store.scheduler_leader(db) is not None
+        states = health.live_states(db, ctx.settings, alertlib.health_states(db), led=led, now=ctx.now())
+        return HealthData(order_checks(states), ALERTS.fetch(db, request), led)
 
     def render_data(self, request: FeedRequest, data: HealthData) -> None:
         ctx = context(self)
         at = At(ctx.now(), ctx.tz)
         self.states = data.states
+        self.led = data.led
         self.loaded = True
         self.checks_table.show_all([(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in data.states])
         self._reload = not ALERTS.show(self.alerts_table, request, data.alerts, self._alert_rows)
@@ -208,7 +219,7 @@ class HealthView(LiveWidget):
     def _show_titles(self) -> None:
         ctx = context(self)
         if self.loaded:
-            overall = overall_text(self.states, ctx.now(), ctx.tz, partial(tone, self))
+            overall = overall_text(self.states, ctx.now(), ctx.tz, partial(tone, self), led=self.led)
         else:
             overall = Text("loading…", style="dim")
         mark_stale(self, overall)

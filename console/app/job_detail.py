@@ -36,6 +36,7 @@ from console.app.requests import (
 )
 from console.app.tone import tone
 from engine.jobs.lifecycle import JobNotFound
+from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import count_rows, get_job, rows_by_numbers, rows_page
 from engine.models import Job, JobRow
 
@@ -130,13 +131,17 @@ def _history_line(entry: Any, tz: ZoneInfo) -> Text:
     return text
 
 
-def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False) -> Text:
-    elapsed, _, _ = job_timing(job, now)
+def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False,
+                live: Liveness = ATTENDED) -> Text:
+    elapsed, _, _ = job_timing(job, now, live)
     text = Text(end="")
     text.append(f"Job {job.id}  ", style="bold")
-    text.append_text(status_cell(job.status, frame=frame, animate=animate))
+    text.append_text(status_cell(live.status(job.status), frame=frame, animate=animate))
     text.append("  ")
     text.append_text(untrusted(job.file_name, max_len=120, style="bold"))
+    note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
+    if note:
+        text.append(f"\n{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
@@ -190,6 +195,7 @@ class DetailRequest:
 @dataclass
 class DetailData:
     job: Job | None  # None: the job does not exist (any more)
+    live: Liveness = ATTENDED
     rows: list[JobRow] = field(default_factory=list)
     visible: dict[int, JobRow] = field(default_factory=dict)
     matching: int = 0
@@ -230,9 +236,10 @@ class JobDetailView(LiveWidget):
     def fetch(self, request: DetailRequest) -> DetailData:
         db = context(self).db
         try:
-            data = DetailData(job=get_job(db, request.job_id))
+            job = get_job(db, request.job_id)
         except JobNotFound:
             return DetailData(job=None)
+        data = DetailData(job=job, live=liveness_of(db, [job])[job.id])
         data.matching = count_rows(db, request.job_id, request.outcome)
         if request.reload:
             data.rows = rows_page(db, request.job_id, outcome=request.outcome, limit=PAGE + 1)
@@ -251,7 +258,7 @@ class JobDetailView(LiveWidget):
         self.job = data.job
         self.matching = data.matching
         self.query_one("#detail-summary", Static).update(
-            job_summary(data.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still)
+            job_summary(data.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still, live=data.live)
         )
         table = self.table
         if request.reload:

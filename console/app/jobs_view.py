@@ -43,8 +43,10 @@ from console.app.requests import (
     ShowJobLogs,
     UploadJob,
 )
+from console.app.tone import tone
 from engine.jobs import queries
 from engine.jobs.lifecycle import ACTIVE, STATUSES
+from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import JobQuery, jobs_by_ids
 from engine.models import Job
 
@@ -58,12 +60,15 @@ STATUS_CHOICES: tuple[tuple[str, str], ...] = (
 )
 
 
-def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, float | None]:
-    """(duration seconds, rows per second, ETA seconds) at `now`."""
+def job_timing(job: Job, now: datetime, live: Liveness = ATTENDED) -> tuple[float | None, float | None, float | None]:
+    """(duration seconds, rows per second, ETA seconds) at `now`; a stalled job has neither a
+    rate nor an ETA (nothing runs it), and its time stops when its worker was last seen."""
     if job.started_at is None:
         return None, None, None
-    end = job.finished_at or now
+    end = job.finished_at or (live.since if live.stalled and live.since else now)
     elapsed = max(0.0, (end - job.started_at).total_seconds())
+    if live.stalled:
+        return elapsed, None, None
     done = max(0, job.done_rows - job.invalid_rows)
     speed = done / elapsed if elapsed >= 1 and done else None
     eta = None
@@ -73,20 +78,25 @@ def job_timing(job: Job, now: datetime) -> tuple[float | None, float | None, flo
 
 
 def _rate(job: Job, at: At) -> Text:
-    _, speed, _ = job_timing(job, at.now)
-    return right(rate(speed) if job.status == "PROCESSING" or speed else "—")
+    _, speed, _ = job_timing(job, at.now, at.live)
+    return right(rate(speed) if job.status == "PROCESSING" and not at.live.stalled or speed else "—")
 
 
 def _eta(job: Job, at: At) -> Text:
-    _, _, eta = job_timing(job, at.now)
+    _, _, eta = job_timing(job, at.now, at.live)
     return right(duration(eta) if eta is not None else "—")
+
+
+def _status(job: Job, at: At) -> Text:
+    return status_cell(at.live.status(job.status), frame=at.frame, animate=at.animate)
 
 
 COLUMNS: tuple[Column[Job], ...] = (
     Column("id", "ID", 6, lambda job, at: right(str(job.id))),
-    Column("status", "Status", 12, lambda job, at: status_cell(job.status, frame=at.frame, animate=at.animate)),
+    Column("status", "Status", 12, _status),
     Column("file", "File", 20, lambda job, at: untrusted(job.file_name, max_len=60), stretch=2),
-    Column("progress", "Progress", 15, lambda job, at: progress_bar(job.done_rows, job.total_rows, job.status)),
+    Column("progress", "Progress", 15,
+           lambda job, at: progress_bar(job.done_rows, job.total_rows, at.live.status(job.status))),
     Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}")),
     Column("found", "Found", 6, lambda job, at: count(job.found_rows, "green")),
     Column("not_found", "NotFd", 6, lambda job, at: count(job.not_found_rows)),
@@ -96,7 +106,7 @@ COLUMNS: tuple[Column[Job], ...] = (
     Column("eta", "ETA", 7, _eta),
     Column("by", "By", 12, lambda job, at: untrusted(job.submitted_by, max_len=32), stretch=1),
     Column("started", "Started", 11, lambda job, at: plain(when(job.started_at, at.tz))),
-    Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now)[0]))),
+    Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now, at.live)[0]))),
 )
 
 
@@ -115,6 +125,7 @@ class JobsData:
     feed: FeedData[Job]
     total: int = 0
     entered: list[Job] = field(default_factory=list)  # jobs that now match the status filter
+    live: dict[int, Liveness] = field(default_factory=dict)  # of every job fetched
 
 
 class JobsTable(PagedTable):
@@ -140,6 +151,7 @@ class JobsView(LiveWidget):
         self.summaries: dict[str, JobSummary] = {}
         self.frame = 0
         self.total: int | None = None
+        self.live: dict[int, Liveness] = {}  # of the jobs in the window
         self._select_when_seen: str | None = None
 
     def compose(self) -> ComposeResult:
@@ -178,6 +190,8 @@ class JobsView(LiveWidget):
             entered = [i for i in ids if i not in request.shown]
             if entered:
                 data.entered = list(jobs_by_ids(db, entered[:PAGE]).values())
+        feed = data.feed
+        data.live = liveness_of(db, [*feed.first, *feed.newer, *feed.visible.values(), *data.entered])
         return data
 
     def render_data(self, request: JobsRequest, data: JobsData) -> None:
@@ -187,6 +201,7 @@ class JobsView(LiveWidget):
         self.frame += 1
         table = self.table
         self.total = data.total
+        self.live = data.live if request.feed.reload else {**self.live, **data.live}
         feed = data.feed
         if request.feed.reload:
             self._reload = False
@@ -236,16 +251,32 @@ class JobsView(LiveWidget):
     def _row(self, job: Job, now: datetime, animate: bool) -> tuple[str, Cells]:
         key = str(job.id)
         self.summaries[key] = JobSummary(job.id, job.status, job.file_name)
-        return key, cells_of(COLUMNS, job, At(now, context(self).tz, frame=self.frame, animate=animate))
+        live = self.live.get(job.id, ATTENDED)
+        return key, cells_of(COLUMNS, job, At(now, context(self).tz, frame=self.frame, animate=animate, live=live))
 
     def _prune(self) -> None:
         cells = self.table.cells
         if len(self.summaries) > len(cells):
             self.summaries = {k: v for k, v in self.summaries.items() if k in cells}
+        if len(self.live) > len(cells):
+            self.live = {k: v for k, v in self.live.items() if str(k) in cells}
+
+    def _unattended(self) -> Text | None:
+        """The warning for stalled jobs (or queued ones no worker will take) in the window:
+        first on the status line, so that the fix is what an operator reads."""
+        stalled = sorted((i for i, live in self.live.items() if live.stalled), reverse=True)
+        if stalled:
+            since = min((self.live[i].since for i in stalled if self.live[i].since), default=None)
+            jobs = "job " + str(stalled[0]) if len(stalled) == 1 else f"{len(stalled)} jobs"
+            clock = f" since {when(since, context(self).tz, '%H:%M')}" if since else ""
+            return Text(f"! {jobs} stalled{clock} — {START_WORKERS}  ", style=tone(self, "error"), end="")
+        if any(live.unattended for live in self.live.values()):
+            return Text(f"queued — no worker running: {START_WORKERS}  ", style=tone(self, "warning"), end="")
+        return None
 
     def _show_status(self) -> None:
         table = self.table
-        text = Text(end="")
+        text = self._unattended() or Text(end="")
         if self.total is None:
             text.append("loading…", style="dim")
         elif not table.order:

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 
 from rich.text import Text
 
+from engine.jobs.liveness import ATTENDED, STALLED, Liveness
 from engine.text import mask_value, safe_text
 
 # status -> (icon, style); the spinner and the pulse replace the icon / style when animated
@@ -24,6 +25,7 @@ STATUS_STYLE: dict[str, tuple[str, str]] = {
     "CANCELLED": ("✕", "grey62"),
     "COMPLETED": ("✓", "bold green"),
     "FAILED": ("✕", "bold red"),
+    STALLED: ("!", "bold red"),  # PROCESSING or CANCELLING with nothing running it
 }
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
 LEVEL_STYLE: dict[int, str] = {10: "grey50", 20: "", 30: "yellow", 40: "bold red", 50: "bold white on red"}
@@ -74,6 +76,7 @@ class At:
     frame: int = 0
     animate: bool = False
     revealed: bool = False
+    live: Liveness = ATTENDED  # a job's: whether anything runs it (engine.jobs.liveness)
 
 
 def status_cell(status: str, *, frame: int = 0, animate: bool = False) -> Text:

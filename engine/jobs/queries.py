@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from sqlalchemy import Row, Select, func, or_, select
 
 from engine.db import Database, by_key, newest_after, newest_before
-from engine.jobs.lifecycle import STATUSES, JobError, JobNotFound
+from engine.jobs.lifecycle import CANCELLING, PROCESSING, STATUSES, JobError, JobNotFound
+from engine.leases import process_owner
 from engine.models import Job, JobRow
 
 
@@ -134,6 +135,17 @@ def count_rows(db: Database, job_id: int, outcome: str = "") -> int:
 
 LOOKUP_COLUMNS = (JobRow.row_number, JobRow.claim_number, JobRow.tin, JobRow.payer_id,
                   JobRow.first_service_date, JobRow.last_service_date)
+
+
+def jobs_run_here(db: Database) -> list[int]:
+    """The PROCESSING or CANCELLING jobs whose lease this process holds (its in-process
+    workers': `claimsops up`), by the host:pid head of the lease owner."""
+    head = process_owner("x").rsplit(":", 2)[0] + ":"
+    with db.read() as session:
+        return list(session.scalars(
+            select(Job.id).where(Job.status.in_((PROCESSING, CANCELLING)), Job.lease_owner.startswith(head, autoescape=True))
+            .order_by(Job.id)
+        ))
 
 
 def unresolved_rows(db: Database, job_id: int) -> list[Row]:

@@ -48,10 +48,12 @@ def make_app(sqlite_db: Database, settings: Settings, workdir: Path) -> Iterator
 
     def make(
         *, operator: Operator = OPERATOR, refresh: float = LONG, still: bool = True, db: Database | None = None,
-        clock: Callable = fixed_clock, payer: PayerSettings | None = None, **overrides: object,
+        clock: Callable = fixed_clock, payer: PayerSettings | None = None, embedded: bool = False,
+        **overrides: object,
     ) -> ConsoleApp:
         configured = dataclasses.replace(settings, refresh_seconds=refresh, site_name="acme-billing", **overrides)
-        app = ConsoleApp(configured, db or sqlite_db, operator, clock=clock, still=still, cwd=workdir, payer=payer)
+        app = ConsoleApp(configured, db or sqlite_db, operator, clock=clock, still=still, cwd=workdir, payer=payer,
+                         embedded=embedded)
         made.append(app)
         return app
 

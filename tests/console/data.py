@@ -21,6 +21,7 @@ from engine.models import (
     LogRecord,
     TaskRun,
     TaskState,
+    Worker,
 )
 
 NOW = datetime(2025, 10, 1, 12, 0, 0, tzinfo=UTC)
@@ -145,6 +146,12 @@ def seed_jobs(db: Database) -> dict[str, int]:
         created_at=NOW - timedelta(minutes=3), started_at=NOW - timedelta(minutes=2),
         cancel_requested_at=NOW - timedelta(seconds=2), cancel_requested_by="bob",
     )
+    # the workers running those two beat (ahead of the real clock, which liveness reads)
+    beat = datetime.now(UTC) + timedelta(days=1)
+    with db.write() as session:
+        for worker_id, job_key in (("w1", "processing"), ("w2", "cancelling")):
+            session.merge(Worker(id=worker_id, host="worker-host", pid=4100 + len(worker_id), started_at=NOW,
+                                 last_seen_at=beat, current_job_id=ids[job_key]))
     return ids
 
 
@@ -277,8 +284,9 @@ def seed_tasks(db: Database) -> dict[str, int]:
     return ids
 
 
-def seed_health(db: Database) -> None:
-    """Recorded check states and an alert history at fixed times."""
+def seed_health(db: Database, *, scheduler: bool = True) -> None:
+    """Recorded check states and an alert history at fixed times; with `scheduler`, a live
+    scheduler lease too (the recorded states are then what the console shows as they are)."""
     states = [
         ("database", "ok", "sqlite answered in 1 ms", 1.2, NOW - timedelta(days=2)),
         ("broker", "ok", "embedded (in-process broker)", None, NOW - timedelta(days=2)),
@@ -304,6 +312,9 @@ def seed_health(db: Database) -> None:
                                     checked_at=NOW - timedelta(minutes=2)))
         for check, kind, message, raised, resolved in alerts:
             session.add(Alert(check=check, kind=kind, message=message, raised_at=raised, resolved_at=resolved))
+        if scheduler:
+            session.merge(Lease(name="scheduler", owner="sched-host:4242", acquired_at=NOW,
+                              expires_at=datetime.now(UTC) + timedelta(days=1)))
 
 
 def seed_audit(db: Database) -> None:

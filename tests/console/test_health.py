@@ -5,12 +5,15 @@ notification and in the header count, whatever screen is on top."""
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import update
 
 from console.app.health_view import HealthView
 from engine import alerts, health
 from engine.db import Database
+from engine.models import Job
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
-from tests.console.data import seed_health, seed_jobs
+from tests.console.data import NOW, seed_health, seed_jobs
+from tests.fixtures.jobs import make_job
 
 
 async def test_checks_and_alert_history(make_app: AppFactory, sqlite_db: Database) -> None:
@@ -40,12 +43,14 @@ async def test_check_now_shows_fresh_results_without_recording(make_app: AppFact
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
         await pilot.press("5")
-        await on_screen(pilot, "no checks recorded yet")
+        # nothing recorded and no scheduler: never an empty tab, the live checks stand in
+        await on_screen(pilot, "no scheduler running")
+        await on_screen(pilot, "no stalled jobs")
         await pilot.press("c")
         await on_screen(pilot, "Checked now at 12:00:00")
         for expected in ("sqlite answered in", "embedded (in-process broker)", "sandbox simulator"):
             await on_screen(pilot, expected)
-        assert "no checks recorded yet" in screen_text(app)
+        assert "no scheduler running" in screen_text(app)
     assert alerts.health_states(sqlite_db) == []
 
 
@@ -75,3 +80,21 @@ async def test_an_alert_raised_while_open_is_notified_and_counted(
         await on_screen(pilot, "⚠ 1 alert")
     messages = [n.message for n in app._notifications]
     assert not any("disk" in m for m in messages)  # what was there before is history, not news
+
+
+async def test_with_no_scheduler_the_console_checks_work_in_progress_itself(make_app: AppFactory,
+                                                                          sqlite_db: Database) -> None:
+    """Nothing records health while no scheduler runs: the Health tab computes the workers and
+    progress checks itself, so a stalled job shows at once — and so does the header."""
+    job_id = make_job(sqlite_db, status="PROCESSING")
+    with sqlite_db.write() as session:  # its worker died: the lease lapsed long ago
+        session.execute(update(Job).where(Job.id == job_id).values(lease_owner="gone", lease_expires_at=NOW))
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await pilot.press("5")
+        view = app.main.query_one(HealthView)
+        await wait_for(pilot, lambda: "progress" in view.checks_table.order, what="the live progress check")
+        assert view.checks_table.get_cell("progress", "state").plain == "◭ degraded"
+        detail = view.checks_table.get_cell("progress", "detail").plain
+        assert detail.startswith(f"job {job_id} stalled") and "start `claimsops up` or `claimsops worker`" in detail
+        await on_screen(pilot, "! 1 stalled")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import insert, update
@@ -15,13 +15,15 @@ from console.app.jobs_view import JobsView
 from console.app.paged_table import PagedTable
 from console.app.prompt import PathPrompt
 from engine.audit import audit_page
+from engine.config import Settings
 from engine.db import Database
 from engine.jobs import lifecycle
 from engine.jobs.queries import get_job
-from engine.models import Job
+from engine.models import Job, Worker
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import NOW, add_job, add_log, seed_jobs
 from tests.console.screens import open_with
+from tests.fixtures.jobs import make_job
 
 
 def bulk_jobs(db: Database, count: int) -> None:
@@ -256,7 +258,8 @@ async def test_retry_a_failed_job_after_confirming(make_app: AppFactory, sqlite_
     assert ("retry", f"job {ids['failed']}", "ok") in [(a.action, a.target, a.outcome) for a in audit_page(sqlite_db)]
 
 
-async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database, workdir: Path) -> None:
+async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database, workdir: Path,
+                                      settings: Settings) -> None:
     ids = seed_jobs(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
@@ -264,7 +267,10 @@ async def test_export_to_a_chosen_path(make_app: AppFactory, sqlite_db: Database
         await select(pilot, view, ids["completed"])
         await open_with(pilot, "e", PathPrompt, "the path prompt")
         field = app.screen.query_one(Input)
-        assert field.value == str(workdir / f"original-basic-job{ids['completed']}-results.csv")
+        # never the current directory (often a checkout): the data directory's private exports/
+        exports = settings.home / "exports"
+        assert field.value == str(exports / f"original-basic-job{ids['completed']}-results.csv")
+        assert exports.stat().st_mode & 0o777 == 0o700
         field.value = "out/results.csv"  # a directory that does not exist: an error, not a crash
         await pilot.press("enter")
         await notified(pilot, "out: no such directory")
@@ -299,3 +305,66 @@ async def test_l_shows_this_jobs_logs(make_app: AppFactory, sqlite_db: Database)
         assert app.logs_view.flt.job_id == ids["failed"]
         assert f"job {ids['failed']}" in screen_text(app)
 
+
+
+async def test_a_stalled_job_says_so_and_turns_back_when_its_worker_beats(make_app: AppFactory,
+                                                                        sqlite_db: Database) -> None:
+    """Nothing runs a job whose lease lapsed and whose worker is gone: STALLED, no spinner, no
+    rate, no ETA, and the fix on the status line; PROCESSING again the moment a worker beats."""
+    ids = seed_jobs(sqlite_db)
+    gone = datetime.now(UTC) - timedelta(minutes=20)
+    with sqlite_db.write() as session:
+        session.execute(update(Worker).where(Worker.id == "w1").values(last_seen_at=gone))
+    app = make_app()
+    async with app.run_test(size=(200, 30)) as pilot:
+        view = await seeded_jobs_tab(pilot)
+        job = str(ids["processing"])
+        await wait_for(pilot, lambda: "STALLED" in status_of(view, ids["processing"]), what="STALLED")
+        assert view.table.get_cell(job, "rate").plain.strip() == "—"
+        assert view.table.get_cell(job, "eta").plain.strip() == "—"
+        assert status_of(view, ids["cancelling"]) != "STALLED"  # w2 still beats
+        await on_screen(pilot, f"! job {ids['processing']} stalled since")
+        await on_screen(pilot, "start `claimsops up` or `claimsops worker`")
+        with sqlite_db.write() as session:  # a worker takes the job again
+            session.execute(update(Worker).where(Worker.id == "w1")
+                            .values(last_seen_at=datetime.now(UTC) + timedelta(days=1)))
+        app.refresh_active()
+        await wait_for(pilot, lambda: "PROCESSING" in status_of(view, ids["processing"]), what="PROCESSING again")
+        await wait_for(pilot, lambda: "stalled" not in screen_text(app), what="the header and status line to clear")
+
+
+async def test_queued_jobs_with_no_worker_say_what_to_do(make_app: AppFactory, sqlite_db: Database) -> None:
+    make_job(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await loaded(pilot, app.jobs_view, 1)
+        await on_screen(pilot, "queued — no worker running: start `claimsops up` or `claimsops worker`")
+        await on_screen(pilot, "queued, no worker")  # the header says it on every tab
+        await pilot.press("enter")
+        await on_screen(pilot, "queued — no worker running — start `claimsops up`")
+
+
+async def test_export_over_an_existing_file_asks_first(make_app: AppFactory, sqlite_db: Database,
+                                                       workdir: Path) -> None:
+    ids = seed_jobs(sqlite_db)
+    kept = workdir / "important.txt"
+    kept.write_text("keep me")
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await seeded_jobs_tab(pilot)
+        await select(pilot, view, ids["completed"])
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
+        app.screen.query_one(Input).value = str(kept)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the replace question")
+        await on_screen(pilot, "important.txt already exists.")
+        await pilot.press("enter")  # No has the focus
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
+        assert kept.read_text() == "keep me"
+        await open_with(pilot, "e", PathPrompt, "the path prompt")
+        app.screen.query_one(Input).value = str(kept)
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the replace question")
+        await pilot.press("y")
+        await notified(pilot, "exported 5 rows")
+        assert kept.read_text().startswith("row,claim_number,")

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 from textual.command import CommandPalette
@@ -22,9 +23,12 @@ from console.app.stats_view import STATS_MIN_INTERVAL, StatsView
 from console.app.upload import UploadForm
 from engine.audit import audit_page
 from engine.db import Database
+from engine.leases import process_owner
+from engine.models import Job
 from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import add_alert, seed_jobs, seed_logs
 from tests.console.screens import open_with
+from tests.fixtures.jobs import make_job
 
 
 async def test_header_shows_site_mode_database_broker_role_alerts_and_clock(
@@ -307,3 +311,28 @@ async def test_a_render_bug_does_not_take_the_console_down(
         await on_screen(pilot, "running.csv")
         assert app.is_running
         app.render_errors.clear()
+
+
+async def test_quitting_up_with_its_jobs_running_asks_first(make_app: AppFactory, sqlite_db: Database) -> None:
+    """In front of `claimsops up`'s own workers, q says what happens to the running jobs and
+    defaults to No; with nothing running here, or in a plain console, q quits at once."""
+    job_id = make_job(sqlite_db, status="PROCESSING")
+    with sqlite_db.write() as session:
+        session.execute(update(Job).where(Job.id == job_id).values(lease_owner=process_owner("embedded")))
+    app = make_app(embedded=True)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question")
+        await on_screen(pilot, "1 job is running here. Quit claimsops up?")
+        await on_screen(pilot, "It will be released and resume at the next start")
+        await pilot.press("enter")  # No has the focus
+        await wait_for(pilot, lambda: not isinstance(app.screen, ConfirmDialog), what="the dialog to close")
+        assert app.is_running
+        await pilot.press("q")
+        await wait_for(pilot, lambda: isinstance(app.screen, ConfirmDialog), what="the quit question again")
+        await pilot.press("y")
+        await wait_for(pilot, lambda: not app.is_running, what="the console to quit")
+    plain = make_app()
+    async with plain.run_test(size=(100, 30)) as pilot:
+        await pilot.press("q")
+        await wait_for(pilot, lambda: not plain.is_running, what="a plain console to quit at once")
