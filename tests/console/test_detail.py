@@ -224,7 +224,8 @@ async def test_actions_from_the_detail(make_app: AppFactory, sqlite_db: Database
         await pilot.press("e")
         await wait_for(pilot, lambda: app.screen.query("#prompt-input"), what="the export prompt")
         await pilot.press("enter")
-        await wait_for(pilot, lambda: (workdir / f"march-claims-job{ids['failed']}-results.csv").exists(),
+        exports = app.ctx.settings.home / "exports"  # the default: the data directory's private exports/
+        await wait_for(pilot, lambda: (exports / f"march-claims-job{ids['failed']}-results.csv").exists(),
                        what="the export")
         await pilot.press("l")
         await wait_for(pilot, lambda: app.logs_view.flt.job_id == ids["failed"], what="the job's logs")

@@ -32,7 +32,7 @@ async def test_figures_and_sparklines(make_app: AppFactory, sqlite_db: Database)
             "job time  avg 49.2 s · p95 95.0 s",
             f"rows/min  {stats.rows_per_minute:,.1f} over the last hour",
             "calls 240", "ok 204  not found 12", "throttled 12  payer error 0", "timeout 12  client error 0",
-            "workers   0 alive · 0 busy", "database  sqlite", "redis     not used", "disk ",
+            "workers   2 alive · 2 busy", "database  sqlite", "redis     not used", "disk ",
             "figures at 12:00:00 · today since 00:00 UTC",
         ):
             assert expected in screen_text(app), expected
