@@ -15,7 +15,7 @@ from typing import TypeVar
 from engine.audit import record
 from engine.config import Settings
 from engine.db import Database
-from engine.errors import OperatorError
+from engine.errors import OperatorError, describe
 
 T = TypeVar("T")
 
@@ -87,7 +87,7 @@ def perform(db: Database, operator: Operator, action: str, target: str, do: Call
     try:
         result = do()
     except Exception as exc:
-        record(db, operator, action, target, "failed", str(exc))
+        record(db, operator, action, target, "failed", describe(exc))
         raise
     record(db, operator, action, target, "ok", _describe(result))
     return result

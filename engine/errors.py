@@ -3,8 +3,9 @@ there is one, what to do about it.
 
 `describe` is the one translator from an exception to that line, for the CLI, the console
 and the workers alike. File-system errors name the path; the database library's errors (whose
-text carries SQL and row values) become "database unavailable: <class>"; anything else is a
-bug, "unexpected <class>: <text>"."""
+text carries SQL and row values) become "database unavailable: <class>", also when they are
+wrapped in, or the cause of, another exception; anything else is a bug, "unexpected <class>:
+<text>"."""
 
 from __future__ import annotations
 
@@ -52,7 +53,7 @@ def is_database_error(exc: BaseException) -> bool:
     """The database could not be reached or queried (as opposed to a refusal or a bug)."""
     from engine.db import DatabaseError
 
-    return isinstance(exc, DatabaseError) or _from_sqlalchemy(exc)
+    return isinstance(exc, DatabaseError) or _database_library_error(exc) is not None
 
 
 def _words(exc: BaseException) -> str:
@@ -62,8 +63,9 @@ def _words(exc: BaseException) -> str:
         said = _os_words(exc)
         if said:
             return said
-    if _from_sqlalchemy(exc):
-        return f"database unavailable: {type(exc).__name__}"
+    library = _database_library_error(exc)
+    if library is not None:
+        return f"database unavailable: {type(library).__name__}"
     text = str(exc)
     return f"unexpected {type(exc).__name__}: {text}" if text else f"unexpected {type(exc).__name__}"
 
@@ -80,8 +82,23 @@ def _os_words(exc: OSError) -> str:
     return f"{path}: {reason}" if path is not None and reason else reason
 
 
-def _from_sqlalchemy(exc: BaseException) -> bool:
+# the database drivers' own errors, raised without SQLAlchemy around them
+_DRIVER_MODULES = ("sqlite3", "psycopg", "psycopg2", "psycopg_pool")
+
+
+def _database_library_error(exc: BaseException) -> BaseException | None:
+    """The SQLAlchemy or driver error that `exc` is or was caused by (its text may quote SQL
+    and row values), or None."""
     # imported here: most modules that raise an OperatorError never touch the database
     from sqlalchemy.exc import SQLAlchemyError
 
-    return isinstance(exc, SQLAlchemyError)
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, SQLAlchemyError):
+            return current
+        if type(current).__module__.split(".", 1)[0] in _DRIVER_MODULES:
+            return current
+        current = current.__cause__ or current.__context__
+    return None

@@ -1,4 +1,6 @@
-"""Turning the payer's two response shapes into `Found` claim occurrences."""
+"""Turning the payer's two response shapes into `Found` claim occurrences. Every text is cut to
+the length of the column it is stored in (with an ellipsis): a payer's long text never fails a
+write."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.dates import from_wire
+from engine.models import JobRow, text_limits
 from engine.results import ClaimResult, status_class_for
+from engine.text import clip
+
+_LIMIT = text_limits(JobRow.__table__)
+_SUFFIX_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -34,8 +41,8 @@ def _amount(value: Any) -> Decimal | None:
         return None
 
 
-def _text(value: Any, limit: int = 200) -> str:
-    return str(value).strip()[:limit] if value is not None else ""
+def _text(value: Any, limit: int) -> str:
+    return clip(str(value).strip(), limit) if value is not None else ""
 
 
 def _first(items: Any) -> dict:
@@ -49,30 +56,30 @@ def from_summary(claim: dict) -> Found:
     summary = claim.get("claimSummary") or {}
     member = claim.get("memberInfo") or {}
     xwalk = _first(summary.get("clmXWalkData"))
-    status = _text(claim.get("claimStatus"), 40) or "Unknown"
-    category = _text(xwalk.get("clm507Cd"), 8)
+    status = _text(claim.get("claimStatus"), _LIMIT["status"]) or "Unknown"
+    category = _text(xwalk.get("clm507Cd"), _LIMIT["status_category"])
     result = ClaimResult(
         status=status,
         status_class=status_class_for(category, status),
         success=True,
-        patient_first_name=_text(member.get("ptntFn"), 128),
-        patient_last_name=_text(member.get("ptntLn"), 128),
+        patient_first_name=_text(member.get("ptntFn"), _LIMIT["patient_first_name"]),
+        patient_last_name=_text(member.get("ptntLn"), _LIMIT["patient_last_name"]),
         total_charged=_amount(summary.get("totalChargedAmt")),
         total_paid=_amount(summary.get("totalPaidAmt")),
         allowed_amount=_amount(summary.get("totalAllowdAmt", summary.get("totalAllowedAmt"))),
         patient_responsibility=_amount(summary.get("totalPtntRespAmt")),
         processed_date=from_wire(summary.get("processedDt")),
         status_category=category,
-        status_code=_text(xwalk.get("clm508Cd"), 8),
-        check_number=_text(summary.get("checkNbr"), 64),
+        status_code=_text(xwalk.get("clm508Cd"), _LIMIT["status_code"]),
+        check_number=_text(summary.get("checkNbr"), _LIMIT["check_number"]),
         first_service_date=from_wire(summary.get("firstSrvcDt")),
         last_service_date=from_wire(summary.get("lastSrvcDt")),
     )
     return Found(
-        claim_number=_text(claim.get("claimNumber"), 64),
+        claim_number=_text(claim.get("claimNumber"), _LIMIT["claim_number"]),
         first_service_date=result.first_service_date,
         processed_date=result.processed_date,
-        suffix=_text(xwalk.get("clmIcnSufxCd"), 8),
+        suffix=_text(xwalk.get("clmIcnSufxCd"), _SUFFIX_LENGTH),
         result=result,
     )
 
@@ -84,30 +91,30 @@ def from_inquiry(claim: dict) -> Found:
     totals = claim.get("claimLevelTotalAmount") or {}
     payment = _first(claim.get("payments"))
     xwalk = _first(claim.get("claimStatusCrosswalkData"))
-    status = _text(claim.get("claimStatus"), 40) or "Unknown"
-    category = _text(xwalk.get("claim507Code"), 8)
+    status = _text(claim.get("claimStatus"), _LIMIT["status"]) or "Unknown"
+    category = _text(xwalk.get("claim507Code"), _LIMIT["status_category"])
     result = ClaimResult(
         status=status,
         status_class=status_class_for(category, status),
         success=True,
-        patient_first_name=_text(member.get("firstName"), 128),
-        patient_last_name=_text(member.get("lastName"), 128),
+        patient_first_name=_text(member.get("firstName"), _LIMIT["patient_first_name"]),
+        patient_last_name=_text(member.get("lastName"), _LIMIT["patient_last_name"]),
         total_charged=_amount(totals.get("totalBilledChargeAmount")),
         total_paid=_amount(totals.get("totalPaidAmount")),
         allowed_amount=_amount(totals.get("totalAllowedAmount")),
         patient_responsibility=_amount(totals.get("totalPatientResponsibilityAmount")),
         processed_date=from_wire(events.get("processedDate")),
         status_category=category,
-        status_code=_text(xwalk.get("claim508Code"), 8),
-        check_number=_text(payment.get("paymentNumber"), 64),
+        status_code=_text(xwalk.get("claim508Code"), _LIMIT["status_code"]),
+        check_number=_text(payment.get("paymentNumber"), _LIMIT["check_number"]),
         first_service_date=from_wire(events.get("serviceStartDate")),
         last_service_date=from_wire(events.get("serviceEndDate")),
     )
     return Found(
-        claim_number=_text(claim.get("claimNumber"), 64),
+        claim_number=_text(claim.get("claimNumber"), _LIMIT["claim_number"]),
         first_service_date=result.first_service_date,
         processed_date=result.processed_date,
-        suffix=_text(xwalk.get("adjudicatedClaimSuffixCode"), 8),
+        suffix=_text(xwalk.get("adjudicatedClaimSuffixCode"), _SUFFIX_LENGTH),
         result=result,
     )
 
