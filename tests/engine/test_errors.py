@@ -68,6 +68,38 @@ def test_the_database_library_is_database_unavailable_without_its_text() -> None
     assert not is_database_error(JobNotFound(7)) and not is_database_error(ValueError("x"))
 
 
+def test_a_driver_error_or_one_wrapped_in_another_exception_is_the_database_too() -> None:
+    driver = sqlite3.IntegrityError("NOT NULL constraint failed: job_rows.first_name = 'SKYLER'")
+    assert describe(driver) == "database unavailable: IntegrityError"
+    try:
+        try:
+            raise OperationalError("INSERT INTO job_rows", {"first_name": "SKYLER"}, driver)
+        except OperationalError as inner:
+            raise RuntimeError(f"could not store the rows: {inner}") from inner
+    except RuntimeError as outer:
+        assert describe(outer) == "database unavailable: OperationalError"
+        assert is_database_error(outer)
+    try:
+        try:
+            raise driver
+        except sqlite3.Error:
+            raise ValueError("while writing: SKYLER") from None  # the context is still the driver's
+    except ValueError as outer:
+        assert describe(outer) == "database unavailable: IntegrityError"
+
+
+def test_the_database_never_puts_row_values_in_its_error_text(db) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.models import JobRow
+
+    with pytest.raises(SQLAlchemyError) as failed, db.write() as session:
+        session.execute(JobRow.__table__.insert(), [{"job_id": 999, "row_number": 1, "first_name": "SKYLER",
+                                                     "subscriber_id": "0490705351"}])
+    assert "SKYLER" not in str(failed.value) and "0490705351" not in str(failed.value)
+    assert "parameters hidden" in str(failed.value)
+
+
 def test_anything_else_is_unexpected() -> None:
     assert describe(KeyError("job_id")) == "unexpected KeyError: 'job_id'"
     assert describe(ValueError("bad value")) == "unexpected ValueError: bad value"
