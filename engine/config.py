@@ -77,7 +77,7 @@ def _as_tin(name: str, raw: Any) -> str:
 
 def _as_payer_id(name: str, raw: Any) -> str:
     text = str(raw).strip()
-    if not is_valid_payer_id(text):
+    if text and not is_valid_payer_id(text):
         raise ConfigError(f"{PREFIX}{name.upper()}: {PAYER_ID_RULE}")
     return text
 

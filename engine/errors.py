@@ -10,6 +10,7 @@ wrapped in, or the cause of, another exception; anything else is a bug, "unexpec
 from __future__ import annotations
 
 import os
+import re
 
 from engine.text import safe_text
 
@@ -47,6 +48,21 @@ def describe(exc: BaseException) -> str:
     for any exception: an OperatorError's message and hint, a file-system error naming the
     path, "database unavailable: …" for the database library, "unexpected …" for the rest."""
     return safe_text(_words(exc), max_len=MAX_LEN)
+
+
+# The parts of a database error's text that quote rows: SQLAlchemy's statement and parameters,
+# PostgreSQL's DETAIL and CONTEXT lines ("Failing row contains (…)", "Key (…)=(…)").
+_SQL_BLOCK = re.compile(r"\[(?:SQL|parameters): .*?\](?=\n|$)", re.S)
+_DETAIL_LINE = re.compile(r"^(DETAIL|CONTEXT): .*$", re.M)
+
+
+def without_row_values(text: str) -> str:
+    """A traceback or error text with the database's quotes of statements and rows taken out,
+    for the log lines (which keep the rest of a traceback for whoever debugs)."""
+    if not any(mark in text for mark in ("[SQL: ", "[parameters: ", "DETAIL: ", "CONTEXT: ")):
+        return text
+    text = _SQL_BLOCK.sub("[SQL omitted]", text)
+    return _DETAIL_LINE.sub(r"\1: (omitted: it quotes row values)", text)
 
 
 def is_database_error(exc: BaseException) -> bool:

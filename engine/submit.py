@@ -58,7 +58,7 @@ class JobParams:
         if strategy not in STRATEGIES:
             raise SubmitError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         payer_id = (self.payer_id or settings.payer_id).strip()
-        if not is_valid_payer_id(payer_id):
+        if payer_id and not is_valid_payer_id(payer_id):
             raise SubmitError(PAYER_ID_RULE)
         return JobParams(start, end, tin, payer_id, strategy, self.today)
 

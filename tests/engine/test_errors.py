@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from engine.db import DatabaseError
-from engine.errors import MAX_LEN, OperatorError, describe, is_database_error
+from engine.errors import MAX_LEN, OperatorError, describe, is_database_error, without_row_values
 from engine.jobs.lifecycle import JobNotFound
 from engine.payer.errors import PayerConfigError
 
@@ -98,6 +98,19 @@ def test_the_database_never_puts_row_values_in_its_error_text(db) -> None:
                                                      "subscriber_id": "0490705351"}])
     assert "SKYLER" not in str(failed.value) and "0490705351" not in str(failed.value)
     assert "parameters hidden" in str(failed.value)
+
+
+def test_a_traceback_keeps_everything_but_the_quoted_rows() -> None:
+    text = ("Traceback (most recent call last):\n  File \"engine/submit.py\", line 9, in submit_file\n"
+            "psycopg.errors.NotNullViolation: null value in column \"claim_number\"\n"
+            "DETAIL:  Failing row contains (1, 1, null, SKYLER).\n"
+            "[SQL: INSERT INTO job_rows (first_name)\nVALUES (%(first_name)s)]\n"
+            "[parameters: {'first_name': 'SKYLER'}]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)")
+    cleaned = without_row_values(text)
+    assert "SKYLER" not in cleaned and "INSERT" not in cleaned
+    assert 'in submit_file' in cleaned and 'null value in column "claim_number"' in cleaned
+    assert cleaned.count("[SQL omitted]") == 2 and "(Background on this error" in cleaned
+    assert without_row_values("job 7 done: 5 rows") == "job 7 done: 5 rows"
 
 
 def test_anything_else_is_unexpected() -> None:
