@@ -190,3 +190,28 @@ def test_invisible_characters_in_a_claim_number_are_stored_as_an_invalid_row(db,
     bad, good = rows_page(db, job.id)
     assert bad.status == "Invalid" and "invisible or bidi character" in bad.error_message
     assert bad.claim_number == claim and good.status is None
+
+
+def _outcome(db, settings, path) -> tuple:
+    """How a submit ends, in what an operator sees: the refusal, or the rows' results."""
+    try:
+        job = get_job(db, _submit(db, settings, path))
+    except IntakeError as refused:
+        return ("refused", str(refused))
+    rows = [(r.row_number, r.claim_number, r.first_name, r.last_name, r.status, r.error_message)
+            for r in rows_page(db, job.id)]
+    return ("job", job.total_rows, job.invalid_rows, tuple(job.warnings), tuple(rows))
+
+
+def test_every_intake_case_ends_the_same_on_sqlite_and_postgresql(sqlite_db, pg_url, settings, tmp_path) -> None:
+    from engine.db import Database
+
+    pg = Database(pg_url)
+    try:
+        for name, path in csv_cases.write_problem_cases(tmp_path).items():
+            on_sqlite, on_pg = _outcome(sqlite_db, settings, path), _outcome(pg, settings, path)
+            assert on_sqlite == on_pg, name
+            if on_sqlite[0] == "job":
+                assert on_sqlite[2] == 1, name  # the problem row is Invalid, the other one is not
+    finally:
+        pg.dispose()
