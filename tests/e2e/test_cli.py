@@ -261,3 +261,22 @@ def test_a_database_error_leaves_no_sql_or_row_values_anywhere(cli, tmp_path: Pa
     detail = _audit_detail(cli, env)
     assert detail == line.removeprefix("claimsops: ")
     _no_sql_or_phi(result.stderr, result.stdout, detail)
+
+
+def test_a_fifo_or_a_symlink_to_a_secret_is_refused_at_once_and_never_echoed(cli, tmp_path: Path,
+                                                                             db_url: str) -> None:
+    env = {"CLAIMSOPS_DATABASE_URL": db_url}
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    result = cli("submit", str(fifo), check=False, extra_env=env)  # the fixture's timeout: never hangs
+    assert _one_line_error(result) == (
+        "claimsops: pipe.csv: not a regular file (it is a named pipe (FIFO)); give the path of a CSV file")
+    shadow = Path("/etc/shadow")
+    if shadow.is_file():
+        link = tmp_path / "claims.csv"
+        link.symlink_to(shadow)
+        result = cli("submit", str(link), check=False, extra_env=env)
+        line = _one_line_error(result)
+        assert line.startswith("claimsops: claims.csv: ")
+        for secret in ("root:", "$6$", "$y$", ":99999:"):
+            assert secret not in line and secret not in _audit_detail(cli, env)
