@@ -9,6 +9,8 @@
 seen before the first row: not a regular file (a FIFO, a device, a directory, also behind a
 symlink), size, emptiness, binary content, no header, no claim number column, no data rows.
 It reads the bytes once to check the encoding and binary content, then streams the rows.
+`rows()` may still raise `IntakeError` mid-stream (more rows than the limit, broken quoting,
+a value over 128 KiB): the caller rolls back.
 
 Encoding: UTF-8, with or without a BOM. A file that is not valid UTF-8 is read as
 Windows-1252 (with a warning) when it has no more valid UTF-8 characters than bad bytes (an
@@ -18,8 +20,6 @@ byte never re-decodes, and corrupts, every accented name in the file.
 
 No message quotes the file's data: a first line that looks like data is named by its line
 number only (the file may be anything a path points at).
-`rows()` may still raise `IntakeError` mid-stream (more rows than the limit, broken quoting,
-a value over 128 KiB): the caller rolls back.
 
 Row numbers: `row_number` is the 1-based number of the data row, not counting the header or
 blank lines (blank lines are skipped and do not consume a number), so the results file has
@@ -38,6 +38,7 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import os
 import re
@@ -211,7 +212,8 @@ class CsvIntake:
         self._consumed = False
         self._dates: dict[str, tuple[date | None, str | None]] = {}
         self._marked = False  # UTF-8 with bad bytes: rows that have one are Invalid
-        self._bad_lines: list[int] = []
+        self._bad_lines: list[int] = []  # the first few lines with a bad byte
+        self._bad_line_count = 0
         self._binary: BinaryIO = self._open_regular(path)
         self._text: TextIO | None = None
         try:
@@ -253,7 +255,7 @@ class CsvIntake:
             real = os.path.realpath(path)
             self._check_regular(os.stat(real).st_mode)
             if not os.access(real, os.R_OK):
-                raise PermissionError(13, os.strerror(13))
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
             # O_NOFOLLOW and O_NONBLOCK: a path swapped after the check cannot block or redirect
             fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
         except OSError as error:
@@ -378,7 +380,7 @@ class CsvIntake:
         self._header_line = self._start_line
         if self._marked and any(_BAD_BYTE.search(cell) for cell in header):
             header = [_BAD_BYTE.sub("\ufffd", cell) for cell in header]
-            self._bad_lines.append(self._header_line)
+            self._note_bad_line(self._header_line)
         self._map_header(header)
         self._first = self._next_record()
         if self._first is None:
@@ -507,7 +509,7 @@ class CsvIntake:
             yield row
             record = self._next_record()
             line = self._start_line
-        if self._bad_lines:
+        if self._bad_line_count:
             self.warnings.append(self._bad_bytes_warning())
         if self.duplicate_rows:
             n = self.duplicate_rows
@@ -516,10 +518,15 @@ class CsvIntake:
                 f"{rows_repeat} a claim number already in the file; each is looked up once"
             )
 
+    def _note_bad_line(self, line: int) -> None:
+        self._bad_line_count += 1
+        if len(self._bad_lines) < 5:
+            self._bad_lines.append(line)
+
     def _bad_bytes_warning(self) -> str:
-        lines = self._bad_lines
-        shown = ", ".join(str(n) for n in lines[:5]) + (f" and {len(lines) - 5:,} more" if len(lines) > 5 else "")
-        which = "line" if len(lines) == 1 else "lines"
+        more = self._bad_line_count - len(self._bad_lines)
+        shown = ", ".join(map(str, self._bad_lines)) + (f" and {more:,} more" if more else "")
+        which = "line" if self._bad_line_count == 1 else "lines"
         return (
             f"{self.file_name} is UTF-8 except for bytes that are not, on {which} {shown}:"
             " their rows are Invalid (save the file as CSV UTF-8 and fix them)"
@@ -593,7 +600,7 @@ class CsvIntake:
                 continue
             if first:
                 first = False
-                self._bad_lines.append(line)
+                self._note_bad_line(line)
                 column = self.header[index] if index < len(self.header) else ""
                 problems.append(
                     f"line {line}: the byte 0x{ord(found.group()) - 0xDC00:02X} in"

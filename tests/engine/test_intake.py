@@ -684,3 +684,19 @@ def test_100k_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
     assert intake.duplicate_rows == 0 and intake.warnings == []
     # the file alone is ~8 MB of text; 100,000 row objects would be > 100 MB
     assert peak < 30 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_many_damaged_lines_are_counted_and_the_first_named(tmp_path: Path) -> None:
+    lines = [cases.HEADER] + [f"FG{n},Zoë,Brontë,,{n}" for n in range(1, 21)]
+    data = "\n".join(lines).encode() + b"\n"
+    for n in (3, 5, 7, 9, 11, 13, 15):  # lines 4, 6, ... get a lone 0xE9
+        data = data.replace(f"FG{n},".encode(), f"FG{n},X".encode() + b"\xe9", 1)
+    path = tmp_path / "many.csv"
+    path.write_bytes(data)
+    intake, rows = read(path)
+    assert intake.encoding == "utf-8" and intake.invalid_rows == 7
+    assert intake.warnings == [
+        "many.csv is UTF-8 except for bytes that are not, on lines 4, 6, 8, 10, 12 and 2 more:"
+        " their rows are Invalid (save the file as CSV UTF-8 and fix them)"
+    ]
+    assert rows[2].invalid_reason == "line 4: the byte 0xE9 in first_name is not UTF-8 (save the file as CSV UTF-8)"
