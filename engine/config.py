@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from engine.errors import OperatorError
+from engine.identifiers import PAYER_ID_RULE, clean_tin, is_valid_payer_id, is_valid_tin
 
 PREFIX = "CLAIMSOPS_"
 # Who may act is stored in the database (engine.operators): these settings grant nothing now.
@@ -68,9 +69,16 @@ def _as_bool(name: str, raw: Any) -> bool:
 
 
 def _as_tin(name: str, raw: Any) -> str:
-    text = str(raw).strip().replace("-", "")
-    if text and (len(text) != 9 or not text.isdigit()):
+    text = clean_tin(str(raw))
+    if text and not is_valid_tin(text):
         raise ConfigError(f"{PREFIX}{name.upper()} must be 9 digits, got {len(text)} characters")
+    return text
+
+
+def _as_payer_id(name: str, raw: Any) -> str:
+    text = str(raw).strip()
+    if text and not is_valid_payer_id(text):
+        raise ConfigError(f"{PREFIX}{name.upper()}: {PAYER_ID_RULE}")
     return text
 
 
@@ -143,7 +151,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "payer_client_id": _as_str,
     "payer_client_secret": _as_str,
     "payer_tin": _as_tin,
-    "payer_id": _as_str,
+    "payer_id": _as_payer_id,
     "alert_webhook": _as_url,
     "site_name": _as_str,
     "timezone": _as_str,

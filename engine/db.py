@@ -1,5 +1,6 @@
 """Opening the database: the SQLite profile (WAL, busy timeout, BEGIN IMMEDIATE writes, a
-0600 file) or PostgreSQL by URL, migrated to the newest schema on first use."""
+0600 file) or PostgreSQL by URL, migrated to the newest schema on first use. Both engines hide
+bound parameters (row values, PHI) from their error messages and hence from every log line."""
 
 from __future__ import annotations
 
@@ -42,7 +43,8 @@ def _prepare_sqlite_file(path: Path) -> None:
 
 
 def _sqlite_engine(url: str, immediate: bool) -> Engine:
-    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_size=8, max_overflow=16)
+    engine = create_engine(url, connect_args={"timeout": BUSY_TIMEOUT_MS / 1000}, pool_size=8, max_overflow=16,
+                           hide_parameters=True)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_conn, _record):  # noqa: ANN001
@@ -96,7 +98,8 @@ class Database:
                 self.engine = _sqlite_engine(url, immediate=False)
                 self.write_engine = _sqlite_engine(url, immediate=True)
             else:
-                self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+                self.engine = create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True,
+                                            hide_parameters=True)
                 self.write_engine = self.engine
         except Exception as exc:  # bad URL, missing driver
             raise DatabaseError(

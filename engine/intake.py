@@ -6,11 +6,20 @@
         intake.warnings                # final once the rows have been read
 
 `open_intake` rejects, with `IntakeError`, whatever is wrong with the whole file and can be
-seen before the first row: size, emptiness, binary content, no header, no claim number
-column, no data rows. It reads the bytes once to check the encoding (UTF-8, with or without a
-BOM; otherwise Windows-1252 with a warning) and binary content, then streams the rows.
+seen before the first row: not a regular file (a FIFO, a device, a directory, also behind a
+symlink), size, emptiness, binary content, no header, no claim number column, no data rows.
+It reads the bytes once to check the encoding and binary content, then streams the rows.
 `rows()` may still raise `IntakeError` mid-stream (more rows than the limit, broken quoting,
 a value over 128 KiB): the caller rolls back.
+
+Encoding: UTF-8, with or without a BOM. A file that is not valid UTF-8 is read as
+Windows-1252 (with a warning) when it has no more valid UTF-8 characters than bad bytes (an
+ANSI export); otherwise it is UTF-8 with a few damaged bytes: it is read as UTF-8, and each
+row with a bad byte is Invalid, naming its line (its values are not known), so that one bad
+byte never re-decodes, and corrupts, every accented name in the file.
+
+No message quotes the file's data: a first line that looks like data is named by its line
+number only (the file may be anything a path points at).
 
 Row numbers: `row_number` is the 1-based number of the data row, not counting the header or
 blank lines (blank lines are skipped and do not consume a number), so the results file has
@@ -29,9 +38,12 @@ from __future__ import annotations
 
 import codecs
 import csv
+import errno
 import io
 import os
 import re
+import stat
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import date
@@ -41,6 +53,8 @@ from types import TracebackType
 from typing import BinaryIO, TextIO
 
 from engine.errors import OperatorError
+from engine.identifiers import PAYER_ID_RULE, TIN_RULE, clean_tin, is_valid_payer_id, is_valid_tin
+from engine.models import JobRow, text_limits
 from engine.text import safe_text
 
 __all__ = [
@@ -57,6 +71,12 @@ __all__ = [
 DEFAULT_MAX_BYTES = 10 * 1024 * 1024
 DEFAULT_MAX_ROWS = 100_000
 MAX_CLAIM_NUMBER_LENGTH = 30
+# the free-text columns a row stores, and the lengths their database columns hold
+_LENGTHS = {
+    name: limit
+    for name, limit in text_limits(JobRow.__table__).items()
+    if name in ("first_name", "last_name", "subscriber_id", "patient_account_number")
+}
 
 # canonical column -> accepted header spellings (compared with case, spaces, _ and - ignored)
 _SPELLINGS: dict[str, tuple[str, ...]] = {
@@ -93,6 +113,19 @@ _ISO_DATE = re.compile(r"(\d{4})-(\d{2})-(\d{2})")
 _US_DATE = re.compile(r"(\d{1,2})/(\d{1,2})/(\d{4})")
 _CONTROL_CHARS = re.compile("[\x00-\x1f\x7f-\x9f]")
 _DATA_LIKE = re.compile(r"^(?:[A-Za-z]{0,4}\d{5,}|\d{1,4}[/-]\d{1,2}[/-]\d{1,4})$")
+# a byte that is not UTF-8, as the "surrogateescape" error handler decodes it
+_BAD_BYTE = re.compile("[\udc80-\udcff]")
+_NON_ASCII = re.compile("[^\x00-\x7f\udc80-\udcff]")
+# characters a claim number never has: format (bidi, zero-width, BOM), separators other than
+# the space, surrogates, private use and unassigned code points
+_INVISIBLE = frozenset(("Cf", "Cs", "Co", "Cn", "Zl", "Zp", "Zs"))
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a directory"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISCHR, "a device"),
+    (stat.S_ISBLK, "a device"),
+    (stat.S_ISSOCK, "a socket"),
+)
 
 
 def _cp1252_undefined(error: UnicodeError) -> tuple[str, int]:
@@ -178,10 +211,10 @@ class CsvIntake:
         self._extra_indexes: list[tuple[str, int]] = []
         self._consumed = False
         self._dates: dict[str, tuple[date | None, str | None]] = {}
-        try:
-            self._binary: BinaryIO = open(path, "rb")  # noqa: SIM115 (closed by close())
-        except OSError as error:
-            raise self._fail(f"cannot open the file ({error.strerror or error})") from None
+        self._marked = False  # UTF-8 with bad bytes: rows that have one are Invalid
+        self._bad_lines: list[int] = []  # the first few lines with a bad byte
+        self._bad_line_count = 0
+        self._binary: BinaryIO = self._open_regular(path)
         self._text: TextIO | None = None
         try:
             self._check_bytes(max_bytes)
@@ -214,6 +247,31 @@ class CsvIntake:
 
     def _fail(self, problem: str) -> IntakeError:
         return IntakeError(f"{safe_text(self.file_name, max_len=120)}: {problem}")
+
+    def _open_regular(self, path: str | os.PathLike[str]) -> BinaryIO:
+        """The file, opened for reading if it is (or a symlink resolves to) a regular file the
+        operator may read. Never blocks: a FIFO is refused before it is opened."""
+        try:
+            real = os.path.realpath(path)
+            self._check_regular(os.stat(real).st_mode)
+            if not os.access(real, os.R_OK):
+                raise PermissionError(errno.EACCES, os.strerror(errno.EACCES))
+            # O_NOFOLLOW and O_NONBLOCK: a path swapped after the check cannot block or redirect
+            fd = os.open(real, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+        except OSError as error:
+            raise self._fail(f"cannot open the file ({error.strerror or error})") from None
+        try:
+            self._check_regular(os.fstat(fd).st_mode)
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "rb")
+
+    def _check_regular(self, mode: int) -> None:
+        if stat.S_ISREG(mode):
+            return
+        kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a file")
+        raise self._fail(f"not a regular file (it is {kind}); give the path of a CSV file")
 
     # -- whole-file checks --------------------------------------------------------------
 
@@ -262,11 +320,28 @@ class CsvIntake:
             raise self._fail("not a CSV file (binary content: mostly control characters)")
         if blank:
             raise self._fail("no header row (the file has only blank lines)")
-        if not utf8:
+        if not utf8 and self._mostly_utf8():
+            self._marked = True
+        elif not utf8:
             self.encoding = "windows-1252"
             self.warnings.append(
                 f"{self.file_name} is not UTF-8: read as Windows-1252 (check accented names)"
             )
+
+    def _mostly_utf8(self) -> bool:
+        """More valid UTF-8 characters (beyond ASCII) than bytes that are not UTF-8: a UTF-8
+        file with a few damaged bytes, not a Windows-1252 one. A second pass, only over a file
+        that is not valid UTF-8."""
+        self._binary.seek(len(codecs.BOM_UTF8) if self.has_bom else 0)
+        decoder = codecs.getincrementaldecoder("utf-8")("surrogateescape")
+        good = bad = 0
+        while True:
+            chunk = self._binary.read(_CHUNK)
+            text = decoder.decode(chunk, final=not chunk)
+            good += len(_NON_ASCII.findall(text))
+            bad += len(_BAD_BYTE.findall(text))
+            if not chunk:
+                return good > bad
 
     def _reject_known_binary(self, head: bytes) -> None:
         kinds = {
@@ -283,7 +358,9 @@ class CsvIntake:
     def _open_text(self) -> None:
         """Open the text stream, find the delimiter and the header, map the columns, and read
         ahead to the first data row (so that a header-only file is refused up front)."""
-        if self.encoding == "utf-8":
+        if self._marked:
+            codec, errors = "utf-8", "surrogateescape"
+        elif self.encoding == "utf-8":
             codec, errors = "utf-8", "strict"
         else:
             codec, errors = "cp1252", "claimsops.cp1252"
@@ -300,6 +377,10 @@ class CsvIntake:
         header = self._next_record()
         if header is None:
             raise self._fail("no header row (the file has only blank lines)")
+        self._header_line = self._start_line
+        if self._marked and any(_BAD_BYTE.search(cell) for cell in header):
+            header = [_BAD_BYTE.sub("\ufffd", cell) for cell in header]
+            self._note_bad_line(self._header_line)
         self._map_header(header)
         self._first = self._next_record()
         if self._first is None:
@@ -310,7 +391,10 @@ class CsvIntake:
         columns wins); failing that, the most frequent one; comma when none occurs."""
         best, best_key = ",", (False, 0)
         for delimiter in _DELIMITERS:
-            cells = next(csv.reader([line], delimiter=delimiter), [])
+            try:
+                cells = next(csv.reader([line], delimiter=delimiter), [])
+            except csv.Error:  # e.g. a cell over the field limit: the reader reports it
+                continue
             names = {_ALIASES.get(normalize_header(c)) for c in cells}
             key = ("claim_number" in names, len(cells))
             if key > best_key:
@@ -377,17 +461,25 @@ class CsvIntake:
             self._extra_indexes.append((extra, index))
         if "claim_number" not in self.columns:
             raise self._fail(self._no_claim_column())
+        self._length_checks = [(name, n) for name, n in _LENGTHS.items() if name in self._indexes]
 
     def _no_claim_column(self) -> str:
-        found = ", ".join(safe_text(h, max_len=30) for h in self.header[:8])
-        preview = safe_text(self.delimiter.join(self.header), max_len=60)
+        """Why the header has no claim number column. The first line's cells are quoted only
+        when some of them name known columns: otherwise the line is data, or not a CSV at all
+        (a secret a symlink points at), and is named by its number alone."""
+        line = self._header_line
         if not self.columns and any(_DATA_LIKE.match(h) for h in self.header):
             return (
-                f"no header row: the first line looks like data ({preview}); the first line"
-                " must name the columns, e.g. claim_number,first_name,last_name,"
-                "date_of_birth,subscriber_id"
+                f"line {line} looks like data: the file needs a header row naming the columns,"
+                " e.g. claim_number,first_name,last_name,date_of_birth,subscriber_id"
             )
         spellings = ", ".join(("claim_number", *_SPELLINGS["claim_number"]))
+        if not self.columns:
+            return (
+                f"no claim number column (looked for: {spellings}); line {line} names none of"
+                " the columns this tool reads: the file needs a header row"
+            )
+        found = ", ".join(safe_text(h, max_len=30) for h in self.header[:8])
         return f"no claim number column (looked for: {spellings}; found: {found})"
 
     # -- rows ---------------------------------------------------------------------------
@@ -417,6 +509,8 @@ class CsvIntake:
             yield row
             record = self._next_record()
             line = self._start_line
+        if self._bad_line_count:
+            self.warnings.append(self._bad_bytes_warning())
         if self.duplicate_rows:
             n = self.duplicate_rows
             rows_repeat = "1 row repeats" if n == 1 else f"{n:,} rows repeat"
@@ -424,11 +518,27 @@ class CsvIntake:
                 f"{rows_repeat} a claim number already in the file; each is looked up once"
             )
 
+    def _note_bad_line(self, line: int) -> None:
+        self._bad_line_count += 1
+        if len(self._bad_lines) < 5:
+            self._bad_lines.append(line)
+
+    def _bad_bytes_warning(self) -> str:
+        more = self._bad_line_count - len(self._bad_lines)
+        shown = ", ".join(map(str, self._bad_lines)) + (f" and {more:,} more" if more else "")
+        which = "line" if self._bad_line_count == 1 else "lines"
+        return (
+            f"{self.file_name} is UTF-8 except for bytes that are not, on {which} {shown}:"
+            " their rows are Invalid (save the file as CSV UTF-8 and fix them)"
+        )
+
     def _make_row(self, number: int, line: int, record: list[str]) -> IntakeRow:
         # Runs once per row: kept lean (few allocations) for 100,000-row files.
         width = len(self.header)
         cells = [c.strip() for c in record]
         problems: list[str] = []
+        if self._marked:
+            self._mark_bad_bytes(line, cells, problems)
         if len(cells) > width and any(cells[width:]):
             problems.append(
                 f"the row has {len(cells)} values but the header has {width} columns"
@@ -439,8 +549,21 @@ class CsvIntake:
         raw = {name: cells[i] for name, i in self._indexes.items()}
         get = raw.get
         claim = raw["claim_number"]
-        if not claim or len(claim) > MAX_CLAIM_NUMBER_LENGTH or _CONTROL_CHARS.search(claim):
+        if (not claim or len(claim) > MAX_CLAIM_NUMBER_LENGTH or _CONTROL_CHARS.search(claim)
+                or not claim.isascii()):
             problems += _claim_number_problems(claim)
+        for name, limit in self._length_checks:
+            if len(raw[name]) > limit:
+                problems.append(
+                    f"{safe_text(self.columns[name], max_len=40)} is {len(raw[name]):,} characters"
+                    f" long (at most {limit})"
+                )
+        tin = clean_tin(raw.get("tin", ""))
+        if tin and not is_valid_tin(tin):
+            problems.append(TIN_RULE)
+        payer_id = raw.get("payer_id", "")
+        if payer_id and not is_valid_payer_id(payer_id):
+            problems.append(PAYER_ID_RULE)
         birth = self._date("date_of_birth", raw, problems)
         first = self._date("first_service_date", raw, problems)
         last = self._date("last_service_date", raw, problems)
@@ -459,13 +582,32 @@ class CsvIntake:
             get("subscriber_id", ""),
             first or last,
             last or first,
-            get("tin", ""),
-            get("payer_id", ""),
+            tin,
+            payer_id,
             get("patient_account_number", ""),
             {name: cells[i] for name, i in self._extra_indexes},
             raw,
             "; ".join(problems) if problems else None,
         )
+
+    def _mark_bad_bytes(self, line: int, cells: list[str], problems: list[str]) -> None:
+        """In a UTF-8 file with damaged bytes: a row with one is Invalid, naming its line
+        and the column; the byte is kept as U+FFFD (the database holds text only)."""
+        first = True
+        for index, cell in enumerate(cells):
+            found = _BAD_BYTE.search(cell)
+            if found is None:
+                continue
+            if first:
+                first = False
+                self._note_bad_line(line)
+                column = self.header[index] if index < len(self.header) else ""
+                problems.append(
+                    f"line {line}: the byte 0x{ord(found.group()) - 0xDC00:02X} in"
+                    f" {safe_text(column or f'column {index + 1}', max_len=40)} is not UTF-8"
+                    " (save the file as CSV UTF-8)"
+                )
+            cells[index] = _BAD_BYTE.sub("\ufffd", cell)
 
     def _date(self, name: str, raw: dict[str, str], problems: list[str]) -> date | None:
         """The date in column `name`, if any; a problem with it is added to `problems`.
@@ -513,6 +655,11 @@ def _claim_number_problems(claim: str) -> list[str]:
         )
     if _CONTROL_CHARS.search(claim):
         problems.append("claim number contains control characters")
+    invisible = next((ch for ch in claim if unicodedata.category(ch) in _INVISIBLE and ch != " "), None)
+    if invisible is not None:
+        problems.append(
+            f"claim number contains an invisible or bidi character (U+{ord(invisible):04X})"
+        )
     return problems
 
 

@@ -23,6 +23,7 @@ from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.db import Database
+from engine.errors import without_row_values
 from engine.models import LogRecord
 from engine.text import mask_phi
 
@@ -52,7 +53,8 @@ def run_context(run_id: int | None) -> contextlib.AbstractContextManager[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Stamps the job and run ids of the current context and masks PHI in the message."""
+    """Stamps the job and run ids of the current context, takes the database's quotes of rows
+out of the message and its traceback, and masks PHI in them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "job_id"):
@@ -65,10 +67,10 @@ class ContextFilter(logging.Filter):
             message = f"{record.msg!r} {record.args!r}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg = mask_phi(message)
+        record.msg = mask_phi(without_row_values(message))
         record.args = None
         if record.exc_text:
-            record.exc_text = mask_phi(record.exc_text)
+            record.exc_text = mask_phi(without_row_values(record.exc_text))
         return True
 
 

@@ -22,6 +22,7 @@ from sqlalchemy import (
     TypeDecorator,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.sql.schema import Table
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -302,6 +303,17 @@ class HealthState(Base):
     latency_ms: Mapped[float | None] = mapped_column(Float)
     since: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     checked_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+def text_limits(table: Table) -> dict[str, int]:
+    """Column name -> length of every String column of `table` (`JobRow.__table__`): the one
+    schema truth that intake and normalisation check values against (PostgreSQL enforces these
+    lengths, SQLite does not)."""
+    return {
+        column.name: column.type.length
+        for column in table.columns
+        if isinstance(column.type, String) and not isinstance(column.type, Text) and column.type.length
+    }
 
 
 class AuditEntry(Base):

@@ -11,15 +11,19 @@ from sqlalchemy import insert
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import OperatorError
+from engine.identifiers import PAYER_ID_RULE, TIN_RULE, clean_tin, is_valid_payer_id, is_valid_tin
 from engine.intake import IntakeRow, open_intake
 from engine.jobs.lifecycle import PENDING, history_entry
 from engine.jobs.rows import result_values
-from engine.models import Job, JobRow, utcnow
+from engine.models import Job, JobRow, text_limits, utcnow
 from engine.results import ClaimResult
+from engine.text import clip
 
 STRATEGIES = ("auto", "batch", "individual")
 DEFAULT_WINDOW_DAYS = 90
 BATCH = 1000
+_ROW_LIMITS = text_limits(JobRow.__table__)
+_JOB_LIMITS = text_limits(Job.__table__)
 
 
 class SubmitError(OperatorError):
@@ -43,27 +47,29 @@ class JobParams:
             raise SubmitError(f"end date {end.isoformat()} is in the future")
         if start > end:
             raise SubmitError(f"start date {start.isoformat()} is after end date {end.isoformat()}")
-        tin = (self.tin or settings.payer_tin).replace("-", "").strip()
+        tin = clean_tin(self.tin or settings.payer_tin)
         if not tin and settings.sandbox:
             from engine.sandbox import sandbox_tin
 
             tin = sandbox_tin()
-        if tin and (len(tin) != 9 or not tin.isdigit()):
-            raise SubmitError("TIN must be 9 digits")
+        if tin and not is_valid_tin(tin):
+            raise SubmitError(TIN_RULE)
         strategy = (self.strategy or "auto").lower()
         if strategy not in STRATEGIES:
             raise SubmitError(f"strategy must be one of {', '.join(STRATEGIES)}, got {self.strategy!r}")
         payer_id = (self.payer_id or settings.payer_id).strip()
+        if payer_id and not is_valid_payer_id(payer_id):
+            raise SubmitError(PAYER_ID_RULE)
         return JobParams(start, end, tin, payer_id, strategy, self.today)
 
 
 def _row_values(job_id: int, row: IntakeRow, job_tin: str) -> dict:
+    """The row's columns. Intake has checked a valid row against the column lengths; an
+    Invalid row's values are cut to them (`raw` keeps every value as given)."""
     reason = row.invalid_reason
-    tin = (row.tin or job_tin).replace("-", "")
+    tin = row.tin or job_tin
     if reason is None and not tin:
         reason = "no TIN to search under: give the job a TIN (--tin or CLAIMSOPS_PAYER_TIN) or add a tin column"
-    elif reason is None and (len(tin) != 9 or not tin.isdigit()):
-        reason = "TIN must be 9 digits"
     values = {
         "job_id": job_id,
         "row_number": row.row_number,
@@ -86,6 +92,16 @@ def _row_values(job_id: int, row: IntakeRow, job_tin: str) -> dict:
     if reason is not None:
         values.update(result_values(ClaimResult.invalid(reason)))
         values["resolved_at"] = utcnow()
+        _fit(values, _ROW_LIMITS)
+    return values
+
+
+def _fit(values: dict, limits: dict[str, int]) -> dict:
+    """Every text value cut to its column, with an ellipsis."""
+    for name, limit in limits.items():
+        value = values.get(name)
+        if isinstance(value, str) and len(value) > limit:
+            values[name] = clip(value, limit)
     return values
 
 
@@ -98,9 +114,10 @@ def submit_file(db: Database, settings: Settings, path: str | Path, params: JobP
     with open_intake(path, max_bytes=settings.max_upload_bytes, max_rows=settings.max_upload_rows,
                      today=p.today) as intake, db.write() as session:
         job = Job(
-            file_name=path.name[:255], status=PENDING, strategy=p.strategy, start_date=p.start_date,
-            end_date=p.end_date, tin=p.tin, payer_id=p.payer_id, submitted_by=submitted_by,
-            submitted_from=submitted_from, extra_columns=list(intake.extra_columns), warnings=[],
+            **_fit({"file_name": path.name, "submitted_by": submitted_by, "submitted_from": submitted_from},
+                   _JOB_LIMITS),
+            status=PENDING, strategy=p.strategy, start_date=p.start_date, end_date=p.end_date, tin=p.tin,
+            payer_id=p.payer_id, extra_columns=list(intake.extra_columns), warnings=[],
             history=[history_entry("submitted", submitted_by)],
         )
         session.add(job)

@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-__all__ = ["escape_markup", "mask_phi", "mask_value", "safe_text"]
+__all__ = ["clip", "escape_markup", "mask_phi", "mask_value", "safe_text"]
 
 ELLIPSIS = "…"
 
@@ -71,9 +71,15 @@ def safe_text(value: object, *, max_len: int | None = None, keep_newlines: bool 
         text = _UNSAFE_KEEP_LF.sub(_visible, text.replace("\r\n", "\n"))
     else:
         text = _UNSAFE.sub(_visible, text)
-    if max_len is not None and len(text) > max_len:
-        text = text[: max_len - 1] + ELLIPSIS if max_len > 0 else ""
-    return text
+    return text if max_len is None else clip(text, max_len)
+
+
+def clip(text: str, max_len: int) -> str:
+    """`text` cut to at most `max_len` characters, the last being `…` when anything was cut
+    (e.g. a payer's text to the length of its database column)."""
+    if len(text) <= max_len:
+        return text
+    return text[: max_len - 1] + ELLIPSIS if max_len > 0 else ""
 
 
 _MARKUP_TAG = re.compile(r"(\\*)(\[[a-z#/@][^[]*?])")

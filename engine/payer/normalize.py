@@ -1,4 +1,6 @@
-"""Turning the payer's two response shapes into `Found` claim occurrences."""
+"""Turning the payer's two response shapes into `Found` claim occurrences. Every text is cut to
+the length of the column it is stored in (with an ellipsis): a payer's long text never fails a
+write."""
 
 from __future__ import annotations
 
@@ -8,7 +10,12 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.dates import from_wire
+from engine.models import JobRow, text_limits
 from engine.results import ClaimResult, status_class_for
+from engine.text import clip
+
+_LIMIT = text_limits(JobRow.__table__)
+_SUFFIX_LENGTH = 8
 
 
 @dataclass(frozen=True)
@@ -34,82 +41,93 @@ def _amount(value: Any) -> Decimal | None:
         return None
 
 
-def _text(value: Any, limit: int = 200) -> str:
-    return str(value).strip()[:limit] if value is not None else ""
+def _text(value: Any, limit: int) -> str:
+    return clip(str(value).strip(), limit) if value is not None else ""
 
 
-def _first(items: Any) -> dict:
-    if isinstance(items, list) and items and isinstance(items[0], dict):
-        return items[0]
-    return {}
+# Where each surface has a ClaimResult field: a dotted path of keys (a list stands for its first
+# element); "a|b" takes the first path that has a value. Text fields are named as the job_rows
+# columns that hold them and are cut to their length.
+_TEXTS = ("status", "status_category", "status_code", "check_number", "patient_first_name",
+          "patient_last_name")
+_AMOUNTS = ("total_charged", "total_paid", "allowed_amount", "patient_responsibility")
+_DATES = ("processed_date", "first_service_date", "last_service_date")
+_SUMMARY_FIELDS: dict[str, str] = {
+    "claim_number": "claimNumber",
+    "suffix": "claimSummary.clmXWalkData.clmIcnSufxCd",
+    "status": "claimStatus",
+    "status_category": "claimSummary.clmXWalkData.clm507Cd",
+    "status_code": "claimSummary.clmXWalkData.clm508Cd",
+    "check_number": "claimSummary.checkNbr",
+    "patient_first_name": "memberInfo.ptntFn",
+    "patient_last_name": "memberInfo.ptntLn",
+    "total_charged": "claimSummary.totalChargedAmt",
+    "total_paid": "claimSummary.totalPaidAmt",
+    "allowed_amount": "claimSummary.totalAllowdAmt|claimSummary.totalAllowedAmt",
+    "patient_responsibility": "claimSummary.totalPtntRespAmt",
+    "processed_date": "claimSummary.processedDt",
+    "first_service_date": "claimSummary.firstSrvcDt",
+    "last_service_date": "claimSummary.lastSrvcDt",
+}
+_INQUIRY_FIELDS: dict[str, str] = {
+    "claim_number": "claimNumber",
+    "suffix": "claimStatusCrosswalkData.adjudicatedClaimSuffixCode",
+    "status": "claimStatus",
+    "status_category": "claimStatusCrosswalkData.claim507Code",
+    "status_code": "claimStatusCrosswalkData.claim508Code",
+    "check_number": "payments.paymentNumber",
+    "patient_first_name": "member.firstName",
+    "patient_last_name": "member.lastName",
+    "total_charged": "claimLevelTotalAmount.totalBilledChargeAmount",
+    "total_paid": "claimLevelTotalAmount.totalPaidAmount",
+    "allowed_amount": "claimLevelTotalAmount.totalAllowedAmount",
+    "patient_responsibility": "claimLevelTotalAmount.totalPatientResponsibilityAmount",
+    "processed_date": "claimEvents.processedDate",
+    "first_service_date": "claimEvents.serviceStartDate",
+    "last_service_date": "claimEvents.serviceEndDate",
+}
+
+
+def _value(claim: dict, paths: str) -> Any:
+    for path in paths.split("|"):
+        current: Any = claim
+        for key in path.split("."):
+            if isinstance(current, list):
+                current = current[0] if current else None
+            current = current.get(key) if isinstance(current, dict) else None
+        if current is not None:
+            return current
+    return None
+
+
+def _found(claim: dict, fields: dict[str, str]) -> Found:
+    raw = {name: _value(claim, path) for name, path in fields.items()}
+    text = {name: _text(raw[name], _LIMIT[name]) for name in _TEXTS}
+    text["status"] = text["status"] or "Unknown"
+    result = ClaimResult(
+        status_class=status_class_for(text["status_category"], text["status"]),
+        success=True,
+        **text,
+        **{name: _amount(raw[name]) for name in _AMOUNTS},
+        **{name: from_wire(raw[name]) for name in _DATES},
+    )
+    return Found(
+        claim_number=_text(raw["claim_number"], _LIMIT["claim_number"]),
+        first_service_date=result.first_service_date,
+        processed_date=result.processed_date,
+        suffix=_text(raw["suffix"], _SUFFIX_LENGTH),
+        result=result,
+    )
 
 
 def from_summary(claim: dict) -> Found:
     """An element of `claims` from the claims-summary-by-provider surface."""
-    summary = claim.get("claimSummary") or {}
-    member = claim.get("memberInfo") or {}
-    xwalk = _first(summary.get("clmXWalkData"))
-    status = _text(claim.get("claimStatus"), 40) or "Unknown"
-    category = _text(xwalk.get("clm507Cd"), 8)
-    result = ClaimResult(
-        status=status,
-        status_class=status_class_for(category, status),
-        success=True,
-        patient_first_name=_text(member.get("ptntFn"), 128),
-        patient_last_name=_text(member.get("ptntLn"), 128),
-        total_charged=_amount(summary.get("totalChargedAmt")),
-        total_paid=_amount(summary.get("totalPaidAmt")),
-        allowed_amount=_amount(summary.get("totalAllowdAmt", summary.get("totalAllowedAmt"))),
-        patient_responsibility=_amount(summary.get("totalPtntRespAmt")),
-        processed_date=from_wire(summary.get("processedDt")),
-        status_category=category,
-        status_code=_text(xwalk.get("clm508Cd"), 8),
-        check_number=_text(summary.get("checkNbr"), 64),
-        first_service_date=from_wire(summary.get("firstSrvcDt")),
-        last_service_date=from_wire(summary.get("lastSrvcDt")),
-    )
-    return Found(
-        claim_number=_text(claim.get("claimNumber"), 64),
-        first_service_date=result.first_service_date,
-        processed_date=result.processed_date,
-        suffix=_text(xwalk.get("clmIcnSufxCd"), 8),
-        result=result,
-    )
+    return _found(claim, _SUMMARY_FIELDS)
 
 
 def from_inquiry(claim: dict) -> Found:
     """An element of `data.searchClaim.claims` from the claim-inquiry surface."""
-    member = claim.get("member") or {}
-    events = claim.get("claimEvents") or {}
-    totals = claim.get("claimLevelTotalAmount") or {}
-    payment = _first(claim.get("payments"))
-    xwalk = _first(claim.get("claimStatusCrosswalkData"))
-    status = _text(claim.get("claimStatus"), 40) or "Unknown"
-    category = _text(xwalk.get("claim507Code"), 8)
-    result = ClaimResult(
-        status=status,
-        status_class=status_class_for(category, status),
-        success=True,
-        patient_first_name=_text(member.get("firstName"), 128),
-        patient_last_name=_text(member.get("lastName"), 128),
-        total_charged=_amount(totals.get("totalBilledChargeAmount")),
-        total_paid=_amount(totals.get("totalPaidAmount")),
-        allowed_amount=_amount(totals.get("totalAllowedAmount")),
-        patient_responsibility=_amount(totals.get("totalPatientResponsibilityAmount")),
-        processed_date=from_wire(events.get("processedDate")),
-        status_category=category,
-        status_code=_text(xwalk.get("claim508Code"), 8),
-        check_number=_text(payment.get("paymentNumber"), 64),
-        first_service_date=from_wire(events.get("serviceStartDate")),
-        last_service_date=from_wire(events.get("serviceEndDate")),
-    )
-    return Found(
-        claim_number=_text(claim.get("claimNumber"), 64),
-        first_service_date=result.first_service_date,
-        processed_date=result.processed_date,
-        suffix=_text(xwalk.get("adjudicatedClaimSuffixCode"), 8),
-        result=result,
-    )
+    return _found(claim, _INQUIRY_FIELDS)
 
 
 def latest(occurrences: list[Found]) -> Found:

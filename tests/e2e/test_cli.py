@@ -209,3 +209,78 @@ def test_no_human_output_hands_the_terminal_a_control_character(cli, tmp_path: P
     assert refused.returncode == 2 and _no_controls(refused.stderr)
     data = json.loads(cli("job", "1", "--json").stdout)  # JSON stays exact, its encoder escapes
     assert data["file_name"] == evil.name
+
+
+# --- what a refused or failed submit leaves on stderr and in the audit, on both databases ------
+
+PHI = ("SKYLER", "SMITH", "07/26/2002", "2002-07-26", "0490705351")
+
+
+def _audit_detail(cli, env: dict) -> str:
+    entries = json.loads(cli("audit", "--json", extra_env=env).stdout)
+    assert entries[0]["action"] == "submit" and entries[0]["outcome"] == "failed"
+    return entries[0]["detail"]
+
+
+def _no_sql_or_phi(*texts: str) -> None:
+    for text in texts:
+        for leak in ("[SQL", "parameters", "INSERT", "job_rows (", "Traceback", *PHI):
+            assert leak not in text, (leak, text)
+
+
+def test_a_headerless_file_is_refused_naming_the_line_not_the_data(cli, tmp_path: Path, db_url: str) -> None:
+    env = {"CLAIMSOPS_DATABASE_URL": db_url}
+    result = cli("submit", str(csv_cases.write_headerless(tmp_path)), check=False, extra_env=env)
+    line = _one_line_error(result)
+    assert line.startswith("claimsops: headerless.csv: line 1 looks like data: the file needs a header row")
+    detail = _audit_detail(cli, env)
+    assert detail.startswith("headerless.csv: line 1 looks like data")
+    _no_sql_or_phi(result.stderr, detail, result.stdout)
+
+
+def test_a_long_claim_number_is_one_invalid_row_through_the_cli(cli, tmp_path: Path, db_url: str) -> None:
+    env = {"CLAIMSOPS_DATABASE_URL": db_url}
+    path = csv_cases.write_csv(tmp_path, "long.csv", f"{csv_cases.HEADER}\n{'C' * 70},SKYLER,SMITH,07/26/2002,"
+                               "0490705351\nFG53171076,SKYLER,SMITH,07/26/2002,0490705351\n")
+    job = json.loads(cli("submit", str(path), "--json", "--tin", "123456789", extra_env=env).stdout)
+    assert (job["total_rows"], job["invalid_rows"]) == (2, 1)
+
+
+def test_a_database_error_leaves_no_sql_or_row_values_anywhere(cli, tmp_path: Path, db_url: str) -> None:
+    from sqlalchemy import create_engine, text
+
+    from engine.db import normalise_url
+
+    env = {"CLAIMSOPS_DATABASE_URL": db_url}
+    cli("db", "upgrade", extra_env=env)
+    engine = create_engine(normalise_url(db_url))
+    with engine.begin() as conn:
+        conn.execute(text("DROP TABLE job_rows"))
+    engine.dispose()
+    path = csv_cases.write_sample(tmp_path, "original-basic.csv")
+    result = cli("submit", str(path), "--tin", "123456789", check=False, extra_env=env)
+    line = _one_line_error(result)
+    assert line in ("claimsops: database unavailable: OperationalError",
+                    "claimsops: database unavailable: ProgrammingError")
+    detail = _audit_detail(cli, env)
+    assert detail == line.removeprefix("claimsops: ")
+    _no_sql_or_phi(result.stderr, result.stdout, detail)
+
+
+def test_a_fifo_or_a_symlink_to_a_secret_is_refused_at_once_and_never_echoed(cli, tmp_path: Path,
+                                                                             db_url: str) -> None:
+    env = {"CLAIMSOPS_DATABASE_URL": db_url}
+    fifo = tmp_path / "pipe.csv"
+    os.mkfifo(fifo)
+    result = cli("submit", str(fifo), check=False, extra_env=env)  # the fixture's timeout: never hangs
+    assert _one_line_error(result) == (
+        "claimsops: pipe.csv: not a regular file (it is a named pipe (FIFO)); give the path of a CSV file")
+    shadow = Path("/etc/shadow")
+    if shadow.is_file():
+        link = tmp_path / "claims.csv"
+        link.symlink_to(shadow)
+        result = cli("submit", str(link), check=False, extra_env=env)
+        line = _one_line_error(result)
+        assert line.startswith("claimsops: claims.csv: ")
+        for secret in ("root:", "$6$", "$y$", ":99999:"):
+            assert secret not in line and secret not in _audit_detail(cli, env)

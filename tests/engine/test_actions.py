@@ -53,3 +53,25 @@ def test_failures_are_audited_with_the_reason(db) -> None:
     entry = audit_page(db)[0]
     assert entry.outcome == "failed" and "cannot be cancelled" in entry.detail
     assert [e.outcome for e in audit_page(db, AuditQuery(user="ann", action="cancel"))] == ["failed"]
+
+
+def test_a_failure_is_audited_in_claimsops_words_never_the_database_text(db) -> None:
+    from sqlalchemy import text
+
+    from engine.models import JobRow
+
+    op = Operator("ann", "local", True)
+
+    def insert_a_bad_row() -> None:
+        with db.write() as session:  # job 999 does not exist: the foreign key refuses the row
+            session.execute(JobRow.__table__.insert(), [{"job_id": 999, "row_number": 1,
+                                                         "first_name": "SKYLER", "subscriber_id": "0490705351"}])
+            session.execute(text("SELECT * FROM no_such_table"))
+
+    with pytest.raises(Exception) as failed:
+        perform(db, op, "submit", "claims.csv", insert_a_bad_row)
+    assert "SKYLER" not in str(failed.value) and "0490705351" not in str(failed.value)
+    entry = audit_page(db)[0]
+    assert entry.outcome == "failed"
+    assert entry.detail in ("database unavailable: IntegrityError", "database unavailable: OperationalError",
+                            "database unavailable: ProgrammingError")

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy.exc import OperationalError
 
 from engine.db import DatabaseError
-from engine.errors import MAX_LEN, OperatorError, describe, is_database_error
+from engine.errors import MAX_LEN, OperatorError, describe, is_database_error, without_row_values
 from engine.jobs.lifecycle import JobNotFound
 from engine.payer.errors import PayerConfigError
 
@@ -66,6 +66,51 @@ def test_the_database_library_is_database_unavailable_without_its_text() -> None
     assert is_database_error(exc)
     assert is_database_error(DatabaseError("database sqlite:///x unreachable"))
     assert not is_database_error(JobNotFound(7)) and not is_database_error(ValueError("x"))
+
+
+def test_a_driver_error_or_one_wrapped_in_another_exception_is_the_database_too() -> None:
+    driver = sqlite3.IntegrityError("NOT NULL constraint failed: job_rows.first_name = 'SKYLER'")
+    assert describe(driver) == "database unavailable: IntegrityError"
+    try:
+        try:
+            raise OperationalError("INSERT INTO job_rows", {"first_name": "SKYLER"}, driver)
+        except OperationalError as inner:
+            raise RuntimeError(f"could not store the rows: {inner}") from inner
+    except RuntimeError as outer:
+        assert describe(outer) == "database unavailable: OperationalError"
+        assert is_database_error(outer)
+    try:
+        try:
+            raise driver
+        except sqlite3.Error:
+            raise ValueError("while writing: SKYLER") from None  # the context is still the driver's
+    except ValueError as outer:
+        assert describe(outer) == "database unavailable: IntegrityError"
+
+
+def test_the_database_never_puts_row_values_in_its_error_text(db) -> None:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from engine.models import JobRow
+
+    with pytest.raises(SQLAlchemyError) as failed, db.write() as session:
+        session.execute(JobRow.__table__.insert(), [{"job_id": 999, "row_number": 1, "first_name": "SKYLER",
+                                                     "subscriber_id": "0490705351"}])
+    assert "SKYLER" not in str(failed.value) and "0490705351" not in str(failed.value)
+    assert "parameters hidden" in str(failed.value)
+
+
+def test_a_traceback_keeps_everything_but_the_quoted_rows() -> None:
+    text = ("Traceback (most recent call last):\n  File \"engine/submit.py\", line 9, in submit_file\n"
+            "psycopg.errors.NotNullViolation: null value in column \"claim_number\"\n"
+            "DETAIL:  Failing row contains (1, 1, null, SKYLER).\n"
+            "[SQL: INSERT INTO job_rows (first_name)\nVALUES (%(first_name)s)]\n"
+            "[parameters: {'first_name': 'SKYLER'}]\n(Background on this error at: https://sqlalche.me/e/20/gkpj)")
+    cleaned = without_row_values(text)
+    assert "SKYLER" not in cleaned and "INSERT" not in cleaned
+    assert 'in submit_file' in cleaned and 'null value in column "claim_number"' in cleaned
+    assert cleaned.count("[SQL omitted]") == 2 and "(Background on this error" in cleaned
+    assert without_row_values("job 7 done: 5 rows") == "job 7 done: 5 rows"
 
 
 def test_anything_else_is_unexpected() -> None:

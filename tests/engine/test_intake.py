@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import gc
 import hashlib
+import os
+import threading
 import tracemalloc
 from datetime import date
 from pathlib import Path
@@ -194,9 +196,24 @@ def test_only_blank_lines(tmp_path: Path) -> None:
     assert message == "blank-lines.csv: no header row (the file has only blank lines)"
 
 
-def test_headerless_file(tmp_path: Path) -> None:
+def test_headerless_file_names_the_line_and_no_data(tmp_path: Path) -> None:
     message = rejection(cases.write_headerless(tmp_path))
-    assert message.startswith("headerless.csv: no header row: the first line looks like data")
+    assert message == (
+        "headerless.csv: line 1 looks like data: the file needs a header row naming the columns,"
+        " e.g. claim_number,first_name,last_name,date_of_birth,subscriber_id"
+    )
+    for value in ("FG53171076", "SKYLER", "SMITH", "07/26/2002", "0490705351"):
+        assert value not in message
+
+
+def test_a_first_line_naming_no_column_is_not_quoted(tmp_path: Path) -> None:
+    path = cases.write_csv(tmp_path, "secret.csv", "\n\nroot:$6$saltsalt$hash:19000:0:99999:7:::\nx\n")
+    message = rejection(path)
+    assert message == (
+        "secret.csv: no claim number column (looked for: claim_number, claim number, claim no,"
+        " claim #, claimnumber, claim id, icn); line 3 names none of the columns this tool reads:"
+        " the file needs a header row"
+    )
 
 
 def test_duplicate_claim_column(tmp_path: Path) -> None:
@@ -268,6 +285,11 @@ def test_value_longer_than_the_csv_field_limit(tmp_path: Path) -> None:
     assert message == "long-field.csv: line 3: a value is longer than 131,072 characters"
 
 
+def test_header_cell_longer_than_the_csv_field_limit(tmp_path: Path) -> None:
+    message = rejection(cases.write_long_header_cell(tmp_path))
+    assert message == "long-header.csv: line 1: a value is longer than 131,072 characters"
+
+
 def test_unclosed_quote_is_refused_not_swallowed(tmp_path: Path) -> None:
     message = rejection(cases.write_unclosed_quote(tmp_path))
     assert message == "unclosed-quote.csv: line 3: a quoted value is never closed (a stray '\"')"
@@ -277,6 +299,72 @@ def test_malformed_quoting(tmp_path: Path) -> None:
     path = cases.write_csv(tmp_path, "bad.csv", f'{cases.HEADER}\nFG1,"A"x,B,,\n')
     message = rejection(path)
     assert message.startswith("bad.csv: line 2: not valid CSV")
+
+
+@pytest.mark.timeout(20)
+def test_a_fifo_is_refused_at_once(tmp_path: Path) -> None:
+    fifo = tmp_path / "claims.csv"
+    os.mkfifo(fifo)
+    outcome: list[BaseException] = []
+
+    def submit() -> None:
+        try:
+            open_intake(fifo)
+        except BaseException as exc:
+            outcome.append(exc)
+
+    worker = threading.Thread(target=submit, daemon=True)
+    worker.start()
+    worker.join(5)
+    if worker.is_alive():  # blocked in open(): let it go, then fail
+        os.close(os.open(fifo, os.O_WRONLY | os.O_NONBLOCK))
+        worker.join(5)
+        pytest.fail("opening a FIFO blocked")
+    assert len(outcome) == 1 and isinstance(outcome[0], IntakeError)
+    assert str(outcome[0]) == (
+        "claims.csv: not a regular file (it is a named pipe (FIFO)); give the path of a CSV file"
+    )
+
+
+@pytest.mark.timeout(20)
+@pytest.mark.parametrize(("make", "kind"), [
+    (lambda p: p.mkdir(), "a directory"),
+    (lambda p: os.mkfifo(p), "a named pipe (FIFO)"),
+    (None, "a device"),
+])
+def test_a_symlink_to_something_not_a_regular_file_is_refused(tmp_path: Path, make, kind: str) -> None:
+    target = Path("/dev/null") if make is None else tmp_path / "target"
+    if make is not None:
+        make(target)
+    link = tmp_path / "claims.csv"
+    link.symlink_to(target)
+    assert rejection(link) == f"claims.csv: not a regular file (it is {kind}); give the path of a CSV file"
+    if make is not None and kind == "a directory":
+        assert rejection(target) == f"target: not a regular file (it is {kind}); give the path of a CSV file"
+
+
+def test_a_symlink_to_a_secret_never_echoes_it(tmp_path: Path) -> None:
+    shadow = Path("/etc/shadow")
+    if not shadow.is_file():
+        pytest.skip("no /etc/shadow here")
+    link = tmp_path / "claims.csv"
+    link.symlink_to(shadow)
+    message = rejection(link)
+    if os.access(shadow, os.R_OK):  # as root: read, and refused for what it is, unquoted
+        first = shadow.read_text(errors="replace").splitlines()[0]
+        assert first.split(":")[0] not in message.split(": ", 1)[1]
+        assert "line 1 names none of the columns" in message
+    else:
+        assert message == "claims.csv: cannot open the file (Permission denied)"
+
+
+def test_an_unreadable_target_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    target = cases.write_sample(tmp_path, "original-basic.csv")
+    link = tmp_path / "claims.csv"
+    link.symlink_to(target)
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: False if str(p) == str(target) else real_access(p, mode))
+    assert rejection(link) == "claims.csv: cannot open the file (Permission denied)"
 
 
 def test_missing_file(tmp_path: Path) -> None:
@@ -429,6 +517,65 @@ def test_row_reasons(tmp_path: Path, line: str, reason: str) -> None:
     assert not row.is_valid
 
 
+@pytest.mark.parametrize("what", sorted(cases.INVISIBLE_CLAIMS))
+def test_invisible_and_bidi_characters_make_a_claim_number_invalid(tmp_path: Path, what: str) -> None:
+    claim = cases.INVISIBLE_CLAIMS[what]
+    row = one_row(tmp_path, cases.HEADER, f"{claim},A,B,,")
+    code = next(f"U+{ord(c):04X}" for c in claim if not c.isalnum())
+    assert row.invalid_reason == f"claim number contains an invisible or bidi character ({code})"
+
+
+@pytest.mark.parametrize(("header", "line", "reason"), [
+    ("claim_number,first_name", "FG1," + "A" * 129, "first_name is 129 characters long (at most 128)"),
+    ("Claim #,Patient Last Name", "FG1," + "B" * 200, "Patient Last Name is 200 characters long (at most 128)"),
+    ("claim_number,Member ID", "FG1," + "1" * 65, "Member ID is 65 characters long (at most 64)"),
+    ("claim_number,account number", "FG1," + "P" * 65, "account number is 65 characters long (at most 64)"),
+    ("claim_number,tin", "FG1," + "1" * 20, "TIN must be 9 digits"),
+    ("claim_number,tin", "FG1,\uff18\uff15\uff14\uff12\uff10\uff13\uff11\uff10\uff15", "TIN must be 9 digits"),
+    ("claim_number,payer_id", "FG1," + "8" * 17,
+     "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+    ("claim_number,payer_id", "FG1,\uff18\uff17\uff17\uff12\uff16",
+     "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+])
+def test_values_longer_than_their_column_or_not_ascii_are_invalid(
+    tmp_path: Path, header: str, line: str, reason: str
+) -> None:
+    row = one_row(tmp_path, header, line)
+    assert row.invalid_reason == reason
+
+
+def test_the_longest_values_the_columns_hold_are_valid(tmp_path: Path) -> None:
+    header = "claim_number,first_name,last_name,subscriber_id,patient_account_number,tin,payer_id"
+    line = f"{'C' * 30},{'F' * 128},{'L' * 128},{'S' * 64},{'P' * 64},85-4203105,{'X' * 16}"
+    row = one_row(tmp_path, header, line)
+    assert row.is_valid and row.tin == "854203105" and row.raw["tin"] == "85-4203105"
+
+
+def test_one_bad_byte_in_a_utf8_file_marks_its_row_only(tmp_path: Path) -> None:
+    intake, rows = read(cases.write_utf8_with_one_bad_byte(tmp_path))
+    assert intake.encoding == "utf-8"
+    names = [(r.first_name, r.last_name) for r in rows]
+    assert names == [("Zoë", "Núñez"), ("Renée", "Dupr\ufffd"), ("José", "Müller"), ("Chloé", "Brontë")]
+    assert [r.is_valid for r in rows] == [True, False, True, True]
+    assert rows[1].invalid_reason == (
+        "line 3: the byte 0xE9 in last_name is not UTF-8 (save the file as CSV UTF-8)"
+    )
+    assert rows[1].raw["last_name"] == "Dupr\ufffd"
+    assert intake.warnings == [
+        "one-bad-byte.csv is UTF-8 except for bytes that are not, on line 3: their rows are"
+        " Invalid (save the file as CSV UTF-8 and fix them)"
+    ]
+
+
+def test_a_bad_byte_in_the_header_of_a_utf8_file_is_named(tmp_path: Path) -> None:
+    path = tmp_path / "h.csv"
+    path.write_bytes("claim_number,first_name,Notes\xe9\nFG1,Zoë,x\nFG2,Chloé,y\n".encode().replace(b"\xc3\xa9\n", b"\xe9\n", 1))
+    intake, rows = read(path)
+    assert intake.extra_columns == ["Notes\ufffd"]
+    assert [r.first_name for r in rows] == ["Zoë", "Chloé"] and all(r.is_valid for r in rows)
+    assert intake.warnings[0].startswith("h.csv is UTF-8 except for bytes that are not, on line 1:")
+
+
 def test_exactly_thirty_characters_and_today_are_valid(tmp_path: Path) -> None:
     row = one_row(tmp_path, cases.ENHANCED_HEADER, "A" * 30 + ",A,B,06/01/2025,,2025-06-01,")
     assert row.is_valid
@@ -537,3 +684,19 @@ def test_100k_rows_stream_in_bounded_memory(tmp_path: Path) -> None:
     assert intake.duplicate_rows == 0 and intake.warnings == []
     # the file alone is ~8 MB of text; 100,000 row objects would be > 100 MB
     assert peak < 30 * 1024 * 1024, f"peak {peak / 1e6:.1f} MB"
+
+
+def test_many_damaged_lines_are_counted_and_the_first_named(tmp_path: Path) -> None:
+    lines = [cases.HEADER] + [f"FG{n},Zoë,Brontë,,{n}" for n in range(1, 21)]
+    data = "\n".join(lines).encode() + b"\n"
+    for n in (3, 5, 7, 9, 11, 13, 15):  # lines 4, 6, ... get a lone 0xE9
+        data = data.replace(f"FG{n},".encode(), f"FG{n},X".encode() + b"\xe9", 1)
+    path = tmp_path / "many.csv"
+    path.write_bytes(data)
+    intake, rows = read(path)
+    assert intake.encoding == "utf-8" and intake.invalid_rows == 7
+    assert intake.warnings == [
+        "many.csv is UTF-8 except for bytes that are not, on lines 4, 6, 8, 10, 12 and 2 more:"
+        " their rows are Invalid (save the file as CSV UTF-8 and fix them)"
+    ]
+    assert rows[2].invalid_reason == "line 4: the byte 0xE9 in first_name is not UTF-8 (save the file as CSV UTF-8)"

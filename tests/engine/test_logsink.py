@@ -156,3 +156,27 @@ def test_log_queries(db) -> None:
     assert count_lines_after(db, LogFilter(), newest, cap=3) == 3
     assert count_lines_after(db, LogFilter(service="scheduler"), newest) == 0
     assert count_lines_after(db, LogFilter(level=40), 0) == 5 + 2
+
+
+def test_a_database_error_logged_with_its_traceback_quotes_no_row(db, capsys) -> None:
+    from engine.models import JobRow
+
+    handler = setup_logging(db, "worker", stderr=True)
+    log = logging.getLogger("claimsops.test")
+    try:
+        try:  # a row the database refuses: PostgreSQL's DETAIL would quote it whole
+            with db.write() as session:
+                session.execute(JobRow.__table__.insert(), [{
+                    "job_id": 999, "row_number": 1, "claim_number": None, "first_name": "SKYLER",
+                    "last_name": "SMITH", "subscriber_id": "A0490705351"}])
+        except Exception:
+            log.exception("job 999 stopped by an unexpected error")
+        handler.flush()
+    finally:
+        setup_logging(None, "none", stderr=False)
+    line = last_lines(db, LogFilter(service="worker"), 1)[0].message
+    err = capsys.readouterr().err
+    assert "job 999 stopped" in line and "Traceback" in line
+    for text in (line, err):
+        for leak in ("SKYLER", "SMITH", "A0490705351", "[parameters: {", "Failing row contains"):
+            assert leak not in text, (leak, text)

@@ -91,3 +91,127 @@ def test_bad_job_parameters(db, settings, tmp_path, params, message) -> None:
 def test_default_window_is_the_last_90_days(db, settings, tmp_path) -> None:
     job = get_job(db, _submit(db, settings, csv_cases.write_sample(tmp_path, "original-basic.csv")))
     assert (job.end_date - job.start_date).days == 90 and job.end_date == TODAY and job.tin == "123456789"
+
+
+# --- one schema truth: every length the columns hold is checked before the database sees it ---
+
+LONG_CLAIM = "C" * 70
+
+
+def _rows_file(tmp_path, header: str, *lines: str):
+    return csv_cases.write_csv(tmp_path, "limits.csv", "\n".join((header, *lines)) + "\n")
+
+
+def test_a_70_character_claim_number_is_an_invalid_row_not_a_refused_file(db, settings, tmp_path) -> None:
+    path = _rows_file(tmp_path, csv_cases.HEADER, f"{LONG_CLAIM},SKYLER,SMITH,07/26/2002,0490705351",
+                      "FG53171076,SKYLER,SMITH,07/26/2002,0490705351")
+    job = get_job(db, _submit(db, settings, path))
+    assert (job.total_rows, job.invalid_rows) == (2, 1)
+    first, second = rows_page(db, job.id)
+    assert first.status == "Invalid" and first.error_message == "claim number is 70 characters long (at most 30)"
+    assert first.claim_number == "C" * 63 + "…" and first.raw["claim_number"] == LONG_CLAIM
+    assert second.status is None and second.claim_number == "FG53171076"
+
+
+@pytest.mark.parametrize(("header", "value", "reason"), [
+    ("claim_number,first_name", "N" * 129, "first_name is 129 characters long (at most 128)"),
+    ("claim_number,last_name", "N" * 300, "last_name is 300 characters long (at most 128)"),
+    ("claim_number,subscriber_id", "1" * 65, "subscriber_id is 65 characters long (at most 64)"),
+    ("claim_number,patient_account_number", "P" * 65, "patient_account_number is 65 characters long (at most 64)"),
+    ("claim_number,tin", "1" * 17, "TIN must be 9 digits"),
+    ("claim_number,tin", "１２３４５６７８９", "TIN must be 9 digits"),
+    ("claim_number,payer_id", "8" * 17, "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+    ("claim_number,payer_id", "８７７２６", "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+])
+def test_values_over_a_column_length_or_not_ascii_are_invalid_rows(db, settings, tmp_path, header, value,
+                                                                    reason) -> None:
+    path = _rows_file(tmp_path, header, f"FG1,{value}", "FG2,")
+    job = get_job(db, _submit(db, settings, path))
+    bad, good = rows_page(db, job.id)
+    assert (bad.status, bad.error_message) == ("Invalid", reason)
+    assert good.status is None and job.invalid_rows == 1
+    column = header.split(",")[1]
+    assert bad.raw[column] == value
+
+
+@pytest.mark.parametrize(("params", "message"), [
+    ({"tin": "１２３４５６７８９"}, "TIN must be 9 digits"),
+    ({"payer_id": "８７７２６"}, "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+    ({"payer_id": "8" * 17}, "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+    ({"payer_id": "877 26"}, "payer id must be at most 16 ASCII letters, digits, '.', '_' or '-'"),
+])
+def test_a_job_tin_or_payer_id_that_is_not_ascii_is_refused(db, settings, tmp_path, params, message) -> None:
+    with pytest.raises(SubmitError) as err:
+        _submit(db, settings, csv_cases.write_sample(tmp_path, "original-basic.csv"), **params)
+    assert str(err.value) == message
+    with db.read() as session:
+        assert session.scalar(select(func.count()).select_from(Job)) == 0
+
+
+def test_a_long_file_name_and_user_fit_their_columns(db, settings, tmp_path) -> None:
+    path = csv_cases.write_csv(tmp_path, "n" * 250 + ".csv", f"{csv_cases.HEADER}\nFG1,A,B,,\n")
+    job_id = submit_file(db, settings, path, JobParams(today=TODAY), "u" * 80, "h" * 80)
+    job = get_job(db, job_id)
+    assert len(job.file_name) == 254 and len(job.submitted_by) == 64 == len(job.submitted_from)
+    assert job.submitted_by.endswith("…")
+
+
+def test_a_payer_status_longer_than_its_column_is_cut_and_written(db, settings, tmp_path) -> None:
+    from engine.jobs.rows import record_results
+    from engine.payer.normalize import from_inquiry, from_summary
+
+    job_id = _submit(db, settings, _rows_file(tmp_path, csv_cases.HEADER, "FG1,A,B,,", "FG2,A,B,,"))
+    status = "Finalized - Paid With Adjustments!!"  # 36 characters: the column holds 32
+    summary = from_summary({"claimNumber": "FG1", "claimStatus": status,
+                            "memberInfo": {"ptntFn": "F" * 140, "ptntLn": "SMITH"},
+                            "claimSummary": {"checkNbr": "9" * 70, "clmXWalkData": [{"clm507Cd": "F1234567890"}]}})
+    inquiry = from_inquiry({"claimNumber": "FG2", "claimStatus": "S" * 40, "member": {"lastName": "L" * 129}})
+    assert summary.result.status == status[:31] + "…" and len(summary.result.patient_first_name) == 128
+    assert summary.result.check_number == "9" * 63 + "…" and summary.result.status_category == "F123456…"
+    assert inquiry.result.status == "S" * 31 + "…" and inquiry.result.patient_last_name == "L" * 127 + "…"
+    assert record_results(db, job_id, [(1, summary.result), (2, inquiry.result)]) == 2
+    stored = rows_page(db, job_id)
+    assert [r.status for r in stored] == [status[:31] + "…", "S" * 31 + "…"]
+
+
+def test_one_bad_byte_keeps_every_accented_name(db, settings, tmp_path) -> None:
+    job = get_job(db, _submit(db, settings, csv_cases.write_utf8_with_one_bad_byte(tmp_path)))
+    rows = rows_page(db, job.id)
+    assert [r.last_name for r in rows] == ["Núñez", "Dupr\ufffd", "Müller", "Brontë"]
+    assert [r.status for r in rows] == [None, "Invalid", None, None]
+    assert rows[1].error_message.startswith("line 3: the byte 0xE9 in last_name is not UTF-8")
+    assert any("on line 3" in w for w in job.warnings)
+
+
+@pytest.mark.parametrize("what", sorted(csv_cases.INVISIBLE_CLAIMS))
+def test_invisible_characters_in_a_claim_number_are_stored_as_an_invalid_row(db, settings, tmp_path, what) -> None:
+    claim = csv_cases.INVISIBLE_CLAIMS[what]
+    job = get_job(db, _submit(db, settings, _rows_file(tmp_path, csv_cases.HEADER, f"{claim},A,B,,", "FG2,A,B,,")))
+    bad, good = rows_page(db, job.id)
+    assert bad.status == "Invalid" and "invisible or bidi character" in bad.error_message
+    assert bad.claim_number == claim and good.status is None
+
+
+def _outcome(db, settings, path) -> tuple:
+    """How a submit ends, in what an operator sees: the refusal, or the rows' results."""
+    try:
+        job = get_job(db, _submit(db, settings, path))
+    except IntakeError as refused:
+        return ("refused", str(refused))
+    rows = [(r.row_number, r.claim_number, r.first_name, r.last_name, r.status, r.error_message)
+            for r in rows_page(db, job.id)]
+    return ("job", job.total_rows, job.invalid_rows, tuple(job.warnings), tuple(rows))
+
+
+def test_every_intake_case_ends_the_same_on_sqlite_and_postgresql(sqlite_db, pg_url, settings, tmp_path) -> None:
+    from engine.db import Database
+
+    pg = Database(pg_url)
+    try:
+        for name, path in csv_cases.write_problem_cases(tmp_path).items():
+            on_sqlite, on_pg = _outcome(sqlite_db, settings, path), _outcome(pg, settings, path)
+            assert on_sqlite == on_pg, name
+            if on_sqlite[0] == "job":
+                assert on_sqlite[2] == 1, name  # the problem row is Invalid, the other one is not
+    finally:
+        pg.dispose()
