@@ -28,6 +28,7 @@ from engine.migrate import _config
 from engine.operators import os_user
 from tests.fixtures import csv_cases
 
+REPO = Path(__file__).resolve().parents[2]
 FORGED = {"CLAIMSOPS_OPERATORS": "alice,root", "USER": "alice", "LOGNAME": "alice", "LNAME": "alice"}
 
 
@@ -51,8 +52,14 @@ def _python_for(user: str, env: dict[str, str]) -> tuple[str, dict[str, str]]:
     system = shutil.which(f"python{sys.version_info.major}.{sys.version_info.minor}", path="/usr/bin:/usr/local/bin")
     if system is None:
         pytest.skip(f"{user} can run neither {sys.executable} nor a system Python {sys.version_info[:2]}")
-    path = os.pathsep.join([env.get("PYTHONPATH", ""), *site.getsitepackages()]).strip(os.pathsep)
-    return system, {**env, "PYTHONPATH": path}
+    # the checkout itself too: a PYTHONPATH entry's .pth files (the editable install's) are not read
+    path = os.pathsep.join([str(REPO), env.get("PYTHONPATH", ""), *site.getsitepackages()]).strip(os.pathsep)
+    env = {**env, "PYTHONPATH": path}
+    probe = subprocess.run([system, "-c", "import console.cli"], env=env, user=user, capture_output=True,
+                           timeout=60, cwd="/")
+    if probe.returncode != 0:
+        pytest.skip(f"{user} cannot read this checkout or its packages (it lives where only root can reach)")
+    return system, env
 
 
 @pytest.fixture
