@@ -98,15 +98,25 @@ ALERT_COLUMNS: tuple[Column[Alert], ...] = (
 
 def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: Tones, *, led: bool = True) -> Text:
     text = Text(end="")
-    if not led:
-        text.append("no scheduler running", style=tones("warning"))
-        text.append(": workers and progress are checked live, the rest when it runs (c checks all)  ",
-                    style="dim")
     if not rows:
         text.append("no checks recorded yet", style=tones("warning"))
         text.append(" — the scheduler's health_check_alert task records them (every 5 min by default);"
                     " c checks now", style="dim")
         return text
+    results = [health.CheckResult(r.check, r.state, r.detail, r.latency_ms) for r in rows]
+    status = health.overall(results)
+    text.append("overall ")
+    text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
+    if not led:  # nothing records the checks: workers and progress are this console's own
+        text.append(" · no scheduler running", style=tones("warning"))
+        text.append(": workers and progress checked live · c checks all", style="dim")
+        return text
+    checked = max(r.checked_at for r in rows)
+    text.append(f" · recorded {checked.astimezone(tz).strftime('%H:%M:%S')} ({ago(checked, now)})", style="dim")
+    if now - checked > STALE_AFTER:
+        text.append(" · stale: is the scheduler running?", style=tones("warning"))
+    text.append(" · c checks now", style="dim")
+    return text
     results = [health.CheckResult(r.check, r.state, r.detail, r.latency_ms) for r in rows]
     status = health.overall(results)
     text.append("overall ")
