@@ -24,7 +24,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 
 from engine.db import Database
 from engine.models import LogRecord
-from engine.text import mask_phi
+from engine.text import mask_phi, mask_secrets
 
 current_job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
 current_run_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
@@ -51,7 +51,8 @@ def run_context(run_id: int | None) -> Iterator[None]:
 
 
 class ContextFilter(logging.Filter):
-    """Stamps the job and run ids of the current context and masks PHI in the message."""
+    """Stamps the job and run ids of the current context and masks PHI and credentials in the
+    message."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "job_id"):
@@ -64,10 +65,10 @@ class ContextFilter(logging.Filter):
             message = f"{record.msg!r} {record.args!r}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg = mask_phi(message)
+        record.msg = mask_secrets(mask_phi(message))
         record.args = None
         if record.exc_text:
-            record.exc_text = mask_phi(record.exc_text)
+            record.exc_text = mask_secrets(mask_phi(record.exc_text))
         return True
 
 
