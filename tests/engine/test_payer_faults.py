@@ -29,6 +29,7 @@ from engine.payersim.config import SimConfig
 from engine.payersim.csvgen import write_input_csv
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
+from engine.payersim.stats import StatsSnapshot
 from engine.runner import run_job
 from engine.submit import JobParams, submit_file
 
@@ -74,6 +75,19 @@ async def _run(db: Database, job_id: int, client: PayerClient) -> Job:
     return get_job(db, job_id)
 
 
+async def _job_against(db: Database, tmp_path: Path, dataset: Dataset, config: SimConfig, strategy: str, *,
+                       tins: int = 1, outage_s: float = 300.0) -> tuple[Job, list, StatsSnapshot]:
+    """A file of 12 claims submitted and run against a simulator with `config`: the finished
+    job, the simulator's expected results and what the simulator saw."""
+    csv = tmp_path / "claims.csv"
+    expected = write_input_csv(dataset, csv, rows=12, tins=tins, seed=3)
+    with PayerSimulator(config, dataset=dataset) as sim:
+        job_id = _submit(db, csv, strategy)
+        async with _client(sim, outage_s) as client:
+            job = await _run(db, job_id, client)
+        return job, expected, sim.snapshot()
+
+
 def _rows(db: Database, job_id: int) -> dict[int, object]:
     return {r.row_number: row_result(r) for r in rows_page(db, job_id, limit=10_000)}
 
@@ -102,13 +116,8 @@ def _assert_no_traceback(text: str) -> None:
 async def test_an_unreadable_answer_is_a_failed_call_and_its_rows_get_an_error(
     dataset, db, job_logs, tmp_path, strategy, kind,
 ) -> None:
-    csv = tmp_path / "claims.csv"
-    write_input_csv(dataset, csv, rows=12, tins=1, seed=3)
-    with PayerSimulator(SimConfig(seed=11, today=TODAY, malformed=kind), dataset=dataset) as sim:
-        job_id = _submit(db, csv, strategy)
-        async with _client(sim) as client:
-            job = await _run(db, job_id, client)
-        stats = sim.snapshot()
+    job, _, stats = await _job_against(db, tmp_path, dataset, SimConfig(seed=11, today=TODAY, malformed=kind), strategy)
+    job_id = job.id
     assert job.status == lifecycle.COMPLETED and job.failure_reason is None
     rows = _rows(db, job_id)
     assert len(rows) == 12 and {r.status for r in rows.values()} == {"Error"}
@@ -122,13 +131,9 @@ async def test_an_unreadable_answer_is_a_failed_call_and_its_rows_get_an_error(
 
 
 async def test_windows_that_answer_html_leave_their_rows_to_the_claim_inquiry(dataset, db, job_logs, tmp_path) -> None:
-    csv = tmp_path / "claims.csv"
-    expected = write_input_csv(dataset, csv, rows=12, tins=1, seed=3)
     config = SimConfig(seed=11, today=TODAY, malformed="html", malformed_surfaces=frozenset({"summary"}))
-    with PayerSimulator(config, dataset=dataset) as sim:
-        job_id = _submit(db, csv, "auto")
-        async with _client(sim) as client:
-            job = await _run(db, job_id, client)
+    job, expected, _ = await _job_against(db, tmp_path, dataset, config, "auto")
+    job_id = job.id
     assert job.status == lifecycle.COMPLETED
     got = _rows(db, job_id)
     assert {n: r.comparable() for n, r in got.items()} == {n: e.comparable() for n, e in enumerate(expected, 1)}
@@ -155,15 +160,11 @@ async def test_a_header_value_http_cannot_carry_fails_only_its_rows(dataset, db,
 async def test_a_payer_down_for_the_whole_job_fails_it_naming_the_retry(
     dataset, db, job_logs, tmp_path, strategy, capsys,
 ) -> None:
-    csv = tmp_path / "claims.csv"
-    write_input_csv(dataset, csv, rows=12, tins=2, seed=3)
-    with PayerSimulator(SimConfig(seed=11, today=TODAY, down=True), dataset=dataset) as sim:
-        job_id = _submit(db, csv, strategy)
-        started = time.monotonic()
-        async with _client(sim, outage_s=2.0) as client:
-            job = await _run(db, job_id, client)
-        took = time.monotonic() - started
-    assert 2.0 <= took < 10.0
+    started = time.monotonic()
+    config = SimConfig(seed=11, today=TODAY, down=True)
+    job, _, _ = await _job_against(db, tmp_path, dataset, config, strategy, tins=2, outage_s=2.0)
+    job_id = job.id
+    assert 2.0 <= time.monotonic() - started < 10.0
     assert job.status == lifecycle.FAILED
     assert "the payer answered none of the job's calls for 2 s" in job.failure_reason
     assert f"retry them with `claimsops retry {job_id} --errors`" in job.failure_reason
