@@ -65,7 +65,10 @@ def payer_down_since(job: Job) -> datetime | None:
     for entry in reversed(job.history or []):
         event = entry.get("event")
         if event == WAITING_FOR_PAYER:
-            return datetime.fromisoformat(entry["since"])
+            try:
+                return datetime.fromisoformat(str(entry.get("since") or entry.get("at")))
+            except ValueError:  # not written by note_payer_wait: nothing to show
+                return None
         if event in _PAYER_WAIT_ENDS:
             return None
     return None
