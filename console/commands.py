@@ -114,6 +114,9 @@ def _job_detail(job: Any, live: Liveness = ATTENDED) -> str:
     unattended = _unattended_line(live)
     if unattended:
         lines.insert(1, textwrap.fill(unattended, 80, initial_indent="  worker    ", subsequent_indent=" " * 12))
+    payer_wait = live.payer_note(_clock(live.payer_down_since))
+    if payer_wait:
+        lines.insert(1, f"  payer     {payer_wait}")
     return "\n".join(lines)
 
 

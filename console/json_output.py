@@ -24,6 +24,7 @@ def job_to_dict(job: Job, live: Liveness = ATTENDED) -> dict[str, Any]:
         "stalled": live.stalled,
         "no_worker_since": _iso(live.since) if live.stalled else None,
         "waiting_for_worker": live.unattended,
+        "waiting_for_payer_since": _iso(live.payer_down_since),
         "file_name": job.file_name,
         "strategy": job.strategy,
         "start_date": job.start_date.isoformat(),

@@ -117,6 +117,7 @@ class Settings:
     payer_rate_per_second: float = 50.0
     payer_timeout_seconds: float = 30.0
     payer_hedge_quantile: float = 0.95  # 0: never send a second copy of a slow call
+    payer_outage_seconds: float = 300.0  # a job waits this long for a payer that answers nothing
     refresh_seconds: float = 1.0
     read_only: bool = False
 
@@ -164,6 +165,7 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "payer_rate_per_second": lambda n, v: _as_float(n, v, 0.1),
     "payer_timeout_seconds": lambda n, v: _as_float(n, v, 0.1),
     "payer_hedge_quantile": lambda n, v: _as_fraction(n, v),
+    "payer_outage_seconds": lambda n, v: _as_float(n, v, 1.0),
     "refresh_seconds": lambda n, v: _as_float(n, v, 0.1),
     "read_only": _as_bool,
 }

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import re
 
-from engine.text import safe_text
+from engine.text import mask_secrets, safe_text
 
 MAX_LEN = 500
 HINT_SEPARATOR = " — "
@@ -44,10 +44,11 @@ class OperatorError(Exception):
 
 
 def describe(exc: BaseException) -> str:
-    """One safe line (no control characters, at most MAX_LEN characters) an operator can read,
-    for any exception: an OperatorError's message and hint, a file-system error naming the
-    path, "database unavailable: …" for the database library, "unexpected …" for the rest."""
-    return safe_text(_words(exc), max_len=MAX_LEN)
+    """One safe line (no control characters, no credentials, at most MAX_LEN characters) an
+    operator can read, for any exception: an OperatorError's message and hint, a file-system
+    error naming the path, "database unavailable: …" for the database library, "unexpected …"
+    for the rest."""
+    return safe_text(mask_secrets(_words(exc)), max_len=MAX_LEN)
 
 
 # The parts of a database error's text that quote rows: SQLAlchemy's statement and parameters,

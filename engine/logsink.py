@@ -25,7 +25,7 @@ from sqlalchemy.sql.visitors import InternalTraversal
 from engine.db import Database
 from engine.errors import without_row_values
 from engine.models import LogRecord
-from engine.text import mask_phi
+from engine.text import mask_phi, mask_secrets
 
 current_job_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("job_id", default=None)
 current_run_id: contextvars.ContextVar[int | None] = contextvars.ContextVar("run_id", default=None)
@@ -54,7 +54,7 @@ def run_context(run_id: int | None) -> contextlib.AbstractContextManager[None]:
 
 class ContextFilter(logging.Filter):
     """Stamps the job and run ids of the current context, takes the database's quotes of rows
-out of the message and its traceback, and masks PHI in them."""
+    out of the message and its traceback, and masks PHI and credentials in them."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         if not hasattr(record, "job_id"):
@@ -67,10 +67,10 @@ out of the message and its traceback, and masks PHI in them."""
             message = f"{record.msg!r} {record.args!r}"
         if record.exc_info and not record.exc_text:
             record.exc_text = logging.Formatter().formatException(record.exc_info)
-        record.msg = mask_phi(without_row_values(message))
+        record.msg = mask_secrets(mask_phi(without_row_values(message)))
         record.args = None
         if record.exc_text:
-            record.exc_text = mask_phi(without_row_values(record.exc_text))
+            record.exc_text = mask_secrets(mask_phi(without_row_values(record.exc_text)))
         return True
 
 

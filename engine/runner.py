@@ -12,14 +12,14 @@ from dataclasses import dataclass
 from datetime import date
 
 from engine.db import Database
-from engine.errors import describe
+from engine.errors import OperatorError, describe
 from engine.jobs import lifecycle
 from engine.jobs.queries import get_job, unresolved_rows
 from engine.jobs.rows import record_results
 from engine.logsink import job_context
 from engine.metrics import JOB_DURATION, JOB_ROWS_PER_SECOND, ROWS_DONE, MetricsBuffer
 from engine.payer.client import CallScope, PayerClient
-from engine.payer.errors import PayerConfigError, root_cause
+from engine.payer.errors import root_cause
 from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
 from engine.results import ClaimResult
 
@@ -116,7 +116,7 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
         "job %d %s: %d rows to look up (attempt %d, strategy %s)", job_id,
         "resumed" if claimed.resumed else "started", len(rows), claimed.attempt, job.strategy,
     )
-    scope = CallScope()  # this job's payer calls
+    scope = CallScope(waits_for_payer=True)  # this job's payer calls
     writer = _ResultWriter(db, job_id, owner, scope, metrics)
     window = JobWindow(job.start_date, job.end_date, today or date.today(), job.strategy)
     planner = LookupPlanner(client, window, writer.add, scope)
@@ -146,9 +146,16 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     except Exception as exc:  # keep the results written; stop with a reason an operator can act on
         cause = root_cause(exc)
         failure = describe(cause)
-        if not isinstance(cause, PayerConfigError):
+        if not isinstance(cause, OperatorError):  # a bug: its traceback is what a developer needs
             log.error("job %d stopped by an unexpected error", job_id, exc_info=cause)
             failure += " (see this job's logs)"
+    else:
+        if scope.outage:
+            # retry is an operator's move on a FAILED job: the outage fails it, naming the command
+            failure = describe(OperatorError(
+                f"{scope.outage}; the rows it could not answer are marked Error",
+                f"retry them with `claimsops retry {job_id} --errors` once the payer is back",
+            ))
     await writer.flush()
     status = await asyncio.to_thread(lifecycle.finish, db, job_id, owner, failure=failure)
     seconds = time.monotonic() - started
@@ -165,13 +172,19 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
 
 
 async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> str:  # noqa: ANN001
-    """Until the plan ends: flush results, renew the lease, and react to CANCELLING or a stop."""
+    """Until the plan ends: flush results, renew the lease, note in the job's history when it
+    starts and stops waiting for the payer, and react to CANCELLING or a stop."""
     renew_every = max(1.0, lease_seconds / 3)
     last_renew = last_flush = time.monotonic()
+    scope, waiting = writer.scope, False
     while not plan.done():
         done, _ = await asyncio.wait({plan}, timeout=WATCH_INTERVAL)
         if done:
             break
+        since = scope.down_since_at
+        if (scope.waiting and since is not None) != waiting and not scope.outage:
+            waiting = not waiting
+            await asyncio.to_thread(lifecycle.note_payer_wait, db, job_id, since if waiting else None)
         now = time.monotonic()
         if now - last_renew >= renew_every:
             status = await asyncio.to_thread(lifecycle.renew_lease, db, job_id, owner, lease_seconds)
@@ -190,6 +203,8 @@ async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> st
         if now - last_flush >= FLUSH_INTERVAL:
             await writer.flush()
             last_flush = now
+    if waiting and not scope.outage:  # the payer answered the last calls, after the last look
+        await asyncio.to_thread(lifecycle.note_payer_wait, db, job_id, None)
     return "done"
 
 

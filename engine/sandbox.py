@@ -43,9 +43,10 @@ def payer_settings(settings: Settings, sandbox: PayerSimulator | None = None) ->
     if sandbox is not None:
         cfg = sandbox.config
         return PayerSettings(sandbox.url, sandbox.url, cfg.client_id, cfg.client_secret,
-                             timeout_s=settings.payer_timeout_seconds, hedge_quantile=settings.payer_hedge_quantile)
+                             timeout_s=settings.payer_timeout_seconds, hedge_quantile=settings.payer_hedge_quantile,
+                             outage_s=settings.payer_outage_seconds)
     return PayerSettings(
         settings.payer_url, settings.effective_inquiry_url, settings.payer_client_id,
         settings.payer_client_secret, timeout_s=settings.payer_timeout_seconds,
-        hedge_quantile=settings.payer_hedge_quantile,
+        hedge_quantile=settings.payer_hedge_quantile, outage_s=settings.payer_outage_seconds,
     )

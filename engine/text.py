@@ -8,6 +8,8 @@ Pure Python on purpose (no Rich, no Textual): the engine and the workers use it 
   *not* escaped here: the console renders the result as plain `Text`, never as markup. For
   the rare string that must be embedded in markup there is `escape_markup`.
 - `mask_phi` masks member ids, names and birth dates in a log line (the logging filter).
+- `mask_secrets` masks credentials a payer or a library echoed: bearer tokens, client secrets,
+  access tokens, anything that looks like one.
 - `mask_value` masks one value on screen until an operator reveals it.
 """
 
@@ -16,7 +18,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-__all__ = ["clip", "escape_markup", "mask_phi", "mask_value", "safe_text"]
+__all__ = ["clip", "escape_markup", "mask_phi", "mask_secrets", "mask_value", "safe_text"]
 
 ELLIPSIS = "…"
 
@@ -191,6 +193,37 @@ def mask_phi(message: str) -> str:
         return message
     out.append(message[pos:])
     return "".join(out)
+
+
+# --- mask_secrets ----------------------------------------------------------------------
+
+_TOKEN_CHARS = r"[A-Za-z0-9._~+/=\-]"
+_OPAQUE = r"[A-Za-z0-9_~+=\-]"  # no `/` or `.`: a long path or file name is not a token
+_SECRET = re.compile(
+    # `Bearer <token>` / `Basic <credentials>`: the scheme is kept
+    rf"(?P<scheme>\b(?:bearer|basic)\s+){_TOKEN_CHARS}+"
+    # `client_secret=…`, `"access_token": "…"`, `password: …`: the key (and quotes) are kept
+    r"""|(?P<key>\b(?:client[_\- ]?secret|secret|access[_\- ]?token|refresh[_\- ]?token|id[_\- ]?token"""
+    r"""|api[_\- ]?key|password|passwd)\\?["']?\s*[:=]\s*\\?["']?)[^\s"'&,;)}\]]+"""
+    # a JWT, or a long run of token characters with letters and digits in it
+    rf"|\beyJ[\w\-]+\.[\w\-]+\.[\w\-]+|(?P<long>(?<!{_OPAQUE}){_OPAQUE}{{40,}})",
+    re.IGNORECASE,
+)
+_LETTER, _DIGIT = re.compile(r"[A-Za-z]"), re.compile(r"\d")
+
+
+def _masked_secret(match: re.Match[str]) -> str:
+    long = match.group("long")
+    if long is not None and not (_LETTER.search(long) and _DIGIT.search(long)):
+        return long  # a long word or number, not a token
+    return (match.group("scheme") or match.group("key") or "") + MASK
+
+
+def mask_secrets(text: str) -> str:
+    """Mask credentials in text a payer or a library wrote: the token after `Bearer`/`Basic`,
+    the value of `client_secret`, `access_token`, `refresh_token`, `api_key`, `password` (keys
+    kept), JWTs and any run of 40 or more token characters mixing letters and digits."""
+    return _SECRET.sub(_masked_secret, text)
 
 
 # --- mask_value ------------------------------------------------------------------------

@@ -142,6 +142,10 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
     if note:
         text.append(f"\n{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow")
+    payer_wait = live.payer_note(when(live.payer_down_since, tz, "%H:%M"))
+    if payer_wait:
+        text.append(f"\n{payer_wait} (it answers none of this job's calls; the job waits, then ends)",
+                    style="yellow")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")

@@ -272,6 +272,12 @@ class JobsView(LiveWidget):
             return Text(f"! {jobs} stalled{clock} — {START_WORKERS}  ", style=tone(self, "error"), end="")
         if any(live.unattended for live in self.live.values()):
             return Text(f"queued — no worker running: {START_WORKERS}  ", style=tone(self, "warning"), end="")
+        waiting = sorted(i for i, live in self.live.items() if live.payer_down_since)
+        if waiting:
+            since = min(self.live[i].payer_down_since for i in waiting)
+            jobs = f"job {waiting[0]}" if len(waiting) == 1 else f"{len(waiting)} jobs"
+            clock = when(since, context(self).tz, "%H:%M")
+            return Text(f"{jobs}: waiting for the payer since {clock}  ", style=tone(self, "warning"), end="")
         return None
 
     def _show_status(self) -> None:

@@ -37,6 +37,9 @@ TRANSITIONS: dict[str, tuple[str, ...]] = {
     PENDING: (FAILED, CANCELLED),
 }
 
+# history events of a payer outage: the job's calls wait for a payer that answers none of them
+WAITING_FOR_PAYER, PAYER_ANSWERED = "waiting for the payer", "payer answered"
+
 _VERB = {
     PROCESSING: "started",
     COMPLETED: "completed",
@@ -241,6 +244,15 @@ def release_lease(db: Database, job_id: int, owner: str) -> None:
             .execution_options(synchronize_session=False)
         )
         append_history(session, job_id, history_entry("released", owner))
+
+
+def note_payer_wait(db: Database, job_id: int, since: datetime | None) -> None:
+    """History: the job waits for a payer that has answered none of its calls since `since`, or
+    (None) the payer answers again. What `claimsops job` shows is derived from it (liveness)."""
+    entry = (history_entry(WAITING_FOR_PAYER, since=since.isoformat(timespec="seconds")) if since
+             else history_entry(PAYER_ANSWERED))
+    with db.write() as session:
+        append_history(session, job_id, entry)
 
 
 def status_of(db: Database, job_id: int) -> str:

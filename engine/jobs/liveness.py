@@ -2,7 +2,9 @@
 the workers' heartbeats — so it can never disagree with them: a job the database calls
 PROCESSING or CANCELLING whose lease has lapsed and whose worker no longer beats is *stalled*
 (nothing runs it); a PENDING job while no worker at all is alive is *unattended* (nothing will
-pick it up). The console, the CLI, Stats and Health all ask here."""
+pick it up). A running job whose history's last word on the payer is "waiting for the payer"
+waits for a payer that answers none of its calls (`payer_down_since`). The console, the CLI,
+Stats and Health all ask here."""
 
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from datetime import datetime
 from sqlalchemy import func, or_, select
 
 from engine.db import Database
-from engine.jobs.lifecycle import CANCELLING, PENDING, PROCESSING
+from engine.jobs.lifecycle import CANCELLING, PAYER_ANSWERED, PENDING, PROCESSING, WAITING_FOR_PAYER
 from engine.models import Job, Worker, utcnow
 from engine.workers_registry import ALIVE_WITHIN
 
@@ -32,6 +34,7 @@ class Liveness:
     stalled: bool = False
     unattended: bool = False
     since: datetime | None = None
+    payer_down_since: datetime | None = None  # the job waits for the payer (see payer_note)
 
     def status(self, stored: str) -> str:
         """The status an operator is shown: STALLED instead of a status nothing acts on."""
@@ -44,8 +47,31 @@ class Liveness:
             return f"no worker since {clock}" if clock else "no worker"
         return "queued — no worker running" if self.unattended else ""
 
+    def payer_note(self, clock: str) -> str:
+        """"waiting for the payer since <clock>" while the job waits for the payer, else ""."""
+        return f"waiting for the payer since {clock}" if self.payer_down_since else ""
+
 
 ATTENDED = Liveness()
+# history events after which a job no longer waits for the payer
+_PAYER_WAIT_ENDS = frozenset({PAYER_ANSWERED, "started", "resumed", "released"})
+
+
+def payer_down_since(job: Job) -> datetime | None:
+    """Since when the running `job` has been waiting for a payer that answers none of its calls
+    (None when it is not), from its history."""
+    if job.status not in RUNNING_STATUSES:
+        return None
+    for entry in reversed(job.history or []):
+        event = entry.get("event")
+        if event == WAITING_FOR_PAYER:
+            try:
+                return datetime.fromisoformat(str(entry.get("since") or entry.get("at")))
+            except ValueError:  # not written by note_payer_wait: nothing to show
+                return None
+        if event in _PAYER_WAIT_ENDS:
+            return None
+    return None
 
 
 @dataclass(frozen=True)
@@ -64,7 +90,8 @@ class WorkerView:
         if job.status in RUNNING_STATUSES:
             lease_held = job.lease_expires_at is not None and job.lease_expires_at > self.now
             if lease_held or (job.lease_owner is not None and job.lease_owner in self.live_ids):
-                return ATTENDED
+                down_since = payer_down_since(job)
+                return Liveness(payer_down_since=down_since) if down_since else ATTENDED
             since = self.last_seen.get(job.lease_owner or "") or job.updated_at
             return Liveness(stalled=True, since=since)
         if job.status == PENDING and not self.any_alive:

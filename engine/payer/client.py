@@ -11,14 +11,19 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from functools import partial
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
 from engine.payer import wire
-from engine.payer.errors import PayerConfigError, PayerUnavailable
+from engine.payer.errors import (
+    BadAnswer,
+    PayerConfigError,
+    PayerOutage,
+    PayerUnavailable,
+)
 from engine.payer.hedging import Answer, Hedging
 from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.normalize import Found
@@ -27,6 +32,7 @@ from engine.payer.transport import PooledTransport
 from engine.payer.windows import WindowLimit
 
 log = logging.getLogger("claimsops.payer")
+T = TypeVar("T")
 
 CallObserver = Callable[[str, str, float], None]  # surface, outcome, seconds
 SURFACES = ("summary", "inquiry")
@@ -36,9 +42,30 @@ SURFACES = ("summary", "inquiry")
 class CallScope:
     """The payer calls made on behalf of one job or one look-up. Its caller creates it and hands
     it to every data call; each request sent (hedged copies and retries too) is counted in it, so
-    one shared client can serve several jobs at once."""
+    one shared client can serve several jobs at once.
+
+    It also keeps whether the payer is down for these calls: `down_since` is when the first of
+    them failed after the payer last answered one. In a scope that `waits_for_payer` (a job's), a
+    call that spends its retries while the payer has answered none of them since it began waits
+    on, until the payer answers or it has been down for `PayerSettings.outage_s`; then `outage`
+    says why and every later call of the scope fails at once (PayerOutage), so the rows left get
+    `Error` without more waiting. Other scopes (one claim looked up while an operator waits)
+    give up when the retries are spent."""
 
     calls: int = 0
+    waits_for_payer: bool = False
+    down_since: float | None = None  # monotonic
+    down_since_at: datetime | None = None  # the same moment, on the wall clock
+    waiting: bool = False  # a call outlasted its retries and waits for the payer to come back
+    outage: str = ""
+
+    def answered(self) -> None:
+        self.down_since = self.down_since_at = None
+        self.waiting = False
+
+    def failed(self, now: float) -> None:
+        if self.down_since is None:
+            self.down_since, self.down_since_at = now, datetime.now(UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +92,7 @@ class PayerSettings:
     backoff_base_s: float = 0.5
     backoff_cap_s: float = 15.0
     throttle_budget_s: float = 900.0
+    outage_s: float = 300.0  # how long a job waits for a payer that answers none of its calls
     # A data call still unanswered after this quantile of recent latencies (and at least three
     # times the median) may get another copy; the first answer wins (0 = never hedge). See
     # engine.payer.hedging and `CallHooks.may_hedge`.
@@ -122,32 +150,39 @@ class PayerClient:
     ) -> tuple[list[Found], str | None]:
         """One page of the claims of `tin` whose first service date is in [start, end]."""
         headers = wire.summary_headers(tin, payer_id, start, end, transaction_id)
-        response = await self._call("summary", "GET", self.settings.summary_url + wire.SUMMARY_PATH, scope, hooks,
-                                    headers=headers)
-        return wire.summary_result(response, start, end)
+        return await self._call("summary", "GET", self.settings.summary_url + wire.SUMMARY_PATH, scope, hooks,
+                                lambda response: wire.summary_result(response, start, end), headers=headers)
 
     async def inquire(
         self, tin: str, payer_id: str, claim_number: str, *, scope: CallScope, hooks: CallHooks = NO_HOOKS,
     ) -> list[Found]:
         """Every occurrence of one claim number (no dates needed)."""
         headers, body = wire.inquiry_request(tin, payer_id, claim_number)
-        response = await self._call("inquiry", "POST", self.settings.inquiry_url + wire.INQUIRY_PATH, scope, hooks,
-                                    headers=headers, json=body)
-        return wire.inquiry_result(response)
+        return await self._call("inquiry", "POST", self.settings.inquiry_url + wire.INQUIRY_PATH, scope, hooks,
+                                wire.inquiry_result, headers=headers, json=body)
 
     # ---- one exchange, with tokens, limits and retries ----
 
     async def _call(self, surface: str, method: str, url: str, scope: CallScope, hooks: CallHooks,
-                    **kwargs: Any) -> httpx.Response:
-        """Returns a response that is neither 401, 429 nor 5xx; raises PayerUnavailable when
-        the retry budget is spent and PayerConfigError on a second 401."""
+                    read: Callable[[httpx.Response], T], **kwargs: Any) -> T:
+        """What `read` makes of the first answer that is neither 401, 429, 5xx nor unreadable
+        (BadAnswer); raises PayerUnavailable when the retry budget is spent, PayerOutage when the
+        payer has answered none of the scope's calls for `outage_s`, and PayerConfigError on a
+        second 401."""
+        if scope.outage:
+            raise PayerOutage(scope.outage)
         tokens = self._tokens[surface]
         send_copy = partial(self._send, surface, method, url, kwargs, scope, hooks.sent)
         failures = 0
+        first_failure = 0.0
         replayed = False
         throttled_since: float | None = None
         while True:
-            response, outcome, token = await self.hedging.send(surface, send_copy, hooks.may_hedge)
+            try:
+                response, outcome, token = await self.hedging.send(surface, send_copy, hooks.may_hedge)
+                what = ""
+            except PayerUnavailable as exc:  # the token endpoint spent its own retries
+                response, outcome, token, what = None, wire.PAYER_ERROR, "", str(exc)
             if response is not None and response.status_code == 401:
                 tokens.invalidate(token)
                 if replayed:
@@ -167,16 +202,49 @@ class PayerClient:
                 await self.limits.pause(self._throttle_wait(wire.retry_after(response)))
                 continue
             self._throttle_streak = 0
-            if response is None or response.status_code >= 500:
-                failures += 1
-                what = "timed out" if outcome == wire.TIMEOUT else (
-                    f"answered {response.status_code}" if response is not None else "could not be reached"
+            unreadable = False
+            if response is not None and response.status_code < 500:
+                scope.answered()  # the payer is up, even when what it says is a refusal or unreadable
+                try:
+                    return read(response)
+                except BadAnswer as exc:
+                    what, unreadable = str(exc), True
+            failures += 1
+            now = time.monotonic()
+            if not unreadable:
+                scope.failed(now)
+            first_failure = first_failure or now
+            what = what or ("payer timed out" if outcome == wire.TIMEOUT else (
+                f"payer answered {response.status_code}" if response is not None else "payer could not be reached"
+            ))
+            await self._after_failure(scope, failures, first_failure, now, what)
+
+    async def _after_failure(self, scope: CallScope, failures: int, first_failure: float, now: float,
+                             what: str) -> None:
+        """Wait before the next attempt of a call that failed `failures` times in a row, or raise
+        when it should not be sent again."""
+        if scope.outage:
+            raise PayerOutage(scope.outage)
+        wait = self._backoff(failures)
+        if failures >= self.settings.max_attempts:
+            down_since = scope.down_since
+            if not scope.waits_for_payer or down_since is None or down_since > first_failure:
+                # (when the payer answered other calls meanwhile, this one is the problem, not the payer)
+                raise PayerUnavailable(f"{what} {failures} times in a row")
+            left = down_since + self.settings.outage_s - now
+            if left <= 0:
+                since = f"{scope.down_since_at:%H:%M} UTC" if scope.down_since_at else "the job started"
+                scope.outage = (
+                    f"the payer answered none of the job's calls for {int(self.settings.outage_s)} s "
+                    f"(since {since}; last: {what})"
                 )
-                if failures >= self.settings.max_attempts:
-                    raise PayerUnavailable(f"payer {what} {failures} times in a row")
-                await asyncio.sleep(self._backoff(failures))
-                continue
-            return response
+                log.warning("%s: the rows left get Error", scope.outage)
+                raise PayerOutage(scope.outage)
+            if not scope.waiting:
+                scope.waiting = True
+                log.warning("waiting up to %d s for the payer to answer (%s)", int(left), what)
+            wait = min(wait, left)
+        await asyncio.sleep(wait)
 
     async def _send(self, surface: str, method: str, url: str, kwargs: dict[str, Any], scope: CallScope,
                     on_sent: Callable[[], None], sent: asyncio.Event) -> Answer:
@@ -215,7 +283,7 @@ class PayerClient:
         return random.uniform(ceiling / 2, ceiling)
 
     def _backoff(self, failures: int) -> float:
-        ceiling = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** (failures - 1))
+        ceiling = min(self.settings.backoff_cap_s, self.settings.backoff_base_s * 2 ** min(failures - 1, 20))
         return random.uniform(0, ceiling)
 
     def _observe(self, surface: str, outcome: str, seconds: float) -> None:

@@ -13,8 +13,27 @@ class PayerConfigError(PayerError):
     """Credentials or request shape are wrong: no retry; the job fails with this message."""
 
 
-class PayerUnavailable(PayerError):
-    """5xx, timeouts or throttling outlasted the retry budget; the affected rows get `Error`."""
+class CallFailed(PayerError):
+    """One call got no answer claimsops can use; the rows it was for get `Error` with this
+    message and the job goes on."""
+
+
+class PayerUnavailable(CallFailed):
+    """5xx, timeouts, unreadable answers or throttling outlasted the retry budget."""
+
+
+class PayerOutage(PayerUnavailable):
+    """The payer answered none of the job's calls for CLAIMSOPS_PAYER_OUTAGE_SECONDS: the job
+    stops calling it, marks the rows left `Error` and fails naming `claimsops retry N --errors`."""
+
+
+class RequestNotSendable(CallFailed):
+    """A value of the request (a header) cannot go on the wire; sending it again cannot help."""
+
+
+class BadAnswer(PayerError):
+    """A 200 answer the contract cannot read (a web page, JSON of another shape): the client
+    retries it like a 5xx."""
 
 
 class WindowTooWide(PayerError):

@@ -26,10 +26,11 @@ from typing import TypeVar
 
 from engine.payer.client import CallHooks, CallScope, PayerClient
 from engine.payer.errors import (
+    CallFailed,
     InquiryRefused,
     OutsideLookback,
     PageTokenExpired,
-    PayerUnavailable,
+    PayerOutage,
     TooManyResults,
     WindowTooWide,
 )
@@ -108,6 +109,7 @@ class _Group:
         self.old_rows: set[int] = set()
         self.claims_seen = 0
         self.days_searched = 0
+        self.failure = ""  # why a window search of this group got no answer (its rows may be in it)
 
     def note(self, found: Found) -> None:
         if found.claim_number in self.wanted:
@@ -194,6 +196,10 @@ class LookupPlanner:
         if not group.wanted:
             return depth
         if self.job.strategy == "batch":
+            if group.failure:
+                for claim_number in list(group.wanted):
+                    await self._emit_error(group, claim_number, _call_failed(group.failure))
+                return depth
             reason = (
                 "Claim not found in any window back to the 24-month look-back "
                 "(batch strategy: no claim-number look-up)"
@@ -230,9 +236,10 @@ class LookupPlanner:
     async def _learn_limit(self, group: _Group, window: Window) -> int:
         """Probe one window until the payer's widest window is known (shared by every group)."""
         calls = 0
+        failed = False
         async with self._probe:
             learning = not self.limit.settled and not self._hinted()  # else an earlier group learned it
-            while not self.limit.settled and not self._hinted():
+            while not failed and not self.limit.settled and not self._hinted():
                 days = self.limit.guess()
                 probe = (window[0], window[0] + timedelta(days=days - 1))
                 try:
@@ -247,8 +254,13 @@ class LookupPlanner:
                     window = (window[0] + timedelta(days=days), window[1])
                     if window[0] > self.job.today:
                         break
+                except CallFailed as exc:
+                    failed = True
+                    self._window_failed(group, probe, exc)
                 calls += 1
                 self.stats.pages += 1
+            if failed:
+                return calls
             if self.limit.max_ok is None and not self._hinted():
                 self.limit.accepted(1)
             if learning:
@@ -284,11 +296,16 @@ class LookupPlanner:
             except OutsideLookback:
                 group.covered.append(window)
                 return 1
-            except PayerUnavailable as exc:
-                log.warning("window %s..%s skipped: %s; its rows go to the next step", window[0], window[1], exc)
+            except CallFailed as exc:
+                self._window_failed(group, window, exc)
                 return 1
         log.warning("window %s..%s: page tokens kept expiring; its rows go to the next step", *window)
         return MAX_RESTARTS
+
+    def _window_failed(self, group: _Group, window: Window, exc: CallFailed) -> None:
+        group.failure = str(exc)
+        if not isinstance(exc, PayerOutage):  # an outage is logged once, by the client
+            log.warning("window %s..%s skipped: %s; its rows go to the next step", window[0], window[1], exc)
 
     async def _pages(self, group: _Group, window: Window, phase: str) -> int:
         token: str | None = None
@@ -340,8 +357,8 @@ class LookupPlanner:
         except InquiryRefused as exc:
             await self._emit_error(group, claim_number, f"payer could not answer: {exc}")
             return
-        except PayerUnavailable as exc:
-            await self._emit_error(group, claim_number, f"payer unavailable: {exc}; retry the job later")
+        except CallFailed as exc:
+            await self._emit_error(group, claim_number, _call_failed(str(exc)))
             return
         for item in found:
             group.note(item)
@@ -388,3 +405,8 @@ class LookupPlanner:
         if served is not None and self.job.start <= served <= self.job.end:
             return "window"
         return "widened_window"
+
+
+def _call_failed(why: str) -> str:
+    """The reason a row gets when the payer call it needed got no usable answer."""
+    return f"payer call failed: {why}"

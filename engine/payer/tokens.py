@@ -28,15 +28,26 @@ class TokenSource:
         self._token: Token | None = None
         self._lock = asyncio.Lock()
         self.fetches = 0
+        self._failure: tuple[float, Exception] | None = None  # (when, what) of the last failed fetch
 
     async def get(self) -> str:
+        asked = time.monotonic()
         token = self._token
-        if token is not None and token.fresh(time.monotonic()):
+        if token is not None and token.fresh(asked):
             return token.value
         async with self._lock:
             token = self._token
             if token is None or not token.fresh(time.monotonic()):
-                value, lifetime = await self._fetch()
+                # A fetch that failed while this caller waited for the lock spent its retries
+                # just now: its callers share the failure rather than each retry in turn.
+                if self._failure is not None and self._failure[0] >= asked:
+                    raise self._failure[1]
+                try:
+                    value, lifetime = await self._fetch()
+                except Exception as exc:
+                    self._failure = (time.monotonic(), exc)
+                    raise
+                self._failure = None
                 self.fetches += 1
                 token = Token(value, time.monotonic() + lifetime, lifetime)
                 self._token = token

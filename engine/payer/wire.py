@@ -13,16 +13,18 @@ import httpx
 
 from engine.dates import to_wire
 from engine.payer.errors import (
+    BadAnswer,
     InquiryRefused,
     OutsideLookback,
     PageTokenExpired,
     PatientOutsideWindow,
     PayerConfigError,
+    RequestNotSendable,
     TooManyResults,
     WindowTooWide,
 )
 from engine.payer.normalize import Found, from_inquiry, from_summary
-from engine.text import safe_text
+from engine.text import mask_secrets, safe_text
 
 SUMMARY_PATH = "/Claims/api/claim/summary/byprovider/v2.0"
 INQUIRY_PATH = "/oihub/claim/inquiry/v1"
@@ -43,6 +45,22 @@ OK, NOT_FOUND, THROTTLED, PAYER_ERROR, TIMEOUT, CLIENT_ERROR = (
 )
 
 _DAYS = re.compile(r"(\d{1,4})\s*days?", re.IGNORECASE)
+# what reading a 200 of another shape raises (a list where an object was due, a missing key…)
+_SHAPE_ERRORS = (AttributeError, KeyError, TypeError, ValueError)
+
+
+def said(message: object, max_len: int = 200) -> str:
+    """A payer's own words, fit to store and show: secrets it echoed masked, made safe."""
+    return safe_text(mask_secrets(str(message)), max_len=max_len)
+
+
+def _json_of(response: httpx.Response) -> Any:
+    """The body of a 200, or BadAnswer when it is not JSON (a proxy's web page, a cut body)."""
+    try:
+        return response.json()
+    except ValueError:
+        kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
+        raise BadAnswer(f"payer answered 200 with a body that is not JSON ({said(kind, 60)})") from None
 
 
 def outcome(response: httpx.Response) -> str:
@@ -85,6 +103,14 @@ def error_code(response: httpx.Response) -> tuple[str, str]:
     return "", ""
 
 
+def sendable(headers: dict[str, str]) -> dict[str, str]:
+    """`headers`, or RequestNotSendable naming the first whose value HTTP cannot carry."""
+    for name, value in headers.items():
+        if not value.isascii() or "\r" in value or "\n" in value:
+            raise RequestNotSendable(f"the {name} header cannot be sent: its value is not plain ASCII")
+    return headers
+
+
 # ---- token endpoint ----
 
 def token_form(client_id: str, client_secret: str) -> dict[str, str]:
@@ -109,15 +135,18 @@ def summary_headers(tin: str, payer_id: str, start: date, end: date, transaction
         headers["transactionId"] = transaction_id
     else:
         headers.update(firstServiceDt=to_wire(start), lastServiceDt=to_wire(end))
-    return headers
+    return sendable(headers)
 
 
 def summary_result(response: httpx.Response, start: date, end: date) -> tuple[list[Found], str | None]:
     """One page of claims and the next page's token, or the contract error the answer names."""
     if response.status_code == 200:
-        body = response.json()
-        claims = [from_summary(c) for c in body.get("claims") or [] if isinstance(c, dict)]
-        return claims, body.get("transactionId") or None
+        body = _json_of(response)
+        try:
+            claims = [from_summary(c) for c in body.get("claims") or [] if isinstance(c, dict)]
+            return claims, body.get("transactionId") or None
+        except _SHAPE_ERRORS:
+            raise BadAnswer("payer answered the search with JSON of an unknown shape") from None
     code, message = error_code(response)
     if code == "LCLM_PS_201":
         return [], None
@@ -133,8 +162,7 @@ def summary_result(response: httpx.Response, start: date, end: date) -> tuple[li
     if code == "LCLM_PS_107":
         raise OutsideLookback(message)
     raise PayerConfigError(
-        f"payer rejected the search ({response.status_code} {safe_text(code) or 'no code'}: "
-        f"{safe_text(message, max_len=200)})"
+        f"payer rejected the search ({response.status_code} {said(code, 40) or 'no code'}: {said(message)})"
     )
 
 
@@ -148,7 +176,7 @@ def inquiry_request(tin: str, payer_id: str, claim_number: str) -> tuple[dict[st
         "variables": {"searchClaimInput": {"payerId": payer_id, "claimNumber": claim_number}},
     }
     headers = {"providerTaxId": tin, "x-optum-consumer-correlation-id": str(uuid.uuid4())}
-    return headers, body
+    return sendable(headers), body
 
 
 def inquiry_result(response: httpx.Response) -> list[Found]:
@@ -156,13 +184,18 @@ def inquiry_result(response: httpx.Response) -> list[Found]:
     if response.status_code != 200:
         code, message = error_code(response)
         raise PayerConfigError(
-            f"payer rejected the claim inquiry ({response.status_code} {safe_text(code) or 'no code'}: "
-            f"{safe_text(message, max_len=200)})"
+            f"payer rejected the claim inquiry ({response.status_code} {said(code, 40) or 'no code'}: "
+            f"{said(message)})"
         )
-    payload = response.json()
-    data = payload.get("data") if isinstance(payload, dict) else None
+    payload = _json_of(response)
+    if not isinstance(payload, dict):
+        raise BadAnswer("payer answered the claim inquiry with JSON of an unknown shape")
+    data = payload.get("data")
     if not data:
         _, message = error_code(response)
-        raise InquiryRefused(safe_text(message or "the payer answered with errors and no data", max_len=300))
-    found = (data.get("searchClaim") or {}).get("claims") or []
-    return [from_inquiry(c) for c in found if isinstance(c, dict)]
+        raise InquiryRefused(said(message or "the payer answered with errors and no data", 300))
+    try:
+        found = (data.get("searchClaim") or {}).get("claims") or []
+        return [from_inquiry(c) for c in found if isinstance(c, dict)]
+    except _SHAPE_ERRORS:
+        raise BadAnswer("payer answered the claim inquiry with JSON of an unknown shape") from None

@@ -69,3 +69,10 @@ class SimConfig:
     timeout_rate: float = 0.0
     timeout_hang_s: float = 30.0
     max_in_flight: int | None = None
+    # A 200 answer the client cannot read, to every data call of `malformed_surfaces`:
+    # "html" (a proxy's page) or "shape" (JSON of another shape); "" answers well.
+    malformed: str = ""
+    malformed_surfaces: frozenset[str] = frozenset({"summary", "inquiry"})
+    down: bool = False  # every request, the token endpoint's too, answers 503
+    # Text the payer echoes into every error message it writes (e.g. what it was sent).
+    echo_in_errors: str = ""

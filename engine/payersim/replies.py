@@ -15,7 +15,7 @@ _5XX_TEXT = {
 @dataclass
 class Reply:
     status: int
-    body: dict
+    body: dict | list | str  # JSON, or a text page (str) sent as text/html
     outcome: str = "ok"  # one of stats.OUTCOMES
     code: str = ""  # error code for the counters
     headers: dict[str, str] = field(default_factory=dict)
@@ -49,3 +49,29 @@ def server_error(surface: str, status: int) -> Reply:
     if surface == "inquiry":
         return gql_error(status, gql_code, text, "error_5xx")
     return lclm(status, f"LCLM_PS_{status}", text, "error_5xx")
+
+
+_HTML = "<!DOCTYPE html><html><head><title>Maintenance</title></head><body>Back soon</body></html>"
+# JSON a client of the contract cannot read, per surface
+_WRONG_SHAPE: dict[str, dict | list] = {
+    "summary": [{"claims": []}],
+    "inquiry": {"data": {"searchClaim": ["claims"]}},
+}
+
+
+def malformed(surface: str, kind: str) -> Reply:
+    """A 200 whose body is a web page ("html") or JSON of the wrong shape ("shape")."""
+    return Reply(200, _HTML if kind == "html" else _WRONG_SHAPE[surface], "malformed")
+
+
+def echoed(reply: Reply, text: str) -> Reply:
+    """`reply` with `text` added to its error message (a payer echoing what it was sent)."""
+    body = reply.body
+    if isinstance(body, dict) and "message" in body:
+        body = {**body, "message": f"{body['message']} ({text})"}
+    elif isinstance(body, dict) and isinstance(body.get("errors"), list):
+        body = {**body, "errors": [{**e, "description": f"{e.get('description', '')} ({text})"}
+                                   for e in body["errors"]]}
+    else:
+        return reply
+    return Reply(reply.status, body, reply.outcome, reply.code, reply.headers)

@@ -15,7 +15,7 @@ from engine.payersim.config import SimConfig, sample_latency
 from engine.payersim.dataset import Dataset
 from engine.payersim.inquiry import inquiry_reply
 from engine.payersim.paging import PageStore
-from engine.payersim.replies import Reply, server_error, throttled, unauthorized
+from engine.payersim.replies import Reply, echoed, malformed, server_error, throttled, unauthorized
 from engine.payersim.stats import SimStats, StatsSnapshot
 from engine.payersim.summary import summary_reply
 from engine.payersim.transport import SimHandler, SimHTTPServer
@@ -141,7 +141,10 @@ class PayerSimulator:
         route = _ROUTES.get(path)
         endpoint = route[1] if route else "other"
         self.stats.request(endpoint)
-        if route is None:
+        cfg = self._config
+        if cfg.down:
+            reply = Reply(503, {"code": "503", "message": "[503] Service unavailable"}, "down", "503")
+        elif route is None:
             reply = Reply(404, {"code": "404", "message": "[404] No such resource"}, "bad_request", "404")
         elif route[0] != method:
             reply = Reply(405, {"code": "405", "message": "[405] Method not allowed"}, "bad_request", "405")
@@ -149,6 +152,8 @@ class PayerSimulator:
             reply = token_reply(body, headers.get("Authorization"), self._config, self.tokens)
         else:
             reply = self._data_call(endpoint, headers, body)
+        if reply is not None and cfg.echo_in_errors:
+            reply = echoed(reply, cfg.echo_in_errors)
         if reply is not None:
             self.stats.outcome(endpoint, reply.outcome, reply.code)
         return reply
@@ -189,6 +194,8 @@ class PayerSimulator:
                 return None
             if fail is not None:
                 return server_error(endpoint, fail)
+            if cfg.malformed and endpoint in cfg.malformed_surfaces:
+                return malformed(endpoint, cfg.malformed)
             if endpoint == "summary":
                 return summary_reply(headers, self.dataset, cfg, self.pages)
             return inquiry_reply(headers, body, self.dataset, cfg)

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 
 OUTCOMES = (
     "ok", "not_found", "throttled", "error_5xx", "auth_401", "bad_request", "stalled", "unsupported",
+    "malformed", "down",
 )
 
 

@@ -80,10 +80,11 @@ class SimHandler(BaseHTTPRequestHandler):
         if reply is None:  # stopping: drop the connection without an answer
             self.close_connection = True
             return
-        payload = json.dumps(reply.body).encode()
+        text = isinstance(reply.body, str)
+        payload = reply.body.encode() if isinstance(reply.body, str) else json.dumps(reply.body).encode()
         try:
             self.send_response(reply.status)
-            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Type", "text/html; charset=utf-8" if text else "application/json")
             self.send_header("Content-Length", str(len(payload)))
             for name, value in reply.headers.items():
                 self.send_header(name, value)

@@ -368,3 +368,19 @@ async def test_export_over_an_existing_file_asks_first(make_app: AppFactory, sql
         await pilot.press("y")
         await notified(pilot, "exported 5 rows")
         assert kept.read_text().startswith("row,claim_number,")
+
+
+async def test_a_job_waiting_for_the_payer_says_since_when(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_jobs(sqlite_db)
+    since = datetime(2025, 10, 1, 11, 52, tzinfo=UTC)
+    with sqlite_db.write() as session:
+        job = session.get(Job, ids["processing"])
+        job.history = [*job.history, {"at": since.isoformat(), "event": "waiting for the payer",
+                                      "since": since.isoformat()}]
+    app = make_app()
+    async with app.run_test(size=(160, 40)) as pilot:
+        await seeded_jobs_tab(pilot)
+        await on_screen(pilot, f"job {ids['processing']}: waiting for the payer since 11:52")
+        await select(pilot, app.jobs_view, ids["processing"])
+        await pilot.press("enter")
+        await on_screen(pilot, "waiting for the payer since 11:52 (it answers none of this job's calls")

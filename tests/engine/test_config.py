@@ -24,6 +24,16 @@ def test_hedging_can_be_turned_off_for_the_payer_client() -> None:
     assert payer_settings(settings).hedge_quantile == 0
 
 
+def test_the_payer_outage_wait_is_configured() -> None:
+    from engine.sandbox import payer_settings
+
+    assert payer_settings(load_settings({"CLAIMSOPS_PAYER_URL": "https://payer.example"})).outage_s == 300
+    settings = load_settings({"CLAIMSOPS_PAYER_URL": "https://payer.example", "CLAIMSOPS_PAYER_OUTAGE_SECONDS": "2"})
+    assert payer_settings(settings).outage_s == 2
+    with pytest.raises(ConfigError, match="CLAIMSOPS_PAYER_OUTAGE_SECONDS must be a number"):
+        load_settings({"CLAIMSOPS_PAYER_OUTAGE_SECONDS": "soon"})
+
+
 def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
     file = tmp_path / "claimsops.toml"
     file.write_text('[claimsops]\npayer_tin = "111111111"\noperators = ["ann", "bob"]\nlease_seconds = 20\n')

@@ -11,7 +11,7 @@ from rich.markup import escape as rich_escape
 from rich.markup import render as rich_render
 from textual.content import Content
 
-from engine.text import escape_markup, mask_phi, mask_value, safe_text
+from engine.text import escape_markup, mask_phi, mask_secrets, mask_value, safe_text
 from tests.fixtures import csv_cases as cases
 
 UNSAFE_CATEGORIES = {"Cc", "Cf", "Cs", "Zl", "Zp"}
@@ -219,3 +219,32 @@ def test_mask_value(value: object, kind: str, masked: str) -> None:
 def test_mask_value_unknown_kind() -> None:
     with pytest.raises(ValueError):
         mask_value("x", "ssn")
+
+
+@pytest.mark.parametrize(
+    ("text", "masked"),
+    [
+        ("rejected: Authorization: Bearer abc.def.ghi (bad)", "rejected: Authorization: Bearer *** (bad)"),
+        ("client_secret=sandbox-secret&grant_type=client_credentials",
+         "client_secret=***&grant_type=client_credentials"),
+        ('{"access_token": "tok-123", "expires_in": 3600}', '{"access_token": "***", "expires_in": 3600}'),
+        ("password: hunter2, retry", "password: ***, retry"),
+        ("token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl seen", "token *** seen"),
+        ("opaque " + "a1B2" * 12 + " end", "opaque *** end"),
+    ],
+)
+def test_mask_secrets_masks_credentials_and_keeps_their_keys(text: str, masked: str) -> None:
+    assert mask_secrets(text) == masked
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "job 12 window 2025-01-01..2025-02-01 skipped: payer answered 500 6 times in a row",
+        "correlation 3f2a9c1e-1234-4bcd-9abc-1234567890ab, claim 26A1234567890",
+        "/home/operator/.local/share/claimsops/archive/job-000123-2025-06-30-results.csv",
+        "x" * 60,
+    ],
+)
+def test_mask_secrets_leaves_ordinary_log_lines_alone(text: str) -> None:
+    assert mask_secrets(text) == text
