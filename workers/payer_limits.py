@@ -1,7 +1,10 @@
 """Payer limits shared by every worker through Redis: requests started per second (evenly spaced,
 and never more than the rate in any sliding window, on Redis' own clock), requests in flight
 (slots that expire if their holder dies), and the "paused until" time a 429 sets. One Lua script
-decides atomically."""
+decides atomically.
+
+Every key of one payer carries the hash tag {payer:<id>}, so on Redis Cluster they share one slot
+and a script may touch them all; scripts get every key they touch in KEYS[]."""
 
 from __future__ import annotations
 
@@ -71,7 +74,7 @@ class RedisLimits:
     def __init__(self, url: str, *, payer: str, rate_per_second: float, concurrency: int,
                  slot_ttl_seconds: float = 60.0) -> None:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        prefix = f"claimsops:payer:{payer}"
+        prefix = f"claimsops:{{payer:{payer}}}"
         self.keys = [f"{prefix}:starts", f"{prefix}:inflight", f"{prefix}:paused", f"{prefix}:next"]
         self.capacity = max(1, int(rate_per_second))
         self.window_ms = int(1000 * self.capacity / rate_per_second)
