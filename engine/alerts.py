@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import apprise
 import httpx
 from sqlalchemy import func, select, update
 
@@ -134,6 +133,8 @@ def _quiet_apprise() -> None:
 
 
 def _send_all(url: str, site: str, events: Sequence[AlertEvent]) -> None:
+    import apprise  # ~0.1 s and a plugin scan: only a process that sends alerts pays for it
+
     name = destination_name(url)
     try:
         destination = apprise.Apprise()
