@@ -1,16 +1,21 @@
 """Alerts on health changes, not on every run: when a check leaves `ok` (or changes between
 degraded and failing) an alert is raised; when it returns to `ok`, a recovery. Each is an
-`alerts` row, a log line (ERROR for an alert) and, when CLAIMSOPS_ALERT_WEBHOOK is set, a JSON
-POST with a Slack-compatible `text` field. A webhook failure is logged, never raised; the
-webhook URL (it is a secret in Slack) is never logged.
+`alerts` row, a log line (ERROR for an alert), a message to every Apprise URL in
+CLAIMSOPS_ALERT_URLS and, when CLAIMSOPS_ALERT_WEBHOOK is set, a JSON POST with a
+Slack-compatible `text` field. A failed destination is logged, never raised, and never holds
+a health run up for long; no URL's path, query or credentials (where tokens live) is logged.
+After each health run the CLAIMSOPS_HEARTBEAT_URL is pinged (a dead man's switch).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+import threading
+import time
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from urllib.parse import urlsplit
 
 import httpx
 from sqlalchemy import func, select, update
@@ -24,6 +29,11 @@ from engine.workers_registry import count_live
 
 ALERT, RECOVERY = "alert", "recovery"
 WEBHOOK_TIMEOUT_S = 5.0
+DESTINATIONS_BOUND_S = 10.0  # the longest a health run waits for its Apprise destinations
+HEARTBEAT_TIMEOUT_S = 5.0
+# Schemes whose host is a real host name; for the others (slack://TokenA/…, pagerduty://key@…)
+# the "host" part of the URL is itself a token, so only the scheme is named.
+_HOST_SCHEMES = frozenset({"json", "jsons", "xml", "xmls", "form", "forms", "http", "https", "mailto", "mailtos"})
 log = logging.getLogger("claimsops.alerts")
 
 
@@ -102,8 +112,70 @@ def post_webhook(url: str, payload: dict[str, object], *, timeout: float = WEBHO
     return True
 
 
+def destination_name(url: str) -> str:
+    """What a log line may say of an alert or heartbeat URL: its scheme, and its host where the
+    host is not itself a token."""
+    try:
+        parts = urlsplit(url)
+        scheme, host = parts.scheme.lower(), parts.hostname or ""
+    except ValueError:
+        return "a malformed URL"
+    if not scheme:
+        return "a malformed URL"
+    return f"{scheme}://{host}" if host and scheme in _HOST_SCHEMES else f"{scheme}://"
+
+
+def _quiet_apprise() -> None:
+    # Apprise's own lines quote URLs (tokens) and server answers; ours say what failed.
+    quiet = logging.getLogger("apprise")
+    quiet.setLevel(logging.CRITICAL + 1)
+    quiet.propagate = False
+
+
+def _send_all(url: str, site: str, events: Sequence[AlertEvent]) -> None:
+    import apprise  # ~0.1 s and a plugin scan: only a process that sends alerts pays for it
+
+    name = destination_name(url)
+    try:
+        destination = apprise.Apprise()
+        if not destination.add(url):
+            log.warning("alert destination %s is not a URL Apprise knows", name)
+            return
+        for event in events:
+            kind = apprise.NotifyType.FAILURE if event.kind == ALERT else apprise.NotifyType.SUCCESS
+            title = f"[{site}] {event.check} {event.state}"
+            if not destination.notify(body=event.message, title=title, notify_type=kind):
+                log.warning("alert destination %s failed: %s %s not delivered", name, event.check, event.kind)
+    except Exception as exc:  # a plugin's own failure: never fatal, never its text (it may quote the URL)
+        log.warning("alert destination %s failed: %s", name, type(exc).__name__)
+
+
+def send_to_destinations(
+    urls: Sequence[str], site: str, events: Sequence[AlertEvent], *, bound: float = DESTINATIONS_BOUND_S
+) -> None:
+    """Send every event to every Apprise URL, each destination on its own thread; wait at most
+    `bound` seconds in all. A destination still sending then carries on in the background."""
+    if not urls or not events:
+        return
+    _quiet_apprise()
+    threads = [
+        threading.Thread(target=_send_all, args=(url, site, events), name="alert-destination", daemon=True)
+        for url in urls
+    ]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + bound
+    for url, thread in zip(urls, threads, strict=True):
+        thread.join(max(0.0, deadline - time.monotonic()))
+        if thread.is_alive():
+            log.warning("alert destination %s did not answer within %.0f s", destination_name(url), bound)
+
+
 def notify(settings: Settings, events: Iterable[AlertEvent]) -> int:
-    """Log each change and POST it to the webhook when one is configured; returns posts sent."""
+    """Log each change, send it to the Apprise destinations and POST it to the webhook when one
+    is configured; returns webhook posts sent."""
+    events = list(events)
+    send_to_destinations(settings.alert_urls, settings.site_name, events)
     sent = 0
     for event in events:
         if event.kind == ALERT:
@@ -117,6 +189,23 @@ def notify(settings: Settings, events: Iterable[AlertEvent]) -> int:
             }
             sent += post_webhook(settings.alert_webhook, payload)
     return sent
+
+
+def ping_heartbeat(settings: Settings, *, healthy: bool, timeout: float = HEARTBEAT_TIMEOUT_S) -> bool:
+    """Tell the dead man's switch this host ran its health checks: GET the heartbeat URL, or
+    its `/fail` when the run was unhealthy. True when it answered 2xx; failures are logged."""
+    if not settings.heartbeat_url:
+        return False
+    url = settings.heartbeat_url.rstrip("/") + ("" if healthy else "/fail")
+    try:
+        response = httpx.get(url, timeout=timeout, follow_redirects=False)
+    except Exception as exc:  # unreachable, timeout, malformed URL: never fatal
+        log.warning("heartbeat %s failed: %s", destination_name(url), type(exc).__name__)
+        return False
+    if not 200 <= response.status_code < 300:
+        log.warning("heartbeat %s answered HTTP %d", destination_name(url), response.status_code)
+        return False
+    return True
 
 
 def open_alerts(db: Database) -> list[Alert]:

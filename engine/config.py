@@ -94,6 +94,22 @@ def _as_url(name: str, raw: Any) -> str:
     return text.rstrip("/") if text.startswith("http") else text
 
 
+def _as_url_list(name: str, raw: Any) -> tuple[str, ...]:
+    """Comma- or space-separated URLs (a TOML list works too), each checked like one URL."""
+    items = raw if isinstance(raw, list | tuple) else str(raw).replace(",", " ").split()
+    return tuple(_as_url(name, item) for item in items if str(item).strip())
+
+
+LOG_FORMATS = ("text", "json")
+
+
+def _as_log_format(name: str, raw: Any) -> str:
+    text = str(raw).strip().lower() or "text"
+    if text not in LOG_FORMATS:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be text or json, got {str(raw)!r}")
+    return text
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=_default_home)
@@ -106,6 +122,9 @@ class Settings:
     payer_tin: str = ""
     payer_id: str = "87726"
     alert_webhook: str = ""
+    alert_urls: tuple[str, ...] = field(default=(), repr=False)  # Apprise URLs carry tokens
+    heartbeat_url: str = field(default="", repr=False)
+    log_format: str = "text"
     site_name: str = "claimsops"
     timezone: str = "UTC"
     max_upload_bytes: int = 10 * 1024 * 1024
@@ -154,6 +173,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "payer_tin": _as_tin,
     "payer_id": _as_payer_id,
     "alert_webhook": _as_url,
+    "alert_urls": _as_url_list,
+    "heartbeat_url": _as_url,
+    "log_format": _as_log_format,
     "site_name": _as_str,
     "timezone": _as_str,
     "max_upload_bytes": lambda n, v: _as_int(n, v, 1),

@@ -1,10 +1,12 @@
 """Logging for every process: records go to the logs table through a batching handler (and to
-stderr in headless processes), tagged with service, host, pid and job id, PHI masked first."""
+stderr in headless processes, as text or, for a log shipper, one JSON object a line), tagged
+with service, host, pid and job id, PHI masked first."""
 
 from __future__ import annotations
 
 import contextlib
 import contextvars
+import json
 import logging
 import os
 import queue
@@ -170,8 +172,37 @@ class DatabaseLogHandler(logging.Handler):
         super().close()
 
 
-def setup_logging(db: Database | None, service: str, *, stderr: bool = True, level: int = logging.INFO) -> DatabaseLogHandler | None:
-    """Route the root logger to the database (and stderr); returns the database handler."""
+class JsonFormatter(logging.Formatter):
+    """One JSON object a line: time, level, service, host, pid, job, run, logger, message (the
+    ContextFilter has masked the message and traceback already)."""
+
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+        self.host = socket.gethostname()[:64]
+
+    def format(self, record: logging.LogRecord) -> str:
+        message = record.getMessage()
+        if record.exc_text:
+            message = f"{message}\n{record.exc_text}"
+        return json.dumps({
+            "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname,
+            "service": self.service,
+            "host": self.host,
+            "pid": record.process or os.getpid(),
+            "job": getattr(record, "job_id", None),
+            "run": getattr(record, "run_id", None),
+            "logger": record.name,
+            "message": message,
+        }, ensure_ascii=False)
+
+
+def setup_logging(
+    db: Database | None, service: str, *, stderr: bool = True, level: int = logging.INFO, log_format: str = "text"
+) -> DatabaseLogHandler | None:
+    """Route the root logger to the database (and stderr, as `log_format` text or json);
+    returns the database handler."""
     root = logging.getLogger()
     for handler in list(root.handlers):
         if getattr(handler, "_claimsops", False):
@@ -189,9 +220,12 @@ def setup_logging(db: Database | None, service: str, *, stderr: bool = True, lev
         err = logging.StreamHandler(sys.stderr)
         err._claimsops = True  # type: ignore[attr-defined]
         err.addFilter(context)
-        err.setFormatter(logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s"))
+        err.setFormatter(
+            JsonFormatter(service) if log_format == "json"
+            else logging.Formatter("%(asctime)s %(levelname)-7s %(name)s: %(message)s")
+        )
         root.addHandler(err)
-    for noisy in ("httpx", "httpcore", "dramatiq", "apscheduler", "alembic", "sqlalchemy"):
+    for noisy in ("httpx", "httpcore", "urllib3", "dramatiq", "apscheduler", "alembic", "sqlalchemy"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     return handler
 

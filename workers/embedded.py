@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import logging
 import sys
 import threading
 from collections.abc import Callable
@@ -41,10 +42,12 @@ def run_up(settings: Settings, *, sandbox: bool, headless: bool, concurrency: in
 def _announce_and_wait(process: Process, *, concurrency: int) -> int:
     settings, simulator = process.settings, process.sandbox
     payer = f"sandbox payer at {simulator.url}" if simulator else f"payer {settings.payer_url}"
-    print(
-        f"claimsops up ({settings.mode}): database {process.db.display_url}, {payer}, "
-        f"{concurrency} job slots. Ctrl-C to stop.", file=sys.stderr, flush=True,
-    )
+    banner = (f"claimsops up ({settings.mode}): database {process.db.display_url}, {payer}, "
+              f"{concurrency} job slots. Ctrl-C to stop.")
+    if settings.log_format == "json":  # stderr is for the log shipper: one JSON object a line
+        logging.getLogger("claimsops.up").info(banner)
+    else:
+        print(banner, file=sys.stderr, flush=True)
     return process.wait()
 
 

@@ -64,7 +64,7 @@ def run_service(
     SIGINT when attached to a terminal; pass () when `main` owns the terminal. A `db` passed in
     stays open for the caller."""
     database = db or Database(settings.effective_database_url)
-    handler = setup_logging(database, name, stderr=headless)
+    handler = setup_logging(database, name, stderr=headless, log_format=settings.log_format)
     process = Process(name, settings, database)
     chosen = (HEADLESS_SIGNALS if headless else ATTACHED_SIGNALS) if signals is None else signals
     previous = {sig: signal.signal(sig, process._on_signal) for sig in chosen}

@@ -1,4 +1,5 @@
-"""health_check_alert: run every health check; alert on changes only."""
+"""health_check_alert: run every health check; alert on changes only; ping the heartbeat
+(its /fail when the run is unhealthy: a check failing, not merely degraded)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ def health_check_alert(ctx: TaskContext) -> TaskResult:
     results = health.run_checks(ctx.db, ctx.settings)
     events = alerts.record(ctx.db, results)
     sent = alerts.notify(ctx.settings, events)
+    alerts.ping_heartbeat(ctx.settings, healthy=health.overall(results) != health.UNHEALTHY)
     bad = [f"{r.name} {r.state}" for r in results if r.state != health.OK]
     summary = ", ".join(bad) if bad else f"all {len(results)} checks ok"
     raised = sum(e.kind == alerts.ALERT for e in events)

@@ -197,6 +197,8 @@ def test_health_exits_2_on_a_corrupt_sqlite_file(home: Path) -> None:
 
 @pytest.mark.parametrize("name,value,secret", [
     ("CLAIMSOPS_ALERT_WEBHOOK", "hooks.example.com/services/T0/B0/tok3nSecret", "tok3nSecret"),
+    ("CLAIMSOPS_ALERT_URLS", "json://hooks.example/ok, pagerduty-tok3nSecret", "tok3nSecret"),
+    ("CLAIMSOPS_HEARTBEAT_URL", "hc-ping.example/5bf66975-tok3nSecret", "tok3nSecret"),
     ("CLAIMSOPS_PAYER_URL", "user:pa55word@payer.example", "pa55word"),
     ("CLAIMSOPS_BROKER_URL", "redis-password-hunter2", "hunter2"),
     ("CLAIMSOPS_DATABASE_URL", "postgresql://app:s3cretpw@db.example:notaport/claims", "s3cretpw"),

@@ -51,6 +51,30 @@ def test_secret_from_a_file_and_never_in_repr(tmp_path: Path) -> None:
     assert "s3cr3t" not in repr(settings)
 
 
+def test_alert_urls_heartbeat_and_log_format() -> None:
+    settings = load_settings({
+        "CLAIMSOPS_ALERT_URLS": " json://127.0.0.1:8080/hook, mailtos://u:p@mail.example\tpagerduty://key@api ,",
+        "CLAIMSOPS_HEARTBEAT_URL": "https://hc-ping.example/5bf66975-uuid/",
+        "CLAIMSOPS_LOG_FORMAT": "JSON",
+    })
+    assert settings.alert_urls == ("json://127.0.0.1:8080/hook", "mailtos://u:p@mail.example", "pagerduty://key@api")
+    assert settings.heartbeat_url == "https://hc-ping.example/5bf66975-uuid"
+    assert settings.log_format == "json"
+    assert "5bf66975" not in repr(settings) and "pagerduty" not in repr(settings)
+    defaults = load_settings({})
+    assert (defaults.alert_urls, defaults.heartbeat_url, defaults.log_format) == ((), "", "text")
+
+
+@pytest.mark.parametrize("name,value", [
+    ("CLAIMSOPS_ALERT_URLS", "json://hooks.example/a slack-tok3nSecret"),
+    ("CLAIMSOPS_HEARTBEAT_URL", "hc-ping.example/tok3nSecret"),
+])
+def test_bad_alert_and_heartbeat_urls_are_never_echoed(name: str, value: str) -> None:
+    with pytest.raises(ConfigError) as err:
+        load_settings({name: value})
+    assert str(err.value) == f"{name} must be a URL like scheme://host/… (value not shown)"
+
+
 @pytest.mark.parametrize("env,needle", [
     ({"CLAIMSOPS_LEASE_SECONDS": "soon"}, "CLAIMSOPS_LEASE_SECONDS must be a whole number"),
     ({"CLAIMSOPS_LEASE_SECONDS": "1"}, "CLAIMSOPS_LEASE_SECONDS must be at least 2"),
@@ -60,6 +84,7 @@ def test_secret_from_a_file_and_never_in_repr(tmp_path: Path) -> None:
     ({"CLAIMSOPS_PAYER_ID": "8" * 17}, "CLAIMSOPS_PAYER_ID: payer id must be at most 16 ASCII letters"),
     ({"CLAIMSOPS_READ_ONLY": "maybe"}, "CLAIMSOPS_READ_ONLY must be true or false"),
     ({"CLAIMSOPS_PAYER_URL": "payer.example"}, "CLAIMSOPS_PAYER_URL must be a URL"),
+    ({"CLAIMSOPS_LOG_FORMAT": "xml"}, "CLAIMSOPS_LOG_FORMAT must be text or json"),
     ({"CLAIMSOPS_PAYER_RATE_PER_SECOND": "fast"}, "CLAIMSOPS_PAYER_RATE_PER_SECOND must be a number"),
     ({"CLAIMSOPS_PAYER_HEDGE_QUANTILE": "1"}, "CLAIMSOPS_PAYER_HEDGE_QUANTILE must be below 1 (0 turns it off)"),
     ({"CLAIMSOPS_PAYER_HEDGE_QUANTILE": "-0.5"}, "CLAIMSOPS_PAYER_HEDGE_QUANTILE must be at least 0"),

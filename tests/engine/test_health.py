@@ -1,11 +1,13 @@
-"""Health checks and alerts: each check's states, alerts on changes only, and the webhook
-(a local HTTP server) receiving one alert when a check fails and one recovery when it passes."""
+"""Health checks and alerts: each check's states, alerts on changes only, and the webhook and
+an Apprise json:// destination (a local HTTP server) receiving one alert when a check fails and
+one recovery when it passes; the heartbeat pinged after every run."""
 
 from __future__ import annotations
 
 import json
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -26,15 +28,28 @@ class _Server:
 
     def __init__(self) -> None:
         self.payer_status = 200
-        self.posts: list[dict] = []
+        self.posts: list[dict] = []  # the legacy webhook's
+        self.apprise: list[dict] = []  # what Apprise's json:// destination sent to /apprise/…
+        self.pings: list[str] = []  # heartbeat GETs, by path
+        self.delay = 0.0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802
+                outer.pings.append(self.path)
+                self.send_response(200)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
             def do_POST(self) -> None:  # noqa: N802
                 body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 if self.path == "/v1/oauthtoken":
                     status = outer.payer_status
                     reply = {"access_token": "tok-secret", "expires_in": 3600} if status == 200 else {}
+                elif self.path.startswith("/apprise/"):
+                    time.sleep(outer.delay)
+                    outer.apprise.append(json.loads(body))
+                    status, reply = 200, {"ok": True}
                 else:
                     outer.posts.append(json.loads(body))
                     status, reply = 200, {"ok": True}
@@ -166,6 +181,86 @@ def test_a_dead_webhook_is_logged_never_fatal(db, settings, caplog) -> None:
     assert failures == ["alert webhook failed: ConnectError"] * 2
     assert all("secret-token" not in r.getMessage() for r in caplog.records if r.name.startswith("claimsops"))
     assert len(alerts.open_alerts(db)) == 2
+
+
+def _our_lines(caplog: pytest.LogCaptureFixture) -> list[str]:
+    """Every captured line but the HTTP clients' debug and info lines, which setup_logging keeps
+    out (Apprise's own lines never propagate)."""
+    quiet = ("httpx", "httpcore", "urllib3")
+    return [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING or not r.name.startswith(quiet)]
+
+
+def _port(url: str) -> str:
+    return url.rsplit(":", 1)[1]
+
+
+def test_apprise_destination_webhook_and_heartbeat_see_each_change_once(db, settings, server: _Server, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    port = _port(server.url)
+    configured = replace(
+        settings, payer_url=server.url, payer_client_id="id", payer_client_secret="s3cret",
+        alert_webhook=server.url + "/hooks/T000/B000/XXXX", site_name="claimsops-test",
+        alert_urls=(f"json://127.0.0.1:{port}/apprise/tok3nPath",),
+        heartbeat_url=server.url + "/ping/5bf66975-uuid",
+    )
+    ctx = TaskContext(db, configured)
+    health_check_alert(ctx)
+    server.payer_status = 503
+    health_check_alert(ctx)
+    health_check_alert(ctx)  # still failing: no new alert
+    server.payer_status = 200
+    health_check_alert(ctx)
+    health_check_alert(ctx)
+
+    assert [p["kind"] for p in server.posts] == ["alert", "recovery"]
+    assert [(m["type"], m["title"]) for m in server.apprise] == [
+        ("failure", "[claimsops-test] payer failing"), ("success", "[claimsops-test] payer ok"),
+    ]
+    assert server.apprise[0]["message"].startswith("ALERT: payer is failing:")
+    assert server.apprise[1]["message"].startswith("RECOVERED: payer is ok again after")
+    ping = "/ping/5bf66975-uuid"
+    assert server.pings == [ping, ping + "/fail", ping + "/fail", ping, ping]
+    for secret in ("tok3nPath", "5bf66975", "hooks/T000", "s3cret"):
+        assert all(secret not in m for m in _our_lines(caplog)), secret
+
+
+def test_a_dead_destination_and_heartbeat_are_logged_without_tokens_and_never_block(db, settings, caplog) -> None:
+    caplog.set_level(logging.DEBUG)
+    dead = _closed_port()
+    bad = replace(
+        settings, broker_url="redis://127.0.0.1:1/0",
+        alert_urls=(f"json://user:pa55word@127.0.0.1:{_port(dead)}/hooks/secret-token?token=qu3ry",
+                    "nosuchservice://T0SLACKTOK/B0SLACKTOK"),
+        heartbeat_url=dead + "/ping/secret-uuid",
+    )
+    started = time.monotonic()
+    outcome, summary = health_check_alert(TaskContext(db, bad))
+    assert time.monotonic() - started < 5
+    assert outcome == WARN and summary == "broker failing, workers failing; 2 alerts raised"
+    lines = _our_lines(caplog)
+    assert [m for m in lines if m.startswith("alert destination json:")] == [
+        "alert destination json://127.0.0.1 failed: broker alert not delivered",
+        "alert destination json://127.0.0.1 failed: workers alert not delivered",
+    ]
+    assert "heartbeat http://127.0.0.1 failed: ConnectError" in lines
+    assert "alert destination nosuchservice:// is not a URL Apprise knows" in lines
+    for secret in ("secret-token", "qu3ry", "pa55word", "user:", "secret-uuid", "SLACKTOK"):
+        assert all(secret not in m for m in lines), secret
+
+
+def test_a_slow_destination_holds_the_run_up_only_so_long(server: _Server, caplog) -> None:
+    server.delay = 3.0
+    event = alerts.AlertEvent("disk", alerts.ALERT, health.DEGRADED, None, "ALERT: disk is degraded: low")
+    started = time.monotonic()
+    alerts.send_to_destinations([f"json://127.0.0.1:{_port(server.url)}/apprise/slow"], "site", [event], bound=0.5)
+    assert time.monotonic() - started < 2
+    assert [r.getMessage() for r in caplog.records] == ["alert destination json://127.0.0.1 did not answer within 0 s"]
+
+
+def test_destination_names_keep_tokens_out() -> None:
+    assert alerts.destination_name("jsons://u:p@hooks.example.com:8443/a/b?x=1") == "jsons://hooks.example.com"
+    assert alerts.destination_name("pagerduty://integrationkey@apikey/") == "pagerduty://"
+    assert alerts.destination_name("no-scheme-token") == "a malformed URL"
 
 
 def test_site_status(db) -> None:

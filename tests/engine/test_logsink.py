@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import socket
 
 from sqlalchemy import select
 
 from engine.db import Database
-from engine.logsink import LogFilter, job_context, last_lines, setup_logging
+from engine.logsink import LogFilter, job_context, last_lines, run_context, setup_logging
 from engine.models import LogRecord
 
 
@@ -42,6 +45,34 @@ def test_records_reach_the_database_tagged_and_masked(db, capsys) -> None:
     assert last_lines(db, LogFilter(text="plain"), 10)[0].message == "plain line"
     assert [r.message for r in last_lines(db, LogFilter(text="PLAIN Li"), 10)] == ["plain line"]
     assert last_lines(db, LogFilter(text="plainline"), 10) == []
+
+
+def test_json_lines_on_stderr_are_one_masked_object_each(db, capsys) -> None:
+    handler = setup_logging(db, "scheduler", stderr=True, log_format="json")
+    log = logging.getLogger("claimsops.test")
+    try:
+        with job_context(7), run_context(3):
+            log.warning("member_id=W123456789 first_name=SKYLER dob=07/26/2002 Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.tok3nValue")
+        try:
+            raise ValueError("multi\nline")
+        except ValueError:
+            log.exception("failed for last_name=SMITH")
+        handler.flush()
+    finally:
+        setup_logging(None, "none", stderr=False)
+    err = capsys.readouterr().err
+    lines = [json.loads(line) for line in err.splitlines()]
+    assert len(lines) == 2
+    first, second = lines
+    assert set(first) == {"time", "level", "service", "host", "pid", "job", "run", "logger", "message"}
+    assert (first["level"], first["service"], first["job"], first["run"]) == ("WARNING", "scheduler", 7, 3)
+    assert first["host"] == socket.gethostname()[:64] and first["pid"] == os.getpid()
+    assert first["time"].endswith("+00:00") and first["logger"] == "claimsops.test"
+    assert second["level"] == "ERROR" and second["job"] is None and "ValueError" in second["message"]
+    for secret in ("W123456789", "SKYLER", "07/26/2002", "tok3nValue", "eyJhbGciOiJIUzI1NiJ9", "SMITH"):
+        assert secret not in err, secret
+    stored = [r.message for r in last_lines(db, LogFilter(service="scheduler"), 10)]
+    assert stored[0] == first["message"]  # the database sink gets the same masked line
 
 
 def test_lines_survive_a_database_outage(tmp_path) -> None:
