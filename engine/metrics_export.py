@@ -31,7 +31,7 @@ from engine.config import Settings
 from engine.db import Database
 from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
 from engine.jobs.liveness import stalled_jobs
-from engine.metrics import JOB_DURATION, PAYER_CALL, QUEUE_LENGTH, minute_of
+from engine.metrics import JOB_DURATION, PAYER_CALL, PAYER_HEDGE, QUEUE_LENGTH, minute_of
 from engine.models import Job, MetricBucket, MetricMinute, Worker, utcnow
 from engine.models import Metric as MetricRow
 from engine.stats import OUTCOME_CLASSES
@@ -99,9 +99,9 @@ class DatabaseCollector(Collector):
         last_minute = minute_of(now) - timedelta(minutes=1)
         with self.db.read() as session:
             minutes = session.execute(
-                select(MetricMinute.label, func.sum(MetricMinute.count), func.sum(MetricMinute.total))
-                .where(MetricMinute.name == PAYER_CALL, MetricMinute.minute >= day)
-                .group_by(MetricMinute.label)).all()
+                select(MetricMinute.name, MetricMinute.label, func.sum(MetricMinute.count), func.sum(MetricMinute.total))
+                .where(MetricMinute.name.in_((PAYER_CALL, PAYER_HEDGE)), MetricMinute.minute >= day)
+                .group_by(MetricMinute.name, MetricMinute.label)).all()
             buckets = session.execute(
                 select(MetricBucket.bucket, func.sum(MetricBucket.count))
                 .where(MetricBucket.name == PAYER_CALL, MetricBucket.minute >= day)
@@ -112,9 +112,15 @@ class DatabaseCollector(Collector):
         calls = CounterMetricFamily(
             PREFIX + "payer_calls", "Payer calls today (UTC), by surface and outcome.",
             labels=["surface", "outcome"])
+        hedges = CounterMetricFamily(
+            PREFIX + "payer_hedged_copies", "Extra copies of slow payer calls sent today (UTC), by surface.",
+            labels=["surface"])
         by_label: dict[tuple[str, str], int] = {}
         seconds = 0.0
-        for label, count, total in minutes:
+        for name, label, count, total in minutes:
+            if name == PAYER_HEDGE:
+                hedges.add_metric([label or "unknown"], float(count), created=day.timestamp())
+                continue
             surface, _, outcome = (label or "").rpartition(":")
             outcome = outcome if outcome in OUTCOME_CLASSES else "client_error"
             key = (surface or "unknown", outcome)
@@ -123,6 +129,7 @@ class DatabaseCollector(Collector):
         for (surface, outcome), count in sorted(by_label.items()):
             calls.add_metric([surface, outcome], float(count), created=day.timestamp())
         yield calls
+        yield hedges
         latency = HistogramMetricFamily(
             PREFIX + "payer_call_duration_seconds", "Payer call latency today (UTC), from the per-minute buckets.")
         latency.add_metric([], _histogram(((bucket_value(b), int(c)) for b, c in buckets), LATENCY_BUCKETS), seconds)

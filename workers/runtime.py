@@ -38,7 +38,8 @@ class WorkerRuntime:
         """The process's one payer client, bound to the running event loop."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            self._client = PayerClient(self.payer, limits=self._limits(), observer=self.metrics.payer_call)
+            self._client = PayerClient(self.payer, limits=self._limits(), observer=self.metrics.payer_call,
+                                       hedge_observer=self.metrics.payer_hedge)
             self._loop = loop
         return self._client
 

@@ -16,7 +16,7 @@ from sqlalchemy import update
 from engine.alerts import record
 from engine.config import Settings
 from engine.health import CheckResult
-from engine.metrics import JOB_DURATION, PAYER_CALL, write_rows
+from engine.metrics import JOB_DURATION, PAYER_CALL, PAYER_HEDGE, write_rows
 from engine.metrics_export import registry_for
 from engine.models import Job, Worker, utcnow
 from tests.fixtures.jobs import make_job
@@ -50,6 +50,7 @@ def _seed(db) -> None:
         rows = [{"at": now, "name": PAYER_CALL, "value": v, "label": label}
                 for v, label in [(0.08, "summary:ok")] * 6 + [(0.3, "detail:not_found")] * 2
                 + [(4.0, "summary:throttled"), (20.0, "summary:timeout"), (0.2, "summary:weird")]]
+        rows += [{"at": now, "name": PAYER_HEDGE, "value": 1.0, "label": "inquiry"}] * 3
         rows += [{"at": now, "name": JOB_DURATION, "value": v, "label": "COMPLETED"} for v in (10.0, 400.0)]
         write_rows(session.connection(), rows)
 
@@ -65,6 +66,7 @@ def test_collector_reads_the_database(db, tmp_path) -> None:
     calls = {(dict(k)["surface"], dict(k)["outcome"]): v for k, v in m["claimsops_payer_calls_total"].items()}
     assert calls == {("summary", "ok"): 6, ("detail", "not_found"): 2, ("summary", "throttled"): 1,
                      ("summary", "timeout"): 1, ("summary", "client_error"): 1}
+    assert m["claimsops_payer_hedged_copies_total"] == {(("surface", "inquiry"),): 3}
     buckets = {dict(k)["le"]: v for k, v in m["claimsops_payer_call_duration_seconds_bucket"].items()}
     assert (buckets["0.1"], buckets["0.25"], buckets["0.5"], buckets["5.0"], buckets["+Inf"]) == (6, 7, 9, 10, 11)
     assert m["claimsops_payer_call_duration_seconds_count"][()] == 11
