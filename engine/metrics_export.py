@@ -12,7 +12,7 @@ sets (statuses, outcomes, surfaces, task and check names): never a claim, file o
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
 from prometheus_client import CollectorRegistry
@@ -34,6 +34,7 @@ from engine.jobs.liveness import stalled_jobs
 from engine.metrics import JOB_DURATION, PAYER_CALL, PAYER_HEDGE, QUEUE_LENGTH, minute_of
 from engine.models import Job, MetricBucket, MetricMinute, Worker, utcnow
 from engine.models import Metric as MetricRow
+from engine.payer.limits import LimiterState
 from engine.stats import OUTCOME_CLASSES
 from engine.tasks.body import OK, OUTCOMES, RUNNING
 from engine.tasks.status import LATE, list_tasks
@@ -62,11 +63,15 @@ def _histogram(values: Iterator[tuple[float, int]], bounds: tuple[float, ...]) -
     return out
 
 
-class DatabaseCollector(Collector):
-    """Every claimsops metric, read from the database at scrape time."""
+LimiterReader = Callable[[], LimiterState | None]  # the shared (Redis) limiter's state, when there is one
 
-    def __init__(self, db: Database, settings: Settings) -> None:
-        self.db, self.settings = db, settings
+
+class DatabaseCollector(Collector):
+    """Every claimsops metric, read from the database at scrape time (and the shared payer
+    limiter's live state from `limiter`, which only the processes sharing it through Redis have)."""
+
+    def __init__(self, db: Database, settings: Settings, limiter: LimiterReader | None = None) -> None:
+        self.db, self.settings, self.limiter = db, settings, limiter
 
     def collect(self) -> Iterator[Metric]:
         now = utcnow()
@@ -143,6 +148,19 @@ class DatabaseCollector(Collector):
         yield GaugeMetricFamily(
             PREFIX + "payer_achieved_rate_per_second", "Payer calls per second in the last whole minute.",
             value=int(achieved) / 60.0)
+        yield from self._limiter()
+
+    def _limiter(self) -> Iterator[Metric]:
+        in_flight = GaugeMetricFamily(
+            PREFIX + "payer_calls_in_flight", "Payer calls holding a slot of the shared limiter (Redis mode).")
+        until = GaugeMetricFamily(
+            PREFIX + "payer_throttled_until_timestamp_seconds",
+            "Until when a 429 paused every payer call (Unix time; 0: not paused; Redis mode).")
+        state = self.limiter() if self.limiter is not None else None
+        if state is not None:
+            in_flight.add_metric([], state.in_flight)
+            until.add_metric([], state.throttled_until)
+        yield from (in_flight, until)
 
     def _job_durations(self, now: datetime) -> Iterator[Metric]:
         day = now.replace(hour=0, minute=0, second=0, microsecond=0)
@@ -216,8 +234,8 @@ class DatabaseCollector(Collector):
         yield active
 
 
-def registry_for(db: Database, settings: Settings) -> CollectorRegistry:
+def registry_for(db: Database, settings: Settings, limiter: LimiterReader | None = None) -> CollectorRegistry:
     """A private registry holding only the claimsops collector (no process or GC metrics)."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(DatabaseCollector(db, settings))
+    registry.register(DatabaseCollector(db, settings, limiter))
     return registry

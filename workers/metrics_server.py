@@ -3,13 +3,16 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 
 from prometheus_client import start_http_server
 
 from engine.config import Settings
 from engine.errors import OperatorError
-from engine.metrics_export import registry_for
+from engine.metrics_export import LimiterReader, registry_for
+from engine.sandbox import payer_settings
+from workers.payer_limits import payer_key, shared_limits_state
 from workers.service import Process, Stop
 
 
@@ -20,7 +23,8 @@ class MetricsPortError(OperatorError):
 def metrics_service(host: str, port: int) -> Callable[[Process], Stop]:
     def start(process: Process) -> Stop:
         try:
-            server, thread = start_http_server(port, host, registry=registry_for(process.db, process.settings))
+            registry = registry_for(process.db, process.settings, limiter_reader(process.settings))
+            server, thread = start_http_server(port, host, registry=registry)
         except OSError as exc:
             raise MetricsPortError(
                 f"cannot serve metrics on {host}:{port}: {exc.strerror or type(exc).__name__}",
@@ -35,6 +39,15 @@ def metrics_service(host: str, port: int) -> Callable[[Process], Stop]:
         return stop
 
     return start
+
+
+def limiter_reader(settings: Settings) -> LimiterReader | None:
+    """The shared limiter's live state, read from Redis: in production with a configured payer
+    (each process's sandbox payer has a limiter of its own, under a name only that process knows)."""
+    if not settings.broker_url.startswith("redis") or settings.sandbox:
+        return None
+    key = payer_key(payer_settings(settings).summary_url)
+    return functools.partial(shared_limits_state, settings.broker_url, key)
 
 
 def with_metrics(settings: Settings, services: Sequence[Callable[[Process], Stop]]) -> list[Callable[[Process], Stop]]:

@@ -46,10 +46,9 @@ class WorkerRuntime:
     def _limits(self) -> PayerLimits:
         s = self.settings
         if s.broker_url.startswith("redis"):
-            from workers.payer_limits import RedisLimits
+            from workers.payer_limits import RedisLimits, payer_key
 
-            payer = (self.payer.summary_url or "sandbox").split("://")[-1].replace("/", "_")
-            return RedisLimits(s.broker_url, payer=payer, rate_per_second=s.payer_rate_per_second,
+            return RedisLimits(s.broker_url, payer=payer_key(self.payer.summary_url), rate_per_second=s.payer_rate_per_second,
                                concurrency=s.payer_concurrency, slot_ttl_seconds=s.payer_timeout_seconds + 30)
         return LocalLimits(s.payer_rate_per_second, s.payer_concurrency)
 
