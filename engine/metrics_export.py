@@ -12,6 +12,7 @@ sets (statuses, outcomes, surfaces, task and check names): never a claim, file o
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 
@@ -29,6 +30,7 @@ from engine.alerts import open_alerts
 from engine.buckets import bucket_value
 from engine.config import Settings
 from engine.db import Database
+from engine.errors import describe
 from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
 from engine.jobs.liveness import stalled_jobs
 from engine.metrics import JOB_DURATION, PAYER_CALL, PAYER_HEDGE, QUEUE_LENGTH, minute_of
@@ -40,6 +42,8 @@ from engine.tasks.body import OK, OUTCOMES, RUNNING
 from engine.tasks.status import LATE, list_tasks
 from engine.tasks.store import latest_run
 from engine.workers_registry import ALIVE_WITHIN
+
+log = logging.getLogger("claimsops.metrics")
 
 PREFIX = "claimsops_"
 JOB_STATUSES = (PENDING, PROCESSING, CANCELLING, COMPLETED, FAILED, CANCELLED)
@@ -74,14 +78,18 @@ class DatabaseCollector(Collector):
         self.db, self.settings, self.limiter = db, settings, limiter
 
     def collect(self) -> Iterator[Metric]:
+        """Every family, or (the database unreadable) only claimsops_database_up 0: a scrape
+        never fails with a traceback, and a rule can alert on the database itself."""
         now = utcnow()
-        yield from self._jobs()
-        yield from self._payer(now)
-        yield from self._job_durations(now)
-        yield from self._workers(now)
-        yield from self._stalled()
-        yield from self._tasks(now)
-        yield from self._alerts()
+        try:
+            families = [*self._jobs(), *self._payer(now), *self._job_durations(now), *self._workers(now),
+                        *self._stalled(), *self._tasks(now), *self._alerts()]
+        except Exception as exc:
+            log.warning("metrics scrape: %s", describe(exc))
+            families = []
+        yield GaugeMetricFamily(PREFIX + "database_up", "1 when this scrape read the database.",
+                                value=1.0 if families else 0.0)
+        yield from families
 
     def _jobs(self) -> Iterator[Metric]:
         with self.db.read() as session:

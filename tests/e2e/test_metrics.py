@@ -93,6 +93,22 @@ def test_metrics_serves_until_sigterm_and_a_taken_port_is_one_line(tmp_path: Pat
     assert server.returncode == 0
 
 
+def test_the_scheduler_serves_task_metrics_with_the_port_set(tmp_path: Path) -> None:
+    port = _free_port()
+    env = _env(tmp_path, CLAIMSOPS_METRICS_PORT=str(port))
+    scheduler = subprocess.Popen([sys.executable, "-m", "console.cli", "scheduler"], env=env, cwd=tmp_path,
+                                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        families = wait_for(lambda: _try_scrape(port), 30, "/metrics of the scheduler", interval=0.1)
+        tasks = {dict(k)["task"] for k in families["claimsops_task_paused"]}
+        assert tasks and families["claimsops_database_up"][()] == 1
+        assert set(families["claimsops_task_late"].values()) == {0.0}
+    finally:
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.communicate(timeout=30)
+    assert scheduler.returncode == 0
+
+
 def _try_scrape(port: int) -> dict[str, dict[tuple, float]] | None:
     try:
         return _scrape(port)

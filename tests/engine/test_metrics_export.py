@@ -12,6 +12,7 @@ import yaml
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import update
+from sqlalchemy.exc import OperationalError
 
 from engine.alerts import record
 from engine.config import Settings
@@ -86,8 +87,20 @@ def test_collector_reads_the_database(db, tmp_path) -> None:
 
 def test_an_empty_database_exports_every_family(db, tmp_path) -> None:
     m = _scrape(db, Settings(home=tmp_path))
+    assert m["claimsops_database_up"][()] == 1
     assert m["claimsops_workers_alive"][()] == 0 and m["claimsops_payer_call_duration_seconds_count"][()] == 0
     assert "claimsops_queue_length" not in m  # unknown, not zero, when no worker reported it
+
+
+def test_an_unreadable_database_is_database_up_0_not_a_traceback(sqlite_db, tmp_path, monkeypatch, caplog) -> None:
+    def unavailable():
+        raise OperationalError("SELECT member_id FROM jobs", {}, ConnectionRefusedError("refused"))
+
+    monkeypatch.setattr(sqlite_db, "read", unavailable)
+    m = _scrape(sqlite_db, Settings(home=tmp_path))
+    assert m == {"claimsops_database_up": {(): 0.0}}
+    [line] = [r.getMessage() for r in caplog.records if r.name == "claimsops.metrics"]
+    assert line.startswith("metrics scrape: database unavailable") and "SELECT" not in line
 
 
 def _exported(db, tmp_path) -> set[str]:
