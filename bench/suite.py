@@ -18,6 +18,7 @@ SCENARIOS = {
     "recovery": "bench.recovery",
     "write": "bench.write",
     "console": "bench.console",
+    "metrics": "bench.metrics",
     "scale": "bench.scale",
 }
 

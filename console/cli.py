@@ -37,6 +37,13 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _port(value: str) -> int:
+    number = _positive_int(value)
+    if number > 65535:
+        raise argparse.ArgumentTypeError("must be a TCP port (at most 65535)")
+    return number
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # one line, exit 2
         sys.stderr.write(f"claimsops: {safe_text(message)} (see --help)\n")
@@ -103,6 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("stats", commands.stats, "jobs today, durations, payer latency, workers, database")
     p.add_argument("--json", action="store_true")
+
+    p = add("metrics", commands.metrics, "serve Prometheus /metrics read from the database until Ctrl-C")
+    p.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: loopback only)")
+    p.add_argument("--port", type=_port, default=9464, help="port (default 9464)")
 
     p = add("payer-sim", commands.payer_sim, "run the sandbox payer simulator on loopback")
     p.add_argument("--host", default="127.0.0.1")

@@ -418,3 +418,11 @@ def operators_cmd(args: argparse.Namespace) -> int:
                        lambda: operators.revoke(ctx.db, args.user))
     print(safe_text(said))
     return 0
+
+
+def metrics(args: argparse.Namespace) -> int:
+    from workers.metrics_server import metrics_service
+    from workers.service import run_service
+
+    settings = load_settings()
+    return run_service("metrics", settings, [metrics_service(args.host, args.port)])

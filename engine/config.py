@@ -46,6 +46,13 @@ def _as_int(name: str, raw: Any, minimum: int = 0) -> int:
     return _as_number(name, raw, int, minimum)
 
 
+def _as_port(name: str, raw: Any) -> int:
+    value = _as_int(name, raw, 0)
+    if value > 65535:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be a TCP port (at most 65535), got {value}")
+    return value
+
+
 def _as_float(name: str, raw: Any, minimum: float = 0.0) -> float:
     return _as_number(name, raw, float, minimum)
 
@@ -139,6 +146,8 @@ class Settings:
     payer_outage_seconds: float = 300.0  # a job waits this long for a payer that answers nothing
     refresh_seconds: float = 1.0
     read_only: bool = False
+    metrics_port: int = 0  # 0: `up`, `worker` and `scheduler` serve no /metrics
+    metrics_host: str = "127.0.0.1"
 
     @property
     def effective_database_url(self) -> str:
@@ -190,6 +199,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "payer_outage_seconds": lambda n, v: _as_float(n, v, 1.0),
     "refresh_seconds": lambda n, v: _as_float(n, v, 0.1),
     "read_only": _as_bool,
+    "metrics_port": _as_port,
+    "metrics_host": _as_str,
 }
 
 

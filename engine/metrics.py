@@ -15,6 +15,7 @@ from engine.db import Database
 from engine.models import Metric, MetricBucket, MetricMinute
 
 PAYER_CALL = "payer_call"  # value: seconds; label: "<surface>:<outcome>"
+PAYER_HEDGE = "payer_hedge"  # value: 1 per hedged copy sent; label: surface
 JOB_DURATION = "job_duration"  # value: seconds; label: final status
 JOB_ROWS_PER_SECOND = "job_rows_per_s"
 ROWS_DONE = "rows_done"  # value: rows written in one batch
@@ -90,6 +91,9 @@ class MetricsBuffer:
 
     def payer_call(self, surface: str, outcome: str, seconds: float) -> None:
         self.record(PAYER_CALL, seconds, f"{surface}:{outcome}")
+
+    def payer_hedge(self, surface: str) -> None:
+        self.record(PAYER_HEDGE, 1.0, surface)
 
     def flush(self) -> int:
         """Write the buffered rows and their rollups in one transaction."""

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from engine.config import Settings
 from engine.db import Database
 from engine.payer.client import PayerSettings
+from workers.metrics_server import with_metrics
 from workers.scheduler import run_scheduler
 from workers.service import Process, Stop, run_service
 from workers.stack import worker_stack
@@ -27,7 +28,7 @@ def run_up(settings: Settings, *, sandbox: bool, headless: bool, concurrency: in
            console: ConsoleRunner | None = None) -> int:
     if sandbox and settings.payer_url:
         settings = dataclasses.replace(settings, payer_url="", inquiry_url="")
-    services = [worker_stack(concurrency, kind="embedded"), _scheduler_thread]
+    services = with_metrics(settings, [worker_stack(concurrency, kind="embedded"), _scheduler_thread])
     if headless or console is None:
         return run_service("up", settings, services, main=functools.partial(_announce_and_wait, concurrency=concurrency),
                            headless=headless)

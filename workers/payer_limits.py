@@ -15,10 +15,11 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 
+import redis
 import redis.asyncio as aioredis
 from redis.exceptions import RedisError
 
-from engine.payer.limits import SPACING_MARGIN
+from engine.payer.limits import SPACING_MARGIN, LimiterState
 
 log = logging.getLogger("claimsops.limits")
 
@@ -68,14 +69,44 @@ return math.max(0, paused - now)
 """
 
 
+def payer_key(summary_url: str) -> str:
+    """The name the processes calling one payer share their limits under."""
+    return (summary_url or "sandbox").split("://")[-1].replace("/", "_")
+
+
+def _keys(payer: str) -> list[str]:
+    prefix = f"claimsops:{{payer:{payer}}}"  # one hash tag: every key of a payer in one Cluster slot
+    return [f"{prefix}:starts", f"{prefix}:inflight", f"{prefix}:paused", f"{prefix}:next"]
+
+
+def shared_limits_state(url: str, payer: str) -> LimiterState | None:
+    """What the shared limiter holds now: calls in flight (live slots) and the time a 429 paused
+    calls until (Unix seconds, 0 when not paused); None when Redis does not answer."""
+    _, inflight, paused, _ = _keys(payer)
+    try:
+        client = redis.Redis.from_url(url, socket_timeout=1, socket_connect_timeout=1)
+        try:
+            seconds, micros = client.time()
+            now_ms = seconds * 1000 + micros // 1000
+            pipe = client.pipeline(transaction=False)
+            pipe.zcount(inflight, now_ms, "+inf")
+            pipe.get(paused)
+            live, until = pipe.execute()
+        finally:
+            client.close()
+    except (RedisError, OSError):
+        return None
+    until_ms = int(until or 0)
+    return LimiterState(in_flight=int(live), throttled_until=until_ms / 1000 if until_ms > now_ms else 0.0)
+
+
 class RedisLimits:
     """One per process and event loop; every process naming the same payer shares the limits."""
 
     def __init__(self, url: str, *, payer: str, rate_per_second: float, concurrency: int,
                  slot_ttl_seconds: float = 60.0) -> None:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
-        prefix = f"claimsops:{{payer:{payer}}}"
-        self.keys = [f"{prefix}:starts", f"{prefix}:inflight", f"{prefix}:paused", f"{prefix}:next"]
+        self.keys = _keys(payer)
         self.capacity = max(1, int(rate_per_second))
         self.window_ms = int(1000 * self.capacity / rate_per_second)
         self.concurrency = concurrency

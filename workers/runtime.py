@@ -38,17 +38,17 @@ class WorkerRuntime:
         """The process's one payer client, bound to the running event loop."""
         loop = asyncio.get_running_loop()
         if self._client is None or self._loop is not loop:
-            self._client = PayerClient(self.payer, limits=self._limits(), observer=self.metrics.payer_call)
+            self._client = PayerClient(self.payer, limits=self._limits(), observer=self.metrics.payer_call,
+                                       hedge_observer=self.metrics.payer_hedge)
             self._loop = loop
         return self._client
 
     def _limits(self) -> PayerLimits:
         s = self.settings
         if s.broker_url.startswith("redis"):
-            from workers.payer_limits import RedisLimits
+            from workers.payer_limits import RedisLimits, payer_key
 
-            payer = (self.payer.summary_url or "sandbox").split("://")[-1].replace("/", "_")
-            return RedisLimits(s.broker_url, payer=payer, rate_per_second=s.payer_rate_per_second,
+            return RedisLimits(s.broker_url, payer=payer_key(self.payer.summary_url), rate_per_second=s.payer_rate_per_second,
                                concurrency=s.payer_concurrency, slot_ttl_seconds=s.payer_timeout_seconds + 30)
         return LocalLimits(s.payer_rate_per_second, s.payer_concurrency)
 

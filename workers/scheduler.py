@@ -34,6 +34,7 @@ from engine.models import Command, TaskState, utcnow
 from engine.tasks import leading, schedules, store
 from engine.tasks.execution import execute_run, run_task
 from engine.tasks.registry import TASKS
+from workers.metrics_server import with_metrics
 from workers.service import Process, run_service
 
 SCHEDULER_LEASE_SECONDS = 15.0
@@ -358,7 +359,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
 
     try:
-        return run_service("scheduler", settings, main=lead_or_stand_by, db=db)
+                return run_service("scheduler", settings, with_metrics(settings, []), main=lead_or_stand_by, db=db)
     finally:
         db.dispose()
 

@@ -19,6 +19,7 @@ from workers.actors import declare_job_actor
 from workers.broker import QUEUE, build_broker
 from workers.dispatcher import Dispatcher
 from workers.heartbeat import beat, run_heartbeat
+from workers.metrics_server import with_metrics
 from workers.runtime import WorkerRuntime
 from workers.service import Process, Stop, run_service
 
@@ -94,4 +95,4 @@ def worker_stack(concurrency: int, kind: str = "worker") -> Callable[[Process], 
 
 def run_worker(settings: Settings, concurrency: int) -> int:
     """`claimsops worker`: one stack until SIGTERM, SIGINT or SIGHUP."""
-    return run_service("worker", settings, [worker_stack(concurrency)])
+    return run_service("worker", settings, with_metrics(settings, [worker_stack(concurrency)]))

@@ -35,6 +35,7 @@ log = logging.getLogger("claimsops.payer")
 T = TypeVar("T")
 
 CallObserver = Callable[[str, str, float], None]  # surface, outcome, seconds
+HedgeObserver = Callable[[str], None]  # surface of a hedged copy
 SURFACES = ("summary", "inquiry")
 
 
@@ -109,12 +110,14 @@ class PayerClient:
         *,
         limits: PayerLimits | None = None,
         observer: CallObserver | None = None,
+        hedge_observer: HedgeObserver | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         window_limit: WindowLimit | None = None,
     ) -> None:
         self.settings = settings
         self.limits = limits or LocalLimits(rate_per_second=50, concurrency=50)
         self.observer = observer
+        self.hedge_observer = hedge_observer
         # The payer's widest window as learned from its answers, shared by every job of this
         # client; pass what an earlier client of the same payer learned to keep it.
         self.window_limit = window_limit if window_limit is not None else WindowLimit()
@@ -131,7 +134,7 @@ class PayerClient:
         if settings.inquiry_url.rstrip("/") == settings.summary_url.rstrip("/"):
             self._tokens["inquiry"] = self._tokens["summary"]
         self._throttle_streak = 0
-        self.hedging = Hedging(settings.hedge_quantile, settings.hedge_min_samples, SURFACES)
+        self.hedging = Hedging(settings.hedge_quantile, settings.hedge_min_samples, SURFACES, self._observe_hedge)
 
     async def aclose(self) -> None:
         await self.http.aclose()
@@ -292,6 +295,13 @@ class PayerClient:
                 self.observer(surface, outcome, seconds)
             except Exception:  # metrics must never break a look-up
                 log.debug("call observer failed", exc_info=True)
+
+    def _observe_hedge(self, surface: str) -> None:
+        if self.hedge_observer is not None:
+            try:
+                self.hedge_observer(surface)
+            except Exception:  # metrics must never break a look-up
+                log.debug("hedge observer failed", exc_info=True)
 
     async def _fetch_token(self, base_url: str) -> tuple[str, float]:
         data = wire.token_form(self.settings.client_id, self.settings.client_secret)

@@ -80,10 +80,12 @@ class LatencyTracker:
 class Hedging:
     """One client's latency trackers (one per surface) and its hedged sending of requests."""
 
-    def __init__(self, quantile: float, min_samples: int, surfaces: Iterable[str]) -> None:
+    def __init__(self, quantile: float, min_samples: int, surfaces: Iterable[str],
+                 on_hedge: Callable[[str], None] = lambda surface: None) -> None:
         self.quantile = quantile  # 0: never hedge
         self.latency = {name: LatencyTracker(quantile, min_samples) for name in surfaces}
         self.hedges = 0  # copies sent beyond the first of each request
+        self.on_hedge = on_hedge  # told the surface of each such copy
 
     async def send(self, surface: str, send_copy: SendCopy, may_hedge: Callable[[float], bool]) -> Answer:
         """One request; while the newest copy is slower than nearly every recent call and
@@ -95,6 +97,7 @@ class Hedging:
             while True:
                 if len(copies) < MAX_COPIES and await self._slow(copies, sent_at, surface, may_hedge):
                     self.hedges += 1
+                    self.on_hedge(surface)
                     sent_at = await self._launch(copies, send_copy)
                     continue
                 done, _ = await asyncio.wait(copies, return_when=asyncio.FIRST_COMPLETED)

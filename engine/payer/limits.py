@@ -11,7 +11,17 @@ import heapq
 import math
 import time
 from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from typing import Protocol
+
+
+@dataclass(frozen=True)
+class LimiterState:
+    """The shared limiter as the metrics show it: calls holding a slot, and the Unix time a 429
+    paused every call until (0 when not paused)."""
+
+    in_flight: int
+    throttled_until: float
 
 
 class PayerLimits(Protocol):

@@ -34,6 +34,18 @@ def test_the_payer_outage_wait_is_configured() -> None:
         load_settings({"CLAIMSOPS_PAYER_OUTAGE_SECONDS": "soon"})
 
 
+def test_the_metrics_port_is_off_by_default_and_loopback_when_set() -> None:
+    settings = load_settings({})
+    assert (settings.metrics_port, settings.metrics_host) == (0, "127.0.0.1")
+    settings = load_settings({"CLAIMSOPS_METRICS_PORT": "9464"})
+    assert (settings.metrics_port, settings.metrics_host) == (9464, "127.0.0.1")
+    assert load_settings({"CLAIMSOPS_METRICS_PORT": "1", "CLAIMSOPS_METRICS_HOST": "0.0.0.0"}).metrics_host == "0.0.0.0"
+    with pytest.raises(ConfigError, match="CLAIMSOPS_METRICS_PORT must be a TCP port"):
+        load_settings({"CLAIMSOPS_METRICS_PORT": "70000"})
+    with pytest.raises(ConfigError, match="CLAIMSOPS_METRICS_PORT must be a whole number"):
+        load_settings({"CLAIMSOPS_METRICS_PORT": "http"})
+
+
 def test_environment_wins_over_the_toml_file(tmp_path: Path) -> None:
     file = tmp_path / "claimsops.toml"
     file.write_text('[claimsops]\npayer_tin = "111111111"\noperators = ["ann", "bob"]\nlease_seconds = 20\n')

@@ -110,12 +110,13 @@ def dataset() -> Dataset:
 
 
 async def _inquire_all(sim: PayerSimulator, dataset: Dataset, claims: list[str], hedge_quantile: float,
-                       hooks: CallHooks = NO_HOOKS) -> tuple[list[float], int, int]:
+                       hooks: CallHooks = NO_HOOKS, hedged: list[str] | None = None) -> tuple[list[float], int, int]:
     cfg = sim.config
     settings = PayerSettings(sim.url, sim.url, cfg.client_id, cfg.client_secret, timeout_s=3 * HANG_S,
                              hedge_quantile=hedge_quantile, hedge_min_samples=10)
     scope = CallScope()
-    async with PayerClient(settings, limits=LocalLimits(400, 20)) as client:
+    observer = hedged.append if hedged is not None else None
+    async with PayerClient(settings, limits=LocalLimits(400, 20), hedge_observer=observer) as client:
         async def timed(claim: str) -> float:
             started = time.monotonic()
             found = await client.inquire(dataset.tins[0], "87726", claim, scope=scope, hooks=hooks)
@@ -136,9 +137,11 @@ def stalling_sim(dataset):
 
 async def test_a_stalled_call_is_hedged_and_the_first_answer_wins(stalling_sim, dataset) -> None:
     claims = dataset.claim_numbers(dataset.tins[0])[:80]
-    durations, hedges, counted = await _inquire_all(stalling_sim, dataset, claims, hedge_quantile=0.95)
+    hedged: list[str] = []
+    durations, hedges, counted = await _inquire_all(stalling_sim, dataset, claims, hedge_quantile=0.95, hedged=hedged)
     snap = stalling_sim.snapshot()
     assert hedges >= 1 and "stalled" in snap.outcomes["inquiry"]
+    assert hedged == ["inquiry"] * hedges  # each copy is observed (the metrics count hedged copies)
     # Every stalled call got a copy that answered; only all three copies stalling (about one
     # stalled call in 200) would keep a caller waiting.
     assert sum(1 for d in durations if d >= HANG_S / 2) <= 1

@@ -68,6 +68,14 @@ def test_quick_bench_checks_correctness() -> None:
     assert console["targets"] == []
 
 
+def test_quick_metrics_bench_scrapes_the_console_data() -> None:
+    code, result, stderr = _bench("metrics")
+    assert code == 0, stderr[-3000:]
+    metrics = _assert_ok(result, "metrics")
+    assert metrics["sizes"]["jobs"] == 2000 and 0 < metrics["scrape_median_s"] < 5
+    assert metrics["targets"] == []
+
+
 def test_quick_bench_with_redis_workers() -> None:
     if not REDIS_URL:
         pytest.skip(f"bench scenarios recovery and scale skipped: {NO_REDIS}")
