@@ -25,7 +25,6 @@ from engine.db import Database, by_key
 from engine.health import OK, CheckResult
 from engine.jobs.liveness import stalled_jobs
 from engine.models import Alert, HealthState, utcnow
-from engine.workers_registry import count_live
 
 ALERT, RECOVERY = "alert", "recovery"
 WEBHOOK_TIMEOUT_S = 5.0
@@ -260,8 +259,8 @@ def site_status(db: Database) -> SiteStatus:
             or 0
         )
         newest = int(session.scalar(select(func.max(Alert.id))) or 0)
-    stalled, pending, alive = stalled_jobs(db)
-    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=count_live(db), newest_alert_id=newest,
+    stalled, pending, alive = stalled_jobs(db)  # one look at the workers serves both counts
+    return SiteStatus(db_latency_ms=latency, open_alerts=alerts, live_workers=alive, newest_alert_id=newest,
                       stalled_jobs=len(stalled), unattended_jobs=0 if alive else pending)
 
 

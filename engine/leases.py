@@ -25,7 +25,12 @@ SCHEDULER = "scheduler"
 def process_owner(role: str) -> str:
     """Who holds a lease (a job's, the scheduler's) or heartbeats: `host:pid:role:nonce`. The pid
     stays the second field: tests and benchmarks find a holder's process by it."""
-    return f"{socket.gethostname()[:40]}:{os.getpid()}:{role}:{uuid.uuid4().hex[:6]}"
+    return f"{this_process()}{role}:{uuid.uuid4().hex[:6]}"
+
+
+def this_process() -> str:
+    """`host:pid:`, the head every owner id of this process starts with."""
+    return f"{socket.gethostname()[:40]}:{os.getpid()}:"
 
 
 @dataclass(frozen=True)

@@ -49,8 +49,8 @@ def write_private(target: str | os.PathLike[str], write: Callable[[TextIO], T], 
         raise FileRefused(f"{shown(directory)}: no such directory", "create it or choose another path")
     if target.is_dir():
         raise FileRefused(f"{shown(target)}: is a directory", "name a file in it")
-    if not overwrite and (target.exists() or target.is_symlink()):
-        raise FileExists(f"{shown(target)} already exists", "choose another name, or pass --force to replace it")
+    if not overwrite and _taken(target):
+        raise _exists(target)
     tmp = directory / f".{target.name[:200]}.{secrets.token_hex(8)}.part"
     try:
         fd = os.open(tmp, _CREATE, 0o600)
@@ -71,17 +71,24 @@ def write_private(target: str | os.PathLike[str], write: Callable[[TextIO], T], 
     return value
 
 
+def _taken(target: Path) -> bool:
+    return target.exists() or target.is_symlink()
+
+
+def _exists(target: Path) -> FileExists:
+    return FileExists(f"{shown(target)} already exists", "choose another name, or pass --force to replace it")
+
+
 def _link_new(tmp: Path, target: Path) -> None:
     """Move `tmp` to `target` unless something is there by now (a hard link fails atomically
     if so; on a file system without hard links, a last look has to do)."""
     try:
         os.link(tmp, target)
     except FileExistsError:
-        raise FileExists(f"{shown(target)} already exists", "choose another name, or pass --force to replace it") from None
+        raise _exists(target) from None
     except OSError:
-        if target.exists() or target.is_symlink():
-            raise FileExists(f"{shown(target)} already exists",
-                             "choose another name, or pass --force to replace it") from None
+        if _taken(target):
+            raise _exists(target) from None
         os.replace(tmp, target)
         return
     tmp.unlink()

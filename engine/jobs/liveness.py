@@ -120,9 +120,9 @@ def liveness_of(db: Database, jobs: Iterable[Job]) -> dict[int, Liveness]:
     return {j.id: view.of(j) for j in jobs}
 
 
-def stalled_jobs(db: Database) -> tuple[list[tuple[Job, Liveness]], int, bool]:
+def stalled_jobs(db: Database) -> tuple[list[tuple[Job, Liveness]], int, int]:
     """(the stalled jobs, newest first, at most STALLED_LIMIT; how many PENDING jobs wait;
-    whether any worker is alive) — what Health and Stats report."""
+    how many workers are alive) — what Health, the header and the metrics report."""
     now = utcnow()
     with db.read() as session:
         candidates = list(session.scalars(
@@ -133,4 +133,4 @@ def stalled_jobs(db: Database) -> tuple[list[tuple[Job, Liveness]], int, bool]:
         pending = int(session.scalar(select(func.count()).select_from(Job).where(Job.status == PENDING)) or 0)
     view = worker_view(db, (j.lease_owner for j in candidates))
     stalled = [(j, live) for j in candidates if (live := view.of(j)).stalled][:STALLED_LIMIT]
-    return stalled, pending, view.any_alive
+    return stalled, pending, len(view.live_ids)

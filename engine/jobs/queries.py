@@ -11,7 +11,7 @@ from sqlalchemy import Row, Select, func, or_, select
 
 from engine.db import Database, by_key, newest_after, newest_before
 from engine.jobs.lifecycle import CANCELLING, PROCESSING, STATUSES, JobError, JobNotFound
-from engine.leases import process_owner
+from engine.leases import this_process
 from engine.models import Job, JobRow
 
 
@@ -140,7 +140,7 @@ LOOKUP_COLUMNS = (JobRow.row_number, JobRow.claim_number, JobRow.tin, JobRow.pay
 def jobs_run_here(db: Database) -> list[int]:
     """The PROCESSING or CANCELLING jobs whose lease this process holds (its in-process
     workers': `claimsops up`), by the host:pid head of the lease owner."""
-    head = process_owner("x").rsplit(":", 2)[0] + ":"
+    head = this_process()
     with db.read() as session:
         return list(session.scalars(
             select(Job.id).where(Job.status.in_((PROCESSING, CANCELLING)), Job.lease_owner.startswith(head, autoescape=True))
