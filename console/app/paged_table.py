@@ -26,7 +26,7 @@ from textual.worker import get_current_worker
 
 from console.app.columns import Cells, Column, FittedTable, cells_of
 
-__all__ = ["Cells", "Column", "PageLoaded", "PageSource", "PagedTable", "Side", "cells_of"]
+__all__ = ["Cells", "Column", "End", "PageLoaded", "PageSource", "PagedTable", "Side", "cells_of"]
 
 Side = Literal["before", "after"]
 End = Literal["start", "end"]
