@@ -9,6 +9,7 @@ from pathlib import Path
 from rich.text import Text
 from textual.pilot import Pilot
 
+from console.app.detail_screen import RecordScreen
 from console.app.job_detail import JobDetailScreen, JobDetailView
 from console.app.prompt import Picker
 from engine.audit import audit_page
@@ -53,13 +54,20 @@ async def test_parameters_warnings_and_cancel_history(make_app: AppFactory, sqli
         await open_detail(pilot, ids["cancelled"])
         for expected in ("Job 3", "CANCELLED", "big-batch.csv", "400/1,000 done", "strategy auto",
                          "TIN 123456789", "payer 87726", "cancel asked 10-01 10:39:59 by alice",
-                         "stopped after 340 ms", "cancel requested by alice", "cancelled · latency_ms 340"):
+                         "stopped after 340 ms"):
             await on_screen(pilot, expected)
+        await pilot.press("i")  # the whole job: its history too
+        await shown(pilot, RecordScreen, "the job's record")
+        for expected in ("cancel requested by alice", "cancelled · latency_ms 340", "submitted", "10.0.0.5"):
+            await on_screen(pilot, expected)
+        await pilot.press("escape")
+        await shown(pilot, JobDetailScreen, "the detail again")
         await pilot.press("escape")
         await open_detail(pilot, ids["completed"])
         await on_screen(pilot, "warning 2 rows share a claim number: looked up once")
+        await pilot.press("i")
         await on_screen(pilot, "completed by w1")
-        await pilot.press("escape")
+        await pilot.press("escape", "escape")
         await open_detail(pilot, ids["failed"])
         await on_screen(pilot, "failure stopped after 5 attempts")
 
@@ -120,12 +128,12 @@ async def test_rows_paged_and_filtered_by_outcome(make_app: AppFactory, sqlite_d
         view = await open_detail(pilot, job_id)
         table = view.table
         assert len(table.order) == 200 and table.more_after
-        await on_screen(pilot, "450 matching")
-        await pilot.press("end")
+        await on_screen(pilot, "row 1 · 450 rows")
+        table.move_cursor(row=199)  # near the window's edge: the next page comes
         await wait_for(pilot, lambda: len(table.order) == 400, what="the next page")
-        await pilot.press("end")
+        table.move_cursor(row=399)
         await wait_for(pilot, lambda: len(table.order) == 450 and not table.more_after, what="the last page")
-        await open_with(pilot, "slash", Picker, "the outcome picker")
+        await open_with(pilot, "o", Picker, "the outcome picker")
         picker = app.screen
         picker.query_one("OptionList").highlighted = [v for _, v in picker.choices].index("denied")
         await pilot.press("enter")
