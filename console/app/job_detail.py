@@ -21,6 +21,7 @@ from textual.binding import Binding
 from textual.containers import Horizontal
 from textual.widgets import DataTable, Input, Static
 
+from console.app.columns import shorten_path
 from console.app.detail_screen import DetailScreen, Field
 from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
@@ -52,6 +53,7 @@ from engine.jobs.queries import (
     rows_page,
 )
 from engine.models import Job, JobRow
+from engine.text import safe_text
 
 PAGE = 200
 MAX_ROWS = 600
@@ -97,14 +99,14 @@ def _patient(row: JobRow, revealed: bool) -> Text:
 
 
 # the cells of a row are drawn for whether PHI is revealed; at 80 columns: Row, Claim #,
-# Result, Paid and Message (which takes what is left); the rest as the terminal widens
+# Result and Message (which takes most of what is left); the rest as the terminal widens
 ROW_COLUMNS: tuple[Column[JobRow], ...] = (
     Column("row", "Row", 6, lambda row, revealed: right(str(row.row_number))),
-    Column("claim", "Claim #", 14, lambda row, revealed: untrusted(row.claim_number, max_len=64)),
+    Column("claim", "Claim #", 15, lambda row, revealed: untrusted(row.claim_number, max_len=64)),
     Column("status", "Result", 12, lambda row, revealed: _result(row)),
     Column("patient", "Patient", 16, _patient, stretch=1, priority=2),
     Column("dob", "DOB", 10, lambda row, revealed: masked(row.date_of_birth, "dob", revealed=revealed),
-           priority=6),
+           priority=7),
     Column("member", "Member ID", 12,
            lambda row, revealed: masked(row.subscriber_id, "member_id", revealed=revealed, max_len=64),
            priority=6),
@@ -114,7 +116,7 @@ ROW_COLUMNS: tuple[Column[JobRow], ...] = (
            lambda row, revealed: plain(row.processed_date.isoformat() if row.processed_date else ""), priority=4),
     Column("matched", "Matched by", 14, lambda row, revealed: untrusted(row.matched_by or "", max_len=16),
            priority=5),
-    Column("message", "Message", 20,
+    Column("message", "Message", 30,
            lambda row, revealed: untrusted(row.error_message or row.invalid_reason or "", max_len=500), stretch=2),
 )
 
@@ -148,16 +150,20 @@ def _history_line(entry: Any, tz: ZoneInfo) -> Text:
 
 
 def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False,
-                live: Liveness = ATTENDED) -> Text:
+                live: Liveness = ATTENDED, width: int = 0) -> Text:
     """At most four lines (each cut with "…" where the screen is narrow): the job, its rows,
     its parameters and times, and what most needs reading (a stall, the payer, a failure, a
-    cancel, warnings — or the latest event). `i` shows the whole job."""
+    cancel, warnings — or the latest event). `i` shows the whole job. In `width` cells, the
+    file's path keeps its file name."""
     elapsed, _, _ = job_timing(job, now, live)
     text = Text(end="")
     text.append(f"Job {job.id}  ", style="bold")
     text.append_text(status_cell(live.status(job.status), frame=frame, animate=animate))
     text.append("  ")
-    text.append_text(untrusted(job.file_name, max_len=255, style="bold"))
+    name = safe_text(job.file_name, max_len=255)
+    if width:
+        name = shorten_path(name, max(8, width - text.cell_len))
+    text.append(name, style="bold")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
@@ -320,7 +326,6 @@ class JobDetailView(LiveWidget):
         return data
 
     def render_data(self, request: DetailRequest, data: DetailData) -> None:
-        ctx = context(self)
         self.frame += 1
         if data.job is None:
             self.query_one("#detail-summary", Static).update(
@@ -330,9 +335,7 @@ class JobDetailView(LiveWidget):
         self.job = data.job
         self.live = data.live
         self.matching = data.matching
-        self.query_one("#detail-summary", Static).update(
-            job_summary(data.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still, live=data.live)
-        )
+        self._show_summary()
         table = self.table
         if request.reload:
             self._reload = False
@@ -352,6 +355,19 @@ class JobDetailView(LiveWidget):
 
     def render_failure(self, error: BaseException) -> None:
         self._show_title()
+
+    def on_resize(self) -> None:
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        if self.job is None:
+            return
+        ctx = context(self)
+        width = self.query_one("#detail-summary", Static).content_region.width or self.size.width - 2
+        self.query_one("#detail-summary", Static).update(
+            job_summary(self.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still, live=self.live,
+                        width=width)
+        )
 
     def _row(self, row: JobRow) -> tuple[str, Cells]:
         key = str(row.row_number)
@@ -411,7 +427,8 @@ class JobDetailView(LiveWidget):
         row = self.rows.get(key) if key is not None else None
         if row is None:
             return
-        self.app.push_screen(RowScreen(self.job_id, row, revealed=self.revealed, on_reveal=self.set_revealed))
+        self.app.push_screen(RowScreen(self.job_id, row, revealed=self.revealed, tz=context(self).tz,
+                                       on_reveal=self.set_revealed))
 
     # -- find a row: a claim number or a row number, anywhere in the job --
 

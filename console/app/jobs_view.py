@@ -103,8 +103,7 @@ def _err_inv(job: Job, at: At) -> Text:
 COLUMNS: tuple[Column[Job], ...] = (
     Column("id", "ID", 6, lambda job, at: right(str(job.id))),
     Column("status", "Status", 12, _status),
-    Column("file", "File", 11, lambda job, at: untrusted(job.file_name, max_len=255), stretch=2, priority=1,
-           cut="path"),
+    Column("file", "File", 11, lambda job, at: untrusted(job.file_name, max_len=255), stretch=1, priority=1),
     Column("progress", "Progress", 15,
            lambda job, at: progress_bar(job.done_rows, job.total_rows, at.live.status(job.status))),
     Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}"), priority=2),
@@ -113,7 +112,7 @@ COLUMNS: tuple[Column[Job], ...] = (
     Column("err_inv", "Err/Inv", 7, _err_inv),
     Column("rate", "Rows/s", 6, _rate, priority=3),
     Column("eta", "ETA", 7, _eta),
-    Column("by", "By", 10, lambda job, at: untrusted(job.submitted_by, max_len=64), stretch=1, priority=4),
+    Column("by", "By", 10, lambda job, at: untrusted(job.submitted_by, max_len=64), priority=4),
     Column("started", "Started", 11, lambda job, at: plain(when(job.started_at, at.tz)), priority=5),
     Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now, at.live)[0])),
            priority=5),

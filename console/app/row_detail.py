@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 from typing import ClassVar
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
 from textual.binding import Binding, BindingType
@@ -16,7 +17,7 @@ from textual.widgets import Static
 
 from console.app.claims_view import CLASS_STYLE, MATCHED_BY
 from console.app.detail_screen import DetailScreen, Field, RecordView, fields_table
-from console.app.render import masked, money, untrusted
+from console.app.render import masked, money, untrusted, when
 from console.app.requests import Reveal, Revealed
 from engine.models import JobRow
 from engine.x12 import category_meaning, status_code_meaning
@@ -52,7 +53,7 @@ def _name(first: str | None, last: str | None, revealed: bool) -> Text:
     return text if text.plain else Text("—", end="")
 
 
-def row_fields(row: JobRow, revealed: bool) -> list[Field]:
+def row_fields(row: JobRow, revealed: bool, tz: ZoneInfo) -> list[Field]:
     """Every field of the row, each value in full; PHI masked unless `revealed`."""
     icon, style = CLASS_STYLE.get(row.status_class or "", ("…", "dim"))
     result = Text(f"{icon} ", style=style, end="")
@@ -80,11 +81,11 @@ def row_fields(row: JobRow, revealed: bool) -> list[Field]:
         if row.matched_by in MATCHED_BY:
             matched.append(f" — found {MATCHED_BY[row.matched_by]}", style="dim")
         fields.append(("matched by", matched))
-    fields += [
-        ("submitted", _name(row.first_name, row.last_name, revealed)),
+    fields += [  # the row as the file gave it
+        ("name on row", _name(row.first_name, row.last_name, revealed)),
         ("birth date", masked(row.date_of_birth, "dob", revealed=revealed) if row.date_of_birth else "—"),
         ("member id", masked(row.subscriber_id, "member_id", revealed=revealed) if row.subscriber_id else "—"),
-        ("service", _days(row.first_service_date, row.last_service_date)),
+        ("row dates", _days(row.first_service_date, row.last_service_date)),
         ("TIN", row.tin or "—"),
         ("payer id", row.payer_id or "—"),
         ("account #", row.patient_account_number or "—"),
@@ -93,8 +94,10 @@ def row_fields(row: JobRow, revealed: bool) -> list[Field]:
         # other columns of the file: what they hold is not known, so they are masked like PHI
         shown = untrusted(value, keep_newlines=True) if revealed else Text("•••" if value else "", style="dim", end="")
         fields.append((str(name)[:40], shown))
-    fields.append(("looked up", f"{row.attempts} time{'s' if row.attempts != 1 else ''}"
-                   + (f", last {row.resolved_at:%Y-%m-%d %H:%M:%S} UTC" if row.resolved_at else "")))
+    looked = f"{row.attempts} time{'s' if row.attempts != 1 else ''}"
+    if row.resolved_at:
+        looked += f", resolved {when(row.resolved_at, tz, '%Y-%m-%d %H:%M:%S')}"
+    fields.append(("looked up", looked))
     return fields
 
 
@@ -107,13 +110,13 @@ def row_title(job_id: int, row: JobRow) -> Text:
 class RowView(RecordView):
     """The row's fields; redrawn when the PHI is revealed or hidden."""
 
-    def __init__(self, job_id: int, row: JobRow, revealed: bool) -> None:
-        super().__init__(row_title(job_id, row), row_fields(row, revealed))
-        self.job_id, self.row, self.revealed = job_id, row, revealed
+    def __init__(self, job_id: int, row: JobRow, revealed: bool, tz: ZoneInfo) -> None:
+        super().__init__(row_title(job_id, row), row_fields(row, revealed, tz))
+        self.job_id, self.row, self.revealed, self.tz = job_id, row, revealed, tz
 
     def show(self, revealed: bool) -> None:
         self.revealed = revealed
-        self.query_one("#record-fields", Static).update(fields_table(row_fields(self.row, revealed)))
+        self.query_one("#record-fields", Static).update(fields_table(row_fields(self.row, revealed, self.tz)))
 
     def on_revealed(self, message: Revealed) -> None:
         message.stop()
@@ -132,9 +135,9 @@ class RowScreen(DetailScreen[RowView]):
     ]
     AUTO_FOCUS = "#record"
 
-    def __init__(self, job_id: int, row: JobRow, *, revealed: bool,
+    def __init__(self, job_id: int, row: JobRow, *, revealed: bool, tz: ZoneInfo,
                  on_reveal: Callable[[bool], None] = lambda revealed: None) -> None:
-        super().__init__(RowView(job_id, row, revealed), help_name=f"Job {job_id} row {row.row_number}",
+        super().__init__(RowView(job_id, row, revealed, tz), help_name=f"Job {job_id} row {row.row_number}",
                          id="row-screen")
         self.on_reveal = on_reveal
 
