@@ -28,6 +28,7 @@ Cut = Literal["end", "path"]
 Cells = tuple[Text, ...]
 ELLIPSIS = "…"
 SCROLLBAR = 2  # kept free for the vertical scrollbar, so that it never hides the last column
+MIN_CUT = 6  # the narrowest an essential column is squeezed to rather than hidden
 
 
 @dataclass(frozen=True)
@@ -53,29 +54,33 @@ def cells_of(columns: Sequence[Column[R]], record: R, at: Any) -> Cells:
 def fit_columns(columns: Sequence[Column[Any]], width: int, padding: int = 2) -> dict[str, int]:
     """The columns shown in `width` cells and their widths (in table order). Columns are taken
     by priority (then table order) while they fit, each `padding` wider than its text; the
-    first is always shown. What is left goes to the stretching columns, else to the last."""
+    first is always shown, and an essential one (priority 0) that does not fit takes what is
+    left if that is a few cells. What is left then goes to the stretching columns, else to
+    the last."""
     order = sorted(range(len(columns)), key=lambda i: (columns[i].priority, i))
-    chosen: set[int] = set()
+    widths: dict[int, int] = {}
     used = 0
     for i in order:
-        need = max(1, columns[i].width) + padding
-        if chosen and used + need > width:
-            if columns[i].priority == 0:
-                continue  # an essential column that cannot fit: the others still may
-            break
-        chosen.add(i)
-        used += need
-    shown = sorted(chosen)
-    widths = {columns[i].key: max(1, columns[i].width) for i in shown}
+        column = columns[i]
+        size = max(1, column.width)
+        if widths and used + size + padding > width:
+            if column.priority:
+                break
+            size = width - used - padding
+            if size < min(column.width, MIN_CUT):
+                continue
+        widths[i] = size
+        used += size + padding
+    shown = sorted(widths)
     spare = max(0, width - used)
     stretching = [i for i in shown if columns[i].stretch] or shown[-1:]
     total = sum(columns[i].stretch or 1 for i in stretching)
     given = 0
     for n, i in enumerate(stretching):
         share = spare - given if n == len(stretching) - 1 else spare * (columns[i].stretch or 1) // total
-        widths[columns[i].key] += share
+        widths[i] += share
         given += share
-    return widths
+    return {columns[i].key: widths[i] for i in shown}
 
 
 def shorten_path(value: str, width: int) -> str:
