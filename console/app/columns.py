@@ -1,11 +1,12 @@
 """Columns that fit the width a table has: the console's one column API.
 
 A `Column` says how a record shows in it and how it behaves when the terminal is narrow:
-`width` is the narrowest it is shown at, `priority` says which columns go first when they do not
-all fit (0: always shown; higher numbers go first), `stretch` is its share of the width left
-over (when no shown column stretches, the last one takes it), and `cut` says how a text too
-long for it is shortened: at the end with "…", or (`"path"`) from the left, keeping the file
-name ("…/samples/original-basic.csv"). Text is never cut silently.
+`width` is the narrowest it is shown at; `priority` says which columns go first when they do
+not all fit (0: always shown; higher numbers go first); `stretch` is its share of the width
+left over (give the column that should take the slack, usually the last text column,
+stretch=1); `cut` says how a text too long for it is shortened: at the end with "…", or
+(`"path"`) from the left, keeping the file name ("…/samples/original-basic.csv"). Text is
+never cut silently.
 
 `fit_columns` is the layout (which columns, how wide); `FittedTable` is a DataTable that lays
 its columns out for its width, again on every resize. Rows are added and updated with whole
@@ -55,8 +56,8 @@ def fit_columns(columns: Sequence[Column[Any]], width: int, padding: int = 2) ->
     """The columns shown in `width` cells and their widths (in table order). Columns are taken
     by priority (then table order) while they fit, each `padding` wider than its text; the
     first is always shown, and an essential one (priority 0) that does not fit takes what is
-    left if that is a few cells. What is left then goes to the stretching columns, else to
-    the last."""
+    left if that is a few cells. What is left then goes to the stretching columns (none: it
+    stays blank, as a right-aligned last column would look odd pushed to the edge)."""
     order = sorted(range(len(columns)), key=lambda i: (columns[i].priority, i))
     widths: dict[int, int] = {}
     used = 0
@@ -73,11 +74,11 @@ def fit_columns(columns: Sequence[Column[Any]], width: int, padding: int = 2) ->
         used += size + padding
     shown = sorted(widths)
     spare = max(0, width - used)
-    stretching = [i for i in shown if columns[i].stretch] or shown[-1:]
-    total = sum(columns[i].stretch or 1 for i in stretching)
+    stretching = [i for i in shown if columns[i].stretch]
+    total = sum(columns[i].stretch for i in stretching)
     given = 0
     for n, i in enumerate(stretching):
-        share = spare - given if n == len(stretching) - 1 else spare * (columns[i].stretch or 1) // total
+        share = spare - given if n == len(stretching) - 1 else spare * columns[i].stretch // total
         widths[i] += share
         given += share
     return {columns[i].key: widths[i] for i in shown}

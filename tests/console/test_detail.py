@@ -221,7 +221,7 @@ async def test_actions_from_the_detail(make_app: AppFactory, sqlite_db: Database
     async with app.run_test(size=(160, 40)) as pilot:
         await open_detail(pilot, ids["processing"])
         names = [command.title for command in app.get_system_commands(app.screen)]
-        assert {"Cancel", "Retry", "Export", "Logs", "Reveal", "Outcome", "Back"} <= set(names)
+        assert {"Cancel", "Retry", "Export", "Logs", "Reveal", "Find", "Outcome", "Job", "Back"} <= set(names)
         await pilot.press("c")
         await wait_for(pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "confirm-no",
                        what="the dialog")

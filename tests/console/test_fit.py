@@ -32,9 +32,10 @@ def test_fit_columns_by_priority_and_slack() -> None:
     assert fit_columns(columns, 80) == {"id": 4, "name": 10 + 80 - 34, "a": 6, "b": 6}  # name takes the slack
     assert fit_columns(columns, 28) == {"id": 4, "name": 10 + 2, "a": 6}  # b goes first
     assert fit_columns(columns, 14) == {"id": 4, "a": 6 + 0}  # then name; essential ones stay
-    assert fit_columns([_col("x", 3), _col("y", 3)], 20) == {"x": 3, "y": 3 + 10}  # no stretch: the last
+    assert fit_columns([_col("x", 3), _col("y", 3, stretch=1)], 20) == {"x": 3, "y": 3 + 10}
+    assert fit_columns([_col("x", 3), _col("y", 3)], 20) == {"x": 3, "y": 3}  # none stretches: left blank
     assert fit_columns([_col("x", 4), _col("y", 20)], 16) == {"x": 4, "y": 8}  # essential: squeezed, shown
-    assert fit_columns([_col("x", 4), _col("y", 20)], 12) == {"x": 10}  # too few cells left: hidden
+    assert fit_columns([_col("x", 4), _col("y", 20)], 12) == {"x": 4}  # too few cells left: hidden
 
 
 def test_paths_keep_their_file_name() -> None:
