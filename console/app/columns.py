@@ -15,7 +15,7 @@ records' cells (one per column, shown or not): `add_fitted_row`, `update_fitted_
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Generic, Literal, TypeVar
 
@@ -215,15 +215,3 @@ class FittedTable(DataTable[Text]):
         if key in self.cells:
             self.remove_row(key)
             del self.cells[key]
-
-    def show_fitted(self, rows: Iterable[tuple[str, Cells]]) -> None:
-        """A short list held whole: rebuilt when its keys changed, else updated in place."""
-        rows = list(rows)
-        if [str(row.key.value) for row in self.ordered_rows] != [key for key, _ in rows]:
-            self.clear()
-            self.cells = {}
-            for key, cells in rows:
-                self.add_fitted_row(key, cells)
-            return
-        for key, cells in rows:
-            self.update_fitted_row(key, cells)

@@ -112,6 +112,12 @@ async def test_pages_from_the_database_and_keeps_a_bounded_window(make_app: AppF
             await page(pilot, table, "home")
             assert len(table.order) <= 600
         assert table.order[0] == "1000"
+        await pilot.press("end")  # the true end, fetched from there, not walked to
+        await wait_for(pilot, lambda: table.cursor_key == "1", what="the oldest job")
+        assert table.more_before and not table.more_after
+        await on_screen(pilot, "job 1,000 of 1,000")
+        await pilot.press("home")
+        await wait_for(pilot, lambda: table.cursor_key == "1000" and not table.more_before, what="the newest job")
 
 
 async def test_rows_update_in_place_and_the_cursor_stays(make_app: AppFactory, sqlite_db: Database) -> None:
