@@ -10,7 +10,9 @@ it on the next frame, within 1/60 s); Textual's own animations are not waited fo
 
 - first_paint_s: from starting the app to the first page of jobs rendered
 - switch_to_logs_s / switch_to_jobs_s: a tab key to that tab's fresh data rendered
-- next_jobs_page_s: `end` on the jobs table to the next page added
+- next_jobs_page_s: the cursor at the jobs window's last row to the next page added
+- jobs_end_s / jobs_home_s: `end` to the oldest job on screen (a page fetched from the list's
+  end), then `home` to the newest
 - log_filter_*_s: a filter change (level, service, job, rare text) to the filtered lines on screen
 - stats_collect_cold_s / stats_collect_s: engine.stats.collect alone, the first call and the
   median of the next five (every figure of the Stats tab)
@@ -217,12 +219,24 @@ async def measure(path: Path) -> dict[str, float]:
         out["first_paint_s"] = time.perf_counter() - started
         out["jobs_in_database"] = jobs.total or 0
 
-        edge = jobs.table.order[-1]
+        table = jobs.table
+        edge = table.order[-1]
         started = time.perf_counter()
-        app.call_later(jobs.table.action_scroll_bottom)  # `end`, without waiting for animations
-        await _until(pilot, lambda: jobs.table.order[-1] != edge and jobs.table.loading is None)
+        app.call_later(table.move_cursor, row=len(table.order) - 1)  # the cursor at the window's last row
+        await _until(pilot, lambda: table.order[-1] != edge and table.loading is None)
         await asyncio.sleep(0)
         out["next_jobs_page_s"] = time.perf_counter() - started
+
+        started = time.perf_counter()
+        app.call_later(table.action_scroll_bottom)  # `end`: the oldest job, fetched from there
+        await _until(pilot, lambda: not table.more_after and table.loading is None and table.cursor_key == "1")
+        await asyncio.sleep(0)
+        out["jobs_end_s"] = time.perf_counter() - started
+        started = time.perf_counter()
+        app.call_later(table.action_scroll_top)  # `home`: the newest again
+        await _until(pilot, lambda: not table.more_before and table.loading is None and table.cursor_row == 0)
+        await asyncio.sleep(0)
+        out["jobs_home_s"] = time.perf_counter() - started
 
         logs = app.logs_view
         started = time.perf_counter()

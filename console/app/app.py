@@ -29,7 +29,7 @@ from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.confirm import ConfirmDialog
 from console.app.context import Clock, ConsoleContext, system_clock
-from console.app.detail_screen import DetailScreen
+from console.app.detail_screen import DetailScreen, RecordScreen
 from console.app.exit_signals import exit_on_signals
 from console.app.header import HeaderBar, SiteProbe
 from console.app.health_view import HealthView
@@ -360,6 +360,9 @@ class ConsoleApp(App[int]):
 
     def on_open_task_history(self, request: rq.OpenTaskHistory) -> None:
         self.push_screen(RunHistoryScreen(request.task))
+
+    def on_open_record(self, request: rq.OpenRecord) -> None:
+        self.push_screen(RecordScreen(request.title, request.fields, help_name=request.help_name))
 
     def on_show_job_logs(self, request: rq.ShowJobLogs) -> None:
         self.show_tab("logs")

@@ -29,17 +29,18 @@ PAGE = 200
 MAX_ROWS = 600
 OUTCOME_STYLE = {"ok": "green", "refused": "bold yellow", "failed": "bold red"}
 
-# the cells of an entry are drawn for the site's zone
+# the cells of an entry are drawn for the site's zone; at 80 columns: When, User, Action,
+# Outcome and Target (a path keeps its file name); Detail, From and # as the terminal widens
 COLUMNS: tuple[Column[AuditEntry], ...] = (
-    Column("id", "#", 6, lambda entry, tz: right(str(entry.id))),
+    Column("id", "#", 6, lambda entry, tz: right(str(entry.id)), priority=3),
     Column("at", "When", 14, lambda entry, tz: stamp(entry.at, tz)),
-    Column("user", "User", 10, lambda entry, tz: untrusted(entry.user, max_len=40, style="bold")),
-    Column("from", "From", 13, lambda entry, tz: untrusted(entry.client_addr, max_len=64)),
+    Column("user", "User", 10, lambda entry, tz: untrusted(entry.user, max_len=64, style="bold")),
+    Column("from", "From", 13, lambda entry, tz: untrusted(entry.client_addr, max_len=64), priority=2),
     Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="cyan")),
     Column("outcome", "Outcome", 8,
            lambda entry, tz: untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, ""))),
-    Column("target", "Target", 16, lambda entry, tz: untrusted(entry.target, max_len=255), stretch=1),
-    Column("detail", "Detail", 20, lambda entry, tz: untrusted(entry.detail, max_len=500), stretch=2),
+    Column("target", "Target", 18, lambda entry, tz: untrusted(entry.target, max_len=255), stretch=1, cut="path"),
+    Column("detail", "Detail", 20, lambda entry, tz: untrusted(entry.detail, max_len=500), stretch=2, priority=1),
 )
 
 
@@ -105,7 +106,11 @@ class AuditView(LiveWidget):
             text.append("no entry matches the filters" if self.flt.active else "no action audited yet", style="dim")
         else:
             more = "+" if table.more_after else ""
-            text.append(f"{table.cursor_row + 1:,}/{len(table.order):,}{more} loaded, newest first")
+            if table.more_before:  # an older part of the list (after `end`): its place is not counted
+                text.append(f"entry {table.cursor_row + 1:,} of {len(table.order):,} loaded (newer above)")
+            else:
+                text.append(f"entry {table.cursor_row + 1:,} of {len(table.order):,}{more}")
+            text.append(", newest first")
         if self.flt.active:
             text.append("  filter:", style="dim")
             if self.flt.user:

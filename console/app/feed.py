@@ -13,7 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from console.app.paged_table import Cells, PagedTable, PageSource, Side
+from console.app.paged_table import Cells, End, PagedTable, PageSource, Side
 from engine.db import Database
 
 R = TypeVar("R")
@@ -84,11 +84,16 @@ class Feed(Generic[R]):
         self, db: Callable[[], Database], rows: Rows, failed: Callable[[BaseException], None], *,
         stamp: Callable[[], Any] = lambda: None, added: Callable[[], None] = lambda: None,
     ) -> PageSource:
-        """How the window pages as the cursor nears an edge."""
+        """How the window pages as the cursor nears an edge, and jumps to the newest or oldest."""
 
         def fetch(side: Side, edge: int, stamp: Any) -> list[R]:
             if side == "after":
                 return self.older(db(), stamp, before_id=edge, limit=self.page + 1)
             return self.newer(db(), stamp, after_id=edge, limit=self.page + 1)
 
-        return PageSource(fetch, rows, failed, stamp=stamp, added=added)
+        def end(which: End, stamp: Any) -> list[R]:
+            if which == "start":  # the newest
+                return self.older(db(), stamp, before_id=None, limit=self.page + 1)
+            return self.newer(db(), stamp, after_id=0, limit=self.page + 1)  # ids start at 1: the oldest
+
+        return PageSource(fetch, rows, failed, stamp=stamp, added=added, end=end)

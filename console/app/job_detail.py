@@ -1,5 +1,7 @@
-"""A job's detail: parameters, counters, warnings, the history (cancel requests included) and
-its rows with results, paged from the database and filterable by outcome.
+"""A job's detail: a header of at most four lines (the job, its rows, its parameters, what
+needs reading first; `i` shows the whole job: every parameter, warning and history entry) and
+its rows with results, paged from the database, filterable by outcome (`o`), searchable by
+claim number or row number anywhere in the job (`/`); `enter` shows one row whole.
 
 Member ids, names and birth dates are masked until the operator reveals them with ctrl+r
 (role-checked and audited through engine.actions.perform).
@@ -13,36 +15,48 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import VerticalScroll
-from textual.widgets import Static
+from textual.containers import Horizontal
+from textual.widgets import DataTable, Input, Static
 
-from console.app.detail_screen import DetailScreen
-from console.app.host import context, host, mark_stale
+from console.app.columns import shorten_path
+from console.app.detail_screen import DetailScreen, Field
+from console.app.host import context, host, in_worker, mark_stale
+from console.app.inputs import SafeInput
 from console.app.jobs_view import job_timing
 from console.app.live import LiveWidget
-from console.app.paged_table import Cells, Column, PagedTable, PageSource, Side, cells_of
+from console.app.paged_table import Cells, Column, End, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
 from console.app.render import duration, masked, money, plain, right, status_cell, untrusted, when
 from console.app.requests import (
     CancelJob,
     ExportJob,
     JobSummary,
+    OpenRecord,
     RetryJob,
     Reveal,
     Revealed,
     ShowJobLogs,
 )
+from console.app.row_detail import RowScreen
 from console.app.tone import tone
 from engine.jobs.lifecycle import JobNotFound
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
-from engine.jobs.queries import count_rows, get_job, rows_by_numbers, rows_page
+from engine.jobs.queries import (
+    count_rows,
+    find_row,
+    get_job,
+    rows_around,
+    rows_by_numbers,
+    rows_page,
+)
 from engine.models import Job, JobRow
+from engine.text import safe_text
 
 PAGE = 200
 MAX_ROWS = 600
-HISTORY_SHOWN = 8
 
 OUTCOME_CHOICES: tuple[tuple[str, str], ...] = (
     ("all rows", ""),
@@ -77,29 +91,33 @@ def _name(first: str | None, last: str | None, revealed: bool) -> Text:
 def _result(row: JobRow) -> Text:
     if row.status is None:
         return Text("…", style="dim", end="")
-    return untrusted(row.status, max_len=20, style=RESULT_STYLE.get(row.status_class or "", ""))
+    return untrusted(row.status, max_len=32, style=RESULT_STYLE.get(row.status_class or "", ""))
 
 
 def _patient(row: JobRow, revealed: bool) -> Text:
     return _name(row.patient_first_name or row.first_name, row.patient_last_name or row.last_name, revealed)
 
 
-# the cells of a row are drawn for whether PHI is revealed
+# the cells of a row are drawn for whether PHI is revealed; at 80 columns: Row, Claim #,
+# Result and Message (which takes most of what is left); the rest as the terminal widens
 ROW_COLUMNS: tuple[Column[JobRow], ...] = (
     Column("row", "Row", 6, lambda row, revealed: right(str(row.row_number))),
-    Column("claim", "Claim #", 12, lambda row, revealed: untrusted(row.claim_number, max_len=40), stretch=1),
-    Column("status", "Result", 11, lambda row, revealed: _result(row)),
-    Column("patient", "Patient", 20, _patient, stretch=1),
-    Column("dob", "DOB", 10, lambda row, revealed: masked(row.date_of_birth, "dob", revealed=revealed)),
+    Column("claim", "Claim #", 15, lambda row, revealed: untrusted(row.claim_number, max_len=64)),
+    Column("status", "Result", 12, lambda row, revealed: _result(row)),
+    Column("patient", "Patient", 16, _patient, stretch=1, priority=2),
+    Column("dob", "DOB", 10, lambda row, revealed: masked(row.date_of_birth, "dob", revealed=revealed),
+           priority=7),
     Column("member", "Member ID", 12,
-           lambda row, revealed: masked(row.subscriber_id, "member_id", revealed=revealed, max_len=40)),
-    Column("charged", "Charged", 10, lambda row, revealed: right(money(row.total_charged))),
-    Column("paid", "Paid", 10, lambda row, revealed: right(money(row.total_paid))),
+           lambda row, revealed: masked(row.subscriber_id, "member_id", revealed=revealed, max_len=64),
+           priority=6),
+    Column("charged", "Charged", 10, lambda row, revealed: right(money(row.total_charged)), priority=3),
+    Column("paid", "Paid", 10, lambda row, revealed: right(money(row.total_paid)), priority=1),
     Column("processed", "Processed", 10,
-           lambda row, revealed: plain(row.processed_date.isoformat() if row.processed_date else "")),
-    Column("matched", "Matched by", 10, lambda row, revealed: untrusted(row.matched_by or "", max_len=16)),
-    Column("message", "Message", 24,
-           lambda row, revealed: untrusted(row.error_message or row.invalid_reason or "", max_len=300), stretch=2),
+           lambda row, revealed: plain(row.processed_date.isoformat() if row.processed_date else ""), priority=4),
+    Column("matched", "Matched by", 14, lambda row, revealed: untrusted(row.matched_by or "", max_len=16),
+           priority=5),
+    Column("message", "Message", 30,
+           lambda row, revealed: untrusted(row.error_message or row.invalid_reason or "", max_len=500), stretch=2),
 )
 
 
@@ -132,60 +150,110 @@ def _history_line(entry: Any, tz: ZoneInfo) -> Text:
 
 
 def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animate: bool = False,
-                live: Liveness = ATTENDED) -> Text:
+                live: Liveness = ATTENDED, width: int = 0) -> Text:
+    """At most four lines (each cut with "…" where the screen is narrow): the job, its rows,
+    its parameters and times, and what most needs reading (a stall, the payer, a failure, a
+    cancel, warnings — or the latest event). `i` shows the whole job. In `width` cells, the
+    file's path keeps its file name."""
     elapsed, _, _ = job_timing(job, now, live)
     text = Text(end="")
     text.append(f"Job {job.id}  ", style="bold")
     text.append_text(status_cell(live.status(job.status), frame=frame, animate=animate))
     text.append("  ")
-    text.append_text(untrusted(job.file_name, max_len=120, style="bold"))
-    note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
-    if note:
-        text.append(f"\n{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow")
-    payer_wait = live.payer_note(when(live.payer_down_since, tz, "%H:%M"))
-    if payer_wait:
-        text.append(f"\n{payer_wait} (it answers none of this job's calls; the job waits, then ends)",
-                    style="yellow")
+    name = safe_text(job.file_name, max_len=255)
+    if width:
+        name = shorten_path(name, max(8, width - text.cell_len))
+    text.append(name, style="bold")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
     text.append(f"{job.error_rows:,} errors", style="red" if job.error_rows else "")
     text.append(f" · {job.invalid_rows:,} invalid · payer calls {job.payer_calls:,}")
-    text.append(f"\nwindow {job.start_date.isoformat()} … {job.end_date.isoformat()} · strategy ")
+    text.append("\nby ")
+    text.append_text(untrusted(job.submitted_by, max_len=40))
+    text.append(f" · started {when(job.started_at, tz)} · {duration(elapsed)}")
+    text.append(f" · window {job.start_date.isoformat()} … {job.end_date.isoformat()} · strategy ")
     text.append_text(untrusted(job.strategy, max_len=16))
     text.append(" · TIN ")
     text.append_text(untrusted(job.tin or "(per row)", max_len=16))
     text.append(" · payer ")
     text.append_text(untrusted(job.payer_id, max_len=16))
-    text.append(f"\nsubmitted {when(job.created_at, tz)} by ")
-    text.append_text(untrusted(job.submitted_by, max_len=40))
-    if job.submitted_from:
-        text.append(" from ")
-        text.append_text(untrusted(job.submitted_from, max_len=40))
-    text.append(f" · started {when(job.started_at, tz)} · finished {when(job.finished_at, tz)}")
-    text.append(f" · {duration(elapsed)} · attempt {job.attempts}")
-    if job.cancel_requested_at is not None:
-        text.append("\ncancel ", style="yellow")
-        text.append(f"asked {when(job.cancel_requested_at, tz, '%m-%d %H:%M:%S')} by ")
-        text.append_text(untrusted(job.cancel_requested_by or "?", max_len=40))
-        if job.cancel_latency_ms is not None:
-            text.append(f" · stopped after {job.cancel_latency_ms:,} ms")
-    if job.failure_reason:
-        text.append("\nfailure ", style="bold red")
-        text.append_text(untrusted(job.failure_reason, max_len=500))
-    for warning in job.warnings or []:
-        text.append("\nwarning ", style="yellow")
-        text.append_text(untrusted(warning, max_len=500))
-    history = list(job.history or [])
-    if history:
-        hidden = len(history) - HISTORY_SHOWN
-        text.append("\nhistory", style="bold")
-        if hidden > 0:
-            text.append(f" ({hidden} earlier not shown)", style="dim")
-        for entry in history[-HISTORY_SHOWN:]:
-            text.append("\n  ")
-            text.append_text(_history_line(entry, tz))
+    text.append(f" · attempt {job.attempts}")
+    notes = _notes(job, tz, live)
+    if notes.plain:
+        text.append("\n")
+        text.append_text(notes)
     return text
+
+
+def _notes(job: Job, tz: ZoneInfo, live: Liveness) -> Text:
+    """One line: what needs reading first."""
+    parts: list[Text] = []
+    note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
+    if note:
+        parts.append(Text(f"{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow"))
+    payer_wait = live.payer_note(when(live.payer_down_since, tz, "%H:%M"))
+    if payer_wait:
+        parts.append(Text(f"{payer_wait} (the job waits, then ends)", style="yellow"))
+    if job.failure_reason:
+        failure = Text("failure ", style="bold red")
+        failure.append_text(untrusted(job.failure_reason, max_len=500))
+        parts.append(failure)
+    if job.cancel_requested_at is not None:
+        cancel = Text("cancel ", style="yellow")
+        cancel.append(f"asked {when(job.cancel_requested_at, tz, '%m-%d %H:%M:%S')} by ")
+        cancel.append_text(untrusted(job.cancel_requested_by or "?", max_len=40))
+        if job.cancel_latency_ms is not None:
+            cancel.append(f" · stopped after {job.cancel_latency_ms:,} ms")
+        parts.append(cancel)
+    warnings = list(job.warnings or [])
+    if warnings:
+        warning = Text("warning ", style="yellow")
+        warning.append_text(untrusted(warnings[0], max_len=500))
+        if len(warnings) > 1:
+            warning.append(f" (+{len(warnings) - 1} more: i)", style="dim")
+        parts.append(warning)
+    history = list(job.history or [])
+    if not parts and history:
+        last = Text("last ", style="dim")
+        last.append_text(_history_line(history[-1], tz))
+        parts.append(last)
+    line = Text(end="")
+    for i, part in enumerate(parts):
+        if i:
+            line.append(" · ", style="dim")
+        line.append_text(part)
+    return line
+
+
+def job_fields(job: Job, now: datetime, tz: ZoneInfo, live: Liveness = ATTENDED) -> list[Field]:
+    """The whole job, for its record screen (`i`): every parameter, warning and history entry."""
+    elapsed, _, _ = job_timing(job, now, live)
+    fields: list[Field] = [
+        ("status", status_cell(live.status(job.status))),
+        ("file", job.file_name),
+        ("rows", f"{job.done_rows:,}/{job.total_rows:,} done · {job.found_rows:,} found · "
+                 f"{job.not_found_rows:,} not found · {job.error_rows:,} errors · {job.invalid_rows:,} invalid"),
+        ("payer calls", f"{job.payer_calls:,}"),
+        ("window", f"{job.start_date.isoformat()} … {job.end_date.isoformat()}"),
+        ("strategy", job.strategy),
+        ("TIN", job.tin or "(per row)"),
+        ("payer", job.payer_id),
+        ("submitted", f"{when(job.created_at, tz)} by {job.submitted_by}"
+                      + (f" from {job.submitted_from}" if job.submitted_from else "")),
+        ("started", when(job.started_at, tz)),
+        ("finished", when(job.finished_at, tz)),
+        ("took", duration(elapsed)),
+        ("attempt", str(job.attempts)),
+    ]
+    notes = _notes(job, tz, live)
+    if notes.plain:
+        fields.append(("now", notes))
+    for i, warning in enumerate(job.warnings or []):
+        fields.append(("warnings" if i == 0 else "", warning))
+    for i, entry in enumerate(job.history or []):
+        fields.append(("history" if i == 0 else "", _history_line(entry, tz)))
+    return fields
 
 
 @dataclass(frozen=True)
@@ -215,15 +283,21 @@ class JobDetailView(LiveWidget):
         self.frame = 0
         self.rows: dict[str, JobRow] = {}
         self.matching: int | None = None
+        self.live: Liveness = ATTENDED
+        self.found: Text | None = None  # what the last search found, for the title line
+        self._searched: tuple[str, str] | None = None  # (text, outcome) of the last search
 
     def compose(self) -> ComposeResult:
-        with VerticalScroll(id="detail-top"):
-            yield Static(Text("loading…", style="dim"), id="detail-summary")
+        yield Static(Text("loading…", style="dim"), id="detail-summary")
+        with Horizontal(id="detail-find", classes="filter-bar"):
+            yield SafeInput(placeholder="claim number or row number — enter finds, enter again the next",
+                            id="detail-find-text")
         yield Static(id="detail-rows-title", classes="status-line")
         self.table = PagedTable(
             page_size=PAGE, max_rows=MAX_ROWS, id="rows-table", columns=ROW_COLUMNS,
             source=PageSource(self._fetch_page, lambda rows: [self._row(r) for r in rows],
-                              host(self).report_error, stamp=lambda: self.outcome, added=self._page_added),
+                              host(self).report_error, stamp=lambda: self.outcome, added=self._page_added,
+                              end=self._fetch_end),
         )
         yield self.table
 
@@ -252,7 +326,6 @@ class JobDetailView(LiveWidget):
         return data
 
     def render_data(self, request: DetailRequest, data: DetailData) -> None:
-        ctx = context(self)
         self.frame += 1
         if data.job is None:
             self.query_one("#detail-summary", Static).update(
@@ -260,10 +333,9 @@ class JobDetailView(LiveWidget):
             )
             return
         self.job = data.job
+        self.live = data.live
         self.matching = data.matching
-        self.query_one("#detail-summary", Static).update(
-            job_summary(data.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still, live=data.live)
-        )
+        self._show_summary()
         table = self.table
         if request.reload:
             self._reload = False
@@ -284,6 +356,19 @@ class JobDetailView(LiveWidget):
     def render_failure(self, error: BaseException) -> None:
         self._show_title()
 
+    def on_resize(self) -> None:
+        self._show_summary()
+
+    def _show_summary(self) -> None:
+        if self.job is None:
+            return
+        ctx = context(self)
+        width = self.query_one("#detail-summary", Static).content_region.width or self.size.width - 2
+        self.query_one("#detail-summary", Static).update(
+            job_summary(self.job, ctx.now(), ctx.tz, frame=self.frame, animate=not ctx.still, live=self.live,
+                        width=width)
+        )
+
     def _row(self, row: JobRow) -> tuple[str, Cells]:
         key = str(row.row_number)
         self.rows[key] = row
@@ -297,8 +382,16 @@ class JobDetailView(LiveWidget):
     def _show_title(self) -> None:
         text = Text("Rows", style="bold", end="")
         text.append(f" · {OUTCOME_LABEL.get(self.outcome, self.outcome)}")
+        table = self.table
         if self.matching is not None:
-            text.append(f" · {self.matching:,} matching · {len(self.table.order):,} loaded")
+            at = table.cursor_key
+            if at is not None:
+                text.append(f" · row {int(at):,} · ")
+            text.append(f"{self.matching:,} {'row' if self.matching == 1 else 'rows'}" if self.outcome == ""
+                        else f"{self.matching:,} matching")
+        if self.found is not None:
+            text.append("  ")
+            text.append_text(self.found)
         if self.revealed:
             text.append(" · PHI revealed (ctrl+r hides)", style=tone(self, "warning"))
         else:
@@ -313,9 +406,89 @@ class JobDetailView(LiveWidget):
             return rows_page(db, self.job_id, outcome=outcome, after_row=edge, limit=PAGE + 1)
         return rows_page(db, self.job_id, outcome=outcome, before_row=edge, limit=PAGE + 1)
 
+    def _fetch_end(self, which: End, outcome: str) -> list[JobRow]:
+        db = context(self).db
+        if which == "start":
+            return rows_page(db, self.job_id, outcome=outcome, limit=PAGE + 1)
+        return rows_page(db, self.job_id, outcome=outcome, last=True, limit=PAGE + 1)
+
     def _page_added(self) -> None:
         self._prune()
         self._show_title()
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        self._show_title()
+
+    # -- the whole row (enter) --
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        key = self.table.cursor_key
+        row = self.rows.get(key) if key is not None else None
+        if row is None:
+            return
+        self.app.push_screen(RowScreen(self.job_id, row, revealed=self.revealed, tz=context(self).tz,
+                                       on_reveal=self.set_revealed))
+
+    # -- find a row: a claim number or a row number, anywhere in the job --
+
+    def show_find(self) -> None:
+        self.query_one("#detail-find").display = True
+        self.query_one("#detail-find-text", Input).focus()
+
+    def hide_find(self) -> bool:
+        """Close the find bar; False when it was not open."""
+        bar = self.query_one("#detail-find")
+        if not bar.display:
+            return False
+        bar.display = False
+        self.found = None
+        self._show_title()
+        self.table.focus()
+        return True
+
+    @on(Input.Submitted, "#detail-find-text")
+    def _find_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.find(event.value)
+
+    def find(self, text: str) -> None:
+        """Jump to the row: a new text finds its first match, the same text again the next."""
+        text = text.strip()
+        if not text:
+            return
+        outcome = self.outcome
+        key = self.table.cursor_key
+        after = int(key) if self._searched == (text, outcome) and key is not None else None
+        self._searched = (text, outcome)
+        job_id = self.job_id
+
+        def look() -> tuple[int | None, list[JobRow], bool, bool]:
+            db = context(self).db
+            number = find_row(db, job_id, text, outcome=outcome, after_row=after)
+            if number is None:
+                return None, [], False, False
+            return (number, *rows_around(db, job_id, number, outcome=outcome, limit=PAGE))
+
+        def found(answer: tuple[int | None, list[JobRow], bool, bool]) -> None:
+            number, rows, more_before, more_after = answer
+            if outcome != self.outcome:
+                return  # the outcome changed meanwhile
+            shown = untrusted(repr(text), max_len=40)
+            if number is None:
+                self.found = Text("no row matches ", style=tone(self, "warning"), end="").append_text(shown)
+                self._show_title()
+                return
+            self.found = Text(f"found row {number:,} for ", style="dim", end="").append_text(shown)
+            table = self.table
+            if str(number) not in table.cells:
+                self.rows = {}
+                table.replace_rows([self._row(r) for r in rows], more_before=more_before, more_after=more_after,
+                                   keep=str(number))
+            table.move_cursor(row=table.order.index(str(number)))
+            self._show_title()
+
+        in_worker(self, look, found, host(self).report_error, group="find", exclusive=True)
 
     # -- outcome filter and reveal --
 
@@ -331,6 +504,14 @@ class JobDetailView(LiveWidget):
         message.stop()
         self.set_revealed(True)
 
+    def job_record(self) -> OpenRecord | None:
+        job = self.job
+        if job is None:
+            return None
+        ctx = context(self)
+        return OpenRecord(Text(f"Job {job.id}", style="bold"), job_fields(job, ctx.now(), ctx.tz, self.live),
+                          help_name=f"Job {job.id} (whole)")
+
     def set_revealed(self, revealed: bool) -> None:
         self.revealed = revealed
         table = self.table
@@ -341,7 +522,9 @@ class JobDetailView(LiveWidget):
 
 class JobDetailScreen(DetailScreen[JobDetailView]):
     BINDINGS = [
-        Binding("slash", "outcome", "Outcome", tooltip="show only rows with one outcome"),
+        Binding("slash", "find", "Find", tooltip="go to a claim number or a row number (enter again: the next)"),
+        Binding("o", "outcome", "Outcome", tooltip="show only rows with one outcome"),
+        Binding("i", "job_record", "Job", tooltip="the whole job: every parameter, warning and history entry"),
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)"),
         Binding("c", "cancel_job", "Cancel"),
         Binding("R", "retry_job", "Retry"),
@@ -356,10 +539,20 @@ class JobDetailScreen(DetailScreen[JobDetailView]):
 
     def action_back(self) -> None:
         view = self.view
+        if view.hide_find():
+            return
         if view.outcome:
             view.set_outcome("")
             return
         super().action_back()
+
+    def action_find(self) -> None:
+        self.view.show_find()
+
+    def action_job_record(self) -> None:
+        record = self.view.job_record()
+        if record is not None:
+            self.post_message(record)
 
     def action_outcome(self) -> None:
         choices = [(Text(label), value) for label, value in OUTCOME_CHOICES]

@@ -91,22 +91,31 @@ def _status(job: Job, at: At) -> Text:
     return status_cell(at.live.status(job.status), frame=at.frame, animate=at.animate)
 
 
+def _err_inv(job: Job, at: At) -> Text:
+    text = Text(justify="right", end="")
+    text.append(f"{job.error_rows:,}", style="red" if job.error_rows else "")
+    text.append("/", style="dim")
+    text.append(f"{job.invalid_rows:,}", style="yellow" if job.invalid_rows else "")
+    return text
+
+
+# at 80 columns: ID, Status, File, Progress, Found, Err/Inv, ETA; the rest as the terminal widens
 COLUMNS: tuple[Column[Job], ...] = (
     Column("id", "ID", 6, lambda job, at: right(str(job.id))),
     Column("status", "Status", 12, _status),
-    Column("file", "File", 20, lambda job, at: untrusted(job.file_name, max_len=60), stretch=2),
+    Column("file", "File", 11, lambda job, at: untrusted(job.file_name, max_len=255), stretch=1, priority=1),
     Column("progress", "Progress", 15,
            lambda job, at: progress_bar(job.done_rows, job.total_rows, at.live.status(job.status))),
-    Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}")),
+    Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}"), priority=2),
     Column("found", "Found", 6, lambda job, at: count(job.found_rows, "green")),
-    Column("not_found", "NotFd", 6, lambda job, at: count(job.not_found_rows)),
-    Column("errors", "Err", 5, lambda job, at: count(job.error_rows, "red")),
-    Column("invalid", "Inv", 5, lambda job, at: count(job.invalid_rows, "yellow")),
-    Column("rate", "Rows/s", 6, _rate),
+    Column("not_found", "NotFd", 6, lambda job, at: count(job.not_found_rows), priority=3),
+    Column("err_inv", "Err/Inv", 7, _err_inv),
+    Column("rate", "Rows/s", 6, _rate, priority=3),
     Column("eta", "ETA", 7, _eta),
-    Column("by", "By", 12, lambda job, at: untrusted(job.submitted_by, max_len=32), stretch=1),
-    Column("started", "Started", 11, lambda job, at: plain(when(job.started_at, at.tz))),
-    Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now, at.live)[0]))),
+    Column("by", "By", 10, lambda job, at: untrusted(job.submitted_by, max_len=64), priority=4),
+    Column("started", "Started", 11, lambda job, at: plain(when(job.started_at, at.tz)), priority=5),
+    Column("duration", "Duration", 8, lambda job, at: right(duration(job_timing(job, at.now, at.live)[0])),
+           priority=5),
 )
 
 
@@ -288,8 +297,7 @@ class JobsView(LiveWidget):
         elif not table.order:
             text.append("no jobs" if not self._filtered else "no job matches the filter", style="dim")
         else:
-            text.append(f"{table.cursor_row + 1:,}/{len(table.order):,} loaded · {self.total:,} ")
-            text.append("matching" if self._filtered else ("job" if self.total == 1 else "jobs"))
+            text.append(self._position())
         if self._filtered:
             text.append("  filter: ", style="dim")
             if self.flt.text:
@@ -300,6 +308,21 @@ class JobsView(LiveWidget):
             text.append("  (esc clears)", style="dim")
         mark_stale(self, text)
         self.query_one("#jobs-status", Static).update(text)
+
+    def _position(self) -> str:
+        """Where the cursor is in the whole list ("job 2 of 5"): the window's place in it is
+        known when it holds the list's start (or its end)."""
+        table = self.table
+        total = self.total or 0
+        matching = " matching" if self._filtered else ""
+        at: int | None = None
+        if not table.more_before:
+            at = table.cursor_row + 1
+        elif not table.more_after:
+            at = total - (len(table.order) - 1 - table.cursor_row)
+        if at is None or not 0 < at <= total:
+            return f"{total:,} job{'s' if total != 1 else ''}{matching}"
+        return f"job {at:,} of {total:,}{matching}"
 
     @property
     def _filtered(self) -> bool:

@@ -3,60 +3,51 @@
 The list is ordered by the database (jobs newest first, rows in input order). The table holds
 at most `max_rows` of it; when the cursor comes near an edge of the window and there is more
 on that side, the table fetches the next page through its owner's `PageSource` (in a worker
-thread) and adds it on that side while the far side is trimmed. Rows are keyed; a live refresh updates the cells of
-the rows on screen in place and the cursor stays on the same record, whatever was added,
-removed or reordered around it.
+thread) and adds it on that side while the far side is trimmed; `home` and `end` fetch the
+page at the list's true start or end (however long it is) instead of walking to it. Rows are
+keyed; a live refresh updates the cells of the rows on screen in place and the cursor stays on
+the same record, whatever was added, removed or reordered around it. Columns fit the width the
+table has (console.app.columns).
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, Literal, TypeVar
+from typing import Any, Literal
 
-from rich.text import Text
 from textual import work
+from textual._two_way_dict import TwoWayDict
 from textual.binding import Binding
 from textual.message import Message
 from textual.widgets import DataTable
-from textual.widgets.data_table import ColumnKey, RowDoesNotExist
+from textual.widgets.data_table import RowDoesNotExist, RowKey
 from textual.worker import get_current_worker
 
+from console.app.columns import Cells, Column, FittedTable, cells_of
+
+__all__ = ["Cells", "Column", "End", "PageLoaded", "PageSource", "PagedTable", "Side", "cells_of"]
+
 Side = Literal["before", "after"]
-Cells = tuple[Text, ...]
-R = TypeVar("R")
-
-
-@dataclass(frozen=True)
-class Column(Generic[R]):
-    """A column: its key, header and width, how a record shows in it (`cell(record, at)`, where
-    `at` is what the table's cells are drawn for: a time, a zone, an animation frame), and its
-    share of what a wide terminal leaves over (`stretch`, 0 for none)."""
-
-    key: str
-    label: str
-    width: int
-    cell: Callable[[R, Any], Text]
-    stretch: int = 0
-
-
-def cells_of(columns: Sequence[Column[R]], record: R, at: Any) -> Cells:
-    return tuple(column.cell(record, at) for column in columns)
+End = Literal["start", "end"]
 
 
 @dataclass(frozen=True)
 class PageSource:
     """How a table's owner pages: `fetch(side, edge, stamp)` runs in a worker thread and
     returns, in table order, up to page_size + 1 records next to the `edge` key on that side
-    (after it, or before it); `stamp()` is what the window was fetched for (a filter), and a
-    page fetched for another stamp is dropped; `rows` makes table rows of records on the UI
-    thread; `added` runs after a page is added; `failed` reports a fetch error."""
+    (after it, or before it); `end(which, stamp)` (optional) returns, in table order, up to
+    page_size + 1 records at the list's "start" or "end" (home and end jump there); `stamp()`
+    is what the window was fetched for (a filter), and a page fetched for another stamp is
+    dropped; `rows` makes table rows of records on the UI thread; `added` runs after a page is
+    added; `failed` reports a fetch error."""
 
     fetch: Callable[[Side, int, Any], list[Any]]
     rows: Callable[[list[Any]], list[tuple[str, Cells]]]
     failed: Callable[[BaseException], None]
     stamp: Callable[[], Any] = lambda: None
     added: Callable[[], None] = lambda: None
+    end: Callable[[End, Any], list[Any]] | None = None
 
 
 class PageLoaded(Message, bubble=False):
@@ -67,8 +58,17 @@ class PageLoaded(Message, bubble=False):
         self.records, self.more, self.error = records, more, error
 
 
-class PagedTable(DataTable[Text]):
-    """Rows are (key, cells). Keys are the record ids as strings."""
+class EndLoaded(Message, bubble=False):
+    def __init__(self, which: End, stamp: Any, records: list[Any], more: bool,
+                 error: BaseException | None = None) -> None:
+        super().__init__()
+        self.which, self.stamp = which, stamp
+        self.records, self.more, self.error = records, more, error
+
+
+class PagedTable(FittedTable):
+    """Rows are (key, cells). Keys are the record ids as strings. Columns fit the width
+    (console.app.columns)."""
 
     BINDINGS = [
         Binding("home", "scroll_top", "First row", show=False),
@@ -79,58 +79,15 @@ class PagedTable(DataTable[Text]):
         self, *, page_size: int = 200, max_rows: int = 1000, threshold: int = 20, id: str | None = None,
         source: PageSource | None = None, columns: Sequence[Column[Any]] = (),
     ) -> None:
-        super().__init__(cursor_type="row", zebra_stripes=False, id=id)
-        self._columns = columns
-        self.stretch: dict[str, int] = {}
-        self._base_widths: dict[str, int] = {}
+        super().__init__(columns=columns, id=id)
         self.page_size = page_size
         self.max_rows = max(max_rows, 2 * page_size)
         self.threshold = threshold
         self.order: list[str] = []
-        self.cells: dict[str, Cells] = {}
         self.more_before = False
         self.more_after = False
         self.loading: Side | None = None
         self.source = source  # None: the window is the whole list
-
-    # -- columns: fixed widths; the `stretch` columns share what a wide terminal leaves over --
-
-    def on_mount(self) -> None:
-        self.add_fixed_columns(self._columns)
-
-    def add_fixed_columns(self, columns: Sequence[Column[Any]]) -> None:
-        for column in columns:
-            self.add_column(column.label, key=column.key, width=column.width)
-            self._base_widths[column.key] = column.width
-            if column.stretch:
-                self.stretch[column.key] = column.stretch
-        self._stretch_columns()
-
-    def on_resize(self) -> None:
-        self._stretch_columns()
-
-    def _stretch_columns(self) -> None:
-        if not self.stretch or not self._base_widths or not self.size.width:
-            return
-        padding = 2 * self.cell_padding
-        used = sum(width + padding for width in self._base_widths.values())
-        spare = max(0, self.size.width - 2 - used)
-        total = sum(self.stretch.values())
-        changed = False
-        for key, weight in self.stretch.items():
-            column = self.columns.get(ColumnKey(key))
-            if column is None:
-                continue
-            width = self._base_widths[key] + spare * weight // total
-            if column.width != width:
-                column.width = width
-                changed = True
-        if changed:
-            # what DataTable.add_column does to take a new width into account
-            self._require_update_dimensions = True
-            self._update_count += 1
-            self.check_idle()
-            self.refresh()
 
     # -- reading --
 
@@ -212,7 +169,7 @@ class PagedTable(DataTable[Text]):
     def add_head(self, rows: Sequence[tuple[str, Cells]]) -> None:
         """New records at the top of the window (the list's newest end), without rebuilding
         it. The cursor stays on its record; when the view is scrolled, the rows on screen
-        stay still too. (The first column must show the key: it orders the rows.)"""
+        stay still too."""
         fresh = [(k, c) for k, c in rows if k not in self.cells]
         if not fresh:
             return
@@ -220,17 +177,18 @@ class PagedTable(DataTable[Text]):
         offset = (self.order.index(keep) - int(self.scroll_y)) if keep is not None else 0
         at_top = int(self.scroll_y) == 0
         for key, cells in fresh:
-            self.add_row(*cells, key=key)
-            self.cells[key] = cells
+            self.add_fitted_row(key, cells)
         self.order = [k for k, _ in fresh] + self.order
         if len(self.order) > self.max_rows:
             for key in self.order[self.max_rows :]:
-                self.remove_row(key)
-                del self.cells[key]
+                self.remove_fitted_row(key)
             self.order = self.order[: self.max_rows]
             self.more_after = True
         position = {key: index for index, key in enumerate(self.order)}
-        self.sort(self.ordered_columns[0].key, key=lambda cell: position[cell.plain])
+        # what DataTable.sort does, with the window's own order
+        self._row_locations = TwoWayDict({RowKey(key): index for key, index in position.items()})
+        self._update_count += 1
+        self.refresh()
         if keep is None or keep not in position:
             return
         if at_top:
@@ -241,25 +199,70 @@ class PagedTable(DataTable[Text]):
 
     def update_row(self, key: str, cells: Cells) -> None:
         """Update in place: only the cells that changed are touched."""
-        old = self.cells.get(key)
-        if old is None or old == cells:
-            return
-        self.cells[key] = cells
-        for column, before, after in zip(self.ordered_columns, old, cells, strict=True):
-            if before != after:
-                self.update_cell(key, column.key, after)
+        self.update_fitted_row(key, cells)
 
     def remove_key(self, key: str) -> None:
         if key not in self.cells:
             return
-        self.remove_row(key)
+        self.remove_fitted_row(key)
         self.order.remove(key)
-        del self.cells[key]
 
     def _add(self, key: str, cells: Cells) -> None:
-        self.add_row(*cells, key=key)
+        self.add_fitted_row(key, cells)
         self.order.append(key)
-        self.cells[key] = cells
+
+    # -- home and end: the list's true start and end, a page fetched from there --
+
+    def action_scroll_top(self) -> None:
+        if self.more_before and self.source is not None and self.source.end is not None:
+            self._load_end("start")
+            return
+        super().action_scroll_top()
+
+    def action_scroll_bottom(self) -> None:
+        if self.more_after and self.source is not None and self.source.end is not None:
+            self._load_end("end")
+            return
+        super().action_scroll_bottom()
+
+    def _load_end(self, which: End) -> None:
+        assert self.source is not None
+        self.loading = "before" if which == "start" else "after"  # no edge paging meanwhile
+        self._fetch_end(which, self.source.stamp())
+
+    @work(thread=True, exclusive=True, exit_on_error=False, group="page")
+    def _fetch_end(self, which: End, stamp: Any) -> None:
+        assert self.source is not None and self.source.end is not None
+        worker = get_current_worker()
+        try:
+            records = self.source.end(which, stamp)
+        except Exception as exc:
+            if not worker.is_cancelled:
+                self.post_message(EndLoaded(which, stamp, [], True, exc))
+            return
+        more = len(records) > self.page_size
+        records = records[: self.page_size] if which == "start" else records[-self.page_size:]
+        if not worker.is_cancelled:
+            self.post_message(EndLoaded(which, stamp, records, more))
+
+    def on_end_loaded(self, message: EndLoaded) -> None:
+        message.stop()
+        source = self.source
+        assert source is not None
+        self.loading = None
+        if message.error is not None:
+            source.failed(message.error)
+            return
+        if message.stamp != source.stamp():
+            return  # the filter changed meanwhile
+        rows = source.rows(message.records)
+        if message.which == "start":
+            self.replace_rows(rows, more_before=False, more_after=message.more, keep=rows[0][0] if rows else None)
+            self.move_cursor(row=0)
+        else:
+            self.replace_rows(rows, more_before=message.more, more_after=False, keep=rows[-1][0] if rows else None)
+            self.move_cursor(row=len(self.order) - 1)
+        source.added()
 
     # -- paging --
 

@@ -9,8 +9,10 @@ to the App.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
 
@@ -130,3 +132,14 @@ class OpenTaskHistory(Navigate):
     def __init__(self, task: str) -> None:
         super().__init__()
         self.task = task
+
+
+class OpenRecord(Navigate):
+    """The whole of one entry on a screen of its own (`detail_screen.RecordScreen`): a title and
+    labelled fields, every value in full."""
+
+    def __init__(self, title: Text | str, fields: Sequence[tuple[str, Text | str]], *, help_name: str = "") -> None:
+        super().__init__()
+        self.title = title
+        self.fields = list(fields)
+        self.help_name = help_name

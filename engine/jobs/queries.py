@@ -7,7 +7,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from sqlalchemy import Row, Select, func, or_, select
+from sqlalchemy import Row, Select, and_, func, or_, select
 
 from engine.db import Database, by_key, newest_after, newest_before
 from engine.jobs.lifecycle import CANCELLING, PROCESSING, STATUSES, JobError, JobNotFound
@@ -107,13 +107,15 @@ def _row_outcome(query: Select, outcome: str) -> Select:
 
 def rows_page(
     db: Database, job_id: int, *, outcome: str = "", after_row: int = 0, before_row: int | None = None,
-    limit: int = 200,
+    last: bool = False, limit: int = 200,
 ) -> list[JobRow]:
     """One page of a job's rows in input order: after `after_row`, or (with `before_row`) the
-    `limit` rows just before it."""
+    `limit` rows just before it, or (`last`) the job's `limit` last rows."""
     query = _row_outcome(select(JobRow).where(JobRow.job_id == job_id), outcome)
-    if before_row is not None:
-        query = query.where(JobRow.row_number < before_row).order_by(JobRow.row_number.desc()).limit(limit)
+    if before_row is not None or last:
+        if before_row is not None:
+            query = query.where(JobRow.row_number < before_row)
+        query = query.order_by(JobRow.row_number.desc()).limit(limit)
         with db.read() as session:
             rows = list(session.scalars(query))
         rows.reverse()
@@ -121,6 +123,47 @@ def rows_page(
     query = query.where(JobRow.row_number > after_row).order_by(JobRow.row_number).limit(limit)
     with db.read() as session:
         return list(session.scalars(query))
+
+
+def find_row(
+    db: Database, job_id: int, text: str, *, outcome: str = "", after_row: int | None = None
+) -> int | None:
+    """A row of the outcome by `text`, as a row number. A new search (`after_row` None) finds
+    the first row whose claim number is `text` (case does not matter), else the row numbered
+    `text`, else the first whose claim number contains it; the next one (`after_row` given) is
+    the first after that row whose claim number contains it, from the start again after the
+    last. None when none matches."""
+    text = text.strip()
+    if not text:
+        return None
+    claim = func.lower(JobRow.claim_number)
+    contains = claim.contains(text.lower(), autoescape=True)
+    base = _row_outcome(select(JobRow.row_number).where(JobRow.job_id == job_id), outcome)
+    if after_row is None:
+        tries = [claim == text.lower()]
+        if text.isdigit():
+            tries.append(JobRow.row_number == int(text))
+        tries.append(contains)
+    else:
+        tries = [and_(contains, JobRow.row_number > after_row), and_(contains, JobRow.row_number <= after_row)]
+    with db.read() as session:
+        for where in tries:
+            found = session.scalar(base.where(where).order_by(JobRow.row_number).limit(1))
+            if found is not None:
+                return int(found)
+    return None
+
+
+def rows_around(
+    db: Database, job_id: int, row_number: int, *, outcome: str = "", limit: int = 200
+) -> tuple[list[JobRow], bool, bool]:
+    """About `limit` rows of the outcome in input order with `row_number` in the middle, and
+    whether there are more before and after them."""
+    half = max(1, limit // 2)
+    before = rows_page(db, job_id, outcome=outcome, before_row=row_number + 1, limit=half + 1)
+    after = rows_page(db, job_id, outcome=outcome, after_row=row_number, limit=limit - half + 1)
+    more_before, more_after = len(before) > half, len(after) > limit - half
+    return before[-half:] + after[: limit - half], more_before, more_after
 
 
 def rows_by_numbers(db: Database, job_id: int, numbers: Iterable[int]) -> dict[int, JobRow]:

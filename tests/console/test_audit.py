@@ -9,7 +9,7 @@ from console.app.audit_view import AuditView
 from console.app.prompt import Picker
 from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
-from engine.audit import record
+from engine.audit import AuditQuery, audit_page, record
 from engine.db import Database
 from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, wait_for
 from tests.console.data import seed_audit, seed_tasks
@@ -59,13 +59,21 @@ async def test_paged_from_the_database(make_app: AppFactory, sqlite_db: Database
     operator = Operator("ops", "10.0.0.1", True)
     for n in range(650):
         record(sqlite_db, operator, "export", f"job {n}", "ok", "")
+    first_id = audit_page(sqlite_db, AuditQuery(), before_id=None, limit=650)[-1].id
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_audit(pilot)
         assert len(view.table.order) == 200 and view.table.more_after
-        view.table.action_scroll_bottom()
+        view.table.move_cursor(row=199)  # near the window's edge: the next page comes
         await wait_for(pilot, lambda: len(view.table.order) == 400, what="the next page")
-        await on_screen(pilot, "/400+ loaded")
+        await on_screen(pilot, "entry 200 of 400+, newest first")
+        await pilot.press("end")  # the true end: the oldest entry, fetched from there
+        await wait_for(pilot, lambda: view.table.cursor_key == str(first_id), what="the oldest entry")
+        assert not view.table.more_after and view.table.more_before
+        await on_screen(pilot, "loaded (newer above)")
+        await pilot.press("home")
+        await wait_for(pilot, lambda: view.table.cursor_key == str(first_id + 649), what="the newest entry")
+        assert not view.table.more_before
 
 
 async def test_an_audit_row_for_each_action_appears_live(make_app: AppFactory, sqlite_db: Database) -> None:

@@ -66,8 +66,8 @@ async def test_newest_first_with_status_icons_and_colours(make_app: AppFactory, 
             assert cell.plain == label
             assert any(colour in str(span.style) for span in cell.spans), (name, cell.spans)
         row = {key: view.table.get_cell(str(ids["processing"]), key).plain for key in
-               ("done", "found", "not_found", "errors", "invalid", "rate", "eta", "by", "started", "duration")}
-        assert row == {"done": "850/2,000", "found": "800", "not_found": "40", "errors": "5", "invalid": "5",
+               ("done", "found", "not_found", "err_inv", "rate", "eta", "by", "started", "duration")}
+        assert row == {"done": "850/2,000", "found": "800", "not_found": "40", "err_inv": "5/5",
                        "rate": "2.8", "eta": "6m48s", "by": "alice", "started": "10-01 11:55", "duration": "5m00s"}
         assert "42%" in view.table.get_cell(str(ids["processing"]), "progress").plain
         hostile = str(ids["hostile"])
@@ -77,10 +77,11 @@ async def test_newest_first_with_status_icons_and_colours(make_app: AppFactory, 
 
 
 async def page(pilot: Pilot, table: PagedTable, key: str) -> None:
-    """Press `key` (end/home) and wait for the page it asks for, if any."""
+    """Walk to the window's last (`end`) or first (`home`) row and wait for the page it asks
+    for, if any."""
     edges = (table.order[0], table.order[-1])
     more = table.more_after if key == "end" else table.more_before
-    await pilot.press(key)
+    table.move_cursor(row=len(table.order) - 1 if key == "end" else 0)
     if more:
         await wait_for(pilot, lambda: table.loading is None and (table.order[0], table.order[-1]) != edges,
                        what=f"the page after {key}")
@@ -111,6 +112,12 @@ async def test_pages_from_the_database_and_keeps_a_bounded_window(make_app: AppF
             await page(pilot, table, "home")
             assert len(table.order) <= 600
         assert table.order[0] == "1000"
+        await pilot.press("end")  # the true end, fetched from there, not walked to
+        await wait_for(pilot, lambda: table.cursor_key == "1", what="the oldest job")
+        assert table.more_before and not table.more_after
+        await on_screen(pilot, "job 1,000 of 1,000")
+        await pilot.press("home")
+        await wait_for(pilot, lambda: table.cursor_key == "1000" and not table.more_before, what="the newest job")
 
 
 async def test_rows_update_in_place_and_the_cursor_stays(make_app: AppFactory, sqlite_db: Database) -> None:
@@ -383,4 +390,4 @@ async def test_a_job_waiting_for_the_payer_says_since_when(make_app: AppFactory,
         await on_screen(pilot, f"job {ids['processing']}: waiting for the payer since 11:52")
         await select(pilot, app.jobs_view, ids["processing"])
         await pilot.press("enter")
-        await on_screen(pilot, "waiting for the payer since 11:52 (it answers none of this job's calls")
+        await on_screen(pilot, "waiting for the payer since 11:52 (the job waits, then ends)")

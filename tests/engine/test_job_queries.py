@@ -11,10 +11,12 @@ from engine.jobs.queries import (
     JobQuery,
     count_jobs,
     count_rows,
+    find_row,
     job_ids_between,
     jobs_by_ids,
     jobs_newer,
     jobs_page,
+    rows_around,
     rows_by_numbers,
     rows_page,
 )
@@ -86,3 +88,31 @@ def test_row_pages_and_outcomes(db: Database) -> None:
     assert set(rows_by_numbers(db, job_id, [2, 5, 9])) == {2, 5}
     with pytest.raises(ValueError):
         rows_page(db, job_id, outcome="bogus")
+
+
+def test_last_rows_rows_around_and_find_a_row(db: Database) -> None:
+    job_id = add_job(db, total_rows=9)
+    add_rows(db, job_id, [
+        {"claim_number": c} for c in ("FG100", "fg200", "X%1", "300", "FG100-B", "Y_2", "7", "ZZ", "AB7")
+    ])
+
+    def numbers(rows: list) -> list[int]:
+        return [r.row_number for r in rows]
+
+    assert numbers(rows_page(db, job_id, last=True, limit=3)) == [7, 8, 9]
+    rows, before, after = rows_around(db, job_id, 5, limit=4)
+    assert numbers(rows) == [4, 5, 6, 7] and before and after
+    rows, before, after = rows_around(db, job_id, 1, limit=4)
+    assert numbers(rows) == [1, 2, 3] and not before and after
+    assert find_row(db, job_id, "FG200") == 2  # case does not matter
+    assert find_row(db, job_id, "fg100-b") == 5  # the exact claim first
+    assert find_row(db, job_id, "fg100", after_row=1) == 5  # the next one containing it
+    assert find_row(db, job_id, "fg100", after_row=5) == 1  # and round again
+    assert find_row(db, job_id, "4") == 4  # a row number
+    assert find_row(db, job_id, "7") == 7  # the claim "7" before "AB7"
+    assert find_row(db, job_id, "7", after_row=7) == 9  # then the next claim containing it
+    assert find_row(db, job_id, "FG") == 1  # no exact claim, no row number: the first containing it
+    assert find_row(db, job_id, "%") == 3 and find_row(db, job_id, "_") == 6  # literal, not wildcards
+    assert find_row(db, job_id, "nothing") is None and find_row(db, job_id, " ") is None
+    assert find_row(db, job_id, "FG", outcome="unresolved") == 1
+    assert find_row(db, job_id, "FG", outcome="found") is None
