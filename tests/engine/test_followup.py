@@ -228,3 +228,18 @@ def test_migration_0004_backfills_observations_from_existing_results(db_url: str
         assert 6.9 < (claim.closed_at - claim.first_seen_at).total_seconds() / 86400 < 7.1
     finally:
         database.dispose()
+
+
+def test_the_adapter_reads_the_reason_codes_of_both_surfaces() -> None:
+    from engine.payer.normalize import from_inquiry, from_summary
+
+    summary = {"claimNumber": "X1", "claimStatus": "Denied", "claimSummary": {
+        "clmXWalkData": [{"clm507Cd": "F2"}],
+        "claimCodes": [{"type": "CARC", "code": "50", "description": "…"}, {"type": "REMARK", "code": "n115"},
+                       {"type": "CARC", "code": "50"}, {"type": "OTHER", "code": "1"}, {"type": "CARC", "code": "5 0;"},
+                       "junk"]}}
+    assert from_summary(summary).result.adjudication_codes == ("CARC 50", "RARC N115")
+    inquiry = {"claimNumber": "X1", "claimStatus": "Denied", "claimStatusCrosswalkData": [{"claim507Code": "F2"}],
+               "claimAdjudicationCodes": [{"claimCodeType": "CARC", "code": "27"}, {"claimCodeType": "PEND", "code": "P1"}]}
+    assert from_inquiry(inquiry).result.adjudication_codes == ("CARC 27", "PEND P1")
+    assert from_inquiry({"claimNumber": "X1", "claimAdjudicationCodes": None}).result.adjudication_codes == ()
