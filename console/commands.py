@@ -172,16 +172,21 @@ def jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def job(args: argparse.Namespace) -> int:
-    ctx = Context()
-    item = get_job(ctx.db, args.id)
-    live = liveness_of(ctx.db, [item])[item.id]
-    if args.json:
+def show_job(db: Database, item: Any, as_json: bool) -> Liveness:
+    """One job as `claimsops job` prints it (`--json`: with its history); returns its liveness."""
+    live = liveness_of(db, [item])[item.id]
+    if as_json:
         data = job_to_dict(item, live)
         data["history"] = list(item.history or [])
         _print_json(data)
     else:
         print(_job_detail(item, live))
+    return live
+
+
+def job(args: argparse.Namespace) -> int:
+    ctx = Context()
+    show_job(ctx.db, get_job(ctx.db, args.id), args.json)
     return 0
 
 
