@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import Row, Select, func, insert, select, update
 
 from engine.config import Settings
 from engine.db import Database
@@ -51,7 +51,7 @@ class Recheck:
         return text
 
 
-def _selection(now: datetime, rules: Rules, everything: bool):  # noqa: ANN202 - a Select
+def _selection(now: datetime, rules: Rules, everything: bool) -> Select:
     query = select(_C.id, _C.claim_number, _C.tin, _C.payer_id, _C.first_service_date, _C.last_service_date)
     if everything:
         return query.where(_C.state == OPEN)
@@ -59,7 +59,7 @@ def _selection(now: datetime, rules: Rules, everything: bool):  # noqa: ANN202 -
 
 
 def due_claims(db: Database, *, now: datetime | None = None, rules: Rules = DEFAULT_RULES, limit: int = 5000,
-               everything: bool = False) -> list:
+               everything: bool = False) -> list[Row]:
     """The open claims due at `now`, the longest-waiting first, at most `limit` (with
     `everything`: every open claim, stale ones too)."""
     now = now or utcnow()
