@@ -99,7 +99,7 @@ async def test_contract_errors_are_classified(sim, dataset) -> None:
             await client.search_page(tin, "87726", TODAY - timedelta(days=900), TODAY - timedelta(days=880), scope=SCOPE)
         with pytest.raises(TooManyResults):
             await client.search_page(dataset.tins[-1], "87726", TODAY - timedelta(days=150), TODAY - timedelta(days=120), scope=SCOPE)
-        claims, token = await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY - timedelta(days=30), scope=SCOPE)
+        claims, token, _ = await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY - timedelta(days=30), scope=SCOPE)
         assert len(claims) == 50 and token
         sim.expire_pages()
         with pytest.raises(PageTokenExpired):
