@@ -28,7 +28,7 @@ from engine.payer.hedging import Answer, Hedging
 from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.normalize import Found
 from engine.payer.tokens import TokenSource
-from engine.payer.transport import PooledTransport
+from engine.payer.transport import CookielessClient, PooledTransport
 from engine.payer.windows import WindowLimit
 
 log = logging.getLogger("claimsops.payer")
@@ -122,7 +122,7 @@ class PayerClient:
         # client; pass what an earlier client of the same payer learned to keep it.
         self.window_limit = window_limit if window_limit is not None else WindowLimit()
         timeout = httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s), pool=None)
-        self.http = httpx.AsyncClient(
+        self.http = CookielessClient(
             timeout=timeout,
             transport=transport or PooledTransport(max_connections=200, max_keepalive=100),
             follow_redirects=False,

@@ -162,3 +162,20 @@ async def test_timeouts_are_retried(sim, dataset) -> None:
     async with client_for(sim, timeout=0.2, max_attempts=2) as client:
         with pytest.raises(PayerUnavailable, match="timed out 2 times"):
             await client.inquire(dataset.tins[0], "87726", "FG00000001", scope=SCOPE)
+
+
+async def test_the_client_keeps_no_cookies() -> None:
+    """The payer authenticates by bearer token: a cookie it sets is neither kept nor sent back."""
+    from engine.payer.transport import CookielessClient
+
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("Cookie"))
+        return httpx.Response(200, headers={"Set-Cookie": "affinity=node-2; Path=/"}, json={})
+
+    async with CookielessClient(transport=httpx.MockTransport(answer)) as http:
+        await http.get("http://payer.test/a")
+        await http.get("http://payer.test/b")
+        assert not http.cookies
+    assert sent == [None, None]

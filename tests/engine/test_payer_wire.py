@@ -21,7 +21,7 @@ TODAY = date.today()
 
 @pytest.fixture(scope="module")
 def claims() -> list[dict]:
-    dataset = Dataset.generate(seed=5, today=TODAY)
+    dataset = Dataset.generate(seed=5, today=TODAY, tin_count=1, dense_tin_count=0, months=2)
     tin = dataset.tins[0]
     return [to_summary_json(o) for o in dataset.tin_occurrences(tin)[:120]]
 
