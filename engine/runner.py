@@ -192,13 +192,13 @@ async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> st
         else:
             status = await asyncio.to_thread(lifecycle.status_of, db, job_id)
         if status is None:
-            await _stop(plan)
+            await _stop(plan, scope)
             return "lost"
         if status == lifecycle.CANCELLING:
-            await _stop(plan)
+            await _stop(plan, scope)
             return "cancel"
         if stopping():
-            await _stop(plan)
+            await _stop(plan, scope)
             return "stop"
         if now - last_flush >= FLUSH_INTERVAL:
             await writer.flush()
@@ -208,9 +208,10 @@ async def _watch(db, job_id, owner, lease_seconds, plan, writer, stopping) -> st
     return "done"
 
 
-async def _stop(task: asyncio.Task) -> None:
-    task.cancel()
+async def _stop(plan: asyncio.Task, scope: CallScope) -> None:
+    scope.close()  # first: no request goes out while the cancellation spreads through the plan
+    plan.cancel()
     try:
-        await task
+        await plan
     except BaseException:  # noqa: BLE001 - cancelled or failed: either way it has stopped
         pass

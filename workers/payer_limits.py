@@ -114,7 +114,7 @@ class RedisLimits:
         self.redis = aioredis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5)
         self.keys = _keys(payer)
         self.capacity = max(1, int(rate_per_second))
-        self.window_ms = int(1000 * self.capacity / rate_per_second)
+        self.window_ms = int(1000 * self.capacity * SPACING_MARGIN / rate_per_second)
         self.concurrency = concurrency
         self.slot_ttl_ms = int(slot_ttl_seconds * 1000)
         self.spacing_us = int(1_000_000 * SPACING_MARGIN / rate_per_second)

@@ -51,7 +51,11 @@ class CallScope:
     on, until the payer answers or it has been down for `PayerSettings.outage_s`; then `outage`
     says why and every later call of the scope fails at once (PayerOutage), so the rows left get
     `Error` without more waiting. Other scopes (one claim looked up while an operator waits)
-    give up when the retries are spent."""
+    give up when the retries are spent.
+
+    `close()` ends the scope: a call of it that has not sent its request by then never sends
+    it. A job's runner closes the scope before it cancels the plan, so no request of a
+    cancelled job goes out while the cancellation is still reaching every task of the plan."""
 
     calls: int = 0
     waits_for_payer: bool = False
@@ -59,6 +63,10 @@ class CallScope:
     down_since_at: datetime | None = None  # the same moment, on the wall clock
     waiting: bool = False  # a call outlasted its retries and waits for the payer to come back
     outage: str = ""
+    closed: bool = False
+
+    def close(self) -> None:
+        self.closed = True
 
     def answered(self) -> None:
         self.down_since = self.down_since_at = None
@@ -256,6 +264,8 @@ class PayerClient:
         async with self.limits.slot():
             # The token is taken after the wait for a slot, which may outlast it.
             token = await self._tokens[surface].get()
+            if scope.closed:  # its job stopped while this call waited for a slot or a token
+                raise asyncio.CancelledError
             headers = {**kwargs.get("headers", {}), "Authorization": f"Bearer {token}"}
             scope.calls += 1
             sent.set()

@@ -38,19 +38,22 @@ class PayerLimits(Protocol):
         ...
 
 
-# Starts are spaced 5% wider than 1/rate: requests reach the payer with a few milliseconds of
-# jitter, and exact spacing would let rate + 1 of them land in one second.
+# Starts are spaced 5% wider than 1/rate, and the sliding window is 5% longer than n/rate:
+# requests reach the payer with some milliseconds of jitter, and exact spacing (or a burst that
+# ends exactly one window after it began, as after a 429 pause) would let rate + 1 of them land
+# in one second of the payer's clock.
 SPACING_MARGIN = 1.05
 
 
 class SlidingWindowRate:
-    """Starts evenly spaced at 1/rate, and never more than `n` in any window of n/rate seconds,
+    """Starts evenly spaced at 1/rate, and never more than `n` in any window of n/rate seconds
+    (both widened by SPACING_MARGIN),
     so a payer counting requests per second never sees more than the configured rate (even
     spacing keeps arrivals from bunching when requests are delayed on their way)."""
 
     def __init__(self, rate_per_second: float) -> None:
         self.capacity = max(1, int(rate_per_second))
-        self.window = self.capacity / rate_per_second
+        self.window = self.capacity * SPACING_MARGIN / rate_per_second
         self.spacing = SPACING_MARGIN / rate_per_second
         self._starts: collections.deque[float] = collections.deque()
         self._next = 0.0

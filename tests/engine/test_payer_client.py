@@ -164,6 +164,27 @@ async def test_timeouts_are_retried(sim, dataset) -> None:
             await client.inquire(dataset.tins[0], "87726", "FG00000001", scope=SCOPE)
 
 
+async def test_a_closed_scope_sends_nothing_more(sim, dataset) -> None:
+    """A call still waiting for a slot when its job stops never sends its request (the runner
+    closes the job's scope before the cancellation reaches every task of the plan)."""
+    sim.configure(fixed_latency_s=0.01)
+    tin, known = dataset.tins[0], dataset.claim_numbers(dataset.tins[0])[0]
+    # two calls a second, one at a time: the others wait for their slot well after the first ends
+    client = PayerClient(client_for(sim).settings, limits=LocalLimits(2, 1))
+    scope = CallScope()
+    async with client:
+        first = asyncio.create_task(client.inquire(tin, "87726", known, scope=scope))
+        queued = [asyncio.create_task(client.inquire(tin, "87726", known, scope=scope)) for _ in range(3)]
+        await first
+        sent = sim.snapshot().requests.get("inquiry", 0)
+        scope.close()
+        for task in queued:
+            with pytest.raises(asyncio.CancelledError):
+                await task
+    assert sent >= 1 and sim.snapshot().requests.get("inquiry", 0) == sent
+    assert scope.calls == sent
+
+
 async def test_the_client_keeps_no_cookies() -> None:
     """The payer authenticates by bearer token: a cookie it sets is neither kept nor sent back."""
     from engine.payer.transport import CookielessClient

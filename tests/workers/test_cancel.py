@@ -25,7 +25,10 @@ def mode(request: pytest.FixtureRequest) -> str:
 
 
 def _start(mode, request, tmp_path, processes, simulator, db_url) -> None:
-    broker = request.getfixturevalue("redis_server").url if mode == "redis" else ""
+    broker = ""
+    if mode == "redis":
+        broker = request.getfixturevalue("redis_server").url
+        request.addfinalizer(processes.stop_all)  # the worker stops before its Redis does
     processes.env = worker_env(
         tmp_path, database_url=db_url, broker_url=broker, payer_url=simulator.url,
         client_id=simulator.config.client_id, client_secret=simulator.config.client_secret,
@@ -67,7 +70,7 @@ def test_cancel_within_a_second_while_calls_hang(mode, request, tmp_path, shared
     assert job.done_rows >= kept > 0  # results already written are kept
     time.sleep(1.5)
     late = [t for t in simulator.snapshot().data_starts if t > cancelled_at]
-    assert late == [], f"{len(late)} payer calls started after the job was CANCELLED"
+    assert late == [], f"{len(late)} payer calls started after the job was CANCELLED\n{processes.output()}"
     never = get_job(shared_db, queued)
     assert never.status == lifecycle.CANCELLED and never.started_at is None and never.attempts == 0
     assert not any(h["event"] in ("started", "resumed") for h in never.history)
