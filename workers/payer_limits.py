@@ -23,9 +23,15 @@ from engine.payer.limits import SPACING_MARGIN, LimiterState
 
 log = logging.getLogger("claimsops.limits")
 
+# A released slot is handed back with this process's next acquire (one round trip per payer call
+# instead of two), or on its own once no acquire has come for this long.
+RELEASE_DELAY_S = 0.005
+
 # KEYS: starts (zset), inflight (zset), paused-until, next-start; ARGV: window ms, capacity,
-# concurrency, slot ttl ms, member, spacing us. Returns 0 (go) or milliseconds to wait.
+# concurrency, slot ttl ms, member, spacing us, then the members of slots this process has
+# released since its last call. Returns 0 (go) or milliseconds to wait.
 _ACQUIRE = """
+for i = 7, #ARGV do redis.call('ZREM', KEYS[2], ARGV[i]) end
 local t = redis.call('TIME')
 local now_us = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local now = math.floor(now_us / 1000)
@@ -116,6 +122,9 @@ class RedisLimits:
         self._pause = self.redis.register_script(_PAUSE)
         self._paused_for = self.redis.register_script(_PAUSED_FOR)
         self._warned_at = 0.0
+        self._released: list[str] = []  # members of slots released but not yet removed in Redis
+        self._release_timer: asyncio.TimerHandle | None = None
+        self._release_tasks: set[asyncio.Task] = set()
 
     async def _retrying(self, what: str, call):  # noqa: ANN001, ANN202
         """Redis away: wait and try again (the job stalls; it neither fails nor loses rows)."""
@@ -134,15 +143,42 @@ class RedisLimits:
         member = uuid.uuid4().hex
         args = [self.window_ms, self.capacity, self.concurrency, self.slot_ttl_ms, member, self.spacing_us]
         while True:
-            wait_ms = await self._retrying("acquire", lambda: self._acquire(keys=self.keys, args=args))
+            wait_ms = await self._retrying("acquire", lambda: self._acquire_releasing(args))
             if int(wait_ms) <= 0:
                 break
             await asyncio.sleep(min(int(wait_ms), 5000) / 1000)
         try:
             yield
         finally:
+            self._release(member)
+
+    async def _acquire_releasing(self, args: list) -> int:
+        released, self._released = self._released, []
+        try:
+            return await self._acquire(keys=self.keys, args=[*args, *released])
+        except BaseException:
+            self._released[:0] = released  # ZREM is idempotent: hand them back with the next call
+            raise
+
+    def _release(self, member: str) -> None:
+        self._released.append(member)
+        if self._release_timer is None:
+            self._release_timer = asyncio.get_running_loop().call_later(RELEASE_DELAY_S, self._release_now)
+
+    def _release_now(self) -> None:
+        self._release_timer = None
+        if self._released:
+            task = asyncio.get_running_loop().create_task(self.flush_releases())
+            self._release_tasks.add(task)
+            task.add_done_callback(self._release_tasks.discard)
+
+    async def flush_releases(self) -> None:
+        """Remove the released slots not yet handed back (a slot Redis never hears of expires
+        after its ttl)."""
+        released, self._released = self._released, []
+        if released:
             with contextlib.suppress(RedisError, OSError):
-                await asyncio.shield(self.redis.zrem(self.keys[1], member))
+                await self.redis.zrem(self.keys[1], *released)
 
     async def pause(self, seconds: float) -> None:
         ms = max(1, int(seconds * 1000))
@@ -153,4 +189,8 @@ class RedisLimits:
         return int(ms) / 1000
 
     async def aclose(self) -> None:
+        if self._release_timer is not None:
+            self._release_timer.cancel()
+            self._release_timer = None
+        await self.flush_releases()
         await self.redis.aclose()

@@ -9,7 +9,7 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import partial
@@ -28,7 +28,7 @@ from engine.payer.hedging import Answer, Hedging
 from engine.payer.limits import LocalLimits, PayerLimits
 from engine.payer.normalize import Found
 from engine.payer.tokens import TokenSource
-from engine.payer.transport import PooledTransport
+from engine.payer.transport import CookielessClient, PooledTransport
 from engine.payer.windows import WindowLimit
 
 log = logging.getLogger("claimsops.payer")
@@ -130,7 +130,7 @@ class PayerClient:
         # client; pass what an earlier client of the same payer learned to keep it.
         self.window_limit = window_limit if window_limit is not None else WindowLimit()
         timeout = httpx.Timeout(settings.timeout_s, connect=min(10.0, settings.timeout_s), pool=None)
-        self.http = httpx.AsyncClient(
+        self.http = CookielessClient(
             timeout=timeout,
             transport=transport or PooledTransport(max_connections=200, max_keepalive=100),
             follow_redirects=False,
@@ -157,12 +157,13 @@ class PayerClient:
 
     async def search_page(
         self, tin: str, payer_id: str, start: date, end: date, transaction_id: str | None = None, *,
-        scope: CallScope, hooks: CallHooks = NO_HOOKS,
-    ) -> tuple[list[Found], str | None]:
-        """One page of the claims of `tin` whose first service date is in [start, end]."""
+        scope: CallScope, hooks: CallHooks = NO_HOOKS, wanted: Container[str] | None = None,
+    ) -> wire.SummaryPage:
+        """One page of the claims of `tin` whose first service date is in [start, end]; with
+        `wanted`, only the occurrences of those claim numbers are normalised and returned."""
         headers = wire.summary_headers(tin, payer_id, start, end, transaction_id)
         return await self._call("summary", "GET", self.settings.summary_url + wire.SUMMARY_PATH, scope, hooks,
-                                lambda response: wire.summary_result(response, start, end), headers=headers)
+                                lambda response: wire.summary_result(response, start, end, wanted), headers=headers)
 
     async def inquire(
         self, tin: str, payer_id: str, claim_number: str, *, scope: CallScope, hooks: CallHooks = NO_HOOKS,

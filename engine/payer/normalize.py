@@ -91,10 +91,21 @@ _INQUIRY_FIELDS: dict[str, str] = {
 }
 
 
-def _value(claim: dict, paths: str) -> Any:
-    for path in paths.split("|"):
+Paths = tuple[tuple[str, ...], ...]
+
+
+def _compiled(fields: dict[str, str]) -> dict[str, Paths]:
+    return {name: tuple(tuple(path.split(".")) for path in paths.split("|")) for name, paths in fields.items()}
+
+
+_SUMMARY_PATHS = _compiled(_SUMMARY_FIELDS)
+_INQUIRY_PATHS = _compiled(_INQUIRY_FIELDS)
+
+
+def _value(claim: dict, paths: Paths) -> Any:
+    for path in paths:
         current: Any = claim
-        for key in path.split("."):
+        for key in path:
             if isinstance(current, list):
                 current = current[0] if current else None
             current = current.get(key) if isinstance(current, dict) else None
@@ -117,8 +128,8 @@ def _codes(items: Any, type_key: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _found(claim: dict, fields: dict[str, str], codes: tuple[str, ...] = ()) -> Found:
-    raw = {name: _value(claim, path) for name, path in fields.items()}
+def _found(claim: dict, fields: dict[str, Paths], codes: tuple[str, ...] = ()) -> Found:
+    raw = {name: _value(claim, paths) for name, paths in fields.items()}
     text = {name: _text(raw[name], _LIMIT[name]) for name in _TEXTS}
     text["status"] = text["status"] or "Unknown"
     result = ClaimResult(
@@ -138,16 +149,21 @@ def _found(claim: dict, fields: dict[str, str], codes: tuple[str, ...] = ()) -> 
     )
 
 
+def summary_number(claim: dict) -> str:
+    """The claim number `from_summary(claim)` would give, without normalising the rest."""
+    return _text(_value(claim, _SUMMARY_PATHS["claim_number"]), _LIMIT["claim_number"])
+
+
 def from_summary(claim: dict) -> Found:
     """An element of `claims` from the claims-summary-by-provider surface."""
     summary = claim.get("claimSummary")
     codes = _codes(summary.get("claimCodes") if isinstance(summary, dict) else None, "type")
-    return _found(claim, _SUMMARY_FIELDS, codes)
+    return _found(claim, _SUMMARY_PATHS, codes)
 
 
 def from_inquiry(claim: dict) -> Found:
     """An element of `data.searchClaim.claims` from the claim-inquiry surface."""
-    return _found(claim, _INQUIRY_FIELDS, _codes(claim.get("claimAdjudicationCodes"), "claimCodeType"))
+    return _found(claim, _INQUIRY_PATHS, _codes(claim.get("claimAdjudicationCodes"), "claimCodeType"))
 
 
 def latest(occurrences: list[Found]) -> Found:

@@ -154,11 +154,12 @@ class LookupPlanner:
                 tasks.create_task(runner(_Group(tin, payer_id, group_rows, rank)))
         return self.stats
 
-    async def _turn(self, priority: tuple[int, int], call: Callable[..., Awaitable[T]], *args: object) -> T:
-        """`call(*args)`, one of the client's data calls, in the plan's scope when the gate gives
-        it its turn; the turn ends once it is sent."""
+    async def _turn(self, priority: tuple[int, int], call: Callable[..., Awaitable[T]], *args: object,
+                    **kwargs: object) -> T:
+        """`call(*args, **kwargs)`, one of the client's data calls, in the plan's scope when the
+        gate gives it its turn; the turn ends once it is sent."""
         async with self._gate.turn(priority) as sent:
-            return await call(*args, scope=self.scope, hooks=CallHooks(sent, self._may_hedge[priority[0]]))
+            return await call(*args, scope=self.scope, hooks=CallHooks(sent, self._may_hedge[priority[0]]), **kwargs)
 
     # ---- strategies ----
 
@@ -245,10 +246,10 @@ class LookupPlanner:
                 days = self.limit.guess()
                 probe = (window[0], window[0] + timedelta(days=days - 1))
                 try:
-                    claims, token = await self._turn(
-                        (WINDOW_TURN, -1), self.client.search_page, group.tin, group.payer_id, *probe)
+                    page = await self._turn(
+                        (WINDOW_TURN, -1), self.client.search_page, group.tin, group.payer_id, *probe, wanted=())
                     self.limit.accepted(days)
-                    seen = PAGE_SIZE_GUESS if token else len(claims)
+                    seen = PAGE_SIZE_GUESS if page.next_token else page.listed
                     self.density = max(self.density, seen / days)
                 except WindowTooWide as exc:
                     self.limit.refused(days, exc.stated_days)
@@ -314,12 +315,14 @@ class LookupPlanner:
         calls = 0
         finished: dict[str, None] = {}
         while True:
-            claims, token = await self._turn(
-                (WINDOW_TURN, group.rank), self.client.search_page, group.tin, group.payer_id, *window, token)
+            page = await self._turn(
+                (WINDOW_TURN, group.rank), self.client.search_page, group.tin, group.payer_id, *window, token,
+                wanted=group.wanted)
+            token = page.next_token
             calls += 1
             self.stats.pages += 1
-            group.claims_seen += len(claims)
-            for found in claims:
+            group.claims_seen += page.listed
+            for found in page.found:
                 if found.claim_number in group.wanted:
                     group.note(found)
                     finished[found.claim_number] = None

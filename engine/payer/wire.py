@@ -4,12 +4,15 @@ answers into `Found` occurrences. No I/O here: the client sends what this module
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from collections.abc import Container
 from datetime import date
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
+import orjson
 
 from engine.dates import to_wire
 from engine.payer.errors import (
@@ -23,7 +26,7 @@ from engine.payer.errors import (
     TooManyResults,
     WindowTooWide,
 )
-from engine.payer.normalize import Found, from_inquiry, from_summary
+from engine.payer.normalize import Found, from_inquiry, from_summary, summary_number
 from engine.text import mask_secrets, safe_text
 
 SUMMARY_PATH = "/Claims/api/claim/summary/byprovider/v2.0"
@@ -55,10 +58,21 @@ def said(message: object, max_len: int = 200) -> str:
     return safe_text(mask_secrets(str(message)), max_len=max_len)
 
 
+def decode(response: httpx.Response) -> Any:
+    """The JSON body of an answer; ValueError when it is not JSON. orjson reads what is strict
+    JSON (every answer of a well-behaved payer, several times faster); what it refuses goes to
+    the standard library's reader (as httpx's own `json()`), which also takes NaN, Infinity and
+    UTF-16 or UTF-32 bodies."""
+    try:
+        return orjson.loads(response.content)
+    except orjson.JSONDecodeError:
+        return json.loads(response.content)
+
+
 def _json_of(response: httpx.Response) -> Any:
     """The body of a 200, or BadAnswer when it is not JSON (a proxy's web page, a cut body)."""
     try:
-        return response.json()
+        return decode(response)
     except ValueError:
         kind = response.headers.get("Content-Type", "").split(";")[0].strip() or "no content type"
         raise BadAnswer(f"payer answered 200 with a body that is not JSON ({said(kind, 60)})") from None
@@ -92,7 +106,7 @@ def retry_after(response: httpx.Response) -> float | None:
 def error_code(response: httpx.Response) -> tuple[str, str]:
     """The (code, message) of an error answer of either surface; empty when there is none."""
     try:
-        body = response.json()
+        body = decode(response)
     except ValueError:
         return "", ""
     if isinstance(body, dict):
@@ -121,7 +135,7 @@ def token_form(client_id: str, client_secret: str) -> dict[str, str]:
 def token_result(response: httpx.Response) -> tuple[str, float]:
     """The access token and its lifetime in seconds from a 200 answer."""
     try:
-        body = response.json()
+        body = decode(response)
         return str(body["access_token"]), float(body.get("expires_in", 3600))
     except (ValueError, KeyError, TypeError):
         raise PayerConfigError("payer token endpoint answered without an access_token") from None
@@ -139,18 +153,31 @@ def summary_headers(tin: str, payer_id: str, start: date, end: date, transaction
     return sendable(headers)
 
 
-def summary_result(response: httpx.Response, start: date, end: date) -> tuple[list[Found], str | None]:
-    """One page of claims and the next page's token, or the contract error the answer names."""
+class SummaryPage(NamedTuple):
+    """One page of the window search: the occurrences asked for, the next page's token (None on
+    the last page) and how many claims the page listed in all."""
+
+    found: list[Found]
+    next_token: str | None
+    listed: int
+
+
+def summary_result(response: httpx.Response, start: date, end: date,
+                   wanted: Container[str] | None = None) -> SummaryPage:
+    """One page of claims, or the contract error the answer names. With `wanted`, only the claims
+    whose numbers are in it are normalised (a page lists a whole window of a TIN's claims; a
+    job looks for a few of them)."""
     if response.status_code == 200:
         body = _json_of(response)
         try:
-            claims = [from_summary(c) for c in body.get("claims") or [] if isinstance(c, dict)]
-            return claims, body.get("transactionId") or None
+            listed = [c for c in body.get("claims") or [] if isinstance(c, dict)]
+            found = [from_summary(c) for c in listed if wanted is None or summary_number(c) in wanted]
+            return SummaryPage(found, body.get("transactionId") or None, len(listed))
         except _SHAPE_ERRORS:
             raise BadAnswer("payer answered the search with JSON of an unknown shape") from None
     code, message = error_code(response)
     if code == "LCLM_PS_201":
-        return [], None
+        return SummaryPage([], None, 0)
     if code == "LCLM_PS_203":
         raise PageTokenExpired(message)
     if code == "LCLM_PS_307":

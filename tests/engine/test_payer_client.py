@@ -99,7 +99,7 @@ async def test_contract_errors_are_classified(sim, dataset) -> None:
             await client.search_page(tin, "87726", TODAY - timedelta(days=900), TODAY - timedelta(days=880), scope=SCOPE)
         with pytest.raises(TooManyResults):
             await client.search_page(dataset.tins[-1], "87726", TODAY - timedelta(days=150), TODAY - timedelta(days=120), scope=SCOPE)
-        claims, token = await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY - timedelta(days=30), scope=SCOPE)
+        claims, token, _ = await client.search_page(tin, "87726", TODAY - timedelta(days=60), TODAY - timedelta(days=30), scope=SCOPE)
         assert len(claims) == 50 and token
         sim.expire_pages()
         with pytest.raises(PageTokenExpired):
@@ -183,3 +183,20 @@ async def test_a_closed_scope_sends_nothing_more(sim, dataset) -> None:
                 await task
     assert sent >= 1 and sim.snapshot().requests.get("inquiry", 0) == sent
     assert scope.calls == sent
+
+
+async def test_the_client_keeps_no_cookies() -> None:
+    """The payer authenticates by bearer token: a cookie it sets is neither kept nor sent back."""
+    from engine.payer.transport import CookielessClient
+
+    sent: list[str | None] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        sent.append(request.headers.get("Cookie"))
+        return httpx.Response(200, headers={"Set-Cookie": "affinity=node-2; Path=/"}, json={})
+
+    async with CookielessClient(transport=httpx.MockTransport(answer)) as http:
+        await http.get("http://payer.test/a")
+        await http.get("http://payer.test/b")
+        assert not http.cookies
+    assert sent == [None, None]

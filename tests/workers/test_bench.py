@@ -85,6 +85,10 @@ def test_quick_bench_with_redis_workers() -> None:
     assert recovery["job_status"] == "COMPLETED" and recovery["correct_rows"] == recovery["rows"]
     scale = _assert_ok(result, "scale")
     assert all(scale[f"{n}_workers"]["completed"] for n in scale["workers"])
+    for n in scale["workers"]:  # a worker's start-up (to its first job) is counted apart from its jobs
+        run = scale[f"{n}_workers"]
+        assert 0 < run["worker_startup_cpu_s"] < run["worker_cpu_s"]
+        assert run["worker_cpu_per_job_s"] > 0
 
 
 def test_an_unknown_scenario_is_a_usage_error() -> None:

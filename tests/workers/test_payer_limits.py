@@ -58,6 +58,7 @@ def test_limits_hold_on_a_single_redis() -> None:
 
         try:
             await asyncio.gather(*(call() for _ in range(6)))
+            await asyncio.sleep(20 * payer_limits.RELEASE_DELAY_S)  # the last slots go back on their own
             before = await limits.paused_for()
             await limits.pause(5)
             after = await limits.paused_for()
@@ -70,3 +71,30 @@ def test_limits_hold_on_a_single_redis() -> None:
     peak, before, after, inflight = asyncio.run(run())
     assert peak == 2 and inflight == 0
     assert before == 0 and 4 < after <= 5
+
+
+def test_a_released_slot_goes_back_with_the_next_acquire(monkeypatch) -> None:
+    """One round trip per payer call: the next acquire hands the released slot back; with no
+    next acquire, the release is sent on its own (here: when the limits close)."""
+    if not REDIS_URL:
+        pytest.skip(NO_REDIS)
+    monkeypatch.setattr(payer_limits, "RELEASE_DELAY_S", 60.0)
+    limits = _limits(f"test-{uuid.uuid4().hex}", REDIS_URL, rate=1000.0, concurrency=1)
+    inflight = limits.keys[1]
+
+    async def run() -> list[int]:
+        counts = []
+        try:
+            async with limits.slot():
+                counts.append(await limits.redis.zcard(inflight))
+            counts.append(await limits.redis.zcard(inflight))  # released here, not yet in Redis
+            async with limits.slot():  # a concurrency of 1: only possible once the first is back
+                counts.append(await limits.redis.zcard(inflight))
+            await limits.flush_releases()
+            counts.append(await limits.redis.zcard(inflight))
+        finally:
+            await limits.redis.delete(*limits.keys)
+            await limits.aclose()
+        return counts
+
+    assert asyncio.run(asyncio.wait_for(run(), 10)) == [1, 1, 1, 0]
