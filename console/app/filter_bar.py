@@ -1,0 +1,89 @@
+"""The text filter of a list under `/`: a bar hidden until `/` opens it, focused then; what is
+typed is posted as it changes (`FilterBar.Changed`), `enter` hands the keys back to the list
+(`FilterBar.Done`), and the view's `esc` clears and hides it.
+
+Lists paged from the database filter in their query (Audit, alerts); short lists held whole
+(Schedulers, Health's checks) keep the rows whose text matches (`rows_matching`)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from rich.text import Text
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal
+from textual.message import Message
+from textual.widgets import Input
+
+from console.app.inputs import SafeInput
+from console.app.paged_table import Cells
+from console.app.render import untrusted
+
+
+class FilterBar(Horizontal):
+    DEFAULT_CLASSES = "filter-bar"
+
+    class Changed(Message):
+        def __init__(self, bar: FilterBar, text: str) -> None:
+            super().__init__()
+            self.bar = bar
+            self.text = text
+
+        @property
+        def control(self) -> FilterBar:
+            return self.bar
+
+    class Done(Message):
+        """`enter` in the bar: the list takes the keys again."""
+
+    def __init__(self, placeholder: str, *, id: str) -> None:
+        super().__init__(id=id)
+        self.placeholder = placeholder
+
+    def compose(self) -> ComposeResult:
+        yield SafeInput(placeholder=self.placeholder, id=f"{self.id}-text", classes="filter-text")
+
+    @property
+    def input(self) -> Input:
+        return self.query_one(Input)
+
+    @property
+    def text(self) -> str:
+        return self.input.value.strip()
+
+    def open(self) -> None:
+        self.display = True
+        self.input.focus()
+
+    def clear(self) -> None:
+        """Empty and hidden, without posting Changed (the view resets its filter itself)."""
+        with self.prevent(Input.Changed):
+            self.input.value = ""
+        self.display = False
+
+    @on(Input.Changed)
+    def _changed(self, event: Input.Changed) -> None:
+        event.stop()
+        self.post_message(self.Changed(self, event.value.strip()))
+
+    @on(Input.Submitted)
+    def _submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        self.post_message(self.Done())
+
+
+def rows_matching(rows: Sequence[tuple[str, Cells]], text: str) -> list[tuple[str, Cells]]:
+    """The rows with `text` in any cell, case ignored ("" keeps all)."""
+    if not text:
+        return list(rows)
+    needle = text.casefold()
+    return [(key, cells) for key, cells in rows if needle in " ".join(c.plain for c in cells).casefold()]
+
+
+def no_match(noun: str, text: str) -> Text:
+    """The empty state of a filtered list: what to do next."""
+    out = Text(f"no {noun} matches ", style="dim", end="")
+    out.append_text(untrusted(repr(text), max_len=40))
+    out.append(" — / changes the filter, esc clears it", style="dim")
+    return out
