@@ -299,6 +299,8 @@ class JobDetailView(LiveWidget):
         text.append(f" · {OUTCOME_LABEL.get(self.outcome, self.outcome)}")
         if self.matching is not None:
             text.append(f" · {self.matching:,} matching · {len(self.table.order):,} loaded")
+        if self.matching == 0 and self.outcome:
+            text.append(" · no rows match — press / to change the filter, esc to show all", style="dim")
         if self.revealed:
             text.append(" · PHI revealed (ctrl+r hides)", style=tone(self, "warning"))
         else:

@@ -41,8 +41,11 @@ def finalized_claim(dataset: Dataset) -> str:
 
 
 async def open_claims(pilot: Pilot) -> ClaimsView:
+    """The Claims tab, the focus in the claim number field (`i`)."""
     await pilot.press("6")
     view = pilot.app.main.query_one(ClaimsView)
+    await pilot.pause()
+    await pilot.press("i")
     await pilot.pause()
     return view
 
@@ -61,7 +64,7 @@ async def test_the_original_claims_search_scenario(
     app = make_app(payer=payer)
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_claims(pilot)
-        assert app.focused is view.query_one("#claims-number", Input)  # focused when the tab opens
+        assert app.focused is view.query_one("#claims-number", Input)
         await pilot.press(*number)
         fill(view, start=f"{TODAY.year}-01-01", end=f"{TODAY.year}-12-31", tin=dataset.tins[0])
         await pilot.press("enter")
@@ -73,8 +76,8 @@ async def test_the_original_claims_search_scenario(
             "F1  Finalized/Payment — the claim/line has been paid",
             "65  Claim/line has been paid",
             f"charged {truth.total_charged:,.2f} · allowed {truth.allowed_amount:,.2f} · paid {truth.total_paid:,.2f}",
-            f"service {occurrence.first_service:%m/%d/%Y}",
-            f"processed {occurrence.processed:%m/%d/%Y}",
+            f"service {occurrence.first_service:%Y-%m-%d}",  # ISO, as everywhere
+            f"processed {occurrence.processed:%Y-%m-%d}",
             f"check/EFT  {occurrence.check_number}",
             f"{TODAY.year}-01-01 … {TODAY.year}-12-31 (searched up to today, {TODAY.isoformat()})",
         ):

@@ -47,7 +47,7 @@ async def test_check_now_shows_fresh_results_without_recording(make_app: AppFact
         await on_screen(pilot, "no scheduler running")
         await on_screen(pilot, "no stalled jobs")
         await pilot.press("c")
-        await on_screen(pilot, "Checked now at 12:00:00")
+        await on_screen(pilot, "checked now at 12:00:00, not recorded")
         for expected in ("sqlite answered in", "embedded (in-process broker)", "sandbox simulator"):
             await on_screen(pilot, expected)
         assert "no scheduler running" in screen_text(app)
