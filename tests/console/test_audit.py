@@ -13,7 +13,14 @@ from engine.actions import Operator
 from engine.audit import record
 from engine.db import Database
 from engine.models import AuditEntry
-from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, screen_text, wait_for
+from tests.console.conftest import (
+    AppFactory,
+    notified,
+    on_screen,
+    screen_segments,
+    screen_text,
+    wait_for,
+)
 from tests.console.data import NOW, seed_audit, seed_tasks
 from tests.console.screens import open_with
 
