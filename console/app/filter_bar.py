@@ -54,7 +54,8 @@ class FilterBar(Horizontal):
 
     def open(self) -> None:
         self.display = True
-        self.input.focus()
+        # at once, not after the queued keys: "/arch" typed fast must all land in the field
+        self.screen.set_focus(self.input)
 
     def clear(self) -> None:
         """Empty and hidden, without posting Changed (the view resets its filter itself)."""

@@ -129,7 +129,7 @@ def checked_now_text(rows: list[HealthState], at: datetime, tz: ZoneInfo, tones:
     text = Text("overall ", end="")
     text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
     text.append(f" · checked now at {at.astimezone(tz).strftime('%H:%M:%S')}", style="bold")
-    text.append(", not recorded (alerts come from the scheduler's checks)", style="dim")
+    text.append(", not recorded", style="dim")  # alerts stay the scheduler's
     if not led:
         text.append(" · no scheduler running", style=tones("warning"))
     text.append(" · c checks again", style="dim")
