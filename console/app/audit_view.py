@@ -8,7 +8,6 @@ from dataclasses import replace
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import DataTable, Static
@@ -83,7 +82,8 @@ class AuditView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
-        yield FilterBar("text in the target or the detail", id="audit-filter")
+        yield FilterBar("text in the target or the detail", id="audit-filter", home=lambda: self.table,
+                        changed=lambda text: self.set_filter(replace(self.flt, text=text)))
         self.table = PagedTable(
             page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", columns=COLUMNS,
             source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
@@ -181,19 +181,8 @@ class AuditView(LiveWidget):
     def action_filter(self) -> None:
         self.query_one("#audit-filter", FilterBar).open()
 
-    @on(FilterBar.Changed, "#audit-filter")
-    def _filter_typed(self, event: FilterBar.Changed) -> None:
-        event.stop()
-        self.set_filter(replace(self.flt, text=event.text))
-
-    @on(FilterBar.Done)
-    def _filter_done(self, event: FilterBar.Done) -> None:
-        event.stop()
-        self.table.focus()
-
     def action_clear_filters(self) -> None:
         self.query_one("#audit-filter", FilterBar).clear()
-        self.table.focus()
         self.set_filter(AuditQuery())
 
     def action_pick_action(self) -> None:

@@ -1,19 +1,19 @@
 """The text filter of a list under `/`: a bar hidden until `/` opens it, focused then; what is
-typed is posted as it changes (`FilterBar.Changed`), `enter` hands the keys back to the list
-(`FilterBar.Done`), and the view's `esc` clears and hides it.
+typed goes to the view as it changes, `enter` hands the keys back to the list, and the view's
+`esc` clears and hides it.
 
 Lists paged from the database filter in their query (Audit, alerts); short lists held whole
 (Schedulers, Health's checks) keep the rows whose text matches (`rows_matching`)."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.containers import Horizontal
-from textual.message import Message
+from textual.widget import Widget
 from textual.widgets import Input
 
 from console.app.inputs import SafeInput
@@ -22,24 +22,16 @@ from console.app.render import untrusted
 
 
 class FilterBar(Horizontal):
+    """`changed(text)` as the operator types; `home()` is the list that takes the keys back on
+    `enter` and when the bar is cleared."""
+
     DEFAULT_CLASSES = "filter-bar"
 
-    class Changed(Message):
-        def __init__(self, bar: FilterBar, text: str) -> None:
-            super().__init__()
-            self.bar = bar
-            self.text = text
-
-        @property
-        def control(self) -> FilterBar:
-            return self.bar
-
-    class Done(Message):
-        """`enter` in the bar: the list takes the keys again."""
-
-    def __init__(self, placeholder: str, *, id: str) -> None:
+    def __init__(self, placeholder: str, *, id: str, changed: Callable[[str], None], home: Callable[[], Widget]) -> None:
         super().__init__(id=id)
         self.placeholder = placeholder
+        self.changed = changed
+        self.home = home
 
     def compose(self) -> ComposeResult:
         yield SafeInput(placeholder=self.placeholder, id=f"{self.id}-text", classes="filter-text")
@@ -48,30 +40,28 @@ class FilterBar(Horizontal):
     def input(self) -> Input:
         return self.query_one(Input)
 
-    @property
-    def text(self) -> str:
-        return self.input.value.strip()
-
     def open(self) -> None:
         self.display = True
         # at once, not after the queued keys: "/arch" typed fast must all land in the field
         self.screen.set_focus(self.input)
 
     def clear(self) -> None:
-        """Empty and hidden, without posting Changed (the view resets its filter itself)."""
+        """Empty and hidden, the list focused; `changed` is not called (the view resets its
+        filters itself: the text may be one of several)."""
         with self.prevent(Input.Changed):
             self.input.value = ""
         self.display = False
+        self.home().focus()
 
     @on(Input.Changed)
     def _changed(self, event: Input.Changed) -> None:
         event.stop()
-        self.post_message(self.Changed(self, event.value.strip()))
+        self.changed(event.value.strip())
 
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.post_message(self.Done())
+        self.home().focus()
 
 
 def rows_matching(rows: Sequence[tuple[str, Cells]], text: str) -> list[tuple[str, Cells]]:

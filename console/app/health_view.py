@@ -15,7 +15,6 @@ from functools import partial
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.widgets import Static
@@ -173,7 +172,8 @@ class HealthView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")
-        yield FilterBar("text in a check or an alert", id="health-filter")
+        yield FilterBar("text in a check or an alert", id="health-filter", changed=self._set_filter,
+                        home=lambda: self.alerts_table)
         self.checks_table = PagedTable(page_size=20, max_rows=40, id="health-checks", columns=CHECK_COLUMNS)
         yield self.checks_table
         yield Static(id="health-alerts-title", classes="status-line")
@@ -287,19 +287,8 @@ class HealthView(LiveWidget):
     def action_filter(self) -> None:
         self.query_one("#health-filter", FilterBar).open()
 
-    @on(FilterBar.Changed, "#health-filter")
-    def _filter_typed(self, event: FilterBar.Changed) -> None:
-        event.stop()
-        self._set_filter(event.text)
-
-    @on(FilterBar.Done)
-    def _filter_done(self, event: FilterBar.Done) -> None:
-        event.stop()
-        self.alerts_table.focus()
-
     def action_clear_filter(self) -> None:
         self.query_one("#health-filter", FilterBar).clear()
-        self.alerts_table.focus()
         self._set_filter("")
 
     def _set_filter(self, text: str) -> None:

@@ -17,18 +17,16 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from console.app.filter_bar import FilterBar, no_match, rows_matching
-from console.app.host import ask_about, context, mark_stale
+from console.app.host import context, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import ago, right, seconds_text, until, untrusted
-from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
 from console.app.tone import Tones, tone
 from engine import leases
 from engine.tasks import status, store
@@ -175,7 +173,8 @@ class SchedulersView(LiveWidget):
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="tasks-leader", classes="status-line")
-        yield FilterBar("text in the task, its schedule or its last result", id="tasks-filter")
+        yield FilterBar("text in the task, its schedule or its last result", id="tasks-filter",
+                        changed=self._set_filter, home=lambda: self.table)
         self.table = TasksTable(page_size=20, max_rows=40, id="tasks-table", columns=COLUMNS)
         yield self.table
         with VerticalScroll(id="tasks-detail-box"):
@@ -242,34 +241,11 @@ class SchedulersView(LiveWidget):
     def action_filter(self) -> None:
         self.query_one("#tasks-filter", FilterBar).open()
 
-    @on(FilterBar.Changed, "#tasks-filter")
-    def _filter_typed(self, event: FilterBar.Changed) -> None:
-        event.stop()
-        self.filter_text = event.text
-        self._show_rows()
-
-    @on(FilterBar.Done)
-    def _filter_done(self, event: FilterBar.Done) -> None:
-        event.stop()
-        self.table.focus()
-
     def action_clear_filter(self) -> None:
         self.query_one("#tasks-filter", FilterBar).clear()
-        self.table.focus()
-        if self.filter_text:
-            self.filter_text = ""
+        self._set_filter("")
+
+    def _set_filter(self, text: str) -> None:
+        if text != self.filter_text:
+            self.filter_text = text
             self._show_rows()
-
-    # -- actions --
-
-    def action_open_history(self) -> None:
-        ask_about(self, self.selected(), "task", lambda task: OpenTaskHistory(task.name))
-
-    def action_run_task(self) -> None:
-        ask_about(self, self.selected(), "task", RunTaskNow)
-
-    def action_pause_task(self) -> None:
-        ask_about(self, self.selected(), "task", lambda task: ResumeTask(task) if task.paused else PauseTask(task))
-
-    def action_schedule_task(self) -> None:
-        ask_about(self, self.selected(), "task", Reschedule)
