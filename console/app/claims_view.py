@@ -171,7 +171,7 @@ class ClaimsView(Widget):
     """Tab 6. Not a live view: it shows what the operator looked up."""
 
     BINDINGS = [
-        Binding("i", "edit", "Edit", tooltip="type in the look-up form (also / or enter)"),
+        Binding("i", "edit", "Edit", tooltip="type in the look-up form (also / or enter); enter there looks the claim up (audited)"),
         Binding("slash", "edit", "Edit", show=False),
         Binding("enter", "edit", "Edit", show=False),
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)"),

@@ -23,10 +23,11 @@ from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from console.app.filter_bar import FilterBar, no_match, rows_matching
-from console.app.host import context, mark_stale
+from console.app.host import ask_about, context, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import ago, right, seconds_text, until, untrusted
+from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
 from console.app.tone import Tones, tone
 from engine import leases
 from engine.tasks import status, store
@@ -249,3 +250,17 @@ class SchedulersView(LiveWidget):
         if text != self.filter_text:
             self.filter_text = text
             self._show_rows()
+
+    # -- actions --
+
+    def action_open_history(self) -> None:
+        ask_about(self, self.selected(), "task", lambda task: OpenTaskHistory(task.name))
+
+    def action_run_task(self) -> None:
+        ask_about(self, self.selected(), "task", RunTaskNow)
+
+    def action_pause_task(self) -> None:
+        ask_about(self, self.selected(), "task", lambda task: ResumeTask(task) if task.paused else PauseTask(task))
+
+    def action_schedule_task(self) -> None:
+        ask_about(self, self.selected(), "task", Reschedule)

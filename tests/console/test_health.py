@@ -8,6 +8,7 @@ from datetime import timedelta
 
 import pytest
 from sqlalchemy import update
+from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from console.app.health_view import HealthView
@@ -19,13 +20,18 @@ from tests.console.data import NOW, seed_health, seed_jobs
 from tests.fixtures.jobs import make_job
 
 
+async def open_health(pilot: Pilot) -> HealthView:
+    await pilot.press("5")
+    view = pilot.app.main.query_one(HealthView)
+    await wait_for(pilot, lambda: len(view.alerts_table.order) == 4, what="the alert history")
+    return view
+
+
 async def test_checks_and_alert_history(make_app: AppFactory, sqlite_db: Database) -> None:
     seed_health(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("5")
-        view = app.main.query_one(HealthView)
-        await wait_for(pilot, lambda: len(view.alerts_table.order) == 4, what="the alert history")
+        view = await open_health(pilot)
         assert view.checks_table.order == list(health.CHECKS)
         assert view.checks_table.get_cell("workers", "state").plain == "✕ failing"
         assert view.checks_table.get_cell("disk", "state").plain == "◭ degraded"
@@ -135,9 +141,7 @@ async def test_slash_filters_the_checks_and_the_alerts(make_app: AppFactory, sql
     seed_health(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("5")
-        view = app.main.query_one(HealthView)
-        await wait_for(pilot, lambda: len(view.alerts_table.order) == 4, what="the alerts")
+        view = await open_health(pilot)
         await pilot.press("slash", *"payer")
         await wait_for(pilot, lambda: view.checks_table.order == ["payer"] and len(view.alerts_table.order) == 2,
                        what="only the payer's")

@@ -38,6 +38,16 @@ async def select_task(pilot: Pilot, view: SchedulersView, name: str) -> None:
     assert view.selected() is not None and view.selected().name == name
 
 
+async def open_stuck_jobs_history(pilot: Pilot, ids: dict[str, int]) -> RunHistoryView:
+    """The runs of cleanup_stuck_jobs, the newest one's lines shown."""
+    view = await open_tab(pilot)
+    await select_task(pilot, view, "cleanup_stuck_jobs")
+    await open_with(pilot, "enter", RunHistoryScreen, "the run history")
+    history = pilot.app.screen.query_one(RunHistoryView)
+    await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
+    return history
+
+
 def audit_rows(db: Database) -> list[tuple[str, str, str, str]]:
     return [(a.user, a.action, a.target, a.outcome) for a in reversed(audit_page(db))]
 
@@ -182,11 +192,7 @@ async def test_run_history_with_each_runs_log_lines(make_app: AppFactory, sqlite
     ids = seed_tasks(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
-        view = await open_tab(pilot)
-        await select_task(pilot, view, "cleanup_stuck_jobs")
-        await open_with(pilot, "enter", RunHistoryScreen, "the run history")
-        history = app.screen.query_one(RunHistoryView)
-        await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
+        history = await open_stuck_jobs_history(pilot, ids)
         assert history.table.order == [str(ids["stuck"]), str(ids["stuck_old"])]
         await on_screen(pilot, "Runs of cleanup_stuck_jobs · 2 loaded")
         await on_screen(pilot, f"Run {ids['stuck']} · 4 log lines")
@@ -227,11 +233,7 @@ async def test_enter_on_a_run_opens_its_whole_record(make_app: AppFactory, sqlit
     ids = seed_tasks(sqlite_db)
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        view = await open_tab(pilot)
-        await select_task(pilot, view, "cleanup_stuck_jobs")
-        await open_with(pilot, "enter", RunHistoryScreen, "the run history")
-        history = app.screen.query_one(RunHistoryView)
-        await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
+        await open_stuck_jobs_history(pilot, ids)
         await open_with(pilot, "enter", RecordScreen, "the run")
         text = " ".join(screen_text(app).split())
         for expected in (f"Run {ids['stuck']} of cleanup_stuck_jobs", "outcome warn", "manual by alice",
