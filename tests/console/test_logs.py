@@ -6,11 +6,13 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from rich.console import Console
+from rich.text import Text
 from sqlalchemy import insert
 from textual.pilot import Pilot
 
 from console.app.detail_screen import RecordScreen
-from console.app.log_pane import LogPane
+from console.app.log_pane import LogPane, wrap_entry
 from console.app.logs_view import ALL_WINDOW, HIGHLIGHT, LogsView
 from console.app.prompt import Picker
 from engine.db import Database
@@ -324,3 +326,15 @@ async def test_the_pane_can_be_maximised(make_app: AppFactory, sqlite_db: Databa
         await pilot.press("escape")  # esc restores too
         await wait_for(pilot, lambda: app.screen.maximized is None, what="restored by esc")
         await on_screen(pilot, "1 Jobs")
+
+
+def test_folding_keeps_every_character_at_any_width() -> None:
+    console = Console(width=200)
+    text = Text("10-01 12:00:00 INFO  worker    job 4 394 payer calls; " + "abcdefghij" * 12 + " done, 5,000 rows")
+    for width in range(20, 120, 7):
+        lines = wrap_entry(text, width, 37, console)
+        indent = 37 if width // 2 >= 37 else 2
+        assert all(line.cell_len <= width for line in lines), width
+        assert all(line.plain.startswith(" " * indent) for line in lines[1:]), width
+        assert "".join(line.plain[indent if n else 0:] for n, line in enumerate(lines)).replace(" ", "") == \
+            text.plain.replace(" ", ""), width
