@@ -165,6 +165,7 @@ class RunHistoryView(LiveWidget):
         if run_id == self.shown_run and last == self.shown_last_line:
             return
         tz = context(self).tz
+        self.pane.placeholder = Text("this run wrote no log lines", style="dim")
         self.pane.set_entries([log_entry(r, tz) for r in lines])
         self.pane.scroll_end(animate=False, immediate=True, x_axis=False)
         self.shown_run, self.shown_last_line = run_id, last
