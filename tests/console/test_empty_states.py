@@ -8,11 +8,9 @@ from textual.pilot import Pilot
 from console.app.audit_view import AuditView
 from console.app.job_detail import JobDetailScreen, JobDetailView
 from console.app.prompt import Picker
-from console.app.task_history import RunHistoryScreen
-from console.app.tasks_view import SchedulersView
 from engine.db import Database
 from tests.console.conftest import AppFactory, on_screen, wait_for
-from tests.console.data import add_job, seed_tasks
+from tests.console.data import add_job
 from tests.console.screens import open_with
 
 
@@ -60,14 +58,3 @@ async def test_job_detail_with_an_outcome_that_matches_no_row(make_app: AppFacto
         await wait_for(pilot, lambda: view.outcome == "error" and view.matching == 0, what="no error rows")
         await on_screen(pilot, "no rows match — press / to change the filter, esc to show all")
 
-
-async def test_a_task_that_never_ran(make_app: AppFactory, sqlite_db: Database) -> None:
-    seed_tasks(sqlite_db)
-    app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
-        await pilot.press("4")
-        view = app.main.query_one(SchedulersView)
-        await wait_for(pilot, lambda: "log_retention" in view.table.order, what="the tasks")
-        view.select("log_retention")
-        await open_with(pilot, "enter", RunHistoryScreen, "its runs")
-        await on_screen(pilot, "Runs of log_retention · 0 loaded · no runs yet — esc, then r runs the task now")

@@ -275,7 +275,7 @@ async def test_the_job_prefix_is_not_repeated_and_filter_matches_are_highlighted
         assert marked == ["Payer"]  # case ignored, as the filter does
 
 
-async def test_the_cursor_moves_with_j_k_g_G_and_enter_opens_the_whole_line(
+async def test_the_cursor_moves_with_j_k_g_G_enter_opens_the_whole_line_and_z_maximises(
     make_app: AppFactory, sqlite_db: Database
 ) -> None:
     seed_logs(sqlite_db, repeat=4)  # 48 lines
@@ -308,22 +308,16 @@ async def test_the_cursor_moves_with_j_k_g_G_and_enter_opens_the_whole_line(
             assert expected in " ".join(text.split()), expected
         await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen is app.main and pane.has_focus, what="back on the logs")
-
-
-async def test_the_pane_can_be_maximised(make_app: AppFactory, sqlite_db: Database) -> None:
-    seed_logs(sqlite_db)
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        view = await open_logs(pilot)
+        # z: the lines fill the screen; z again, or esc, gives it back
         await pilot.press("z")
-        await wait_for(pilot, lambda: app.screen.maximized is view.pane, what="maximised")
-        await wait_for(pilot, lambda: view.pane.size.height >= 22, what="the lines fill the screen")
+        await wait_for(pilot, lambda: app.screen.maximized is pane, what="maximised")
+        await wait_for(pilot, lambda: pane.size.height >= 22, what="the lines fill the screen")
         assert "1 Jobs" not in screen_text(app)
         await pilot.press("z")
         await wait_for(pilot, lambda: app.screen.maximized is None, what="back")
         await pilot.press("z")
-        await wait_for(pilot, lambda: app.screen.maximized is view.pane, what="maximised again")
-        await pilot.press("escape")  # esc restores too
+        await wait_for(pilot, lambda: app.screen.maximized is pane, what="maximised again")
+        await pilot.press("escape")
         await wait_for(pilot, lambda: app.screen.maximized is None, what="restored by esc")
         await on_screen(pilot, "1 Jobs")
 

@@ -210,7 +210,7 @@ async def test_run_history_with_each_runs_log_lines(make_app: AppFactory, sqlite
         await wait_for(pilot, lambda: not isinstance(app.screen, RunHistoryScreen), what="back")
 
 
-async def test_slash_filters_the_tasks(make_app: AppFactory, sqlite_db: Database) -> None:
+async def test_slash_filters_the_tasks_and_a_task_that_never_ran_says_how_to_run_it(make_app: AppFactory, sqlite_db: Database) -> None:
     seed_tasks(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
@@ -227,6 +227,9 @@ async def test_slash_filters_the_tasks(make_app: AppFactory, sqlite_db: Database
         await pilot.press("escape")
         await wait_for(pilot, lambda: len(view.table.order) == 5, what="every task again")
         assert app.focused is view.table and not view.query_one("#tasks-filter").display
+        await select_task(pilot, view, "log_retention")  # never ran: its history says how to run it
+        await open_with(pilot, "enter", RunHistoryScreen, "its runs")
+        await on_screen(pilot, "Runs of log_retention · 0 loaded · no runs yet — esc, then r runs the task now")
 
 
 async def test_enter_on_a_run_opens_its_whole_record(make_app: AppFactory, sqlite_db: Database) -> None:
