@@ -18,7 +18,7 @@ from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 import httpx
-from sqlalchemy import func, select, update
+from sqlalchemy import Select, func, select, update
 
 from engine.config import Settings
 from engine.db import Database, by_key
@@ -214,18 +214,27 @@ def open_alerts(db: Database) -> list[Alert]:
         ))
 
 
-def recent_alerts(db: Database, *, limit: int = 50, before_id: int | None = None) -> list[Alert]:
-    """Newest first, one page."""
-    query = select(Alert).order_by(Alert.id.desc()).limit(limit)
+def _containing(query: Select, text: str) -> Select:
+    """Only the alerts with `text` in their check or message, case ignored ("" keeps all)."""
+    if not text:
+        return query
+    like = "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return query.where(Alert.check.ilike(like, escape="\\") | Alert.message.ilike(like, escape="\\"))
+
+
+def recent_alerts(db: Database, *, limit: int = 50, before_id: int | None = None, text: str = "") -> list[Alert]:
+    """Newest first, one page; `text` in the check or the message, if given."""
+    query = _containing(select(Alert).order_by(Alert.id.desc()).limit(limit), text)
     if before_id is not None:
         query = query.where(Alert.id < before_id)
     with db.read() as session:
         return list(session.scalars(query))
 
 
-def alerts_after(db: Database, after_id: int, *, limit: int = 50) -> list[Alert]:
-    """Alerts and recoveries recorded after `after_id`, oldest first (at most `limit`)."""
-    query = select(Alert).where(Alert.id > after_id).order_by(Alert.id).limit(limit)
+def alerts_after(db: Database, after_id: int, *, limit: int = 50, text: str = "") -> list[Alert]:
+    """Alerts and recoveries recorded after `after_id`, oldest first (at most `limit`); `text` in
+    the check or the message, if given."""
+    query = _containing(select(Alert).where(Alert.id > after_id).order_by(Alert.id).limit(limit), text)
     with db.read() as session:
         return list(session.scalars(query))
 

@@ -192,9 +192,14 @@ def live_states(db: Database, settings: Settings, recorded: list[HealthState], *
     Health tab must show stuck work the moment it is stuck. The states made here are not stored."""
     if led:
         return recorded
-    now = now or utcnow()
+    return states_of([check_workers(db, settings), check_progress(db)], recorded, now or utcnow())
+
+
+def states_of(results: list[CheckResult], recorded: list[HealthState], now: datetime) -> list[HealthState]:
+    """Results checked at `now` as states over the recorded ones (not stored): a check whose
+    state did not change keeps the time it has been in it."""
     by_check = {row.check: row for row in recorded}
-    for result in (check_workers(db, settings), check_progress(db)):
+    for result in results:
         before = by_check.get(result.name)
         since = before.since if before is not None and before.state == result.state else now
         by_check[result.name] = HealthState(check=result.name, state=result.state, detail=result.detail,

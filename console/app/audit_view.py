@@ -5,21 +5,22 @@ in the target or detail (`/`); `esc` clears the filters. New entries appear at t
 from __future__ import annotations
 
 from dataclasses import replace
+from zoneinfo import ZoneInfo
 
 from rich.text import Text
-from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal
-from textual.widgets import DataTable, Input, Static
+from textual.widgets import DataTable, Static
 
+from console.app.detail_screen import Field
 from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.filter_bar import FilterBar
 from console.app.host import context, host, mark_stale
-from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.prompt import Picker, pick_read
-from console.app.render import right, stamp, untrusted
+from console.app.render import full_time, right, stamp, untrusted
+from console.app.requests import OpenRecord
 from engine import audit
 from engine.actions import ACTIONS
 from engine.audit import AuditQuery
@@ -44,6 +45,22 @@ COLUMNS: tuple[Column[AuditEntry], ...] = (
 )
 
 
+DETAIL_MAX = 20_000  # an audit detail is short; a hostile one is still bounded on screen
+
+
+def entry_fields(entry: AuditEntry, tz: ZoneInfo) -> list[Field]:
+    """Every field of an audit entry, in full."""
+    return [
+        ("when", full_time(entry.at, tz)),
+        ("operator", untrusted(entry.user, style="bold")),
+        ("from", untrusted(entry.client_addr or "—")),
+        ("action", untrusted(entry.action, style="cyan")),
+        ("outcome", untrusted(entry.outcome, style=OUTCOME_STYLE.get(entry.outcome, ""))),
+        ("target", untrusted(entry.target or "—")),
+        ("detail", untrusted(entry.detail or "—", max_len=DETAIL_MAX, keep_newlines=True)),
+    ]
+
+
 FEED: Feed[AuditEntry] = Feed(audit.audit_page, audit.audit_newer, by_ids=None, page=PAGE)  # entries never change
 
 
@@ -52,6 +69,7 @@ class AuditView(LiveWidget):
 
     BINDINGS = [
         Binding("slash", "filter", "Filter", tooltip="text in the target or the detail"),
+        Binding("enter", "open_entry", "Entry", show=False, tooltip="the whole entry"),
         Binding("u", "pick_user", "User", tooltip="only one user's actions"),
         Binding("a", "pick_action", "Action", tooltip="only one kind of action"),
         Binding("escape", "clear_filters", "Clear filters", show=False),
@@ -61,11 +79,12 @@ class AuditView(LiveWidget):
         super().__init__(id=id)
         self.flt = AuditQuery()
         self.loaded = False
+        self.entries: dict[str, AuditEntry] = {}  # of the rows in the window
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="audit-status", classes="status-line")
-        with Horizontal(id="audit-filter", classes="filter-bar"):
-            yield SafeInput(placeholder="text in the target or the detail", id="audit-filter-text")
+        yield FilterBar("text in the target or the detail", id="audit-filter", home=lambda: self.table,
+                        changed=lambda text: self.set_filter(replace(self.flt, text=text)))
         self.table = PagedTable(
             page_size=PAGE, max_rows=MAX_ROWS, id="audit-table", columns=COLUMNS,
             source=FEED.source(lambda: context(self).db, self._rows, host(self).report_error,
@@ -95,7 +114,27 @@ class AuditView(LiveWidget):
 
     def _rows(self, entries: list[AuditEntry]) -> list[tuple[str, Cells]]:
         tz = context(self).tz
+        cells = self.table.cells
+        if len(self.entries) > 2 * self.table.max_rows:
+            self.entries = {k: v for k, v in self.entries.items() if k in cells}
+        self.entries.update((str(e.id), e) for e in entries)
         return [(str(e.id), cells_of(COLUMNS, e, tz)) for e in entries]
+
+    def selected(self) -> AuditEntry | None:
+        key = self.table.cursor_key
+        return self.entries.get(key) if key else None
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_entry()
+
+    def action_open_entry(self) -> None:
+        entry = self.selected()
+        if entry is None:
+            host(self).say("no audit entry selected", "warning")
+            return
+        title = Text(f"Audit entry {entry.id}", style="bold", end="")
+        self.post_message(OpenRecord(title, entry_fields(entry, context(self).tz), help_name=title.plain))
 
     def _show_status(self) -> None:
         table = self.table
@@ -103,7 +142,12 @@ class AuditView(LiveWidget):
         if not self.loaded:
             text.append("loading…", style="dim")
         elif not table.order:
-            text.append("no entry matches the filters" if self.flt.active else "no action audited yet", style="dim")
+            if self.flt.active:
+                text.append("no entry matches the filters — / changes the text, u the user, a the action;"
+                            " esc clears them", style="dim")
+            else:
+                text.append("no action audited yet — every operator action (submit, cancel, run now, reveal…)"
+                            " is recorded here as it happens", style="dim")
         else:
             more = "+" if table.more_after else ""
             if table.more_before:  # an older part of the list (after `end`): its place is not counted
@@ -140,24 +184,10 @@ class AuditView(LiveWidget):
         self.start_over()
 
     def action_filter(self) -> None:
-        self.query_one("#audit-filter").display = True
-        self.query_one("#audit-filter-text", Input).focus()
-
-    @on(Input.Changed, "#audit-filter-text")
-    def _filter_typed(self, event: Input.Changed) -> None:
-        event.stop()
-        self.set_filter(replace(self.flt, text=event.value.strip()))
-
-    @on(Input.Submitted, "#audit-filter-text")
-    def _filter_done(self, event: Input.Submitted) -> None:
-        event.stop()
-        self.table.focus()
+        self.query_one("#audit-filter", FilterBar).open()
 
     def action_clear_filters(self) -> None:
-        with self.prevent(Input.Changed):
-            self.query_one("#audit-filter-text", Input).value = ""
-        self.query_one("#audit-filter").display = False
-        self.table.focus()
+        self.query_one("#audit-filter", FilterBar).clear()
         self.set_filter(AuditQuery())
 
     def action_pick_action(self) -> None:

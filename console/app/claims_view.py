@@ -1,6 +1,7 @@
 """Claims: look one claim up live at the payer — the original system's claim search page.
 
-The claim number field has the focus when the tab opens; `enter` looks the claim up (optional
+The tab opens with the focus out of the form, so 1–7, `q` and `?` work as everywhere; `i`, `/`
+or `enter` go into the form, `esc` leaves it. In a field, `enter` looks the claim up (optional
 date range and TIN). The look-up runs in a worker thread through engine.claim_lookup (the
 workers' planner with one row) and through engine.actions.perform as "claim.lookup": it uses the
 organisation's payer credentials, so it is role-checked and audited like every action, and a
@@ -57,7 +58,7 @@ MATCHED_BY = {
 
 
 def _date(value: date | None) -> str:
-    return value.strftime("%m/%d/%Y") if value else "—"
+    return value.isoformat() if value else "—"
 
 
 def _label(text: str) -> Text:
@@ -163,14 +164,16 @@ class LookedUp(Message, bubble=False):
 class ClaimField(SafeInput):
     """A field of the look-up form: `enter` looks the claim up."""
 
-    BINDINGS = [Binding("enter", "submit", "Look up", show=False, tooltip="look the claim up at the payer (audited)")]
+    BINDINGS = [Binding("enter", "submit", "Look up", tooltip="look the claim up at the payer (audited)")]
 
 
 class ClaimsView(Widget):
     """Tab 6. Not a live view: it shows what the operator looked up."""
 
     BINDINGS = [
-        Binding("enter", "lookup", "Look up", tooltip="look the claim up at the payer (audited)"),
+        Binding("i", "edit", "Edit", tooltip="type in the look-up form (also / or enter); enter there looks the claim up (audited)"),
+        Binding("slash", "edit", "Edit", show=False),
+        Binding("enter", "edit", "Edit", show=False),
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)"),
         Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–7 switch tabs)"),
     ]
@@ -207,8 +210,8 @@ class ClaimsView(Widget):
             self.query_one("#claims-tin", Input).value = ctx.settings.payer_tin
         self._show_source()
         self._show_message(Text(
-            "enter looks up · dates optional (without them: claim-number inquiry) · tab next field · "
-            "esc leaves the form", style="dim",
+            "i types in the form · enter looks up · dates optional (without them: claim-number inquiry) · "
+            "tab next field · esc leaves the form", style="dim",
         ))
         self.query_one("#claims-result", Static).update(Text("No look-up yet.", style="dim"))
 
@@ -226,7 +229,21 @@ class ClaimsView(Widget):
         """Nothing refreshes by itself here (the palette's "Refresh now" is harmless)."""
 
     def focus_main(self) -> None:
+        """Out of the form: the keys of the console work until `i` (or `/`, `enter`) goes in."""
+        self.query_one("#claims-result-box").focus()
+
+    def action_edit(self) -> None:
         self.query_one("#claims-number", Input).focus()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # in the form already, `enter` looks up there
+        return not (action == "edit" and isinstance(self.screen.focused, ClaimField))
+
+    def _clear_result(self) -> None:
+        """An error: no result from before stays under it."""
+        self.lookup = None
+        self.revealed = False
+        self.query_one("#claims-result", Static).update(Text("No result.", style="dim"))
 
     # -- look-up --
 
@@ -256,7 +273,8 @@ class ClaimsView(Widget):
                 raise LookupInputError("claim number: type the claim number to look up")
         except LookupInputError as exc:
             self._show_message(untrusted(describe(exc), max_len=300, style=tone(self, "error")))
-            self.focus_main()
+            self._clear_result()
+            self.action_edit()
             return
         self.busy = True
         self._show_message(Text.assemble(("looking up ", "dim"), untrusted(form.claim_number, max_len=40),
@@ -297,11 +315,13 @@ class ClaimsView(Widget):
         self.busy = False
         if message.form_error:
             self._show_message(untrusted(message.form_error, max_len=300, style=tone(self, "error")))
+            self._clear_result()
             return
         outcome = message.outcome
         if outcome is None or not outcome.ok or message.lookup is None:
             text = outcome.message if outcome is not None else "the look-up did not run"
             self._show_message(untrusted(text, max_len=500, style=tone(self, "error")))
+            self._clear_result()
             return
         self.lookup = message.lookup
         self.revealed = False

@@ -2,8 +2,9 @@
 health task last recorded it — state, detail, latency, since when — and the alert history,
 newest first, paged from the database.
 
-`c` runs the checks now in a worker thread and shows their results beside the recorded ones
-(nothing is recorded: alerts stay the scheduler's, so two consoles never raise one twice).
+`c` runs the checks now in a worker thread and shows their results in the checks table until
+the scheduler records newer ones (nothing is recorded: alerts stay the scheduler's, so two
+consoles never raise one twice). `/` filters the checks and the alerts by text.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from textual.binding import Binding
 from textual.widgets import Static
 
 from console.app.feed import Feed, FeedData, FeedRequest
+from console.app.filter_bar import FilterBar, no_match, rows_matching
 from console.app.host import context, host, in_worker, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
@@ -117,42 +119,26 @@ def overall_text(rows: list[HealthState], now: datetime, tz: ZoneInfo, tones: To
         text.append(" · stale: is the scheduler running?", style=tones("warning"))
     text.append(" · c checks now", style="dim")
     return text
+
+
+def checked_now_text(rows: list[HealthState], at: datetime, tz: ZoneInfo, tones: Tones, *, led: bool) -> Text:
+    """The overall line while the table shows the checks run now (`c`)."""
     results = [health.CheckResult(r.check, r.state, r.detail, r.latency_ms) for r in rows]
     status = health.overall(results)
-    text.append("overall ")
+    text = Text("overall ", end="")
     text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
-    checked = max(r.checked_at for r in rows)
-    text.append(f" · recorded {checked.astimezone(tz).strftime('%H:%M:%S')} ({ago(checked, now)})", style="dim")
-    if led and now - checked > STALE_AFTER:
-        text.append(" · stale: is the scheduler running?", style=tones("warning"))
-    text.append(" · c checks now", style="dim")
+    text.append(f" · checked now at {at.astimezone(tz).strftime('%H:%M:%S')}", style="bold")
+    text.append(", not recorded", style="dim")  # alerts stay the scheduler's
+    if not led:
+        text.append(" · no scheduler running", style=tones("warning"))
+    text.append(" · c checks again", style="dim")
     return text
 
 
-def checked_now_text(results: list[health.CheckResult], at: datetime, tz: ZoneInfo, tones: Tones) -> Text:
-    text = Text(end="")
-    text.append(f"Checked now at {at.astimezone(tz).strftime('%H:%M:%S')}", style="bold")
-    status = health.overall(results)
-    text.append(" · ")
-    text.append(status, style=tones(OVERALL_TONE[status]) if status in OVERALL_TONE else "")
-    text.append(" · not recorded (alerts come from the scheduler's checks)", style="dim")
-    for result in results:
-        text.append("\n")
-        name = untrusted(result.name, max_len=12, style="bold")
-        name.pad_right(max(0, 9 - name.cell_len))
-        text.append_text(name)
-        cell = state_cell(result.state)
-        cell.pad_right(max(0, 11 - cell.cell_len))
-        text.append_text(cell)
-        latency = millis(result.latency_ms) if result.latency_ms is not None else ""
-        text.append(f"{latency:>9}  ")
-        text.append_text(untrusted(result.detail, max_len=300))
-    return text
-
-
-ALERTS: Feed[Alert] = Feed(
-    older=lambda db, _, **page: alertlib.recent_alerts(db, **page),
-    newer=lambda db, _, *, after_id, limit: list(reversed(alertlib.alerts_after(db, after_id, limit=limit))),
+ALERTS: Feed[Alert] = Feed(  # stamp: the text filter
+    older=lambda db, text, **page: alertlib.recent_alerts(db, text=text, **page),
+    newer=lambda db, text, *, after_id, limit: list(reversed(alertlib.alerts_after(db, after_id, limit=limit,
+                                                                                    text=text))),
     by_ids=alertlib.alerts_by_ids,
     page=PAGE,
 )
@@ -170,6 +156,8 @@ class HealthView(LiveWidget):
 
     BINDINGS = [
         Binding("c", "check_now", "Check now", tooltip="run every check now (shown, not recorded)"),
+        Binding("slash", "filter", "Filter", tooltip="text in a check or an alert"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -178,17 +166,21 @@ class HealthView(LiveWidget):
         self.led = True
         self.loaded = False
         self.checking = False
+        self.checked: tuple[list[health.CheckResult], datetime] | None = None  # by `c`, until recorded anew
+        self.checked_shown = False  # the table shows them
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="health-overall", classes="status-line")
+        yield FilterBar("text in a check or an alert", id="health-filter", changed=self._set_filter,
+                        home=lambda: self.alerts_table)
         self.checks_table = PagedTable(page_size=20, max_rows=40, id="health-checks", columns=CHECK_COLUMNS)
         yield self.checks_table
-        yield Static(id="health-now")
         yield Static(id="health-alerts-title", classes="status-line")
         self.alerts_table = PagedTable(
             page_size=PAGE, max_rows=MAX_ROWS, id="health-alerts", columns=ALERT_COLUMNS,
             source=ALERTS.source(lambda: context(self).db, self._alert_rows, host(self).report_error,
-                                 added=self._show_titles))
+                                 stamp=lambda: self.filter_text, added=self._show_titles))
         yield self.alerts_table
 
     def on_mount(self) -> None:
@@ -197,7 +189,7 @@ class HealthView(LiveWidget):
     # -- live --
 
     def build_request(self) -> FeedRequest:
-        return ALERTS.request(self.alerts_table, None, self._reload)
+        return ALERTS.request(self.alerts_table, self.filter_text, self._reload)
 
     def fetch(self, request: FeedRequest) -> HealthData:
         db = context(self).db
@@ -212,7 +204,7 @@ class HealthView(LiveWidget):
         self.states = data.states
         self.led = data.led
         self.loaded = True
-        self.checks_table.show_all([(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in data.states])
+        self._show_checks(at)
         self._reload = not ALERTS.show(self.alerts_table, request, data.alerts, self._alert_rows)
         if self._reload:
             self.refresh_data()
@@ -221,6 +213,20 @@ class HealthView(LiveWidget):
     def render_failure(self, error: BaseException) -> None:
         self._show_titles()
 
+    def _shown_states(self) -> list[HealthState]:
+        """The recorded states, or the ones checked now until the scheduler records newer ones."""
+        checked = self.checked
+        if checked is not None and self.led and any(r.checked_at > checked[1] for r in self.states):
+            checked = self.checked = None
+        self.checked_shown = checked is not None
+        if checked is None:
+            return self.states
+        return order_checks(health.states_of(checked[0], self.states, checked[1]))
+
+    def _show_checks(self, at: At) -> None:
+        rows = [(r.check, cells_of(CHECK_COLUMNS, r, at)) for r in self._shown_states()]
+        self.checks_table.show_all(rows_matching(rows, self.filter_text))
+
     def _alert_rows(self, alerts: list[Alert]) -> list[tuple[str, Cells]]:
         ctx = context(self)
         at = At(ctx.now(), ctx.tz)
@@ -228,10 +234,13 @@ class HealthView(LiveWidget):
 
     def _show_titles(self) -> None:
         ctx = context(self)
-        if self.loaded:
-            overall = overall_text(self.states, ctx.now(), ctx.tz, partial(tone, self), led=self.led)
-        else:
+        tones = partial(tone, self)
+        if not self.loaded:
             overall = Text("loading…", style="dim")
+        elif self.checked is not None and self.checked_shown:
+            overall = checked_now_text(self._shown_states(), self.checked[1], ctx.tz, tones, led=self.led)
+        else:
+            overall = overall_text(self.states, ctx.now(), ctx.tz, tones, led=self.led)
         mark_stale(self, overall)
         self.query_one("#health-overall", Static).update(overall)
         table = self.alerts_table
@@ -239,8 +248,12 @@ class HealthView(LiveWidget):
         if self.loaded:
             more = "+" if table.more_after else ""
             title.append(f" · {len(table.order):,}{more} loaded, newest first", style="dim")
-            if not table.order:
-                title.append(" · no alert raised yet", style="dim")
+            if not table.order and self.filter_text:
+                title.append(" · ")
+                title.append_text(no_match("alert", self.filter_text))
+            elif not table.order:
+                title.append(" · no alert raised yet — one is raised (and sent) when a check starts failing",
+                             style="dim")
         self.query_one("#health-alerts-title", Static).update(title)
 
     # -- check now --
@@ -250,18 +263,42 @@ class HealthView(LiveWidget):
             host(self).say("the checks are already running")
             return
         self.checking = True
-        panel = self.query_one("#health-now", Static)
-        panel.display = True
-        panel.update(Text("checking database, broker, workers, disk and payer…", style="dim"))
+        self.query_one("#health-overall", Static).update(
+            Text("checking database, broker, workers, disk and payer…", style="dim"))
         ctx = context(self)
         # run_checks never raises: a crashed check is failing
         in_worker(self, lambda: (health.run_checks(ctx.db, ctx.settings), ctx.now()), self._checked,
-                  host(self).report_error, group="health-check", exclusive=True)
+                  self._check_failed, group="health-check", exclusive=True)
+
+    def _check_failed(self, error: BaseException) -> None:
+        self.checking = False
+        host(self).report_error(error)
+        self._show_titles()
 
     def _checked(self, checked: tuple[list[health.CheckResult], datetime]) -> None:
         self.checking = False
-        results, at = checked
-        self.query_one("#health-now", Static).update(checked_now_text(results, at, context(self).tz, partial(tone, self)))
+        self.checked = checked
+        ctx = context(self)
+        self._show_checks(At(ctx.now(), ctx.tz))
+        self._show_titles()
+
+    # -- filter: the checks are held whole and filtered here, the alerts by the database --
+
+    def action_filter(self) -> None:
+        self.query_one("#health-filter", FilterBar).open()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#health-filter", FilterBar).clear()
+        self._set_filter("")
+
+    def _set_filter(self, text: str) -> None:
+        if text == self.filter_text:
+            return
+        self.filter_text = text
+        ctx = context(self)
+        if self.loaded:
+            self._show_checks(At(ctx.now(), ctx.tz))
+        self.start_over()
 
     def focus_main(self) -> None:
         self.alerts_table.focus()

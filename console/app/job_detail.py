@@ -389,6 +389,8 @@ class JobDetailView(LiveWidget):
                 text.append(f" · row {int(at):,} · ")
             text.append(f"{self.matching:,} {'row' if self.matching == 1 else 'rows'}" if self.outcome == ""
                         else f"{self.matching:,} matching")
+        if self.matching == 0 and self.outcome:
+            text.append(" · no rows match — press o to change the outcome, esc to show all", style="dim")
         if self.found is not None:
             text.append("  ")
             text.append_text(self.found)

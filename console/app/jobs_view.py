@@ -295,7 +295,10 @@ class JobsView(LiveWidget):
         if self.total is None:
             text.append("loading…", style="dim")
         elif not table.order:
-            text.append("no jobs" if not self._filtered else "no job matches the filter", style="dim")
+            if self._filtered:
+                text.append("no job matches the filter — / changes it, esc clears it", style="dim")
+            else:
+                text.append("no jobs yet — press u to upload a CSV, or run `claimsops submit FILE`", style="dim")
         else:
             text.append(self._position())
         if self._filtered:

@@ -9,6 +9,7 @@ window holds the chosen number of lines (100 / 500 / 1000), or with "all" a wind
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field, replace
 from zoneinfo import ZoneInfo
 
@@ -17,14 +18,17 @@ from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal
+from textual.widget import Widget
 from textual.widgets import Input, Static
 
+from console.app.detail_screen import Field
 from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
 from console.app.live import LiveWidget
 from console.app.log_pane import LogEntry, LogPane
 from console.app.prompt import Picker, pick_read
-from console.app.render import level_text, untrusted
+from console.app.render import full_time, level_text, untrusted
+from console.app.requests import OpenRecord
 from console.app.tone import tone
 from engine import logsink
 from engine.logsink import LogFilter, LogTail, count_lines_after, last_lines
@@ -40,8 +44,21 @@ LEVEL_CHOICES: tuple[tuple[str, int], ...] = (
 )
 
 
-def log_entry(record: LogRecord, tz: ZoneInfo) -> LogEntry:
-    """One log line as literal, sanitised Text, coloured by level."""
+HIGHLIGHT = "bold reverse"  # a match of the text filter (reverse reads in every theme and without colour)
+MESSAGE_MAX = 20_000  # a record's detail shows this much of one message
+
+
+def without_job_prefix(message: str, job_id: int | None) -> str:
+    """The message without a leading "job N" (or "job N:") that the job column already shows."""
+    if job_id is None:
+        return message
+    match = re.match(rf"job {job_id}(?![0-9])[:,]?\s*", message)
+    return message[match.end():] if match and match.end() < len(message) else message
+
+
+def log_entry(record: LogRecord, tz: ZoneInfo, *, highlight: str = "") -> LogEntry:
+    """One log line as literal, sanitised Text, coloured by level; matches of `highlight` (the
+    text filter) are marked."""
     name, style = level_text(record.level)
     text = Text(end="")
     text.append(record.at.astimezone(tz).strftime("%m-%d %H:%M:%S"), style="dim")
@@ -54,9 +71,37 @@ def log_entry(record: LogRecord, tz: ZoneInfo) -> LogEntry:
     if record.job_id is not None:
         text.append(f" job {record.job_id}", style="magenta")
     text.append(" ")
+    indent = text.cell_len
     message_style = style if record.level >= 30 else ("grey50" if record.level < 20 else "")
-    text.append_text(untrusted(record.message, keep_newlines=True, style=message_style))
-    return LogEntry(record.id, text)
+    message = untrusted(without_job_prefix(record.message, record.job_id), keep_newlines=True, style=message_style)
+    if highlight:
+        message.highlight_words([highlight], HIGHLIGHT, case_sensitive=False)
+    text.append_text(message)
+    return LogEntry(record.id, text, indent, record)
+
+
+def log_fields(record: LogRecord, tz: ZoneInfo) -> list[Field]:
+    """Everything a log record stores, the message in full."""
+    name, style = level_text(record.level)
+    return [
+        ("time", full_time(record.at, tz)),
+        ("level", Text(f"{name} ({record.level})", style=style, end="")),
+        ("service", untrusted(record.service, style="cyan")),
+        ("host", Text.assemble(untrusted(record.host), (f"  pid {record.pid}", "dim"), end="")),
+        ("logger", untrusted(record.logger or "—")),
+        ("job", Text("—" if record.job_id is None else str(record.job_id), style="magenta", end="")),
+        ("run", Text("—" if record.run_id is None else str(record.run_id), end="")),
+        ("message", untrusted(record.message, max_len=MESSAGE_MAX, keep_newlines=True)),
+    ]
+
+
+def open_log_line(node: Widget, entry: LogEntry) -> None:
+    """`enter` on a log line: its whole record on a screen of its own."""
+    record = entry.record
+    if not isinstance(record, LogRecord):
+        return
+    title = Text(f"Log line {record.id}", style="bold", end="")
+    node.post_message(OpenRecord(title, log_fields(record, context(node).tz), help_name=title.plain))
 
 
 @dataclass(frozen=True)
@@ -87,6 +132,7 @@ class LogsView(LiveWidget):
         Binding("v", "pick_level", "Level", tooltip="only lines at or above a level"),
         Binding("slash", "filter", "Filter", tooltip="filter by text and job"),
         Binding("m", "cycle_lines", "Lines", tooltip="lines kept: 100, 500, 1000, all"),
+        Binding("z", "toggle_maximize", "Zoom", tooltip="the lines fill the screen, or back (esc too)"),
         Binding("escape", "clear_filters", "Clear filters", show=False),
     ]
 
@@ -143,7 +189,7 @@ class LogsView(LiveWidget):
         pane = self.pane
         if request.mode == "reload":
             self._reload = False
-            pane.set_entries([log_entry(r, tz) for r in data.records])
+            pane.set_entries([log_entry(r, tz, highlight=request.flt.text) for r in data.records])
             self.tail = data.tail
             self.last_id = data.newest_id
             self.more_older = len(data.records) >= request.window
@@ -155,7 +201,7 @@ class LogsView(LiveWidget):
                 self.start_over(drop_in_flight=False)
             elif data.records:
                 before = len(pane.entries)
-                pane.append([log_entry(r, tz) for r in data.records], keep=self.window)
+                pane.append([log_entry(r, tz, highlight=request.flt.text) for r in data.records], keep=self.window)
                 if before + len(data.records) > self.window:
                     self.more_older = True
                 self.last_id = data.newest_id
@@ -197,6 +243,21 @@ class LogsView(LiveWidget):
             text.append(" · wrap")
         mark_stale(self, text)
         self.query_one("#logs-status", Static).update(text)
+        self._show_placeholder()
+
+    def _show_placeholder(self) -> None:
+        flt = self.flt
+        if self.tail is None:
+            hint = Text("loading…", style="dim")
+        elif flt != LogFilter():
+            hint = Text("no line matches the filters — / changes the text and job, s the service, v the level;"
+                        " esc clears them", style="dim")
+        else:
+            hint = Text("no log lines yet — every claimsops process (up, worker, scheduler, console) writes here"
+                        " as it runs; start one with `claimsops up`", style="dim")
+        if hint != self.pane.placeholder:
+            self.pane.placeholder = hint
+            self.pane.refresh()
 
     # -- filters --
 
@@ -314,11 +375,24 @@ class LogsView(LiveWidget):
             return  # the window changed meanwhile (another filter, a reload)
         tz = context(self).tz
         self.more_older = len(records) >= OLDER_PAGE
-        dropped = self.pane.prepend([log_entry(r, tz) for r in records], keep=ALL_WINDOW)
+        dropped = self.pane.prepend([log_entry(r, tz, highlight=flt.text) for r in records], keep=ALL_WINDOW)
         if dropped:
             self.following = False
             self.last_id = max((e.id for e in self.pane.entries), default=self.last_id)
         self._show_status()
+
+    @on(LogPane.Selected)
+    def _line_selected(self, event: LogPane.Selected) -> None:
+        event.stop()
+        open_log_line(self, event.entry)
+
+    def action_toggle_maximize(self) -> None:
+        screen = self.screen
+        if screen.maximized is not None:
+            screen.minimize()
+        else:
+            screen.maximize(self.pane, container=False)
+            self.pane.focus()
 
     def focus_main(self) -> None:
         self.pane.focus()

@@ -66,6 +66,14 @@ def stamp(moment: datetime, tz: ZoneInfo, fmt: str = "%m-%d %H:%M:%S") -> Text:
     return Text(moment.astimezone(tz).strftime(fmt), end="")
 
 
+def full_time(moment: datetime | None, tz: ZoneInfo) -> Text:
+    """A moment in full, to the millisecond, with its zone (a record's detail)."""
+    if moment is None:
+        return Text("—", style="dim", end="")
+    local = moment.astimezone(tz)
+    return Text(f"{local:%Y-%m-%d %H:%M:%S}.{local.microsecond // 1000:03d} {local.tzname() or tz.key}", end="")
+
+
 @dataclass(frozen=True)
 class At:
     """What a table's cells are drawn for besides their record: the time now, the site's zone,

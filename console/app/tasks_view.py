@@ -22,9 +22,10 @@ from textual.binding import Binding
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
+from console.app.filter_bar import FilterBar, no_match, rows_matching
 from console.app.host import ask_about, context, mark_stale
 from console.app.live import LiveWidget
-from console.app.paged_table import Column, PagedTable, cells_of
+from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import ago, right, seconds_text, until, untrusted
 from console.app.requests import OpenTaskHistory, PauseTask, Reschedule, ResumeTask, RunTaskNow
 from console.app.tone import Tones, tone
@@ -157,6 +158,8 @@ class SchedulersView(LiveWidget):
     """Tab 4."""
 
     BINDINGS = [
+        Binding("slash", "filter", "Filter", tooltip="text in the task, its schedule or its last result"),
+        Binding("escape", "clear_filter", "Clear filter", show=False),
         Binding("r", "run_task", "Run now", tooltip="run the selected task now (asks first)"),
         Binding("p", "pause_task", "Pause/resume", tooltip="pause the selected task, or resume it"),
         Binding("S", "schedule_task", "Schedule", tooltip="change the selected task's schedule"),
@@ -165,10 +168,14 @@ class SchedulersView(LiveWidget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data: TasksData | None = None
+        self._task_rows: list[tuple[str, Cells]] = []
         self.by_name: dict[str, status.TaskStatus] = {}
+        self.filter_text = ""
 
     def compose(self) -> ComposeResult:
         yield Static(Text("loading…", style="dim"), id="tasks-leader", classes="status-line")
+        yield FilterBar("text in the task, its schedule or its last result", id="tasks-filter",
+                        changed=self._set_filter, home=lambda: self.table)
         self.table = TasksTable(page_size=20, max_rows=40, id="tasks-table", columns=COLUMNS)
         yield self.table
         with VerticalScroll(id="tasks-detail-box"):
@@ -184,8 +191,12 @@ class SchedulersView(LiveWidget):
         now = context(self).now()
         self.data = data
         self.by_name = {t.name: t for t in data.tasks}
-        self.table.show_all([(t.name, cells_of(COLUMNS, t, now)) for t in data.tasks])
+        self._task_rows = [(t.name, cells_of(COLUMNS, t, now)) for t in data.tasks]
+        self._show_rows()
         self._show_leader()
+
+    def _show_rows(self) -> None:
+        self.table.show_all(rows_matching(self._task_rows, self.filter_text))
         self._show_detail()
 
     def render_failure(self, error: BaseException) -> None:
@@ -200,7 +211,12 @@ class SchedulersView(LiveWidget):
     def _show_detail(self) -> None:
         task = self.selected()
         ctx = context(self)
-        text = task_detail(task, ctx.now(), ctx.tz) if task else Text("", end="")
+        if task is not None:
+            text = task_detail(task, ctx.now(), ctx.tz)
+        elif self.filter_text and self.data is not None:
+            text = no_match("task", self.filter_text)
+        else:
+            text = Text("", end="")
         self.query_one("#tasks-detail", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -220,6 +236,20 @@ class SchedulersView(LiveWidget):
 
     def focus_main(self) -> None:
         self.table.focus()
+
+    # -- filter: the list is short and held whole, so it is filtered here --
+
+    def action_filter(self) -> None:
+        self.query_one("#tasks-filter", FilterBar).open()
+
+    def action_clear_filter(self) -> None:
+        self.query_one("#tasks-filter", FilterBar).clear()
+        self._set_filter("")
+
+    def _set_filter(self, text: str) -> None:
+        if text != self.filter_text:
+            self.filter_text = text
+            self._show_rows()
 
     # -- actions --
 

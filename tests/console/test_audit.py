@@ -6,13 +6,22 @@ from __future__ import annotations
 from textual.pilot import Pilot
 
 from console.app.audit_view import AuditView
+from console.app.detail_screen import RecordScreen
 from console.app.prompt import Picker
 from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
 from engine.audit import AuditQuery, audit_page, record
 from engine.db import Database
-from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, wait_for
-from tests.console.data import seed_audit, seed_tasks
+from engine.models import AuditEntry
+from tests.console.conftest import (
+    AppFactory,
+    notified,
+    on_screen,
+    screen_segments,
+    screen_text,
+    wait_for,
+)
+from tests.console.data import NOW, seed_audit, seed_tasks
 from tests.console.screens import open_with
 
 
@@ -99,3 +108,29 @@ async def test_an_audit_row_for_each_action_appears_live(make_app: AppFactory, s
         record(sqlite_db, Operator("carol", "10.0.0.7", True), "cancel", "job 9", "ok", "CANCELLING")
         await wait_for(pilot, lambda: len(view.table.order) == 3, what="the new row")
         assert view.table.get_cell(view.table.order[0], "user").plain == "carol"
+
+
+async def test_enter_opens_the_whole_entry_and_esc_goes_back(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_audit(sqlite_db)
+    detail = "bad schedule 'every 15 parsecs': " + "the spec was read word by word; " * 8 + "END-OF-DETAIL"
+    with sqlite_db.write() as session:
+        session.add(AuditEntry(at=NOW, user="alice", client_addr="10.0.0.5", action="task.schedule",
+                               target="/srv/claims/in/2025/october/a-very-long-folder-name/original-enhanced.csv",
+                               outcome="failed", detail=detail))
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await open_audit(pilot)
+        assert view.table.cursor_key == "9"
+        await open_with(pilot, "enter", RecordScreen, "the entry")
+        text = "".join(screen_text(app).split())  # the values wrap: read them as one string
+        for expected in ("Audit entry 9", "2025-10-01 12:00:00.000 UTC", "alice", "10.0.0.5", "task.schedule",
+                         "failed", "/srv/claims/in/2025/october/a-very-long-folder-name/original-enhanced.csv",
+                         "the spec was read word by word; END-OF-DETAIL"):
+            assert "".join(expected.split()) in text, expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back on the audit")
+        assert app.focused is view.table
+        view.table.move_cursor(row=view.table.order.index("8"))  # the hostile entry: shown literally
+        await open_with(pilot, "enter", RecordScreen, "the hostile entry")
+        await on_screen(pilot, "[@click=app.quit]x[/]")
+        assert not any("\x1b" in seg.text for line in screen_segments(app) for seg in line)

@@ -6,22 +6,28 @@ from __future__ import annotations
 
 import dataclasses
 import socket
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
+from console.app import claims_view
 from console.app.claims_view import ClaimsView
+from console.app.help import HelpScreen
 from engine.audit import AuditQuery, audit_page
+from engine.claim_lookup import ClaimLookup, check_request
 from engine.db import Database
 from engine.payer.client import PayerSettings
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
-from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text
+from engine.results import ClaimResult
+from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import NOW
 from tests.console.payer_sim import simulator_fixtures
+from tests.console.screens import shown
 
 TODAY = NOW.date()
 
@@ -41,8 +47,11 @@ def finalized_claim(dataset: Dataset) -> str:
 
 
 async def open_claims(pilot: Pilot) -> ClaimsView:
+    """The Claims tab, the focus in the claim number field (`i`)."""
     await pilot.press("6")
     view = pilot.app.main.query_one(ClaimsView)
+    await pilot.pause()
+    await pilot.press("i")
     await pilot.pause()
     return view
 
@@ -61,7 +70,7 @@ async def test_the_original_claims_search_scenario(
     app = make_app(payer=payer)
     async with app.run_test(size=(160, 40)) as pilot:
         view = await open_claims(pilot)
-        assert app.focused is view.query_one("#claims-number", Input)  # focused when the tab opens
+        assert app.focused is view.query_one("#claims-number", Input)
         await pilot.press(*number)
         fill(view, start=f"{TODAY.year}-01-01", end=f"{TODAY.year}-12-31", tin=dataset.tins[0])
         await pilot.press("enter")
@@ -73,8 +82,8 @@ async def test_the_original_claims_search_scenario(
             "F1  Finalized/Payment — the claim/line has been paid",
             "65  Claim/line has been paid",
             f"charged {truth.total_charged:,.2f} · allowed {truth.allowed_amount:,.2f} · paid {truth.total_paid:,.2f}",
-            f"service {occurrence.first_service:%m/%d/%Y}",
-            f"processed {occurrence.processed:%m/%d/%Y}",
+            f"service {occurrence.first_service:%Y-%m-%d}",  # ISO, as everywhere
+            f"processed {occurrence.processed:%Y-%m-%d}",
             f"check/EFT  {occurrence.check_number}",
             f"{TODAY.year}-01-01 … {TODAY.year}-12-31 (searched up to today, {TODAY.isoformat()})",
         ):
@@ -193,3 +202,50 @@ async def test_with_no_payer_configured_the_sandbox_starts_on_the_first_look_up_
     assert not app.payer.started_sandbox  # stopped when the console exits
     with pytest.raises(OSError):
         socket.create_connection(started[0]._server.server_address[:2], timeout=1).close()
+
+
+def fake_lookup(payer: object, claim_number: str, *, cancel: object = None, window_limit: object = None,
+                **kwargs: object) -> ClaimLookup:
+    """A found claim, at once, without a payer."""
+    request = check_request(claim_number, **kwargs)  # type: ignore[arg-type]
+    result = ClaimResult(
+        status="Finalized", status_class="finalized", success=True, patient_first_name="SKYLER",
+        patient_last_name="SMITH", total_charged=Decimal("1500.00"), total_paid=Decimal("1200.00"),
+        processed_date=date(2025, 5, 19), status_category="F1", status_code="65",
+        first_service_date=date(2025, 5, 1), last_service_date=date(2025, 5, 2), matched_by="window",
+    )
+    return ClaimLookup(request, result, payer_calls=1, seconds=0.1)
+
+
+async def test_the_tab_opens_out_of_the_form_and_an_error_clears_the_old_result(
+    make_app: AppFactory, sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claims_view, "lookup_claim", fake_lookup)
+    app = make_app(payer_url="https://payer.example.com")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await pilot.press("6")
+        view = app.main.query_one(ClaimsView)
+        await wait_for(pilot, lambda: app.focused is view.query_one("#claims-result-box"), what="out of the form")
+        await pilot.press("question_mark")  # the console's keys work: help, tabs
+        await shown(pilot, HelpScreen)
+        await pilot.press("escape")
+        await pilot.press("7")
+        await on_screen(pilot, "no action audited yet")
+        await pilot.press("6")
+        for key in ("slash", "i", "enter"):  # each goes into the form; esc leaves it
+            await pilot.press(key)
+            assert app.focused is view.query_one("#claims-number", Input), key
+            await pilot.press("escape")
+            assert app.focused is view.query_one("#claims-result-box"), key
+        await pilot.press("i", *"FG53171076")
+        fill(view, start="2025-01-01", end="2025-06-30", tin="123456789")
+        await pilot.press("enter")
+        await wait_for(pilot, lambda: view.lookup is not None, what="the result")
+        text = screen_text(app)
+        assert "service 2025-05-01–2025-05-02 · processed 2025-05-19" in text  # ISO, as everywhere
+        fill(view, start="2025-13-01")
+        await pilot.press("enter")
+        await on_screen(pilot, "dates: '2025-13-01' is not a real date")
+        assert view.lookup is None
+        text = screen_text(app)
+        assert "No result." in text and "Finalized" not in text and "2025-05-19" not in text

@@ -23,7 +23,7 @@ async def test_upload_process_cancel_live(make_app: AppFactory, sqlite_db: Datab
     write_sample(workdir, "original-basic.csv")
     app = make_app(refresh=0.2)  # live: the console refreshes by itself
     async with app.run_test(size=(120, 30)) as pilot:
-        await on_screen(pilot, "no jobs")
+        await on_screen(pilot, "no jobs yet — press u to upload a CSV, or run `claimsops submit FILE`")
         await open_with(pilot, "u", UploadForm, "the upload form")
         app.screen.query_one("#upload-path", Input).value = "original-basic.csv"
         await pilot.press("ctrl+s")

@@ -4,25 +4,34 @@ notification and in the header count, whatever screen is on top."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import update
+from textual.pilot import Pilot
+from textual.widgets import DataTable
 
 from console.app.health_view import HealthView
 from engine import alerts, health
 from engine.db import Database
-from engine.models import Job
+from engine.models import HealthState, Job
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import NOW, seed_health, seed_jobs
 from tests.fixtures.jobs import make_job
+
+
+async def open_health(pilot: Pilot) -> HealthView:
+    await pilot.press("5")
+    view = pilot.app.main.query_one(HealthView)
+    await wait_for(pilot, lambda: len(view.alerts_table.order) == 4, what="the alert history")
+    return view
 
 
 async def test_checks_and_alert_history(make_app: AppFactory, sqlite_db: Database) -> None:
     seed_health(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
-        await pilot.press("5")
-        view = app.main.query_one(HealthView)
-        await wait_for(pilot, lambda: len(view.alerts_table.order) == 4, what="the alert history")
+        view = await open_health(pilot)
         assert view.checks_table.order == list(health.CHECKS)
         assert view.checks_table.get_cell("workers", "state").plain == "✕ failing"
         assert view.checks_table.get_cell("disk", "state").plain == "◭ degraded"
@@ -47,7 +56,7 @@ async def test_check_now_shows_fresh_results_without_recording(make_app: AppFact
         await on_screen(pilot, "no scheduler running")
         await on_screen(pilot, "no stalled jobs")
         await pilot.press("c")
-        await on_screen(pilot, "Checked now at 12:00:00")
+        await on_screen(pilot, "checked now at 12:00:00, not recorded")
         for expected in ("sqlite answered in", "embedded (in-process broker)", "sandbox simulator"):
             await on_screen(pilot, expected)
         assert "no scheduler running" in screen_text(app)
@@ -98,3 +107,47 @@ async def test_with_no_scheduler_the_console_checks_work_in_progress_itself(make
         detail = view.checks_table.get_cell("progress", "detail").plain
         assert detail.startswith(f"job {job_id} stalled") and "start `claimsops up` or `claimsops worker`" in detail
         await on_screen(pilot, "! 1 stalled")
+
+
+async def test_check_now_updates_the_one_table_until_newer_checks_are_recorded(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    seed_health(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        await pilot.press("5")
+        view = app.main.query_one(HealthView)
+        table = view.checks_table
+        await wait_for(pilot, lambda: "payer.example.com" in table.get_cell("payer", "detail").plain
+                       if "payer" in table.cells else False, what="the recorded checks")
+        await pilot.press("c")
+        await wait_for(pilot, lambda: "sandbox simulator" in table.get_cell("payer", "detail").plain,
+                       what="the checks run now, in the table")
+        assert len(view.query(DataTable)) == 2  # the checks and the alerts: no second checks table
+        await on_screen(pilot, "checked now at 12:00:00, not recorded")
+        fetches = view.poller.fetches
+        app.refresh_active()  # a refresh brings the recorded ones (older) back: they stay away
+        await wait_for(pilot, lambda: view.poller.fetches > fetches and not view.poller.in_flight, what="a refresh")
+        assert "sandbox simulator" in table.get_cell("payer", "detail").plain
+        with sqlite_db.write() as session:  # the scheduler records newer checks
+            session.execute(update(HealthState).values(checked_at=NOW + timedelta(minutes=1)))
+        app.refresh_active()
+        await wait_for(pilot, lambda: "payer.example.com" in table.get_cell("payer", "detail").plain,
+                       what="the newer recorded checks")
+        assert "checked now" not in screen_text(app)
+
+
+async def test_slash_filters_the_checks_and_the_alerts(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_health(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_health(pilot)
+        await pilot.press("slash", *"payer")
+        await wait_for(pilot, lambda: view.checks_table.order == ["payer"] and len(view.alerts_table.order) == 2,
+                       what="only the payer's")
+        await pilot.press(*"zz")
+        await on_screen(pilot, "no alert matches 'payerzz' — / changes the filter, esc clears it")
+        assert view.checks_table.order == []
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(view.checks_table.order) == 6 and len(view.alerts_table.order) == 4,
+                       what="everything again")

@@ -6,10 +6,14 @@ from __future__ import annotations
 import time
 from datetime import timedelta
 
+from rich.console import Console
+from rich.text import Text
 from sqlalchemy import insert
 from textual.pilot import Pilot
 
-from console.app.logs_view import ALL_WINDOW, LogsView
+from console.app.detail_screen import RecordScreen
+from console.app.log_pane import LogPane, wrap_entry
+from console.app.logs_view import ALL_WINDOW, HIGHLIGHT, LogsView
 from console.app.prompt import Picker
 from engine.db import Database
 from engine.logsink import LogFilter
@@ -217,3 +221,114 @@ async def test_a_full_window_opens_on_the_newest_lines_and_renders_only_new_ones
         assert len(pane.entries) == 100 and pane.at_end
         # the lines that stay on screen are not rendered again: the new one, and the row it took
         assert pane._cache.misses - rendered <= 2
+
+
+def pane_lines(pane: LogPane) -> list[str]:
+    """The text of the strips the pane renders, top to bottom."""
+    return ["".join(seg.text for seg in pane.render_line(y)) for y in range(pane.scrollable_content_region.height)]
+
+
+async def test_wrapped_lines_keep_every_character_and_indent_under_the_message(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    bulk_logs(sqlite_db, 40)  # more lines than the pane holds: the scrollbar shows
+    message = ("finished: 394 payer calls in 12.3 s for 5,000 rows; " * 5).strip() + " the-end"
+    add_log(sqlite_db, message, job_id=4)
+    app = make_app()
+    async with app.run_test(size=(100, 24)) as pilot:
+        view = await open_logs(pilot)
+        pane = view.pane
+        await pilot.press("w")
+        await wait_for(pilot, lambda: pane.line_count > 40 and pane.at_end, what="wrapped, at the end")
+        await pilot.pause()
+        assert pane.max_scroll_y > 0 and pane.show_vertical_scrollbar
+        entry = pane.entries[-1]
+        count = pane._counts[-1]
+        assert count >= 3
+        shown = pane_lines(pane)
+        lines = [line.rstrip() for line in shown[len(shown) - count:]]
+        assert lines[0].startswith("10-01 12:00:00 INFO  worker    job 4 finished: 394 payer calls")
+        for line in lines[1:]:  # indented under the message
+            assert line.startswith(" " * entry.indent) and not line.startswith(" " * (entry.indent + 1)), line
+        assert entry.indent == len("10-01 12:00:00 INFO  worker    job 4 ")
+        words = " ".join(line.strip() for line in lines).split()
+        assert words == entry.text.plain.split()  # no character lost at any fold
+
+
+async def test_the_job_prefix_is_not_repeated_and_filter_matches_are_highlighted(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    add_log(sqlite_db, "job 4 started", job_id=4)
+    add_log(sqlite_db, "job 4: lease expired; Payer down", job_id=4)
+    add_log(sqlite_db, "job 42 is another job", job_id=4)
+    add_log(sqlite_db, "job 4", job_id=4)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_logs(pilot)
+        await wait_for(pilot, lambda: len(view.pane.entries) == 4, what="the lines")
+        tails = [e.text.plain.split("worker    ", 1)[1] for e in view.pane.entries]
+        assert tails == ["job 4 started", "job 4 lease expired; Payer down", "job 4 job 42 is another job", "job 4 job 4"]
+        await pilot.press("slash", *"payer")
+        await wait_for(pilot, lambda: view.flt.text == "payer" and not view._reload, what="the text filter")
+        (only,) = view.pane.entries
+        marked = [only.text.plain[s.start:s.end] for s in only.text.spans if s.style == HIGHLIGHT]
+        assert marked == ["Payer"]  # case ignored, as the filter does
+
+
+async def test_the_cursor_moves_with_j_k_g_G_enter_opens_the_whole_line_and_z_maximises(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    seed_logs(sqlite_db, repeat=4)  # 48 lines
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        view = await open_logs(pilot)
+        pane = view.pane
+        await wait_for(pilot, lambda: len(pane.entries) == 48 and pane.max_scroll_y > 0 and pane.has_focus,
+                       what="laid out")
+        last = len(pane.entries) - 1
+        await pilot.press("g")
+        await wait_for(pilot, lambda: pane.cursor == 0 and pane.scroll_y == 0, what="the first line")
+        assert not view.following  # moving up stops following
+        await pilot.press("j", "j")
+        assert pane.cursor == 2
+        await pilot.press("k")
+        assert pane.cursor == 1
+        await pilot.press("G")
+        await wait_for(pilot, lambda: pane.cursor == last and pane.at_end, what="the last line")
+        await pilot.press("k")
+        assert pane.cursor == last - 1
+        cursor_style = pane.get_component_rich_style("log-pane--cursor")
+        y = pane._span_of(last - 1)[0] - int(pane.scroll_y)
+        assert any(seg.style and seg.style.bgcolor == cursor_style.bgcolor for seg in pane.render_line(y))
+        await pilot.press("j")
+        await open_with(pilot, "enter", RecordScreen, "the line's record")
+        text = screen_text(app)
+        for expected in (f"Log line {pane.entries[last].id}", "INFO (20)", "host1 pid 100", "claimsops.worker", "job 6 progress 850/2000",
+                         "eighty-column terminal so that wrapping shows"):
+            assert expected in " ".join(text.split()), expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main and pane.has_focus, what="back on the logs")
+        # z: the lines fill the screen; z again, or esc, gives it back
+        await pilot.press("z")
+        await wait_for(pilot, lambda: app.screen.maximized is pane, what="maximised")
+        await wait_for(pilot, lambda: pane.size.height >= 22, what="the lines fill the screen")
+        assert "1 Jobs" not in screen_text(app)
+        await pilot.press("z")
+        await wait_for(pilot, lambda: app.screen.maximized is None, what="back")
+        await pilot.press("z")
+        await wait_for(pilot, lambda: app.screen.maximized is pane, what="maximised again")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen.maximized is None, what="restored by esc")
+        await on_screen(pilot, "1 Jobs")
+
+
+def test_folding_keeps_every_character_at_any_width() -> None:
+    console = Console(width=200)
+    text = Text("10-01 12:00:00 INFO  worker    job 4 394 payer calls; " + "abcdefghij" * 12 + " done, 5,000 rows")
+    for width in range(20, 120, 7):
+        lines = wrap_entry(text, width, 37, console)
+        indent = 37 if width // 2 >= 37 else 2
+        assert all(line.cell_len <= width for line in lines), width
+        assert all(line.plain.startswith(" " * indent) for line in lines[1:]), width
+        assert "".join(line.plain[indent if n else 0:] for n, line in enumerate(lines)).replace(" ", "") == \
+            text.plain.replace(" ", ""), width

@@ -39,6 +39,8 @@ async def test_read_only_every_action_is_refused_with_a_message_and_audited(
         view.select("archive_old_results")  # paused: p would resume it
         await pilot.press("p")
         await pilot.press("6")
+        await pilot.pause()
+        await pilot.press("i")  # into the claim form
         await pilot.press(*"FG53171076")
         await pilot.press("enter")
         await wait_for(pilot, lambda: len(app._notifications) >= 5, what="five refusals")
@@ -62,15 +64,13 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
     app = make_app()
     expected = {
         "4": ({"Run now", "Pause/resume", "Schedule", "History"}, {"Check now", "Look up"}),
-        "5": ({"Check now"}, {"Run now", "Filter"}),
-        "6": ({"Look up", "Reveal", "Leave form"}, {"Check now", "Run now"}),
+        "5": ({"Check now", "Filter"}, {"Run now", "Look up"}),
+        "6": ({"Edit", "Reveal", "Leave form"}, {"Check now", "Run now"}),  # out of the form
         "7": ({"Filter", "User", "Action", "Clear filters"}, {"Run now", "Look up"}),
     }
     async with app.run_test(size=(160, 40)) as pilot:
         await tasks_tab(pilot)
         for key, (present, absent) in expected.items():
-            if key == "7":
-                await pilot.press("escape")  # leave the claim form
             await pilot.press(key)
             await pilot.pause()
             names = {command.title for command in app.get_system_commands(app.screen)}
@@ -89,9 +89,11 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
         await on_screen(pilot, "run the selected task now (asks first)")
         await pilot.press("escape")
         await pilot.press("6")
+        await pilot.pause()
+        await pilot.press("i")
         await pilot.press("question_mark")  # typed into the claim number: the field has the focus
         await pilot.pause()
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "question_mark")  # out of the form, ? is help again
         await on_screen(pilot, "Claims: keys")
-        await on_screen(pilot, "look the claim up at the payer (audited)")
+        await on_screen(pilot, "type in the look-up form (also / or enter)")

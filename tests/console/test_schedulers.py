@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import Button, Input
 
 from console.app.confirm import ConfirmDialog
+from console.app.detail_screen import RecordScreen
 from console.app.schedule_form import SchedulePrompt
 from console.app.task_history import RunHistoryScreen, RunHistoryView
 from console.app.tasks_view import SchedulersView
@@ -35,6 +36,16 @@ async def select_task(pilot: Pilot, view: SchedulersView, name: str) -> None:
     view.select(name)
     await pilot.pause()
     assert view.selected() is not None and view.selected().name == name
+
+
+async def open_stuck_jobs_history(pilot: Pilot, ids: dict[str, int]) -> RunHistoryView:
+    """The runs of cleanup_stuck_jobs, the newest one's lines shown."""
+    view = await open_tab(pilot)
+    await select_task(pilot, view, "cleanup_stuck_jobs")
+    await open_with(pilot, "enter", RunHistoryScreen, "the run history")
+    history = pilot.app.screen.query_one(RunHistoryView)
+    await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
+    return history
 
 
 def audit_rows(db: Database) -> list[tuple[str, str, str, str]]:
@@ -181,11 +192,7 @@ async def test_run_history_with_each_runs_log_lines(make_app: AppFactory, sqlite
     ids = seed_tasks(sqlite_db)
     app = make_app()
     async with app.run_test(size=(160, 40)) as pilot:
-        view = await open_tab(pilot)
-        await select_task(pilot, view, "cleanup_stuck_jobs")
-        await open_with(pilot, "enter", RunHistoryScreen, "the run history")
-        history = app.screen.query_one(RunHistoryView)
-        await wait_for(pilot, lambda: history.shown_run == ids["stuck"], what="the newest run's lines")
+        history = await open_stuck_jobs_history(pilot, ids)
         assert history.table.order == [str(ids["stuck"]), str(ids["stuck_old"])]
         await on_screen(pilot, "Runs of cleanup_stuck_jobs · 2 loaded")
         await on_screen(pilot, f"Run {ids['stuck']} · 4 log lines")
@@ -201,3 +208,41 @@ async def test_run_history_with_each_runs_log_lines(make_app: AppFactory, sqlite
         assert history.table.get_cell(str(new_run), "outcome").plain == "running"
         await pilot.press("escape")
         await wait_for(pilot, lambda: not isinstance(app.screen, RunHistoryScreen), what="back")
+
+
+async def test_slash_filters_the_tasks_and_a_task_that_never_ran_says_how_to_run_it(make_app: AppFactory, sqlite_db: Database) -> None:
+    seed_tasks(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_tab(pilot)
+        await pilot.press("slash", *"CLEANUP")  # the name, schedule or last result; case ignored
+        await wait_for(pilot, lambda: view.table.order == ["cleanup_old_sessions", "cleanup_stuck_jobs"],
+                       what="the cleanup tasks")
+        await pilot.press(*"_s", "t")
+        await wait_for(pilot, lambda: view.table.order == ["cleanup_stuck_jobs"], what="one task")
+        await pilot.press("enter")
+        assert app.focused is view.table and view.selected().name == "cleanup_stuck_jobs"
+        await pilot.press("slash", "x")  # the filter is selected when the bar opens again: typing replaces it
+        await on_screen(pilot, "no task matches 'x' — / changes the filter, esc clears it")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: len(view.table.order) == 5, what="every task again")
+        assert app.focused is view.table and not view.query_one("#tasks-filter").display
+        await select_task(pilot, view, "log_retention")  # never ran: its history says how to run it
+        await open_with(pilot, "enter", RunHistoryScreen, "its runs")
+        await on_screen(pilot, "Runs of log_retention · 0 loaded · no runs yet — esc, then r runs the task now")
+
+
+async def test_enter_on_a_run_opens_its_whole_record(make_app: AppFactory, sqlite_db: Database) -> None:
+    ids = seed_tasks(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_stuck_jobs_history(pilot, ids)
+        await open_with(pilot, "enter", RecordScreen, "the run")
+        text = " ".join(screen_text(app).split())
+        for expected in (f"Run {ids['stuck']} of cleanup_stuck_jobs", "outcome warn", "manual by alice",
+                         "started 2025-10-01 11:55:00.000 UTC", "ended 2025-10-01 11:55:02.000 UTC", "took 1.6 s",
+                         "job 2 had no live worker for 3 min: resumed on another worker", "log lines (4)",
+                         "job 2 resumed from row 61 by another worker"):
+            assert expected in text, expected
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: isinstance(app.screen, RunHistoryScreen), what="back on the runs")

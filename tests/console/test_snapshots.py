@@ -274,7 +274,8 @@ def test_claims(
 
     async def look_up(pilot: Pilot) -> None:
         view = pilot.app.main.query_one(ClaimsView)
-        await show_tab(pilot, "6", lambda: pilot.app.focused is view.query_one("#claims-number"))
+        await show_tab(pilot, "6", lambda: pilot.app.focused is view.query_one("#claims-result-box"))
+        await pilot.press("i")
         await pilot.press(*"FG53171076")
         view.query_one("#claims-start", Input).value = "2025-01-01"
         view.query_one("#claims-end", Input).value = "2025-12-31"

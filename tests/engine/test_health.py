@@ -281,3 +281,15 @@ def test_alert_pages(db) -> None:
     assert [a.kind for a in alerts.alerts_after(db, 0)] == ["alert", "recovery"]  # oldest first
     assert [a.id for a in alerts.alerts_after(db, first)] == [second]
     assert alerts.alerts_by_ids(db, [first, 999])[first].resolved_at is not None
+
+
+def test_alerts_containing_a_text(db) -> None:
+    alerts.record(db, [health.CheckResult("disk", health.DEGRADED, "low on space")])
+    alerts.record(db, [health.CheckResult("workers", health.FAILING, "no workers alive")])
+    (workers,) = alerts.recent_alerts(db, text="WORKERS")  # the check or the message, case ignored
+    assert workers.check == "workers"
+    (disk,) = alerts.recent_alerts(db, text="on spa")
+    assert disk.check == "disk"
+    assert alerts.recent_alerts(db, text="d_sk") == [] and alerts.recent_alerts(db, text="%") == []  # literal
+    assert [a.check for a in alerts.alerts_after(db, 0, text="disk")] == ["disk"]
+    assert [a.id for a in alerts.alerts_after(db, disk.id, text="work")] == [workers.id]
