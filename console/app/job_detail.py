@@ -20,7 +20,7 @@ from textual.widgets import Static
 
 from console.app.detail_screen import DetailScreen
 from console.app.host import context, host, mark_stale
-from console.app.jobs_view import job_timing
+from console.app.jobs_view import FOLLOW_UP_MARK, job_timing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
@@ -35,6 +35,7 @@ from console.app.requests import (
     ShowJobLogs,
 )
 from console.app.tone import tone
+from engine.followup.recheck import FOLLOWUP
 from engine.jobs.lifecycle import JobNotFound
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import count_rows, get_job, rows_by_numbers, rows_page
@@ -138,7 +139,11 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     text.append(f"Job {job.id}  ", style="bold")
     text.append_text(status_cell(live.status(job.status), frame=frame, animate=animate))
     text.append("  ")
+    if job.kind == FOLLOWUP:
+        text.append(FOLLOW_UP_MARK, style="bold cyan")
     text.append_text(untrusted(job.file_name, max_len=120, style="bold"))
+    if job.kind == FOLLOWUP:
+        text.append("  follow-up: open claims asked again", style="cyan")
     note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
     if note:
         text.append(f"\n{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow")

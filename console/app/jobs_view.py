@@ -49,6 +49,7 @@ from engine.jobs.lifecycle import ACTIVE, STATUSES
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import JobQuery, jobs_by_ids
 from engine.models import Job
+from engine.followup.recheck import FOLLOWUP
 
 PAGE = 200
 MAX_ROWS = 600
@@ -91,10 +92,22 @@ def _status(job: Job, at: At) -> Text:
     return status_cell(at.live.status(job.status), frame=at.frame, animate=at.animate)
 
 
+FOLLOW_UP_MARK = "↻ "  # a follow-up job: the recheck_open_claims task (or `claimsops recheck`) made it
+
+
+def file_cell(job: Job, max_len: int = 60) -> Text:
+    """The file name; a follow-up job's is marked."""
+    if job.kind != FOLLOWUP:
+        return untrusted(job.file_name, max_len=max_len)
+    text = Text(FOLLOW_UP_MARK, style="bold cyan", end="")
+    text.append_text(untrusted(job.file_name, max_len=max_len))
+    return text
+
+
 COLUMNS: tuple[Column[Job], ...] = (
     Column("id", "ID", 6, lambda job, at: right(str(job.id))),
     Column("status", "Status", 12, _status),
-    Column("file", "File", 20, lambda job, at: untrusted(job.file_name, max_len=60), stretch=2),
+    Column("file", "File", 20, lambda job, at: file_cell(job), stretch=2),
     Column("progress", "Progress", 15,
            lambda job, at: progress_bar(job.done_rows, job.total_rows, at.live.status(job.status))),
     Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}")),
