@@ -26,6 +26,8 @@ def job_to_dict(job: Job, live: Liveness = ATTENDED) -> dict[str, Any]:
         "waiting_for_worker": live.unattended,
         "waiting_for_payer_since": _iso(live.payer_down_since),
         "file_name": job.file_name,
+        "kind": job.kind,
+        "follow_up": job.kind == "followup",
         "strategy": job.strategy,
         "start_date": job.start_date.isoformat(),
         "end_date": job.end_date.isoformat(),

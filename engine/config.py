@@ -148,6 +148,9 @@ class Settings:
     read_only: bool = False
     metrics_port: int = 0  # 0: `up`, `worker` and `scheduler` serve no /metrics
     metrics_host: str = "127.0.0.1"
+    followup_max_claims: int = 5000  # claims in one follow-up job (the rest wait for the next run)
+    followup_stale_days: int = 180  # an open claim this old is stale: reported, no longer re-checked
+    followup_not_found_days: int = 30  # a claim the payer does not know is re-checked this long
 
     @property
     def effective_database_url(self) -> str:
@@ -201,6 +204,9 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "read_only": _as_bool,
     "metrics_port": _as_port,
     "metrics_host": _as_str,
+    "followup_max_claims": lambda n, v: _as_int(n, v, 1),
+    "followup_stale_days": lambda n, v: _as_int(n, v, 1),
+    "followup_not_found_days": lambda n, v: _as_int(n, v, 1),
 }
 
 

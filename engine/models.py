@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     TypeDecorator,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.sql.schema import Table
@@ -105,6 +106,7 @@ class Job(Base):
     lease_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     dispatched_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     archived_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    kind: Mapped[str] = mapped_column(String(16), default="upload", server_default="upload")  # | followup
 
 
 class JobRow(Base):
@@ -145,8 +147,79 @@ class JobRow(Base):
     matched_by: Mapped[str | None] = mapped_column(String(16))
     attempts: Mapped[int] = mapped_column(Integer, default=0)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    adjudication_codes: Mapped[str | None] = mapped_column(String(255))  # "CARC 50,RARC N115"
 
     __table_args__ = (Index("ix_job_rows_job_class", "job_id", "status_class"),)
+
+
+class TrackedClaim(Base):
+    """One claim (payer id, TIN, claim number) as the follow-up knows it: its latest status,
+    whether it is still open and when it is due to be asked again (engine.followup)."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    payer_id: Mapped[str] = mapped_column(String(16))
+    tin: Mapped[str] = mapped_column(String(16))
+    claim_number: Mapped[str] = mapped_column(String(64))
+    state: Mapped[str] = mapped_column(String(8))  # open | closed
+    status: Mapped[str] = mapped_column(String(32))
+    status_class: Mapped[str] = mapped_column(String(16))
+    status_category: Mapped[str | None] = mapped_column(String(8))
+    status_code: Mapped[str | None] = mapped_column(String(8))
+    total_paid: Mapped[Decimal | None] = mapped_column(Money)
+    first_service_date: Mapped[date | None] = mapped_column(Date)
+    last_service_date: Mapped[date | None] = mapped_column(Date)
+    first_seen_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    last_observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status_since: Mapped[datetime] = mapped_column(UTCDateTime)  # first seen with this status
+    next_check_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # None once closed
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime, index=True)
+    days_to_close: Mapped[float | None] = mapped_column(Float)
+    last_job_id: Mapped[int] = mapped_column(Integer)
+    observations: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        UniqueConstraint("payer_id", "tin", "claim_number", name="uq_claims_key"),
+        Index("ix_claims_number", "claim_number"),
+        Index("ix_claims_due", "state", "next_check_at", "id"),
+    )
+
+
+class ClaimObservation(Base):
+    """What one job's row saw of a claim, kept for good (the claim's timeline). `changed` when
+    the claim had been seen before with another status (`previous_*`)."""
+
+    __tablename__ = "claim_observations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    claim_id: Mapped[int] = mapped_column(ForeignKey("claims.id", ondelete="CASCADE"))
+    job_id: Mapped[int] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    row_number: Mapped[int] = mapped_column(Integer)
+    observed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    status: Mapped[str] = mapped_column(String(32))
+    status_class: Mapped[str] = mapped_column(String(16))
+    status_category: Mapped[str | None] = mapped_column(String(8))
+    status_code: Mapped[str | None] = mapped_column(String(8))
+    total_charged: Mapped[Decimal | None] = mapped_column(Money)
+    total_paid: Mapped[Decimal | None] = mapped_column(Money)
+    allowed_amount: Mapped[Decimal | None] = mapped_column(Money)
+    patient_responsibility: Mapped[Decimal | None] = mapped_column(Money)
+    check_number: Mapped[str | None] = mapped_column(String(64))
+    processed_date: Mapped[date | None] = mapped_column(Date)
+    first_service_date: Mapped[date | None] = mapped_column(Date)
+    last_service_date: Mapped[date | None] = mapped_column(Date)
+    adjudication_codes: Mapped[str | None] = mapped_column(String(255))
+    matched_by: Mapped[str | None] = mapped_column(String(16))
+    changed: Mapped[bool] = mapped_column(Boolean, default=False)
+    previous_status: Mapped[str | None] = mapped_column(String(32))
+    previous_category: Mapped[str | None] = mapped_column(String(8))
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "row_number", name="uq_claim_observations_row"),
+        Index("ix_claim_observations_claim", "claim_id", "id"),
+        Index("ix_claim_observations_changes", "changed", "observed_at", "id"),
+    )
 
 
 class Command(Base):

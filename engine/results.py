@@ -65,6 +65,7 @@ class ClaimResult:
     first_service_date: date | None = None
     last_service_date: date | None = None
     matched_by: str = ""
+    adjudication_codes: tuple[str, ...] = ()  # the payer's reason codes: "CARC 50", "RARC N115"
 
     @classmethod
     def not_found(cls, reason: str) -> ClaimResult:

@@ -13,6 +13,7 @@ from datetime import date
 
 from engine.db import Database
 from engine.errors import OperatorError, describe
+from engine.followup.recheck import FOLLOWUP
 from engine.jobs import lifecycle
 from engine.jobs.queries import get_job, unresolved_rows
 from engine.jobs.rows import record_results
@@ -118,7 +119,8 @@ async def _run_claimed(db, job_id, client, owner, lease_seconds, metrics, stoppi
     )
     scope = CallScope(waits_for_payer=True)  # this job's payer calls
     writer = _ResultWriter(db, job_id, owner, scope, metrics)
-    window = JobWindow(job.start_date, job.end_date, today or date.today(), job.strategy)
+    window = JobWindow(job.start_date, job.end_date, today or date.today(), job.strategy,
+                       own_dates_only=job.kind == FOLLOWUP)
     planner = LookupPlanner(client, window, writer.add, scope)
     plan = asyncio.create_task(planner.run(rows))
     end = await _watch(db, job_id, owner, lease_seconds, plan, writer, stopping)

@@ -6,10 +6,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, func, select, update
+from sqlalchemy import Row, and_, bindparam, case, func, select, update
 from sqlalchemy.orm import Session
 
 from engine.db import Database
+from engine.followup.record import Seen, codes_of, codes_text, record_observations
 from engine.models import Job, JobRow, utcnow
 from engine.results import ClaimResult
 
@@ -17,8 +18,9 @@ RESULT_COLUMNS = (
     "status", "status_class", "success", "error_message", "patient_first_name", "patient_last_name",
     "total_charged", "total_paid", "allowed_amount", "patient_responsibility", "processed_date",
     "status_category", "status_code", "check_number", "result_first_service_date",
-    "result_last_service_date", "matched_by", "resolved_at",
+    "result_last_service_date", "matched_by", "adjudication_codes", "resolved_at",
 )
+FRESH_CHUNK = 1000
 
 
 def result_values(result: ClaimResult) -> dict[str, Any]:
@@ -40,6 +42,7 @@ def result_values(result: ClaimResult) -> dict[str, Any]:
         "result_first_service_date": result.first_service_date,
         "result_last_service_date": result.last_service_date,
         "matched_by": result.matched_by or None,
+        "adjudication_codes": codes_text(result.adjudication_codes),
     }
 
 
@@ -70,6 +73,7 @@ def row_result(row: JobRow) -> ClaimResult | None:
         first_service_date=row.result_first_service_date,
         last_service_date=row.result_last_service_date,
         matched_by=row.matched_by or "",
+        adjudication_codes=codes_of(row.adjudication_codes),
     )
 
 
@@ -88,22 +92,31 @@ def record_results(
     payer_calls: int = 0,
 ) -> int:
     """Write results as idempotent upserts keyed by (job, row): a row that already has a result
-    keeps it. Progress counters move by what was actually written. With `owner`, nothing is
-    written unless that worker still holds the lease. Returns rows written."""
+    keeps it. Each result written is also kept as an observation of its claim
+    (engine.followup.record), in the same transaction, so a batch written again records
+    nothing twice. Progress counters move by what was actually written. With `owner`, nothing
+    is written unless that worker still holds the lease. Returns rows written."""
     if not results and not payer_calls:
         return 0
     now = utcnow()
     with db.write() as session:
-        if owner is not None:
-            holder = session.scalar(select(Job.lease_owner).where(Job.id == job_id))
-            if holder != owner:
-                return 0
+        job = session.execute(select(Job.lease_owner, Job.tin, Job.payer_id).where(Job.id == job_id)).one_or_none()
+        if owner is not None and (job is None or job.lease_owner != owner):
+            return 0
+        fresh = _fresh_rows(session, job_id, [n for n, _ in results], locking=not db.is_sqlite)
         written: dict[str, int] = {}
         by_counter: dict[str, list[dict[str, Any]]] = {}
+        seen: list[Seen] = []
         for row_number, result in results:
+            row = fresh.pop(row_number, None)
+            if row is None:  # already has a result (or no such row): kept as it is
+                continue
             values = result_values(result)
             values.update(resolved_at=now, job_id_=job_id, row_number_=row_number)
             by_counter.setdefault(counter_for(result), []).append(values)
+            seen.append(Seen(job_id, row_number, row.payer_id or (job.payer_id if job else ""),
+                             row.tin or (job.tin if job else ""), row.claim_number, result,
+                             row.first_service_date, row.last_service_date))
         table = JobRow.__table__
         stmt = (
             table.update()
@@ -118,6 +131,7 @@ def record_results(
         conn = session.connection()
         for counter, params in by_counter.items():
             written[counter] = conn.execute(stmt, params).rowcount
+        record_observations(session, seen, now)
         total = sum(written.values())
         deltas = {name: getattr(Job, name) + n for name, n in written.items() if n}
         session.execute(
@@ -127,6 +141,24 @@ def record_results(
             .execution_options(synchronize_session=False)
         )
         return total
+
+
+def _fresh_rows(session: Session, job_id: int, numbers: list[int], *, locking: bool) -> dict[int, Row]:
+    """The rows among `numbers` that have no result yet (locked on PostgreSQL until commit, so
+    a second writer of the same rows waits, then finds them written)."""
+    found: dict[int, Row] = {}
+    wanted = sorted(set(numbers))
+    r = JobRow
+    for start in range(0, len(wanted), FRESH_CHUNK):
+        query = (
+            select(r.row_number, r.claim_number, r.tin, r.payer_id, r.first_service_date, r.last_service_date)
+            .where(r.job_id == job_id, r.row_number.in_(wanted[start:start + FRESH_CHUNK]), r.status.is_(None))
+            .order_by(r.row_number)
+        )
+        if locking:
+            query = query.with_for_update()
+        found.update((row.row_number, row) for row in session.execute(query))
+    return found
 
 
 def recount(session: Session, job_id: int) -> None:

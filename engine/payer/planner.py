@@ -83,6 +83,8 @@ class JobWindow:
     today: date
     strategy: str = "auto"
     lookback_months: int = 24
+    # a follow-up job: search only the rows' own service dates, not the job's window as well
+    own_dates_only: bool = False
 
 
 @dataclass
@@ -169,7 +171,7 @@ class LookupPlanner:
 
     async def _batched_phases(self, group: _Group) -> int:
         today, span = self.job.today, (self.earliest, self.job.today)
-        first = [(self.job.start, self.job.end)]
+        first = [] if self.job.own_dates_only else [(self.job.start, self.job.end)]
         for rows in group.wanted.values():
             for row in rows:
                 own = row.own_window()
