@@ -26,6 +26,8 @@ from console.app.requests import OpenJob
 from console.app.tone import tone
 from engine.db import Database
 from engine.followup import queries as fq
+from engine.followup.finality import Rules
+from engine.followup.recheck import rules_from
 from engine.followup.wording import change_summary
 from engine.text import safe_text
 from engine.x12 import category_meaning
@@ -61,10 +63,10 @@ class Timeline:
 
 
 def find_timelines(db: Database, claim_number: str, *, tin: str = "", payer_id: str = "", now: datetime,
-                   limit: int) -> list[Timeline]:
+                   rules: Rules, limit: int) -> list[Timeline]:
     """The stored claims of this number (one per TIN and payer) with their observations; no
     payer call."""
-    claims = [c for c in fq.find_claims(db, claim_number, tin=tin, now=now, limit=limit)
+    claims = [c for c in fq.find_claims(db, claim_number, tin=tin, now=now, rules=rules, limit=limit)
               if not payer_id or c.payer_id == payer_id]
     return [Timeline(c, fq.timeline(db, c.claim_number, tin=c.tin, payer_id=c.payer_id, limit=TIMELINE_LIMIT))
             for c in claims]
@@ -193,7 +195,7 @@ class TimelineView(LiveWidget):
     def fetch(self, request: object) -> Timeline:
         ctx, claim = context(self), self.claim
         found = find_timelines(ctx.db, claim.claim_number, tin=claim.tin, payer_id=claim.payer_id, now=ctx.now(),
-                               limit=1)
+                               rules=rules_from(ctx.settings), limit=1)
         return found[0] if found else Timeline(None)
 
     def render_data(self, request: object, data: Timeline) -> None:

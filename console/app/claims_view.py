@@ -32,6 +32,7 @@ from console.app.tone import TONES, tone
 from engine.claim_lookup import ClaimLookup, LookupInputError, LookupRequest
 from engine.dates import parse_date
 from engine.errors import describe
+from engine.followup.recheck import rules_from
 from engine.results import ClaimResult
 from engine.x12 import category_meaning, status_code_meaning
 
@@ -227,7 +228,8 @@ class ClaimsView(Widget):
             self._error("claim number: type the claim number to search for")
             self.focus_main()
             return
-        db, now = context(self).db, context(self).now()
+        ctx = context(self)
+        db, now, rules = ctx.db, ctx.now(), rules_from(ctx.settings)
         self._show_message(Text.assemble(("searching the stored observations for ", "dim"),
                                          untrusted(number, max_len=40)))
 
@@ -238,7 +240,7 @@ class ClaimsView(Widget):
             self._say_stored()
             self._show_result()
 
-        in_worker(self, lambda: find_timelines(db, number, tin=tin, now=now, limit=MAX_STORED),
+        in_worker(self, lambda: find_timelines(db, number, tin=tin, now=now, rules=rules, limit=MAX_STORED),
                   found, self._search_failed, group="claims-search", exclusive=True)
 
     def _search_failed(self, error: BaseException) -> None:

@@ -30,7 +30,8 @@ from console.app.requests import ExportChanges
 from console.app.since import Since, pick_since, since_choice
 from engine.db import Database
 from engine.followup import queries as fq
-from engine.followup.finality import OPEN, STALE
+from engine.followup.finality import OPEN, STALE, Rules
+from engine.followup.recheck import rules_from
 
 PAGE = 200
 MAX_ROWS = 600
@@ -143,11 +144,12 @@ def claim_query(listing: Listing) -> fq.ClaimQuery:
                          categories=(listing.group,) if listing.group else ())
 
 
-def claims_again(db: Database, query: fq.ClaimQuery, ids: tuple[int, ...], now: datetime) -> dict[int, fq.ClaimState]:
+def claims_again(db: Database, query: fq.ClaimQuery, ids: tuple[int, ...], now: datetime,
+                 rules: Rules) -> dict[int, fq.ClaimState]:
     """The claims on screen as they are now, those still in the list (ids are age order: one
     page over their range)."""
     low, high = min(ids), max(ids)
-    page = fq.claims_page(db, query, after_id=low - 1, limit=len(ids), now=now)
+    page = fq.claims_page(db, query, after_id=low - 1, limit=len(ids), now=now, rules=rules)
     return {c.claim_id: c for c in page if c.claim_id <= high}
 
 
@@ -216,18 +218,18 @@ class FollowupView(LiveWidget):
     def fetch(self, request: FollowupRequest) -> FollowupData:
         ctx = context(self)
         db, now, listing = ctx.db, ctx.now(), request.listing
-        query = claim_query(listing)
-        data = FollowupData(Counts(fq.count_claims(db, fq.ClaimQuery(OPEN), now=now),
-                                   fq.count_claims(db, fq.ClaimQuery(STALE), now=now)))
+        query, rules = claim_query(listing), rules_from(ctx.settings)
+        data = FollowupData(Counts(fq.count_claims(db, fq.ClaimQuery(OPEN), now=now, rules=rules),
+                                   fq.count_claims(db, fq.ClaimQuery(STALE), now=now, rules=rules)))
         if listing.mode == CHANGED:
             if request.reload:
                 data.first = fq.changes_page(db, since=request.since, limit=PAGE + 1)
             elif request.head is not None:
                 data.newer = fq.changes_page(db, since=request.since, after_id=request.head, limit=PAGE + 1)
         elif request.reload:
-            data.first = fq.claims_page(db, query, limit=PAGE + 1, now=now)
+            data.first = fq.claims_page(db, query, limit=PAGE + 1, now=now, rules=rules)
         elif request.visible:
-            data.visible = claims_again(db, query, request.visible, now)
+            data.visible = claims_again(db, query, request.visible, now, rules)
         return data
 
     def render_data(self, request: FollowupRequest, data: FollowupData) -> None:
@@ -290,7 +292,8 @@ class FollowupView(LiveWidget):
             since = (listing.since or since_choice("7", now.astimezone(ctx.tz).date())).moment(ctx.tz)
             return fq.changes_page(db, since=since, limit=PAGE + 1, **edges)
         edges = {"after_id": edge} if side == "after" else {"before_id": edge}  # oldest first
-        return fq.claims_page(db, claim_query(listing), limit=PAGE + 1, now=now, **edges)
+        return fq.claims_page(db, claim_query(listing), limit=PAGE + 1, now=now, rules=rules_from(ctx.settings),
+                              **edges)
 
     # -- what the operator reads --
 
@@ -318,11 +321,14 @@ class FollowupView(LiveWidget):
         return self._since().label
 
     def _show_empty(self) -> None:
+        """An empty list keeps its header (and the focus: the keys still work) and says what
+        to do below it."""
         empty = self.query_one("#followup-empty", Static)
         table = self.table
         is_empty = self.loaded and not table.order
         empty.display = is_empty
-        table.display = not is_empty
+        table.display = True
+        table.set_class(is_empty, "-empty")
         other = self.claims_table if table is self.changes_table else self.changes_table
         other.display = False
         if is_empty:

@@ -44,12 +44,12 @@ from console.app.requests import (
     UploadJob,
 )
 from console.app.tone import tone
+from engine.followup.recheck import FOLLOWUP
 from engine.jobs import queries
 from engine.jobs.lifecycle import ACTIVE, STATUSES
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import JobQuery, jobs_by_ids
 from engine.models import Job
-from engine.followup.recheck import FOLLOWUP
 
 PAGE = 200
 MAX_ROWS = 600

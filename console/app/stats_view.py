@@ -25,6 +25,7 @@ from console.app.live import LiveWidget
 from console.app.render import STATUS_STYLE, seconds_text, size, untrusted
 from engine import stats as statslib
 from engine.followup.queries import FollowUpStats, follow_up_stats
+from engine.followup.recheck import rules_from
 from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
 
 STATS_MIN_INTERVAL = 5.0  # per-minute and per-hour figures: no need to recount every second
@@ -232,7 +233,7 @@ class StatsView(LiveWidget):
         now = ctx.now()
         # "today" starts at midnight in the site's time zone
         return StatsData(statslib.collect(ctx.db, ctx.settings, now=now.astimezone(ctx.tz)),
-                         follow_up_stats(ctx.db, now=now))
+                         follow_up_stats(ctx.db, now=now, rules=rules_from(ctx.settings)))
 
     def render_data(self, request: Any, fetched: StatsData) -> None:
         data = self.stats = fetched.stats

@@ -4,6 +4,9 @@ jobs marked on Jobs, and its task on Schedulers."""
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
 from textual.pilot import Pilot
 from textual.widgets import Input, OptionList
 
@@ -13,9 +16,10 @@ from console.app.jobs_view import JobsView
 from console.app.prompt import PathPrompt, Picker
 from console.app.stats_view import StatsView
 from console.app.tasks_view import SchedulersView
+from engine.audit import audit_page
 from engine.db import Database
 from engine.tasks import registry
-from tests.console.conftest import AppFactory, on_screen, screen_text, wait_for
+from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import seed_followup
 from tests.console.screens import open_with, shown
 
@@ -157,3 +161,27 @@ async def test_follow_up_jobs_stats_and_the_task(make_app: AppFactory, sqlite_db
         tasks = app.main.query_one(SchedulersView)
         await wait_for(pilot, lambda: len(tasks.table.order) == len(registry.TASKS), what="the tasks")
         assert "recheck_open_claims" in tasks.table.order and len(registry.TASKS) == 6
+
+
+async def test_the_changes_export_through_the_export_dialog(make_app: AppFactory, sqlite_db: Database,
+                                                             workdir: Path) -> None:
+    seed_followup(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(120, 30)) as pilot:
+        view = await open_followup(pilot)
+        await pilot.press("e")
+        await notified(pilot, "e exports the changes: c shows them first")
+        await pick_since(pilot, 1)
+        await wait_for(pilot, lambda: view.loaded and len(view.table.order) == 3, what="a week")
+        await open_with(pilot, "e", PathPrompt)
+        pilot.app.screen.query_one(Input).value = "week.csv"
+        await pilot.press("enter")
+        await notified(pilot, "exported 3 changes to")
+    out = workdir / "week.csv"
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
+    lines = out.read_text().splitlines()
+    assert lines[0].startswith("observed_at,claim_number,tin,payer_id,old_status_category")
+    assert [line.split(",")[1] for line in lines[1:]] == ["DN30000003", "FP20000002", "PN10000001"]
+    assert "A2 → F2 denied (CARC 50)" in lines[1]
+    audit = audit_page(sqlite_db)[0]
+    assert (audit.action, audit.target, audit.outcome) == ("export", "changes in the last 7 days", "ok")
