@@ -63,8 +63,9 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
     expected = {
         "4": ({"Run now", "Pause/resume", "Schedule", "History"}, {"Check now", "Look up"}),
         "5": ({"Check now"}, {"Run now", "Filter"}),
-        "6": ({"Look up", "Reveal", "Leave form"}, {"Check now", "Run now"}),
-        "7": ({"Filter", "User", "Action", "Clear filters"}, {"Run now", "Look up"}),
+        "6": ({"Search", "Ask payer", "Reveal", "Leave form"}, {"Check now", "Run now"}),
+        "7": ({"Filter", "User", "Action", "Clear filters"}, {"Run now", "Ask payer"}),
+        "8": ({"Open", "Stale", "Changed", "Status", "Export", "Timeline"}, {"Run now", "Ask payer"}),
     }
     async with app.run_test(size=(160, 40)) as pilot:
         await tasks_tab(pilot)
@@ -94,4 +95,4 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "question_mark")  # out of the form, ? is help again
         await on_screen(pilot, "Claims: keys")
-        await on_screen(pilot, "look the claim up at the payer (audited)")
+        await on_screen(pilot, "look the claim up at the payer now (audited)")
