@@ -4,6 +4,7 @@ write."""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
@@ -16,6 +17,8 @@ from engine.text import clip
 
 _LIMIT = text_limits(JobRow.__table__)
 _SUFFIX_LENGTH = 8
+_CODE_TYPES = {"REMARK": "RARC", "RARC": "RARC", "CARC": "CARC", "PEND": "PEND", "CHEC": "CHEC"}
+_CODE = re.compile(r"^[A-Z0-9]{1,8}$")
 
 
 @dataclass(frozen=True)
@@ -100,7 +103,21 @@ def _value(claim: dict, paths: str) -> Any:
     return None
 
 
-def _found(claim: dict, fields: dict[str, str]) -> Found:
+def _codes(items: Any, type_key: str) -> tuple[str, ...]:
+    """The payer's adjustment / denial reason codes as "CARC 50", "RARC N115": known types only
+    (REMARK is a RARC), each code once, in the payer's order; anything malformed is dropped."""
+    out: dict[str, None] = {}
+    for item in items if isinstance(items, list) else ():
+        if not isinstance(item, dict):
+            continue
+        kind = _CODE_TYPES.get(str(item.get(type_key) or "").strip().upper())
+        code = str(item.get("code") or "").strip().upper()
+        if kind and _CODE.match(code):
+            out[f"{kind} {code}"] = None
+    return tuple(out)
+
+
+def _found(claim: dict, fields: dict[str, str], codes: tuple[str, ...] = ()) -> Found:
     raw = {name: _value(claim, path) for name, path in fields.items()}
     text = {name: _text(raw[name], _LIMIT[name]) for name in _TEXTS}
     text["status"] = text["status"] or "Unknown"
@@ -110,6 +127,7 @@ def _found(claim: dict, fields: dict[str, str]) -> Found:
         **text,
         **{name: _amount(raw[name]) for name in _AMOUNTS},
         **{name: from_wire(raw[name]) for name in _DATES},
+        adjudication_codes=codes,
     )
     return Found(
         claim_number=_text(raw["claim_number"], _LIMIT["claim_number"]),
@@ -122,12 +140,14 @@ def _found(claim: dict, fields: dict[str, str]) -> Found:
 
 def from_summary(claim: dict) -> Found:
     """An element of `claims` from the claims-summary-by-provider surface."""
-    return _found(claim, _SUMMARY_FIELDS)
+    summary = claim.get("claimSummary")
+    codes = _codes(summary.get("claimCodes") if isinstance(summary, dict) else None, "type")
+    return _found(claim, _SUMMARY_FIELDS, codes)
 
 
 def from_inquiry(claim: dict) -> Found:
     """An element of `data.searchClaim.claims` from the claim-inquiry surface."""
-    return _found(claim, _INQUIRY_FIELDS)
+    return _found(claim, _INQUIRY_FIELDS, _codes(claim.get("claimAdjudicationCodes"), "claimCodeType"))
 
 
 def latest(occurrences: list[Found]) -> Found:

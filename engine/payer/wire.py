@@ -36,7 +36,8 @@ INQUIRY_QUERY = (
     "claimLevelTotalAmount { totalBilledChargeAmount totalAllowedAmount totalPaidAmount "
     "totalPatientResponsibilityAmount } payments { paymentNumber paymentIssueDate } "
     "claimStatusCrosswalkData { claim507Code claim507CodeDesc claim508Code claim508CodeDesc "
-    "adjudicatedClaimSuffixCode } } pagination { hasMoreRecords nextPageToken } } }"
+    "adjudicatedClaimSuffixCode } claimAdjudicationCodes { claimCodeType code description } } "
+    "pagination { hasMoreRecords nextPageToken } } }"
 )
 
 # outcome classes recorded for every exchange (the Stats tab shows them)

@@ -91,6 +91,29 @@ ADJUSTMENT_MIX: tuple[tuple[int, StatusCode], ...] = (
 # Statuses a recent claim (service within two weeks) usually still has.
 RECENT_MIX: tuple[tuple[int, StatusCode], ...] = ((6, P1_IN_PROCESS), (3, A1_RECEIVED), (1, P2_REVIEW))
 
+# (type, code, description) of the adjustment / denial reasons sent with decided claims
+# (payer-api.md: claimCodes, claimAdjudicationCodes).
+DENIAL_CODES: tuple[tuple[str, str, str], ...] = (
+    ("CARC", "50", "These are non-covered services because this is not deemed a medical necessity by the payer."),
+    ("CARC", "27", "Expenses incurred after coverage terminated."),
+    ("CARC", "29", "The time limit for filing has expired."),
+    ("CARC", "16", "Claim/service lacks information or has submission/billing error(s)."),
+    ("CARC", "197", "Precertification/authorization/notification/pre-treatment absent."),
+)
+NO_PAYMENT_CODES: tuple[tuple[str, str, str], ...] = (
+    ("CARC", "45", "Charge exceeds fee schedule/maximum allowable or contracted/legislated fee arrangement."),
+    ("CARC", "96", "Non-covered charge(s)."),
+)
+REMARK_CODES: tuple[tuple[str, str, str], ...] = (
+    ("REMARK", "N115", "This decision was based on a Local Coverage Determination (LCD)."),
+    ("REMARK", "M127", "Missing patient medical record for this service."),
+    ("REMARK", "N130", "Consult plan benefit documents/guidelines for information about restrictions for this service."),
+)
+# How a pending claim is decided later (the sandbox's claims move with its clock).
+DECISION_MIX: tuple[tuple[int, StatusCode], ...] = ((60, F1_PAID), (25, F2_DENIED), (15, F4_NO_PAYMENT))
+# A step some pending claims take before their decision.
+INTERIM_MIX: tuple[tuple[int, StatusCode], ...] = ((2, P2_REVIEW), (1, P3_INFO), (1, R4_ATTACHMENT))
+
 FIRST_NAMES = (
     "SKYLER", "JORDAN", "AVERY", "TAYLOR", "MORGAN", "RILEY", "CASEY", "JAMIE", "QUINN", "ROWAN",
     "MARIA", "JOSE", "LINDA", "JAMES", "MARY", "ROBERT", "PATRICIA", "MICHAEL", "JENNIFER", "DAVID",

@@ -134,5 +134,6 @@ def load_expected_json(path: str | Path) -> list[ClaimResult]:
             data[name] = None if data[name] is None else Decimal(data[name])
         for name in _DATE_FIELDS:
             data[name] = None if data[name] is None else date.fromisoformat(data[name])
+        data["adjudication_codes"] = tuple(data.get("adjudication_codes") or ())
         results.append(ClaimResult(**data))
     return results

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import bisect
 import calendar
+import dataclasses
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -85,11 +86,12 @@ class _Generator:
             subscriber = f"{rng.randrange(10**9, 10**10)}"
         return Member(rng.choice(catalog.FIRST_NAMES), rng.choice(catalog.LAST_NAMES), dob, subscriber)
 
-    def amounts(self, status: StatusCode) -> tuple[Decimal, Decimal, Decimal, Decimal]:
-        """charged, allowed, paid, patient responsibility."""
+    def amounts(self, status: StatusCode, charged: Decimal | None = None) -> tuple[Decimal, Decimal, Decimal, Decimal]:
+        """charged (drawn unless given), allowed, paid, patient responsibility."""
         rng = self.rng
         zero = Decimal("0.00")
-        charged = _cents(rng, 5_000, 600_000)
+        if charged is None:
+            charged = _cents(rng, 5_000, 600_000)
         if status.cat_507 not in ("F0", "F1", "F3", "F4"):
             return charged, zero, zero, zero
         allowed = (charged * Decimal(rng.randint(55, 95)) / 100).quantize(_CENT)
@@ -152,6 +154,83 @@ class _Generator:
         return occurrences
 
 
+DECIDED_SHARE = 0.88  # of the claims pending on the data set's day, decided within 30 days
+INTERIM_SHARE = 0.2  # of those, a further pending step first
+
+
+class _Evolution:
+    """What happens to the claims after the data set's day, and the reason codes of decided
+    ones. Each claim draws from its own seeded generator, so the data set's claims as of its
+    day are the same as without it."""
+
+    def __init__(self, seed: int, today: date) -> None:
+        self.seed, self.today = seed, today
+
+    def _rng(self, what: str, occ: Occurrence) -> random.Random:
+        return random.Random(f"{self.seed}:{what}:{occ.claim_number}:{occ.suffix}")
+
+    def codes(self, occ: Occurrence, rng: random.Random | None = None) -> Occurrence:
+        cat = occ.status.cat_507
+        if cat not in ("F2", "F4", "P3", "R4"):
+            return occ
+        rng = rng or self._rng("codes", occ)
+        if cat == "F2":
+            picked = [rng.choice(catalog.DENIAL_CODES)]
+            if rng.random() < 0.4:
+                picked.append(rng.choice(catalog.REMARK_CODES))
+        elif cat == "F4":
+            picked = [rng.choice(catalog.NO_PAYMENT_CODES)]
+        else:
+            picked = [rng.choice(catalog.REMARK_CODES)]
+        return dataclasses.replace(occ, codes=tuple(picked))
+
+    def claim(self, items: list[Occurrence]) -> list[Occurrence]:
+        """A claim's occurrences with codes, and, for one still pending, its later steps."""
+        items = [self.codes(o) for o in items]
+        last = items[-1]
+        if len(items) > 1 or status_class_for(last.status.cat_507, last.status.claim_status) != "pending":
+            return items
+        rng = self._rng("decide", last)
+        if rng.random() >= DECIDED_SHARE:
+            return items  # stays pending: stale one day
+        gen = _Generator(0, self.today)
+        gen.rng = rng
+        decided_on = self.today + timedelta(days=rng.randint(1, 30))
+        steps: list[tuple[date, StatusCode]] = []
+        if rng.random() < INTERIM_SHARE and (decided_on - self.today).days > 2:
+            steps.append((self.today + timedelta(days=rng.randint(1, (decided_on - self.today).days - 1)),
+                          _pick(rng, catalog.INTERIM_MIX)))
+        steps.append((decided_on, _pick(rng, catalog.DECISION_MIX)))
+        out = items[:-1]
+        previous = last
+        for day, status in steps:
+            out.append(dataclasses.replace(previous, shown_until=day))
+            charged, allowed, paid, resp = gen.amounts(status, last.charged)
+            check, pay_date = "", None
+            if paid > 0:
+                check = f"EFT{rng.randrange(10**7):07d}"
+                pay_date = day + timedelta(days=1)
+            previous = self.codes(dataclasses.replace(
+                last, status=status, processed=day, allowed=allowed, paid=paid, patient_resp=resp,
+                check_number=check, payment_date=pay_date, codes=(), shown_until=None), rng)
+        out.append(previous)
+        return out
+
+
+def evolve(occurrences: Iterable[Occurrence], seed: int, today: date) -> list[Occurrence]:
+    """Every claim's occurrences with reason codes on denials, and the later decisions of the
+    claims pending on `today`."""
+    by_number: dict[str, list[Occurrence]] = defaultdict(list)
+    for occ in occurrences:
+        by_number[occ.claim_number].append(occ)
+    evolution = _Evolution(seed, today)
+    out: list[Occurrence] = []
+    for items in by_number.values():
+        items.sort(key=lambda o: (o.processed, o.suffix))
+        out.extend(evolution.claim(items))
+    return out
+
+
 class Dataset:
     """Claims of several TINs, indexed by TIN (sorted by first service date) and by number."""
 
@@ -203,7 +282,7 @@ class Dataset:
                 dense.append(tin)
                 per_month = dense_claims_per_month
             occurrences.extend(gen.tin_claims(tin, per_month, months, adjusted_share))
-        return cls(occurrences, today=today, seed=seed, dense_tins=dense)
+        return cls(evolve(occurrences, seed, today), today=today, seed=seed, dense_tins=dense)
 
     # --- look-ups -------------------------------------------------------------------------
 
@@ -212,7 +291,8 @@ class Dataset:
         return tuple(t for t in self.tins if t not in self.dense_tins)
 
     def __len__(self) -> int:
-        return sum(len(items) for items in self._by_tin.values())
+        """Occurrences shown on the data set's day."""
+        return sum(len(self.tin_occurrences(tin)) for tin in self._by_tin)
 
     def claim_numbers(self, tin: str | None = None) -> list[str]:
         """Logical claim numbers (each once), in first-service-date order."""
@@ -223,35 +303,54 @@ class Dataset:
                 seen.setdefault(occ.claim_number, None)
         return list(seen)
 
-    def occurrences(self, claim_number: str) -> list[Occurrence]:
-        """Every adjudication of the claim number, oldest processedDt first ([] if unknown)."""
-        return list(self._by_number.get(claim_number, ()))
+    def occurrences(self, claim_number: str, today: date | None = None) -> list[Occurrence]:
+        """Every adjudication of the claim number the payer shows on `today` (default: the data
+        set's day), oldest processedDt first ([] if unknown)."""
+        day = today or self.today
+        return [o for o in self._by_number.get(claim_number, ()) if o.shown_on(day)]
 
-    def latest(self, claim_number: str) -> Occurrence | None:
-        items = self._by_number.get(claim_number)
+    def latest(self, claim_number: str, today: date | None = None) -> Occurrence | None:
+        items = self.occurrences(claim_number, today)
         return items[-1] if items else None
 
-    def tin_occurrences(self, tin: str) -> Sequence[Occurrence]:
-        return self._by_tin.get(tin, ())
+    def history(self, claim_number: str) -> list[tuple[date, Occurrence]]:
+        """The claim's answer over time: (first day shown, occurrence) of every answer that was
+        ever its latest, oldest first."""
+        items = self._by_number.get(claim_number, ())
+        days = sorted({o.processed for o in items} | {o.shown_until for o in items if o.shown_until})
+        out: list[tuple[date, Occurrence]] = []
+        for day in days:
+            occ = self.latest(claim_number, day)
+            if occ is not None and (not out or out[-1][1] != occ):
+                out.append((day, occ))
+        return out
 
-    def in_window(self, tin: str, first: date, last: date) -> list[Occurrence]:
-        """Occurrences of `tin` whose first service date lies in [first, last]."""
+    def tin_occurrences(self, tin: str, today: date | None = None) -> Sequence[Occurrence]:
+        """The occurrences of `tin` shown on `today` (default: the data set's day)."""
+        day = today or self.today
+        return [o for o in self._by_tin.get(tin, ()) if o.shown_on(day)]
+
+    def in_window(self, tin: str, first: date, last: date, today: date | None = None) -> list[Occurrence]:
+        """Occurrences of `tin` shown on `today` whose first service date lies in [first, last]."""
         dates = self._tin_dates.get(tin)
         if not dates:
             return []
+        day = today or self.today
         lo = bisect.bisect_left(dates, first)
         hi = bisect.bisect_right(dates, last)
-        return self._by_tin[tin][lo:hi]
+        return [o for o in self._by_tin[tin][lo:hi] if o.shown_on(day)]
 
     def patient_occurrences(self, tin: str, first_name: str | None, last_name: str | None,
-                            dob: date | None) -> list[Occurrence]:
-        """Every occurrence at `tin` of the members matching the given fields (names without case)."""
+                            dob: date | None, today: date | None = None) -> list[Occurrence]:
+        """Every occurrence at `tin` shown on `today` of the members matching the given fields
+        (names without case)."""
         fn = (first_name or "").strip().upper()
         ln = (last_name or "").strip().upper()
+        day = today or self.today
         result: list[Occurrence] = []
         for items in self._by_member.get(tin, ()):
             if matches_patient(items[0].member, fn, ln, dob):
-                result.extend(items)
+                result.extend(o for o in items if o.shown_on(day))
         return result
 
     def is_known(self, claim_number: str) -> bool:
@@ -264,9 +363,10 @@ class Dataset:
             if number not in self._by_number:
                 return number
 
-    def expected_result(self, claim_number: str) -> ClaimResult:
-        """The normalised result of the latest adjudication (matched_by left empty)."""
-        occ = self.latest(claim_number)
+    def expected_result(self, claim_number: str, today: date | None = None) -> ClaimResult:
+        """The normalised result of the latest adjudication shown on `today` (default: the data
+        set's day; matched_by left empty)."""
+        occ = self.latest(claim_number, today)
         if occ is None:
             return ClaimResult.not_found(NOT_FOUND_MESSAGE)
         return result_of(occ)
@@ -299,4 +399,5 @@ def result_of(occ: Occurrence) -> ClaimResult:
         check_number=occ.check_number,
         first_service_date=occ.first_service,
         last_service_date=occ.last_service,
+        adjudication_codes=tuple(f"{'RARC' if t == 'REMARK' else t} {c}" for t, c, _ in occ.codes),
     )

@@ -46,7 +46,8 @@ def inquiry_reply(headers: Mapping[str, str], body: bytes, ds: Dataset, cfg: Sim
     if number in cfg.unsupported_claim_numbers:
         return Reply(200, {"errors": [{"code": UNSUPPORTED_CODE, "description": UNSUPPORTED_TEXT}]},
                      "unsupported", UNSUPPORTED_CODE)
-    claims = [to_inquiry_json(o) for o in ds.occurrences(number)]
+    with_codes = "claimAdjudicationCodes" in query
+    claims = [to_inquiry_json(o, with_codes) for o in ds.occurrences(number, today=cfg.today)]
     body_out = {"data": {"searchClaim": {
         "claims": claims,
         "pagination": {"hasMoreRecords": False, "nextPageToken": None},

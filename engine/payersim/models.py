@@ -46,3 +46,11 @@ class Occurrence:
     patient_resp: Decimal
     check_number: str
     payment_date: date | None
+    # (type, code, description) of the payer's adjustment / denial reasons (CARC, REMARK, ...)
+    codes: tuple[tuple[str, str, str], ...] = ()
+    # the day a later decision replaced this answer (None: it is the claim's answer from
+    # `processed` on); the payer's clock (SimConfig.today) decides what is shown
+    shown_until: date | None = None
+
+    def shown_on(self, today: date) -> bool:
+        return self.processed <= today and (self.shown_until is None or today < self.shown_until)

@@ -8,6 +8,7 @@ import signal
 import socket
 import threading
 import time
+from datetime import date, timedelta
 from typing import Any
 
 from engine.payersim.auth import TokenStore, token_reply
@@ -110,6 +111,11 @@ class PayerSimulator:
             if "seed" in changes:
                 self._rng.seed(changes["seed"])
             return self._config
+
+    def advance_days(self, days: int) -> date:
+        """Move the payer's clock `days` forward (claims pending get decided as their days
+        come); returns the payer's new today."""
+        return self.configure(today=self._config.today + timedelta(days=days)).today
 
     def throttle_for(self, seconds: float, retry_after: int | None = None) -> None:
         """Answer every data call with 429 for `seconds` from now (with `Retry-After` if given)."""

@@ -75,12 +75,12 @@ def summary_reply(headers: Mapping[str, str], ds: Dataset, cfg: SimConfig, pages
     if (last - first).days + 1 > cfg.window_limit_days:
         return lclm(400, "LCLM_PS_112", f"Date range exceeds the maximum of {cfg.window_limit_days} days")
 
-    items = ds.in_window(tin, first, last)
+    items = ds.in_window(tin, first, last, today=cfg.today)
     patient = bool(fn or ln or dob)
     if patient:
         items = [o for o in items if matches_patient(o.member, fn.upper(), ln.upper(), dob)]
     if not items:
-        if patient and ds.patient_occurrences(tin, fn, ln, dob):
+        if patient and ds.patient_occurrences(tin, fn, ln, dob, today=cfg.today):
             return lclm(404, "LCLM_PS_307", "Claim(s) found for this patient, but their service dates "
                                             "are outside the given range", "not_found")
         return lclm(404, "LCLM_PS_201", "No claims found for the given parameters", "not_found")

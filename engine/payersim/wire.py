@@ -29,7 +29,7 @@ def fmt_amount(value: Decimal) -> str:
 
 def to_summary_json(occ: Occurrence) -> dict:
     """One element of `claims` in the claims-summary-by-provider response."""
-    return {
+    body = {
         "claimNumber": occ.claim_number,
         "claimStatus": occ.status.claim_status,
         "memberInfo": {
@@ -58,16 +58,20 @@ def to_summary_json(occ: Occurrence) -> dict:
             ],
         },
     }
+    if occ.codes:
+        body["claimSummary"]["claimCodes"] = [{"type": t, "code": c, "description": d} for t, c, d in occ.codes]
+    return body
 
 
-def to_inquiry_json(occ: Occurrence) -> dict:
-    """One element of `data.searchClaim.claims` in the claim-inquiry response."""
+def to_inquiry_json(occ: Occurrence, with_codes: bool = True) -> dict:
+    """One element of `data.searchClaim.claims` in the claim-inquiry response
+    (`claimAdjudicationCodes` when the query asked for them and there are any)."""
     payments = []
     if occ.check_number:
         payments.append(
             {"paymentNumber": occ.check_number, "paymentIssueDate": fmt_date(occ.payment_date)}
         )
-    return {
+    body = {
         "claimNumber": occ.claim_number,
         "claimStatus": occ.status.claim_status,
         "member": {
@@ -99,3 +103,6 @@ def to_inquiry_json(occ: Occurrence) -> dict:
             }
         ],
     }
+    if with_codes and occ.codes:
+        body["claimAdjudicationCodes"] = [{"claimCodeType": t, "code": c, "description": d} for t, c, d in occ.codes]
+    return body

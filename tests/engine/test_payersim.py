@@ -37,7 +37,8 @@ from engine.results import ClaimResult, status_class_for
 TODAY = date(2025, 6, 15)
 SEED = 7
 CLIENT_ID, SECRET = "test-client", "test-secret"
-QUERY = "query SearchClaim($searchClaimInput: SearchClaimInput!) { searchClaim(searchClaimInput: $searchClaimInput) { claims { claimNumber } } }"
+QUERY = "query SearchClaim($searchClaimInput: SearchClaimInput!) { searchClaim(searchClaimInput: $searchClaimInput) { claims { claimNumber claimAdjudicationCodes { claimCodeType code } } } }"
+NO_CODES_QUERY = QUERY.replace(" claimAdjudicationCodes { claimCodeType code }", "")
 
 
 def d(value: date) -> str:
@@ -131,6 +132,8 @@ def normalise_inquiry(claim: dict) -> ClaimResult:
         check_number=claim["payments"][0]["paymentNumber"] if claim["payments"] else "",
         first_service_date=day(events["serviceStartDate"]),
         last_service_date=day(events["serviceEndDate"]),
+        adjudication_codes=tuple(f"{'RARC' if c['claimCodeType'] == 'REMARK' else c['claimCodeType']} {c['code']}"
+                                 for c in claim.get("claimAdjudicationCodes", [])),
     )
 
 
@@ -435,13 +438,23 @@ def test_inquiry_found_adjusted_old_and_unknown(sim, client, token):
     assert snap.outcome("ok", "inquiry") == 2 and snap.outcome("not_found", "inquiry") == 1
 
 
+def _ask(client, token, number, query):
+    body = {"query": query, "variables": {"searchClaimInput": {"payerId": "87726", "claimNumber": number}}}
+    return inquiry(client, token, body=body).json()["data"]["searchClaim"]["claims"]
+
+
 def test_inquiry_matches_expected_results(sim, client, token):
+    from engine.payer.wire import INQUIRY_QUERY
+
     ds = sim.dataset
     numbers = random.Random(3).sample(ds.claim_numbers(), 40)
-    for number in numbers:
-        claims = inquiry(client, token, number).json()["data"]["searchClaim"]["claims"]
+    coded = [n for n in ds.claim_numbers() if ds.expected_result(n).adjudication_codes][:5]
+    for number in numbers + coded:
+        claims = _ask(client, token, number, INQUIRY_QUERY)
         latest = max((normalise_inquiry(c) for c in claims), key=lambda x: x.processed_date)
         assert latest == ds.expected_result(number)
+    # the codes come only to a query that selects them (payer-api.md section 3)
+    assert coded and all("claimAdjudicationCodes" not in c for n in coded for c in _ask(client, token, n, NO_CODES_QUERY))
 
 
 @pytest.mark.parametrize(
@@ -698,3 +711,41 @@ def test_run_forever_prints_one_line_and_stops_on_sigterm():
     finally:
         proc.kill()
         proc.wait()
+
+
+# --- claims move with the payer's clock ------------------------------------------------------
+
+
+def test_pending_claims_are_decided_as_the_payers_clock_moves(ds):
+    pending = [n for n in ds.claim_numbers() if ds.expected_result(n).status_class == "pending"]
+    month = TODAY + timedelta(days=31)
+    decided = [n for n in pending if ds.expected_result(n, month).status_class != "pending"]
+    assert 0.8 < len(decided) / len(pending) < 0.95  # most are decided within 30 days, some never
+    denied = [ds.expected_result(n, month) for n in decided if ds.expected_result(n, month).status_category == "F2"]
+    assert denied and all(r.adjudication_codes and r.adjudication_codes[0].startswith("CARC ") for r in denied)
+    paid = [ds.expected_result(n, month) for n in decided if ds.expected_result(n, month).status_category == "F1"]
+    assert paid and all(r.total_paid > 0 and r.check_number for r in paid)
+    for number in decided[:200]:
+        steps = ds.history(number)
+        assert [d for d, _ in steps] == sorted(d for d, _ in steps) and len(steps) >= 2
+        assert steps[-1][0] > TODAY and ds.latest(number, steps[-1][0]) == steps[-1][1]
+        assert ds.expected_result(number, steps[-1][0] - timedelta(days=1)).status_class == "pending"
+    assert ds.expected_result(pending[0]) == ds.expected_result(pending[0], TODAY)  # the day itself: unchanged
+
+
+def test_the_server_answers_as_of_its_clock(ds):
+    number = next(n for n in ds.claim_numbers() if len(ds.history(n)) >= 2 and ds.history(n)[-1][0] > TODAY)
+    decided_on = ds.history(number)[-1][0]
+    cfg = SimConfig(seed=SEED, today=TODAY, client_id=CLIENT_ID, client_secret=SECRET)
+    with PayerSimulator(cfg, dataset=ds) as server, httpx.Client(base_url=server.url, timeout=5) as c:
+        token = get_token(c)
+
+        def status() -> str:
+            claims = inquiry(c, token, number).json()["data"]["searchClaim"]["claims"]
+            return max(claims, key=lambda x: x["claimEvents"]["processedDate"][-4:] + x["claimEvents"]["processedDate"])[
+                "claimStatusCrosswalkData"][0]["claim507Code"]
+
+        before = status()
+        assert server.advance_days((decided_on - TODAY).days) == decided_on
+        assert before == ds.expected_result(number).status_category
+        assert status() == ds.expected_result(number, decided_on).status_category != before
