@@ -113,7 +113,7 @@ def claim_heading(claim: fq.ClaimState, now: datetime, tz: ZoneInfo) -> Text:
         text.append(" · next re-check ", style="dim")
         text.append(when(claim.next_check_at, tz, "%Y-%m-%d"))
     if claim.first_service_date is not None:
-        text.append(" · service ", style="dim")
+        text.append("\nservice ", style="dim")
         text.append(claim.first_service_date.isoformat())
         if claim.last_service_date and claim.last_service_date != claim.first_service_date:
             text.append(f"–{claim.last_service_date.isoformat()}")
@@ -141,11 +141,10 @@ def observation_text(observation: fq.Observation, tz: ZoneInfo) -> Text:
         text.append_text(untrusted(observation.status, max_len=32,
                                    style=CLASS_STYLE.get(observation.status_class, "")))
     meaning = category_meaning(observation.status_category)
-    text.append("\n    ")
     if meaning:
+        text.append("\n    ")
         text.append_text(untrusted(meaning, max_len=120, style="dim"))
-        text.append(" · ", style="dim")
-    text.append("charged ", style="dim")
+    text.append("\n    charged ", style="dim")
     text.append(money(observation.total_charged) or "—")
     text.append(" · paid ", style="dim")
     text.append(money(observation.total_paid) or "—")

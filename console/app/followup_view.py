@@ -72,8 +72,8 @@ def _status(claim: fq.ClaimState, at: At) -> Text:
 
 
 def _next(claim: fq.ClaimState, at: At) -> Text:
-    if at.stale:
-        return plain("needs a person", "yellow")
+    if at.stale:  # no longer asked by itself
+        return plain("a person", "yellow")
     if claim.next_check_at is None:
         return plain("—", "dim")
     if claim.next_check_at <= at.now:
@@ -86,7 +86,7 @@ CLAIM_COLUMNS: tuple[Column[fq.ClaimState], ...] = (
     Column("age", "Age", 6, _age),
     Column("status", "Status", 18, _status, stretch=1),
     Column("since", "Since", 5, lambda c, at: plain(when(c.status_since, at.tz, "%m-%d"))),
-    Column("next", "Next", 5, _next),
+    Column("next", "Next check", 10, _next),
     Column("checks", "Seen", 4, lambda c, at: right(f"{c.observations:,}")),
     Column("tin", "TIN", 9, lambda c, at: untrusted(c.tin, max_len=16)),
     Column("paid", "Paid", 9, lambda c, at: right(money(c.total_paid))),
