@@ -30,7 +30,7 @@ from console.app.upload import UploadForm
 from engine.claim_lookup import ClaimLookup, check_request, lookup_claim
 from engine.errors import describe, is_database_error
 from engine.exporting import default_export_path, export_job
-from engine.followup.changes_file import default_changes_path, export_changes
+from engine.followup.export import default_changes_path, export_changes
 from engine.jobs import lifecycle
 from engine.private_files import shown
 from engine.tasks import body, controls, store
@@ -199,7 +199,7 @@ class OperatorActions:
         ctx = self.app.ctx
         self._export_to(
             request, Text(f"Export the claims changed {request.label} to", style="bold"), "these changes",
-            lambda: default_changes_path(ctx.settings.home, request.since),
+            lambda: default_changes_path(ctx.settings.home, ctx.now()),
             lambda path, overwrite: export_changes(ctx.db, path, since=request.since, overwrite=overwrite),
             lambda path, rows: f"exported {rows} changes to {shown(path)}")
 

@@ -43,10 +43,11 @@ async def pick_since(pilot: Pilot, choice: int) -> None:
     await pilot.press("enter")
 
 
-async def test_open_claims_by_age_and_status_then_the_stale_ones(make_app: AppFactory, sqlite_db: Database) -> None:
-    seed_followup(sqlite_db)
+async def test_open_claims_by_age_and_status_the_stale_ones_and_a_timeline(make_app: AppFactory,
+                                                                          sqlite_db: Database) -> None:
+    jobs = seed_followup(sqlite_db)
     app = make_app()
-    async with app.run_test(size=(120, 30)) as pilot:
+    async with app.run_test(size=(80, 24)) as pilot:
         view = await open_followup(pilot, rows=2)
         assert column(view, "claim") == ["PN10000001", "NF50000005"]  # oldest first
         assert column(view, "age") == ["20 d", "5 d"]
@@ -64,6 +65,18 @@ async def test_open_claims_by_age_and_status_then_the_stale_ones(make_app: AppFa
         await pilot.press("enter")
         await wait_for(pilot, lambda: view.loaded and column(view, "claim") == ["PN10000001"], what="P* only")
         await on_screen(pilot, "P* pending")
+        await pilot.press("enter")  # the claim's timeline
+        await shown(pilot, TimelineScreen)
+        timeline = app.screen.query_one(TimelineView)
+        await wait_for(pilot, lambda: timeline.timeline is not None, what="the timeline")
+        text = screen_text(app)
+        assert "PN10000001  ◷ open" in text
+        assert "Timeline · 2 observations, oldest first" in text
+        assert f"job {jobs['upload']}" in text and "A2 Acknowledged" in text
+        assert f"job {jobs['recheck']}" in text and "changed A2 → P1 pending" in text
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back on the list")
+        assert app.main.active_tab() == "followup" and column(view, "claim") == ["PN10000001"]
 
 
 async def test_changed_since_today_a_week_and_a_typed_date(make_app: AppFactory, sqlite_db: Database) -> None:
@@ -93,25 +106,6 @@ async def test_changed_since_today_a_week_and_a_typed_date(make_app: AppFactory,
         await pilot.press("enter")  # the change's claim: its timeline
         await shown(pilot, TimelineScreen)
         await on_screen(pilot, "DN30000003  ✓ closed")
-
-
-async def test_enter_shows_the_claims_timeline_and_esc_goes_back(make_app: AppFactory, sqlite_db: Database) -> None:
-    jobs = seed_followup(sqlite_db)
-    app = make_app()
-    async with app.run_test(size=(80, 24)) as pilot:
-        await open_followup(pilot, rows=2)
-        await pilot.press("enter")
-        await shown(pilot, TimelineScreen)
-        timeline = app.screen.query_one(TimelineView)
-        await wait_for(pilot, lambda: timeline.timeline is not None, what="the timeline")
-        text = screen_text(app)
-        assert "PN10000001  ◷ open" in text
-        assert "Timeline · 2 observations, oldest first" in text
-        assert f"job {jobs['upload']}" in text and "A2 Acknowledged" in text
-        assert f"job {jobs['recheck']}" in text and "changed A2 → P1 pending" in text
-        await pilot.press("escape")
-        await wait_for(pilot, lambda: app.screen is app.main, what="back on the list")
-        assert app.main.active_tab() == "followup"
 
 
 async def test_paging_through_many_open_claims(make_app: AppFactory, sqlite_db: Database) -> None:
@@ -180,7 +174,7 @@ async def test_the_changes_export_through_the_export_dialog(make_app: AppFactory
     out = workdir / "week.csv"
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     lines = out.read_text().splitlines()
-    assert lines[0].startswith("observed_at,claim_number,tin,payer_id,old_status_category")
+    assert lines[0].startswith("observed_at,claim_number,tin,payer_id,job_id,old_status")
     assert [line.split(",")[1] for line in lines[1:]] == ["DN30000003", "FP20000002", "PN10000001"]
     assert "A2 → F2 denied (CARC 50)" in lines[1]
     audit = audit_page(sqlite_db)[0]
