@@ -150,8 +150,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = actions.add_parser("remove", help="make an OS user read-only (never the last admin)")
     p.add_argument("user")
 
-    from console import bench_command, task_commands
+    from console import bench_command, followup_commands, task_commands
 
+    followup_commands.register(sub)
     task_commands.register(sub)
     task_commands.register_scheduler(sub)
     bench_command.register(sub)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from engine.followup.queries import Change, Observation
 from engine.health import CheckResult
 from engine.jobs.liveness import ATTENDED, Liveness
 from engine.models import AuditEntry, Job
@@ -66,3 +67,34 @@ def audit_to_dict(entry: AuditEntry) -> dict[str, object]:
 def check_to_dict(result: CheckResult) -> dict[str, object]:
     """A check of `claimsops health --json`."""
     return {"name": result.name, "state": result.state, "detail": result.detail, "latency_ms": result.latency_ms}
+
+
+def _money(value: object) -> str | None:
+    return None if value is None else f"{value:.2f}"
+
+
+def observation_to_dict(o: Observation) -> dict[str, object]:
+    """A step of `claimsops claim NUMBER --json` (no patient data: observations keep none)."""
+    return {
+        "observed_at": o.observed_at.isoformat(), "job_id": o.job_id, "row": o.row_number,
+        "claim_number": o.claim_number, "tin": o.tin, "payer_id": o.payer_id, "status": o.status,
+        "status_class": o.status_class, "status_category": o.status_category, "status_code": o.status_code,
+        "total_charged": _money(o.total_charged), "total_paid": _money(o.total_paid),
+        "allowed_amount": _money(o.allowed_amount), "patient_responsibility": _money(o.patient_responsibility),
+        "check_number": o.check_number, "processed_date": o.processed_date.isoformat() if o.processed_date else None,
+        "first_service_date": o.first_service_date.isoformat() if o.first_service_date else None,
+        "last_service_date": o.last_service_date.isoformat() if o.last_service_date else None,
+        "adjudication_codes": list(o.adjudication_codes), "matched_by": o.matched_by, "changed": o.changed,
+        "previous_status_category": o.previous_category if o.changed else None,
+    }
+
+
+def change_to_dict(c: Change) -> dict[str, object]:
+    """An entry of `claimsops changes --json`."""
+    return {
+        "observed_at": c.observed_at.isoformat(), "claim_number": c.claim_number, "tin": c.tin,
+        "payer_id": c.payer_id, "job_id": c.job_id, "old_status": c.old_status,
+        "old_status_category": c.old_status_category, "new_status": c.new_status,
+        "new_status_category": c.new_status_category, "new_status_code": c.new_status_code,
+        "total_paid": _money(c.total_paid), "adjudication_codes": list(c.adjudication_codes), "summary": c.summary,
+    }

@@ -1,6 +1,6 @@
 """Operator actions: one entry point that checks the role and writes the audit row.
 
-Every action (submit, cancel, retry, export, reveal, run now, pause, resume, reschedule) goes
+Every action (submit, cancel, retry, export, reveal, run now, pause, resume, reschedule, recheck) goes
 through `perform`; refusals and failures are audited too.
 """
 
@@ -22,7 +22,7 @@ T = TypeVar("T")
 ADMIN_ACTIONS = frozenset({"role.grant", "role.revoke"})
 ACTIONS = frozenset(
     {"submit", "cancel", "retry", "export", "reveal", "task.run", "task.pause", "task.resume",
-     "task.schedule", "claim.lookup", "db.upgrade"}
+     "task.schedule", "claim.lookup", "db.upgrade", "recheck"}
 ) | ADMIN_ACTIONS
 
 
@@ -112,4 +112,7 @@ def _describe(result: object) -> str:
         return ""
     if isinstance(result, str | int | float):
         return str(result)
+    summary = getattr(result, "summary", None)
+    if callable(summary):
+        return str(summary())
     return type(result).__name__

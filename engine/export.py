@@ -37,6 +37,7 @@ __all__ = [
     "ExportRecord",
     "clean_cell",
     "guard_formula",
+    "safe_row",
     "results_header",
     "write_results",
 ]
@@ -92,7 +93,8 @@ def clean_cell(cell: str) -> str:
     return cell.translate(_CONTROL_TABLE)
 
 
-def _safe_row(cells: list[str]) -> list[str]:
+def safe_row(cells: list[str]) -> list[str]:
+    """A CSV row as every file of ours writes it: no control character, no formula."""
     if _CONTROL.search("".join(cells)):
         cells = [clean_cell(c) for c in cells]
     return [guard_formula(c) for c in cells]
@@ -159,12 +161,12 @@ def write_results(out: TextIO, extra_columns: list[str], records: Iterable[Expor
     """Write the header and one line per record to `out` (opened with `newline=""`);
     returns the number of rows written (the header not counted)."""
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(_safe_row(results_header(extra_columns)))
+    writer.writerow(safe_row(results_header(extra_columns)))
     count = 0
     for record in records:
         cells = _result_cells(record)
         row = [cells.get(column, "") for column in RESULT_COLUMNS]
         row += [record.extra.get(column, "") for column in extra_columns]
-        writer.writerow(_safe_row(row))
+        writer.writerow(safe_row(row))
         count += 1
     return count

@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from engine.errors import OperatorError
 from engine.tasks.archiving import archive_old_results
 from engine.tasks.body import TaskBody
+from engine.tasks.followup import recheck_open_claims
 from engine.tasks.healthcheck import health_check_alert
 from engine.tasks.retention import log_retention
 from engine.tasks.sessions import SESSION_DAYS, cleanup_old_sessions
@@ -46,6 +47,8 @@ TASKS: dict[str, TaskDef] = {
                 at_takeover=True),
         TaskDef("log_retention", "logs older than 14 days (errors 90), metrics 30 (rollups 90), WAL checkpoint",
                 "daily 04:00", log_retention),
+        TaskDef("recheck_open_claims", "a follow-up job of the open claims due again (1, 3, 7, 14 days, then weekly)",
+                "daily 06:00", recheck_open_claims),
     )
 }
 
