@@ -10,6 +10,7 @@ file). `enter` opens the claim's timeline; `esc` goes back to the open claims.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, ClassVar
@@ -28,15 +29,15 @@ from console.app.prompt import Picker
 from console.app.render import money, plain, right, untrusted, when
 from console.app.requests import ExportChanges
 from console.app.since import Since, pick_since, since_choice
-from engine.db import Database
 from engine.followup import queries as fq
-from engine.followup.finality import OPEN, STALE, Rules
+from engine.followup.finality import OPEN, STALE
 from engine.followup.recheck import rules_from
 
 PAGE = 200
 MAX_ROWS = 600
 CHANGED = "changed"
 REFRESH_FLOOR = 5.0  # s: claims change when a job or the daily re-check runs, not every second
+COUNT_EVERY = 60.0  # s: the open and stale counts read every claim; the lists themselves are pages
 TITLES = {OPEN: "Open claims, oldest first", STALE: "Stale, needs a person", CHANGED: "Changed"}
 
 STATUS_GROUPS: tuple[tuple[str, str], ...] = (
@@ -129,11 +130,12 @@ class FollowupRequest:
     reload: bool
     visible: tuple[int, ...] = ()  # the claims on screen (open and stale lists)
     head: int | None = None  # the newest change in the window, when it is at the newest end
+    count: bool = True  # count the open and stale claims too
 
 
 @dataclass
 class FollowupData:
-    counts: Counts
+    counts: Counts | None  # None: not counted this time
     first: list[Any] = field(default_factory=list)
     visible: dict[int, fq.ClaimState] = field(default_factory=dict)
     newer: list[fq.Change] = field(default_factory=list)
@@ -142,15 +144,6 @@ class FollowupData:
 def claim_query(listing: Listing) -> fq.ClaimQuery:
     return fq.ClaimQuery(state=STALE if listing.mode == STALE else OPEN,
                          categories=(listing.group,) if listing.group else ())
-
-
-def claims_again(db: Database, query: fq.ClaimQuery, ids: tuple[int, ...], now: datetime,
-                 rules: Rules) -> dict[int, fq.ClaimState]:
-    """The claims on screen as they are now, those still in the list (ids are age order: one
-    page over their range)."""
-    low, high = min(ids), max(ids)
-    page = fq.claims_page(db, query, after_id=low - 1, limit=len(ids), now=now, rules=rules)
-    return {c.claim_id: c for c in page if c.claim_id <= high}
 
 
 class ClaimsTable(PagedTable):
@@ -208,19 +201,24 @@ class FollowupView(LiveWidget):
     def build_request(self) -> FollowupRequest:
         table, listing = self.table, self.listing
         since = self._since().moment(context(self).tz) if listing.mode == CHANGED else None
+        count = self.counts is None or time.monotonic() - self._counted_at >= COUNT_EVERY
         if self._reload or not table.order:
-            return FollowupRequest(listing, since, True)
+            return FollowupRequest(listing, since, True, count=count)
         if listing.mode == CHANGED:  # observations never change: only newer ones come in
             head = table.edge_key("before")
-            return FollowupRequest(listing, since, False, head=int(head) if head and not table.more_before else None)
-        return FollowupRequest(listing, since, False, visible=tuple(int(k) for k in table.visible_keys()))
+            return FollowupRequest(listing, since, False, head=int(head) if head and not table.more_before else None,
+                                   count=count)
+        return FollowupRequest(listing, since, False, visible=tuple(int(k) for k in table.visible_keys()),
+                               count=count)
 
     def fetch(self, request: FollowupRequest) -> FollowupData:
         ctx = context(self)
         db, now, listing = ctx.db, ctx.now(), request.listing
         query, rules = claim_query(listing), rules_from(ctx.settings)
-        data = FollowupData(Counts(fq.count_claims(db, fq.ClaimQuery(OPEN), now=now, rules=rules),
-                                   fq.count_claims(db, fq.ClaimQuery(STALE), now=now, rules=rules)))
+        data = FollowupData(None)
+        if request.count:
+            data.counts = Counts(fq.count_claims(db, fq.ClaimQuery(OPEN), now=now, rules=rules),
+                                 fq.count_claims(db, fq.ClaimQuery(STALE), now=now, rules=rules))
         if listing.mode == CHANGED:
             if request.reload:
                 data.first = fq.changes_page(db, since=request.since, limit=PAGE + 1)
@@ -229,11 +227,12 @@ class FollowupView(LiveWidget):
         elif request.reload:
             data.first = fq.claims_page(db, query, limit=PAGE + 1, now=now, rules=rules)
         elif request.visible:
-            data.visible = claims_again(db, query, request.visible, now, rules)
+            data.visible = fq.claims_by_ids(db, query, request.visible, now=now, rules=rules)
         return data
 
     def render_data(self, request: FollowupRequest, data: FollowupData) -> None:
-        self.counts = data.counts
+        if data.counts is not None:
+            self.counts, self._counted_at = data.counts, time.monotonic()
         self.loaded = True
         table = self.table
         if request.reload:

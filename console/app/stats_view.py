@@ -20,7 +20,7 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from console.app.host import context, mark_stale
+from console.app.host import context, host, in_worker, mark_stale
 from console.app.live import LiveWidget
 from console.app.render import STATUS_STYLE, seconds_text, size, untrusted
 from engine import stats as statslib
@@ -29,6 +29,7 @@ from engine.followup.recheck import rules_from
 from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
 
 STATS_MIN_INTERVAL = 5.0  # per-minute and per-hour figures: no need to recount every second
+FOLLOWUP_EVERY = 60.0  # s: claims open and close when jobs run, not by the second
 JOB_ROWS: tuple[tuple[str, str], ...] = (
     (COMPLETED, "completed"), (FAILED, "failed"), (CANCELLED, "cancelled"), (PROCESSING, "processing"),
     (PENDING, "pending"), (CANCELLING, "cancelling"),
@@ -181,12 +182,6 @@ def followup_text(f: FollowUpStats) -> Text:
     return text
 
 
-@dataclass(frozen=True)
-class StatsData:
-    stats: statslib.Stats
-    followup: FollowUpStats
-
-
 def spark_label(title: str, values: list[float], unit: str) -> Text:
     peak = max(values, default=0.0)
     text = Text(title, end="")
@@ -209,6 +204,8 @@ class StatsView(LiveWidget):
         super().__init__(id=id)
         self.stats: statslib.Stats | None = None
         self.followup: FollowUpStats | None = None
+        self._counted_at = 0.0
+        self._counting = False
         self.rates = Rates()
         self._last_tx: tuple[float, int] | None = None
 
@@ -225,22 +222,20 @@ class StatsView(LiveWidget):
                 Sparkline([], id="stats-throughput-spark", summary_function=max), id="stats-throughput-panel",
             )
             yield Panel("System", Static(id="stats-system"), id="stats-system-panel")
-            yield Panel("Follow-up · claims", Static(id="stats-followup"), id="stats-followup-panel")
+            yield Panel("Follow-up · claims", Static(Text("counting the claims…", style="dim"), id="stats-followup"),
+                        id="stats-followup-panel")
             yield Panel("Failed today, by reason", Static(id="stats-failures"), id="stats-failures-panel")
 
-    def fetch(self, request: Any) -> StatsData:
+    def fetch(self, request: Any) -> statslib.Stats:
         ctx = context(self)
-        now = ctx.now()
         # "today" starts at midnight in the site's time zone
-        return StatsData(statslib.collect(ctx.db, ctx.settings, now=now.astimezone(ctx.tz)),
-                         follow_up_stats(ctx.db, now=now, rules=rules_from(ctx.settings)))
+        return statslib.collect(ctx.db, ctx.settings, now=ctx.now().astimezone(ctx.tz))
 
-    def render_data(self, request: Any, fetched: StatsData) -> None:
-        data = self.stats = fetched.stats
-        self.followup = fetched.followup
+    def render_data(self, request: Any, data: statslib.Stats) -> None:
+        self.stats = data
         self._update_rates(data)
+        self._count_claims()
         ctx = context(self)
-        self.query_one("#stats-followup", Static).update(followup_text(fetched.followup))
         self.query_one("#stats-jobs", Static).update(jobs_text(data))
         self.query_one("#stats-failures", Static).update(failures_text(data))
         self.query_one("#stats-performance", Static).update(performance_text(data))
@@ -256,6 +251,25 @@ class StatsView(LiveWidget):
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
+
+    def _count_claims(self) -> None:
+        """The follow-up's figures count every claim: in a worker of their own, so the other
+        panels do not wait for them, and at most once a minute."""
+        if self._counting or (self.followup is not None and time.monotonic() - self._counted_at < FOLLOWUP_EVERY):
+            return
+        ctx = context(self)
+        self._counting = True
+        in_worker(self, lambda: follow_up_stats(ctx.db, now=ctx.now(), rules=rules_from(ctx.settings)),
+                  self._show_followup, self._followup_failed, group="stats-followup", exclusive=True)
+
+    def _show_followup(self, figures: FollowUpStats) -> None:
+        self._counting = False
+        self.followup, self._counted_at = figures, time.monotonic()
+        self.query_one("#stats-followup", Static).update(followup_text(figures))
+
+    def _followup_failed(self, error: BaseException) -> None:
+        self._counting = False
+        host(self).report_error(error)
 
     def _update_rates(self, data: statslib.Stats) -> None:
         transactions = data.database.get("transactions")

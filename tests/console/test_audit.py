@@ -11,6 +11,7 @@ from console.app.tasks_view import SchedulersView
 from engine.actions import Operator
 from engine.audit import record
 from engine.db import Database
+from engine.tasks import registry
 from tests.console.conftest import AppFactory, notified, on_screen, screen_segments, wait_for
 from tests.console.data import seed_audit, seed_tasks
 from tests.console.screens import open_with
@@ -76,7 +77,7 @@ async def test_an_audit_row_for_each_action_appears_live(make_app: AppFactory, s
         assert view.table.order == []
         await pilot.press("4")
         tasks_view = app.main.query_one(SchedulersView)
-        await wait_for(pilot, lambda: len(tasks_view.table.order) == 5, what="the tasks")
+        await wait_for(pilot, lambda: len(tasks_view.table.order) == len(registry.TASKS), what="the tasks")
         tasks_view.select("log_retention")
         await pilot.press("p")
         await notified(pilot, "log_retention paused")

@@ -12,6 +12,7 @@ from console.app.tasks_view import SchedulersView
 from engine.audit import audit_page
 from engine.db import Database
 from engine.models import TaskState
+from engine.tasks import registry
 from tests.console.conftest import READ_ONLY, AppFactory, on_screen, wait_for
 from tests.console.data import seed_tasks
 from tests.console.screens import open_with, shown
@@ -20,7 +21,7 @@ from tests.console.screens import open_with, shown
 async def tasks_tab(pilot: Pilot) -> SchedulersView:
     await pilot.press("4")
     view = pilot.app.main.query_one(SchedulersView)
-    await wait_for(pilot, lambda: len(view.table.order) == 5, what="the tasks")
+    await wait_for(pilot, lambda: len(view.table.order) == len(registry.TASKS), what="the tasks")
     return view
 
 
@@ -40,7 +41,8 @@ async def test_read_only_every_action_is_refused_with_a_message_and_audited(
         await pilot.press("p")
         await pilot.press("6")
         await pilot.press(*"FG53171076")
-        await pilot.press("enter")
+        await pilot.press("enter")  # what is stored: a read-only session may look
+        await pilot.press("ctrl+l")  # the payer: refused
         await wait_for(pilot, lambda: len(app._notifications) >= 5, what="five refusals")
         messages = [n.message for n in app._notifications]
         assert all("refused: this session is read-only" in m for m in messages), messages

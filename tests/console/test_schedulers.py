@@ -27,7 +27,7 @@ from tests.console.screens import open_with, shown
 async def open_tab(pilot: Pilot) -> SchedulersView:
     await pilot.press("4")
     view = pilot.app.main.query_one(SchedulersView)
-    await wait_for(pilot, lambda: len(view.table.order) == 5, what="the tasks")
+    await wait_for(pilot, lambda: len(view.table.order) == len(registry.TASKS), what="the tasks")
     return view
 
 
