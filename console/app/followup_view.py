@@ -22,7 +22,7 @@ from textual.binding import Binding
 from textual.widgets import DataTable, Static
 
 from console.app.claim_timeline import CLASS_STYLE, ClaimKey, TimelineScreen
-from console.app.host import context, host, mark_stale
+from console.app.host import context, host, in_worker, mark_stale
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
@@ -130,12 +130,10 @@ class FollowupRequest:
     reload: bool
     visible: tuple[int, ...] = ()  # the claims on screen (open and stale lists)
     head: int | None = None  # the newest change in the window, when it is at the newest end
-    count: bool = True  # count the open and stale claims too
 
 
 @dataclass
 class FollowupData:
-    counts: Counts | None  # None: not counted this time
     first: list[Any] = field(default_factory=list)
     visible: dict[int, fq.ClaimState] = field(default_factory=dict)
     newer: list[fq.Change] = field(default_factory=list)
@@ -169,7 +167,9 @@ class FollowupView(LiveWidget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.listing = Listing()
-        self.counts: fq.Counts | None = None
+        self.counts: Counts | None = None
+        self._counted_at = 0.0
+        self._counting = False
         self.records: dict[str, Any] = {}
         self.loaded = False
 
@@ -201,24 +201,18 @@ class FollowupView(LiveWidget):
     def build_request(self) -> FollowupRequest:
         table, listing = self.table, self.listing
         since = self._since().moment(context(self).tz) if listing.mode == CHANGED else None
-        count = self.counts is None or time.monotonic() - self._counted_at >= COUNT_EVERY
         if self._reload or not table.order:
-            return FollowupRequest(listing, since, True, count=count)
+            return FollowupRequest(listing, since, True)
         if listing.mode == CHANGED:  # observations never change: only newer ones come in
             head = table.edge_key("before")
-            return FollowupRequest(listing, since, False, head=int(head) if head and not table.more_before else None,
-                                   count=count)
-        return FollowupRequest(listing, since, False, visible=tuple(int(k) for k in table.visible_keys()),
-                               count=count)
+            return FollowupRequest(listing, since, False, head=int(head) if head and not table.more_before else None)
+        return FollowupRequest(listing, since, False, visible=tuple(int(k) for k in table.visible_keys()))
 
     def fetch(self, request: FollowupRequest) -> FollowupData:
         ctx = context(self)
         db, now, listing = ctx.db, ctx.now(), request.listing
         query, rules = claim_query(listing), rules_from(ctx.settings)
-        data = FollowupData(None)
-        if request.count:
-            data.counts = Counts(fq.count_claims(db, fq.ClaimQuery(OPEN), now=now, rules=rules),
-                                 fq.count_claims(db, fq.ClaimQuery(STALE), now=now, rules=rules))
+        data = FollowupData()
         if listing.mode == CHANGED:
             if request.reload:
                 data.first = fq.changes_page(db, since=request.since, limit=PAGE + 1)
@@ -231,8 +225,7 @@ class FollowupView(LiveWidget):
         return data
 
     def render_data(self, request: FollowupRequest, data: FollowupData) -> None:
-        if data.counts is not None:
-            self.counts, self._counted_at = data.counts, time.monotonic()
+        self._count_claims()
         self.loaded = True
         table = self.table
         if request.reload:
@@ -257,6 +250,30 @@ class FollowupView(LiveWidget):
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
+
+    def _count_claims(self) -> None:
+        """The open and stale counts read every claim: in a worker of their own, so the list
+        does not wait for them, and at most once a minute."""
+        if self._counting or (self.counts is not None and time.monotonic() - self._counted_at < COUNT_EVERY):
+            return
+        ctx = context(self)
+        db, now, rules = ctx.db, ctx.now(), rules_from(ctx.settings)
+        self._counting = True
+
+        def count() -> Counts:
+            return Counts(fq.count_claims(db, fq.ClaimQuery(OPEN), now=now, rules=rules),
+                          fq.count_claims(db, fq.ClaimQuery(STALE), now=now, rules=rules))
+
+        in_worker(self, count, self._counted, self._count_failed, group="followup-count", exclusive=True)
+
+    def _counted(self, counts: Counts) -> None:
+        self._counting = False
+        self.counts, self._counted_at = counts, time.monotonic()
+        self._show_status()
+
+    def _count_failed(self, error: BaseException) -> None:
+        self._counting = False
+        host(self).report_error(error)
 
     def _since(self) -> Since:
         """The changes' start: the one picked, else the last 7 days."""
