@@ -20,6 +20,7 @@ SCENARIOS = {
     "console": "bench.console",
     "metrics": "bench.metrics",
     "scale": "bench.scale",
+    "followup": "bench.followup",
 }
 
 

@@ -4,7 +4,8 @@ number of processes export the same figures.
 
 Each scrape is a few indexed queries: jobs by status with their row counters (one GROUP BY),
 today's payer calls and latency histogram from the per-minute rollups, today's job durations
-(one row per finished job), workers, queue length, stalled jobs, tasks and open alerts.
+(one row per finished job), workers, queue length, stalled jobs, tasks, open alerts and the claim
+follow-up (claims by state, due, closed this week).
 Counters read from the rollups cover the current UTC day: they start again from zero at
 midnight, which Prometheus' rate() and increase() take as a counter reset. Labels are bounded
 sets (statuses, outcomes, surfaces, task and check names): never a claim, file or user name.
@@ -83,7 +84,7 @@ class DatabaseCollector(Collector):
         now = utcnow()
         try:
             families = [*self._jobs(), *self._payer(now), *self._job_durations(now), *self._workers(now),
-                        *self._stalled(), *self._tasks(now), *self._alerts()]
+                        *self._stalled(), *self._tasks(now), *self._alerts(), *self._followup(now)]
         except Exception as exc:
             log.warning("metrics scrape: %s", describe(exc))
             families = []
@@ -231,6 +232,26 @@ class DatabaseCollector(Collector):
             paused.add_metric([status.name], 1.0 if status.paused else 0.0)
             late.add_metric([status.name], 1.0 if status.state == LATE else 0.0)
         yield from (last_success, outcome, paused, late)
+
+    def _followup(self, now: datetime) -> Iterator[Metric]:
+        """The claim follow-up: claims by state (open: re-checked by recheck_open_claims; stale:
+        open past the stale age, needs a person; closed), those due now, and closed this week."""
+        from engine.followup.finality import CLOSED, OPEN, STALE
+        from engine.followup.queries import ClaimQuery, count_claims, follow_up_stats
+        from engine.followup.recheck import rules_from
+
+        rules = rules_from(self.settings)
+        stats = follow_up_stats(self.db, now=now, rules=rules)
+        claims = GaugeMetricFamily(PREFIX + "followup_claims", "Claims the follow-up knows, by state.",
+                                   labels=["state"])
+        claims.add_metric([OPEN], stats.open_claims)
+        claims.add_metric([STALE], stats.stale_claims)
+        claims.add_metric([CLOSED], count_claims(self.db, ClaimQuery(state=CLOSED), now=now, rules=rules))
+        yield claims
+        yield GaugeMetricFamily(PREFIX + "followup_claims_due", "Open claims due to be asked again now.",
+                                value=stats.due_now)
+        yield GaugeMetricFamily(PREFIX + "followup_closed_this_week",
+                                "Claims closed (final status) since Monday 00:00 UTC.", value=stats.closed_this_week)
 
     def _alerts(self) -> Iterator[Metric]:
         active = GaugeMetricFamily(PREFIX + "alerts_active", "Open alerts, by health check.", labels=["check"])

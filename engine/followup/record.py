@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -54,24 +54,32 @@ def codes_of(text: str | None) -> tuple[str, ...]:
     return tuple(c for c in (text or "").split(",") if c)
 
 
-def _insert_ignoring(session: Session, rows: list[dict[str, Any]]) -> None:
-    dialect = session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(TrackedClaim).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
-    session.execute(stmt, rows)
+_TABLE = TrackedClaim.__table__
+_WRITTEN = ("state", "status", "status_class", "status_category", "status_code", "total_paid",
+            "first_service_date", "last_service_date", "last_observed_at", "status_since", "next_check_at",
+            "closed_at", "days_to_close", "last_job_id", "observations")
+# one executemany (Core, not the ORM's bulk update: a third of the cost per row)
+_UPDATE = _TABLE.update().where(_TABLE.c.id == bindparam("claim_id_")).values(
+    {name: bindparam(name) for name in _WRITTEN})
 
 
-def _claims(session: Session, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+def _insert_ignoring(conn: Connection, rows: list[dict[str, Any]]) -> None:
+    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    stmt = module.insert(_TABLE).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
+    conn.execute(stmt, rows)
+
+
+def _claims(conn: Connection, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict[str, Any]]:
     """The claims' rows as plain dicts (changed here, written back in one bulk update)."""
-    table = TrackedClaim.__table__
+    table = _TABLE
     numbers = sorted({k[2] for k in keys})
     found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    locking = session.get_bind().dialect.name == "postgresql"
+    locking = conn.dialect.name == "postgresql"
     for start in range(0, len(numbers), KEY_CHUNK):
         query = select(table).where(table.c.claim_number.in_(numbers[start:start + KEY_CHUNK])).order_by(table.c.id)
         if locking:  # two jobs seeing one claim at once: one waits for the other's observation
             query = query.with_for_update()
-        for row in session.execute(query).mappings():
+        for row in conn.execute(query).mappings():
             key = (row["payer_id"], row["tin"], row["claim_number"])
             if key in keys:
                 found[key] = dict(row)
@@ -88,25 +96,21 @@ def record_observations(session: Session, seen: Sequence[Seen], now: datetime) -
     first = {}
     for s in items:
         first.setdefault((s.payer_id, s.tin, s.claim_number), s)
-    _insert_ignoring(session, [
+    conn = session.connection()
+    _insert_ignoring(conn, [
         {"payer_id": k[0], "tin": k[1], "claim_number": k[2], "state": OPEN, "status": s.result.status,
          "status_class": s.result.status_class, "first_seen_at": now, "last_observed_at": now,
          "status_since": now, "last_job_id": s.job_id, "observations": 0}
         for k, s in sorted(first.items())
     ])
-    claims = _claims(session, keys)
+    claims = _claims(conn, keys)
     observations: list[dict[str, Any]] = []
     for s in items:
         claim = claims[(s.payer_id, s.tin, s.claim_number)]
         observations.append(_observe(claim, s, now))
-    session.execute(ClaimObservation.__table__.insert(), observations)
-    session.execute(update(TrackedClaim), [{k: c[k] for k in _WRITTEN} for c in claims.values()])
+    conn.execute(ClaimObservation.__table__.insert(), observations)
+    conn.execute(_UPDATE, [{"claim_id_": c["id"], **{k: c[k] for k in _WRITTEN}} for c in claims.values()])
     return len(observations)
-
-
-_WRITTEN = ("id", "state", "status", "status_class", "status_category", "status_code", "total_paid",
-            "first_service_date", "last_service_date", "last_observed_at", "status_since", "next_check_at",
-            "closed_at", "days_to_close", "last_job_id", "observations")
 
 
 def _observe(claim: dict[str, Any], s: Seen, now: datetime) -> dict[str, Any]:

@@ -29,7 +29,7 @@ from engine import stats as statslib
 from engine.claim_lookup import ClaimLookup, check_request
 from engine.db import Database
 from engine.results import ClaimResult
-from engine.tasks import registry
+from engine.tasks.registry import TASKS
 from tests.console.conftest import AppFactory, wait_for
 from tests.console.data import (
     seed_audit,
@@ -194,7 +194,7 @@ def test_schedulers(
 
     async def open_tasks(pilot: Pilot) -> None:
         view = pilot.app.main.query_one(SchedulersView)
-        await show_tab(pilot, "4", lambda: len(view.table.order) == len(registry.TASKS))
+        await show_tab(pilot, "4", lambda: len(view.table.order) == len(TASKS))
         view.select("cleanup_stuck_jobs")
 
     assert snap_compare(make_app(), terminal_size=size, run_before=scenario(open_tasks))
@@ -209,7 +209,7 @@ def test_run_history(
 
     async def open_history(pilot: Pilot) -> None:
         view = pilot.app.main.query_one(SchedulersView)
-        await show_tab(pilot, "4", lambda: len(view.table.order) == len(registry.TASKS))
+        await show_tab(pilot, "4", lambda: len(view.table.order) == len(TASKS))
         view.select("cleanup_stuck_jobs")
         await pilot.press("enter")
         app = pilot.app
@@ -229,7 +229,7 @@ def test_schedule_form(
 
     async def open_form(pilot: Pilot) -> None:
         view = pilot.app.main.query_one(SchedulersView)
-        await show_tab(pilot, "4", lambda: len(view.table.order) == len(registry.TASKS))
+        await show_tab(pilot, "4", lambda: len(view.table.order) == len(TASKS))
         view.select("cleanup_stuck_jobs")
         await pilot.press("S")
         await wait_for(pilot, lambda: isinstance(pilot.app.screen, SchedulePrompt), what="the form")

@@ -19,7 +19,9 @@ from engine.config import Settings
 from engine.health import CheckResult
 from engine.metrics import JOB_DURATION, PAYER_CALL, PAYER_HEDGE, write_rows
 from engine.metrics_export import registry_for
+from engine.jobs.rows import record_results
 from engine.models import Job, Worker, utcnow
+from engine.results import ClaimResult
 from tests.fixtures.jobs import make_job
 
 DEPLOY = Path(__file__).resolve().parents[2] / "deploy"
@@ -83,6 +85,20 @@ def test_collector_reads_the_database(db, tmp_path) -> None:
     # bounded labels: no file, user or claim names anywhere
     labels = {value for family in m.values() for key in family for _, value in key}
     assert not labels & {"claims.csv", "tester"}
+
+
+def test_followup_claims_by_state(db, tmp_path) -> None:
+    job_id = make_job(db, rows=3, status="PROCESSING")
+    record_results(db, job_id, [(1, ClaimResult(status="Pending", status_class="pending", success=True,
+                                                status_category="P1")),
+                                (2, ClaimResult(status="Finalized", status_class="finalized", success=True,
+                                                status_category="F1")),
+                                (3, ClaimResult.error("payer call failed"))])
+    m = _scrape(db, Settings(home=tmp_path))
+    follow = {dict(k)["state"]: v for k, v in m["claimsops_followup_claims"].items()}
+    assert follow == {"open": 1, "stale": 0, "closed": 1}
+    assert m["claimsops_followup_claims_due"][()] == 0  # asked just now: due tomorrow
+    assert m["claimsops_followup_closed_this_week"][()] == 1
 
 
 def test_an_empty_database_exports_every_family(db, tmp_path) -> None:

@@ -121,7 +121,7 @@ def test_states_ok_running_paused_failing_late(db, settings, monkeypatch: pytest
 
     assert {n: t.state for n, t in by_name.items()} == {
         "cleanup_old_sessions": "ok", "cleanup_stuck_jobs": "running", "log_retention": "paused",
-        "archive_old_results": "failing", "health_check_alert": "late",
+        "archive_old_results": "failing", "health_check_alert": "late", "recheck_open_claims": "ok",
     }
     data = status.task_to_dict(by_name["cleanup_old_sessions"])
     assert {"name", "schedule", "state", "paused", "last_run", "next_run_at"} <= set(data)

@@ -45,7 +45,8 @@ def test_tasks_json_and_80_column_listing(capsys) -> None:
     code, out, _ = run(capsys, "tasks", "--json")
     items = json.loads(out)
     assert code == 0 and [t["name"] for t in items] == [
-        "cleanup_old_sessions", "cleanup_stuck_jobs", "archive_old_results", "health_check_alert", "log_retention"]
+        "cleanup_old_sessions", "cleanup_stuck_jobs", "archive_old_results", "health_check_alert", "log_retention",
+        "recheck_open_claims"]
     for item in items:
         assert {"name", "schedule", "state", "paused", "last_run", "next_run_at"} <= set(item)
     assert items[1]["schedule"] == "every 15 minutes" and items[1]["state"] == "ok"
