@@ -235,8 +235,10 @@ class FollowupView(LiveWidget):
         elif request.listing.mode == CHANGED:
             if len(data.newer) > PAGE:  # far behind: start again from the newest
                 self.start_over(drop_in_flight=False)
-            elif data.newer:
-                table.add_head(self._rows(data.newer))
+            elif data.newer:  # on top, the cursor staying on its change
+                rows = self._rows(data.newer) + [(key, table.cells[key]) for key in table.order]
+                table.replace_rows(rows[: table.max_rows], more_before=table.more_before,
+                                   more_after=table.more_after or len(rows) > table.max_rows)
         else:
             for claim_id in request.visible:
                 claim = data.visible.get(claim_id)

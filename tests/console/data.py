@@ -342,7 +342,7 @@ def seed_audit(db: Database) -> None:
 FOLLOWUP_TIN = "123456789"
 
 
-def _found(category: str, status: str, cls: str, paid: str | None = None, codes: tuple[str, ...] = ()) -> Any:
+def found_result(category: str, status: str, cls: str, paid: str | None = None, codes: tuple[str, ...] = ()) -> Any:
     from engine.results import ClaimResult
 
     return ClaimResult(status=status, status_class=cls, success=True, status_category=category,
@@ -352,7 +352,7 @@ def _found(category: str, status: str, cls: str, paid: str | None = None, codes:
                        adjudication_codes=codes, check_number="EFT7781" if paid else "")
 
 
-def _observe(db: Database, at: datetime, job_id: int, results: list[tuple[str, Any]], first_row: int = 1) -> None:
+def observe(db: Database, at: datetime, job_id: int, results: list[tuple[str, Any]], first_row: int = 1) -> None:
     """Results of one job at `at`, observed as a written batch would be (engine.followup.record)."""
     from engine.followup.record import Seen, record_observations
 
@@ -378,21 +378,21 @@ def seed_followup(db: Database, *, many_open: int = 0) -> dict[str, int]:
                      kind="followup", created_at=NOW - timedelta(days=2))
     today = add_job(db, file_name="follow-up 2025-10-01 11:00 (1 claims due)", status="COMPLETED",
                     kind="followup", created_at=NOW - timedelta(hours=1))
-    _observe(db, NOW - timedelta(days=200), old, [("ST40000004", _found("R3", "Requests", "pending"))])
-    _observe(db, NOW - timedelta(days=20), upload, [
-        ("PN10000001", _found("A2", "Acknowledged", "pending")),
-        ("FP20000002", _found("P1", "Pending", "pending")),
+    observe(db, NOW - timedelta(days=200), old, [("ST40000004", found_result("R3", "Requests", "pending"))])
+    observe(db, NOW - timedelta(days=20), upload, [
+        ("PN10000001", found_result("A2", "Acknowledged", "pending")),
+        ("FP20000002", found_result("P1", "Pending", "pending")),
     ])
     if many_open:  # claims are numbered as first seen: between the two uploads
         bulk = add_job(db, file_name="bulk.csv", status="COMPLETED", created_at=NOW - timedelta(days=15))
-        _observe(db, NOW - timedelta(days=15), bulk,
-                 [(f"BK{n:08d}", _found("P1", "Pending", "pending")) for n in range(many_open)])
-    _observe(db, NOW - timedelta(days=10), upload, [("DN30000003", _found("A2", "Acknowledged", "pending"))],
-             first_row=3)
-    _observe(db, NOW - timedelta(days=5), upload, [("NF50000005", ClaimResult.not_found("not at the payer"))],
-             first_row=4)
-    _observe(db, NOW - timedelta(days=3), recheck, [("PN10000001", _found("P1", "Pending", "pending"))])
-    _observe(db, NOW - timedelta(days=2), monday, [("FP20000002", _found("F1", "Finalized", "finalized", "812.40"))])
-    _observe(db, NOW - timedelta(hours=1), today, [
-        ("DN30000003", _found("F2", "Denied", "denied", "0.00", ("CARC 50",)))])
+        observe(db, NOW - timedelta(days=15), bulk,
+                [(f"BK{n:08d}", found_result("P1", "Pending", "pending")) for n in range(many_open)])
+    observe(db, NOW - timedelta(days=10), upload, [("DN30000003", found_result("A2", "Acknowledged", "pending"))],
+            first_row=3)
+    observe(db, NOW - timedelta(days=5), upload, [("NF50000005", ClaimResult.not_found("not at the payer"))],
+            first_row=4)
+    observe(db, NOW - timedelta(days=3), recheck, [("PN10000001", found_result("P1", "Pending", "pending"))])
+    observe(db, NOW - timedelta(days=2), monday, [("FP20000002", found_result("F1", "Finalized", "finalized", "812.40"))])
+    observe(db, NOW - timedelta(hours=1), today, [
+        ("DN30000003", found_result("F2", "Denied", "denied", "0.00", ("CARC 50",)))])
     return {"upload": upload, "old": old, "recheck": recheck, "monday": monday, "today": today}

@@ -5,6 +5,7 @@ jobs marked on Jobs, and its task on Schedulers."""
 from __future__ import annotations
 
 import stat
+from datetime import timedelta
 from pathlib import Path
 
 from textual.pilot import Pilot
@@ -20,7 +21,7 @@ from engine.audit import audit_page
 from engine.db import Database
 from engine.tasks import registry
 from tests.console.conftest import AppFactory, notified, on_screen, screen_text, wait_for
-from tests.console.data import seed_followup
+from tests.console.data import NOW, found_result, observe, seed_followup
 from tests.console.screens import open_with, shown
 
 
@@ -80,7 +81,7 @@ async def test_open_claims_by_age_and_status_the_stale_ones_and_a_timeline(make_
 
 
 async def test_changed_since_today_a_week_and_a_typed_date(make_app: AppFactory, sqlite_db: Database) -> None:
-    seed_followup(sqlite_db)
+    jobs = seed_followup(sqlite_db)
     app = make_app()
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_followup(pilot)
@@ -92,6 +93,12 @@ async def test_changed_since_today_a_week_and_a_typed_date(make_app: AppFactory,
         await wait_for(pilot, lambda: view.loaded and len(view.table.order) == 3, what="a week")
         assert column(view, "claim") == ["DN30000003", "FP20000002", "PN10000001"]
         assert column(view, "change")[1:] == ["P1 → F1 paid $812.40", "A2 → P1 pending"]
+        view.table.move_cursor(row=1)
+        observe(sqlite_db, NOW - timedelta(minutes=5), jobs["today"],
+                [("PN10000001", found_result("F1", "Finalized", "finalized", "99.00"))], first_row=2)
+        view.refresh_data()  # a new change comes in on top; the cursor stays on its change
+        await wait_for(pilot, lambda: len(view.table.order) == 4, what="the new change")
+        assert column(view, "change")[0] == "P1 → F1 paid $99.00" and view.table.cursor_key == view.table.order[2]
         await pick_since(pilot, 3)  # a typed date
         await shown(pilot, PathPrompt)
         field = pilot.app.screen.query_one(Input)
@@ -100,12 +107,13 @@ async def test_changed_since_today_a_week_and_a_typed_date(make_app: AppFactory,
         await on_screen(pilot, "2025-10-02 is after today (2025-10-01)")
         field.value = "09/29/2025"
         await pilot.press("enter")
-        await wait_for(pilot, lambda: view.loaded and len(view.table.order) == 2, what="since Monday")
-        assert column(view, "claim") == ["DN30000003", "FP20000002"]
+        await wait_for(pilot, lambda: view.loaded and len(view.table.order) == 3, what="since Monday")
+        assert column(view, "claim") == ["PN10000001", "DN30000003", "FP20000002"]
         await on_screen(pilot, "Changed since 2025-09-29, newest first")
-        await pilot.press("enter")  # the change's claim: its timeline
+        await pilot.press("home", "enter")  # the newest change's claim: its timeline
         await shown(pilot, TimelineScreen)
-        await on_screen(pilot, "DN30000003  ✓ closed")
+        await on_screen(pilot, "PN10000001  ✓ closed")
+        await on_screen(pilot, "changed P1 → F1 paid $99.00")
 
 
 async def test_paging_through_many_open_claims(make_app: AppFactory, sqlite_db: Database) -> None:
