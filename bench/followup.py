@@ -71,7 +71,7 @@ def _run(db: Database, job_id: int, sim: PayerSimulator, today: date) -> Job:
 
 def calls_per_claim(rows: int, work: Path) -> dict[str, Any]:
     today = date.today()
-    dataset = Dataset.generate(seed=SEED, today=today, dense_tin_count=0)
+    dataset = Dataset.generate(seed=SEED, today=today, tin_count=3, claims_per_month=300, dense_tin_count=0)
     csv_path = work / "recent.csv"
     # what a billing team re-checks: claims of the last 90 days, without dates in the file
     write_input_csv(dataset, csv_path, rows=rows, tins=3, share_with_dates=0.0, share_outside_window=0.0,
@@ -177,7 +177,7 @@ def scale(url: str, claims: int, cap: int) -> dict[str, Any]:
 
 
 def run(quick: bool) -> Outcome:
-    rows, claims, cap = (300, 5000, 500) if quick else (2000, 100_000, 5000)
+    rows, claims, cap = (200, 2000, 200) if quick else (2000, 100_000, 5000)
     out = Outcome("followup")
     with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
         work = Path(tmp)

@@ -172,16 +172,21 @@ def jobs(args: argparse.Namespace) -> int:
     return 0
 
 
-def job(args: argparse.Namespace) -> int:
-    ctx = Context()
-    item = get_job(ctx.db, args.id)
-    live = liveness_of(ctx.db, [item])[item.id]
-    if args.json:
+def show_job(db: Database, item: Any, as_json: bool) -> Liveness:
+    """One job as `claimsops job` prints it (`--json`: with its history); returns its liveness."""
+    live = liveness_of(db, [item])[item.id]
+    if as_json:
         data = job_to_dict(item, live)
         data["history"] = list(item.history or [])
         _print_json(data)
     else:
         print(_job_detail(item, live))
+    return live
+
+
+def job(args: argparse.Namespace) -> int:
+    ctx = Context()
+    show_job(ctx.db, get_job(ctx.db, args.id), args.json)
     return 0
 
 
@@ -299,12 +304,17 @@ def payer_sim(args: argparse.Namespace) -> int:
 
 
 def stats(args: argparse.Namespace) -> int:
+    from dataclasses import asdict
+
+    from engine.followup.queries import follow_up_stats
+    from engine.followup.recheck import rules_from
     from engine.stats import collect
 
     ctx = Context()
     figures = collect(ctx.db, ctx.settings)
+    follow = follow_up_stats(ctx.db, rules=rules_from(ctx.settings))
     if args.json:
-        _print_json(figures.to_dict())
+        _print_json({**figures.to_dict(), "followup": asdict(follow)})
         return 0
     today = figures.jobs_today
     total = today["total"] or 1
@@ -323,6 +333,9 @@ def stats(args: argparse.Namespace) -> int:
     print("  calls       " + "  ".join(f"{k} {v}" for k, v in figures.calls_by_outcome.items()))
     queue = figures.queue_length if figures.queue_length is not None else "-"
     print(f"workers       {figures.workers_alive} alive, {figures.workers_busy} busy, queue {queue}")
+    median = f"{follow.median_days_to_close:.1f} d" if follow.median_days_to_close is not None else "-"
+    print(f"follow-up     {follow.open_claims} open ({follow.due_now} due, {follow.stale_claims} stale), "
+          f"{follow.closed_this_week} closed this week, median to close {median}")
     db = figures.database
     size = f"{db.get('size_bytes', 0) / 1e6:.1f} MB" if db.get("size_bytes") is not None else "-"
     extra = f", WAL {db['wal_bytes'] / 1e6:.1f} MB" if "wal_bytes" in db else (

@@ -12,12 +12,12 @@ from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from console.commands import CliError, Context, _print_json, _short
-from console.json_output import change_to_dict, job_to_dict, observation_to_dict
+from console.commands import CliError, Context, _print_json, _short, show_job
+from console.json_output import change_to_dict, observation_to_dict
 from engine.actions import perform
 from engine.followup import queries
 from engine.followup.recheck import Recheck, create_followup_job, rules_from
-from engine.jobs.liveness import START_WORKERS, liveness_of
+from engine.jobs.liveness import START_WORKERS
 from engine.jobs.queries import get_job
 from engine.models import utcnow
 from engine.text import safe_text
@@ -83,16 +83,9 @@ def recheck(args: argparse.Namespace) -> int:
 
         wait_for_job(ctx, made.job_id, quiet=args.json)
     job = get_job(ctx.db, made.job_id)
-    live = liveness_of(ctx.db, [job])[job.id]
-    if args.json:
-        data = job_to_dict(job, live)
-        data["history"] = list(job.history or [])
-        _print_json(data)
-    else:
-        from console.commands import _job_detail
-
+    if not args.json:
         print(made.summary())
-        print(_job_detail(job, live))
+    live = show_job(ctx.db, job, args.json)
     if live.unattended:
         sys.stderr.write(f"claimsops: no worker is running, so job {job.id} waits: {START_WORKERS} "
                          "(or recheck with --wait to run it here)\n")

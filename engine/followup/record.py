@@ -97,13 +97,16 @@ def record_observations(session: Session, seen: Sequence[Seen], now: datetime) -
     for s in items:
         first.setdefault((s.payer_id, s.tin, s.claim_number), s)
     conn = session.connection()
-    _insert_ignoring(conn, [
-        {"payer_id": k[0], "tin": k[1], "claim_number": k[2], "state": OPEN, "status": s.result.status,
-         "status_class": s.result.status_class, "first_seen_at": now, "last_observed_at": now,
-         "status_since": now, "last_job_id": s.job_id, "observations": 0}
-        for k, s in sorted(first.items())
-    ])
     claims = _claims(conn, keys)
+    missing = keys - claims.keys()
+    if missing:  # first seen (a claim another job adds meanwhile is left to it)
+        _insert_ignoring(conn, [
+            {"payer_id": k[0], "tin": k[1], "claim_number": k[2], "state": OPEN, "status": s.result.status,
+             "status_class": s.result.status_class, "first_seen_at": now, "last_observed_at": now,
+             "status_since": now, "last_job_id": s.job_id, "observations": 0}
+            for k, s in sorted(first.items()) if k in missing
+        ])
+        claims.update(_claims(conn, missing))
     observations: list[dict[str, Any]] = []
     for s in items:
         claim = claims[(s.payer_id, s.tin, s.claim_number)]

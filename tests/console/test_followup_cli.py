@@ -93,6 +93,15 @@ def test_changes_json_text_and_the_guarded_csv_export(db: Database, capsys, tmp_
     assert actions[:2] == [("export", "failed"), ("export", "ok")]
 
 
+def test_stats_counts_the_follow_up(db: Database, capsys) -> None:
+    code, out, _ = run(capsys, "stats", "--json")
+    follow = json.loads(out)["followup"]
+    assert code == 0 and (follow["open_claims"], follow["closed_this_week"]) == (0, 2)
+    assert follow["median_days_to_close"] is not None
+    code, out, _ = run(capsys, "stats")
+    assert code == 0 and "follow-up     0 open (0 due, 0 stale), 2 closed this week" in out
+
+
 def test_recheck_asks_nothing_of_closed_claims_and_is_audited(db: Database, capsys) -> None:
     code, out, err = run(capsys, "recheck", "--json")
     assert code == 0 and json.loads(out) is None and "no open claims due" in err

@@ -177,7 +177,7 @@ def test_whoever_upgrades_a_database_older_than_the_operators_table_becomes_its_
     command.upgrade(_config(database.write_engine), "0002")
     database.dispose()
     upgraded = _cli(env, "db", "upgrade")
-    assert upgraded.returncode == 0 and "upgraded to revision 0003" in upgraded.stdout
+    assert upgraded.returncode == 0 and "upgraded to revision 0004" in upgraded.stdout
     listed = json.loads(_cli(env, "operators", "list", "--json").stdout)
     assert [(g["user"], g["role"]) for g in listed] == [(os_user(), "admin")]
     assert [(e["action"], e["user"], e["outcome"]) for e in _audit(env)] == [("db.upgrade", os_user(), "ok")]

@@ -17,9 +17,9 @@ from sqlalchemy.exc import OperationalError
 from engine.alerts import record
 from engine.config import Settings
 from engine.health import CheckResult
+from engine.jobs.rows import record_results
 from engine.metrics import JOB_DURATION, PAYER_CALL, PAYER_HEDGE, write_rows
 from engine.metrics_export import registry_for
-from engine.jobs.rows import record_results
 from engine.models import Job, Worker, utcnow
 from engine.results import ClaimResult
 from tests.fixtures.jobs import make_job

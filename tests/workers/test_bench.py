@@ -91,3 +91,13 @@ def test_an_unknown_scenario_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "console.cli", "bench", "nosuch"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
     assert proc.returncode == 2 and "unknown scenario nosuch" in proc.stderr
+
+
+def test_quick_followup_bench() -> None:
+    code, result, stderr = _bench("followup")
+    assert code == 0, stderr[-3000:]
+    follow = _assert_ok(result, "followup")
+    calls = follow["calls"]
+    assert calls["open_claims_rechecked"] > 0 and calls["claim_by_claim_per_claim"] == 1.0
+    assert calls["calls_per_claim"] < calls["claim_by_claim_per_claim"]  # window pages, not inquiries
+    assert follow["sqlite"]["due"] == 200 and follow["targets"] == []
