@@ -153,6 +153,10 @@ async def test_follow_up_jobs_stats_and_the_task(make_app: AppFactory, sqlite_db
         await wait_for(pilot, lambda: str(jobs["today"]) in table.order, what="the jobs")
         assert table.get_cell(str(jobs["today"]), "file").plain.startswith("↻ follow-up 2025-10-01")
         assert table.get_cell(str(jobs["upload"]), "file").plain == "september.csv"
+        app.open_job(jobs["today"])  # its detail says so too
+        await on_screen(pilot, "↻ follow-up 2025-10-01 11:00 (1 claims due)  follow-up: open claims asked again")
+        await pilot.press("escape")
+        await wait_for(pilot, lambda: app.screen is app.main, what="back on the jobs")
         await pilot.press("3")
         view = app.main.query_one(StatsView)
         await wait_for(pilot, lambda: view.followup is not None, what="the figures")
