@@ -225,7 +225,7 @@ class FollowupView(LiveWidget):
         return data
 
     def render_data(self, request: FollowupRequest, data: FollowupData) -> None:
-        self._count_claims()
+        self.call_after_refresh(self._count_claims)  # once the list is painted: it does not wait for them
         self.loaded = True
         table = self.table
         if request.reload:

@@ -234,7 +234,7 @@ class StatsView(LiveWidget):
     def render_data(self, request: Any, data: statslib.Stats) -> None:
         self.stats = data
         self._update_rates(data)
-        self._count_claims()
+        self.call_after_refresh(self._count_claims)  # once the other panels are painted
         ctx = context(self)
         self.query_one("#stats-jobs", Static).update(jobs_text(data))
         self.query_one("#stats-failures", Static).update(failures_text(data))
