@@ -17,6 +17,7 @@ from typing import Any, Protocol
 
 from rich.text import Text
 from textual.screen import Screen
+from textual.worker import get_current_worker
 
 from console.app import requests as rq
 from console.app.confirm import ConfirmDialog
@@ -26,8 +27,10 @@ from console.app.prompt import PathPrompt
 from console.app.render import untrusted
 from console.app.schedule_form import SchedulePrompt
 from console.app.upload import UploadForm
+from engine.claim_lookup import ClaimLookup, check_request, lookup_claim
 from engine.errors import describe, is_database_error
 from engine.exporting import default_export_path, export_job
+from engine.followup.export import default_changes_path, export_changes
 from engine.jobs import lifecycle
 from engine.private_files import shown
 from engine.tasks import body, controls, store
@@ -64,11 +67,13 @@ class OperatorActions:
             rq.CancelJob: self.cancel,
             rq.RetryJob: self.retry,
             rq.ExportJob: self.export,
+            rq.ExportChanges: self.export_changes,
             rq.RunTaskNow: self.run_now,
             rq.PauseTask: self.pause_or_resume,
             rq.ResumeTask: self.pause_or_resume,
             rq.Reschedule: self.reschedule,
             rq.Reveal: self.reveal,
+            rq.AskPayer: self.ask_payer,
         }
 
     # -- the one way in --
@@ -78,7 +83,7 @@ class OperatorActions:
         if reason:
             self.app.say(reason, "warning")
             return
-        if not self.app.ctx.operator.can_act or isinstance(request, rq.RefusedAction):
+        if not self.app.ctx.operator.can_act:
             self._work(lambda: refuse(self.app.ctx, request.action, request.target), self._failed_only)
             return
         self._perform[type(request)](request)
@@ -182,18 +187,35 @@ class OperatorActions:
     def export(self, request: rq.ExportJob) -> None:
         """Ask where (default: the data directory's private exports/), ask again before
         replacing a file (default No), then write it 0600 through the audited action."""
-        app, ctx, job_id = self.app, self.app.ctx, request.job.id
+        ctx, job_id = self.app.ctx, request.job.id
+        self._export_to(
+            request, Text(f"Export the results of job {job_id} to", style="bold"), "this job's results",
+            lambda: default_export_path(ctx.db, ctx.settings.home, job_id),
+            lambda path, overwrite: export_job(ctx.db, job_id, path, overwrite=overwrite),
+            lambda path, rows: f"exported {rows} rows to {shown(path)}")
+
+    def export_changes(self, request: rq.ExportChanges) -> None:
+        """The Follow-up view's changes, through the same dialog and the same safe write."""
+        ctx = self.app.ctx
+        self._export_to(
+            request, Text(f"Export the claims changed {request.label} to", style="bold"), "these changes",
+            lambda: default_changes_path(ctx.settings.home, ctx.now()),
+            lambda path, overwrite: export_changes(ctx.db, path, since=request.since, overwrite=overwrite),
+            lambda path, rows: f"exported {rows} changes to {shown(path)}")
+
+    def _export_to(self, request: rq.OperatorRequest, title: Text, what: str, default_path: Callable[[], Path],
+                   write_file: Callable[[Path, bool], int], said: Callable[[Path, int], str]) -> None:
+        app, ctx = self.app, self.app.ctx
 
         def exported(path: Path) -> Callable[[Outcome], None]:
             def done(outcome: Outcome) -> None:
                 if outcome.ok:
-                    app.say(f"exported {outcome.value} rows to {shown(path)}")
+                    app.say(said(path, outcome.value))
 
             return done
 
         def write(path: Path, overwrite: bool) -> None:
-            self._perform_audited(request, lambda: export_job(ctx.db, job_id, path, overwrite=overwrite),
-                                  exported(path))
+            self._perform_audited(request, lambda: write_file(path, overwrite), exported(path))
 
         def ask(default: Path) -> None:
             def chosen(typed: str | None) -> None:
@@ -206,15 +228,14 @@ class OperatorActions:
                     write(path, overwrite=False)
                     return
                 question = Text.assemble(untrusted(shown(path), max_len=200, style="bold"), (" already exists.", "bold"))
-                detail = Text("Replace it with this job's results?")
+                detail = Text(f"Replace it with {what}?")
                 app.push_screen(ConfirmDialog(question, detail, yes_label="Replace"),
                                 lambda yes: write(path, overwrite=True) if yes else None)
 
             hint = Text("the file holds PHI: it is written readable by you only (0600)", style="dim")
-            title = Text(f"Export the results of job {job_id} to", style="bold")
             app.push_screen(PathPrompt(title, str(default), hint=hint), chosen)
 
-        self._work(lambda: default_export_path(ctx.db, ctx.settings.home, job_id), ask)
+        self._work(default_path, ask)
 
     # -- PHI --
 
@@ -224,6 +245,37 @@ class OperatorActions:
                 request.requester.post_message(rq.Revealed())
 
         self._perform_audited(request, lambda: request.what, done)
+
+    # -- claims --
+
+    def ask_payer(self, request: rq.AskPayer) -> None:
+        """The claim checked (a form error is shown, not audited), then looked up at the payer
+        through perform(); the answer goes back to the Claims form. Closing the console cancels
+        the worker, and the look-up stops with it."""
+        ctx, source, question = self.app.ctx, self.app.payer, request.question
+
+        def run() -> rq.PayerAnswered:
+            cancel = get_current_worker().cancelled_event
+            try:
+                checked = check_request(question.claim_number, tin=question.tin or source.default_tin(),
+                                        payer_id=question.payer_id, start=question.start, end=question.end,
+                                        today=question.today)
+            except Exception as exc:  # a bad field, or the sandbox could not start its data set
+                return rq.PayerAnswered(form_error=describe(exc))
+            answers: list[ClaimLookup] = []
+
+            def do() -> str:
+                answers.append(lookup_claim(
+                    source.get(), checked.claim_number, tin=checked.tin, payer_id=checked.payer_id,
+                    start=checked.start, end=checked.end, today=checked.today, cancel=cancel,
+                    window_limit=source.window_limit))
+                return answers[0].summary()
+
+            outcome = attempt(ctx, request.action, f"claim {checked.claim_number}", do)
+            return rq.PayerAnswered(outcome, answers[0] if answers else None)
+
+        in_worker(self.app, run, request.requester.post_message, self._read_failed, group="claim-lookup",
+                  exclusive=True)
 
     # -- tasks --
 

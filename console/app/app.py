@@ -1,4 +1,4 @@
-"""The claimsops console: header, tabs 1–7, footer; operator actions behind confirmations.
+"""The claimsops console: header, tabs 1–8, footer; operator actions behind confirmations.
 
 The App takes its dependencies (settings, database, operator, clock, payer) in its constructor,
 so tests inject a database, an operator, a fixed clock and a payer simulator. Data is read only
@@ -31,6 +31,7 @@ from console.app.confirm import ConfirmDialog
 from console.app.context import Clock, ConsoleContext, system_clock
 from console.app.detail_screen import DetailScreen, RecordScreen
 from console.app.exit_signals import exit_on_signals
+from console.app.followup_view import FollowupView
 from console.app.header import HeaderBar, SiteProbe
 from console.app.health_view import HealthView
 from console.app.help import HelpScreen
@@ -64,6 +65,7 @@ TABS: tuple[tuple[str, str], ...] = (
     ("health", "Health"),
     ("claims", "Claims"),
     ("audit", "Audit"),
+    ("followup", "Follow-up"),
 )
 VIEWS: dict[str, Callable[[], Widget]] = {
     "jobs": lambda: JobsView(id="jobs-view"),
@@ -73,11 +75,12 @@ VIEWS: dict[str, Callable[[], Widget]] = {
     "health": lambda: HealthView(id="health-view"),
     "claims": lambda: ClaimsView(id="claims-view"),
     "audit": lambda: AuditView(id="audit-view"),
+    "followup": lambda: FollowupView(id="followup-view"),
 }
 
 
 class MainScreen(Screen[None]):
-    """Header, the seven tabs, footer."""
+    """Header, the eight tabs, footer."""
 
     AUTO_FOCUS = "#jobs-table"
     # the Stats panels sit side by side from 80 columns on

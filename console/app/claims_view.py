@@ -1,46 +1,39 @@
-"""Claims: look one claim up live at the payer — the original system's claim search page.
+"""Claims: one claim — first what is stored of it, then, when asked, the payer's answer now.
 
-The tab opens with the focus out of the form, so 1–7, `q` and `?` work as everywhere; `i`, `/`
-or `enter` go into the form, `esc` leaves it. In a field, `enter` looks the claim up (optional
-date range and TIN). The look-up runs in a worker thread through engine.claim_lookup (the
-workers' planner with one row) and through engine.actions.perform as "claim.lookup": it uses the
-organisation's payer credentials, so it is role-checked and audited like every action, and a
-read-only session is refused. The result is the normalised one — status and class, the X12
-codes with their meanings, amounts, dates, check number, how it was matched — with the
-patient's name masked until ctrl+r reveals it (audited).
+The tab opens with the focus out of the form, so 1–8, `q` and `?` work as everywhere; `i` or `/`
+go into the form (`enter` too while the claim number is empty), `esc` leaves it. `enter` searches the stored
+observations (no payer call: instant, nothing audited; the TIN narrows it) and shows the
+claim's timeline (claim_timeline.py). `ctrl+l` asks the payer now (optional date range and
+TIN): an operator action (requests.AskPayer, performed by actions.py through
+engine.actions.perform as "claim.lookup", role-checked and audited, refused for a read-only
+session) that spends the organisation's payer credentials. Its result is the normalised one —
+status and class, the X12 codes with their meanings, amounts, dates, check number, how it was
+matched — with the patient's name masked until ctrl+r reveals it (audited).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
 from typing import ClassVar
 
 from rich.text import Text
-from textual import on, work
+from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Horizontal, VerticalScroll
-from textual.message import Message
 from textual.widget import Widget
 from textual.widgets import Input, Label, Static
-from textual.worker import get_current_worker
 
-from console.app.host import context, host
+from console.app.claim_timeline import Timeline, find_timelines, timeline_text
+from console.app.host import context, host, in_worker
 from console.app.inputs import SafeInput
-from console.app.ops import Outcome, attempt
 from console.app.render import masked, money, untrusted
-from console.app.requests import RefusedAction, Reveal, Revealed
+from console.app.requests import AskPayer, ClaimQuestion, PayerAnswered, Reveal, Revealed
 from console.app.tone import TONES, tone
-from engine.claim_lookup import (
-    ClaimLookup,
-    LookupInputError,
-    LookupRequest,
-    check_request,
-    lookup_claim,
-)
+from engine.claim_lookup import ClaimLookup, LookupInputError, LookupRequest
 from engine.dates import parse_date
 from engine.errors import describe
+from engine.followup.recheck import rules_from
 from engine.results import ClaimResult
 from engine.x12 import category_meaning, status_code_meaning
 
@@ -141,41 +134,31 @@ def result_text(lookup: ClaimLookup, *, revealed: bool) -> Text:
     return text
 
 
-@dataclass(frozen=True)
-class LookupForm:
-    claim_number: str
-    start: date | None
-    end: date | None
-    tin: str
-    payer_id: str
-    today: date
-
-
-class LookedUp(Message, bubble=False):
-    def __init__(self, form: LookupForm, outcome: Outcome | None, lookup: ClaimLookup | None,
-                 form_error: str = "") -> None:
-        super().__init__()
-        self.form = form
-        self.outcome = outcome
-        self.lookup = lookup
-        self.form_error = form_error
+MAX_STORED = 5  # timelines shown for one claim number (one per TIN and payer)
+ASK_HINT = "ctrl+l asks the payer now (audited)"
 
 
 class ClaimField(SafeInput):
-    """A field of the look-up form: `enter` looks the claim up."""
+    """A field of the form: `enter` searches what is stored."""
 
-    BINDINGS = [Binding("enter", "submit", "Look up", tooltip="look the claim up at the payer (audited)")]
+    BINDINGS = [Binding("enter", "submit", "Search", show=False, tooltip="search the stored observations (no payer call)",
+                        id="claims.field-search")]
 
 
 class ClaimsView(Widget):
-    """Tab 6. Not a live view: it shows what the operator looked up."""
+    """Tab 6. Not a live view: it shows what the operator searched for or asked."""
 
     BINDINGS = [
-        Binding("i", "edit", "Edit", tooltip="type in the look-up form (also / or enter); enter there looks the claim up (audited)"),
-        Binding("slash", "edit", "Edit", show=False),
-        Binding("enter", "edit", "Edit", show=False),
-        Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)"),
-        Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–7 switch tabs)"),
+        Binding("i", "edit", "Edit", tooltip="type in the form (also /); enter there searches what is stored",
+                id="claims.edit"),
+        Binding("slash", "edit", "Edit", show=False, id="claims.edit-slash"),
+        Binding("enter", "search", "Search", tooltip="search the stored observations (no payer call)",
+                id="claims.search"),
+        Binding("ctrl+l", "ask_payer", "Ask payer", tooltip="look the claim up at the payer now (audited)",
+                id="claims.ask-payer"),
+        Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)", id="claims.reveal"),
+        Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–8 switch tabs)",
+                id="claims.leave-form"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = TONES
     poller = None  # the tab switch does not refresh it
@@ -183,7 +166,9 @@ class ClaimsView(Widget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.busy = False
-        self.lookup: ClaimLookup | None = None
+        self.lookup: ClaimLookup | None = None  # the payer's answer
+        self.stored: list[Timeline] | None = None  # what is stored of the claim searched
+        self.searched = ""  # the claim number those are of
         self.revealed = False
         self._revealing: ClaimLookup | None = None  # the look-up whose name a reveal was asked for
 
@@ -210,20 +195,32 @@ class ClaimsView(Widget):
             self.query_one("#claims-tin", Input).value = ctx.settings.payer_tin
         self._show_source()
         self._show_message(Text(
-            "i types in the form · enter looks up · dates optional (without them: claim-number inquiry) · "
-            "tab next field · esc leaves the form", style="dim",
+            f"enter searches what is stored (no payer call) · {ASK_HINT}; dates optional (without them: "
+            "claim-number inquiry) · esc leaves the form", style="dim",
         ))
-        self.query_one("#claims-result", Static).update(Text("No look-up yet.", style="dim"))
+        self.query_one("#claims-result", Static).update(Text(
+            "Type a claim number and press enter: every result a job got for it is shown, oldest first.",
+            style="dim"))
 
     def _show_source(self) -> None:
-        text = Text("Look up one claim at the ", end="")
+        text = Text("Stored observations · ask the ", end="")
         text.append_text(untrusted(host(self).payer.describe(), max_len=120, style="bold"))
         if not context(self).operator.can_act:
-            text.append(" · read-only: look-ups are refused", style="yellow")
+            text.append(" · read-only: payer look-ups are refused", style="yellow")
         self.query_one("#claims-source", Static).update(text)
 
     def _show_message(self, text: Text) -> None:
         self.query_one("#claims-message", Static).update(text)
+
+    def _error(self, message: str) -> None:
+        """An error: no result from before stays under it."""
+        self._show_message(untrusted(message, max_len=500, style=tone(self, "error")))
+        self.lookup, self.stored, self.revealed = None, None, False
+        self.query_one("#claims-result", Static).update(Text("No result.", style="dim"))
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        # in the form already, the keys type there
+        return not (action == "edit" and isinstance(self.screen.focused, ClaimField))
 
     def refresh_data(self, *, invalidate: bool = False) -> None:
         """Nothing refreshes by itself here (the palette's "Refresh now" is harmless)."""
@@ -235,105 +232,117 @@ class ClaimsView(Widget):
     def action_edit(self) -> None:
         self.query_one("#claims-number", Input).focus()
 
-    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
-        # in the form already, `enter` looks up there
-        return not (action == "edit" and isinstance(self.screen.focused, ClaimField))
+    def _value(self, name: str) -> str:
+        return self.query_one(f"#claims-{name}", Input).value.strip()
 
-    def _clear_result(self) -> None:
-        """An error: no result from before stays under it."""
-        self.lookup = None
-        self.revealed = False
-        self.query_one("#claims-result", Static).update(Text("No result.", style="dim"))
+    # -- what is stored --
 
-    # -- look-up --
-
-    def _read_form(self) -> LookupForm:
+    def action_search(self) -> None:
+        number, tin = self._value("number"), self._value("tin").replace("-", "")
+        if not number:  # nothing to search for yet: into the form
+            self._show_message(Text("type the claim number, then enter", style="dim"))
+            self.action_edit()
+            return
         ctx = context(self)
-        values = {name: self.query_one(f"#claims-{name}", Input).value.strip() for name in ("number", "start", "end", "tin")}
+        db, now, rules = ctx.db, ctx.now(), rules_from(ctx.settings)
+        self._show_message(Text.assemble(("searching the stored observations for ", "dim"),
+                                         untrusted(number, max_len=40)))
+
+        def found(timelines: list[Timeline]) -> None:
+            self.stored, self.searched = timelines, number
+            if self.lookup is not None and self.lookup.request.claim_number != number:
+                self.lookup = None
+            self._say_stored()
+            self._show_result()
+
+        in_worker(self, lambda: find_timelines(db, number, tin=tin, now=now, rules=rules, limit=MAX_STORED),
+                  found, self._search_failed, group="claims-search", exclusive=True)
+
+    def _search_failed(self, error: BaseException) -> None:
+        host(self).report_error(error)
+        self._error(describe(error))
+
+    def _say_stored(self) -> None:
+        stored, number = self.stored or [], self.searched
+        if not stored:
+            text = Text.assemble(untrusted(number, max_len=40, style="bold"),
+                                 " is not stored: no job has seen it (or not under this TIN) · ", end="")
+            text.append(ASK_HINT, style="bold")
+            self._show_message(text)
+            return
+        count = sum(len(t.observations) for t in stored)
+        text = Text.assemble(("stored: ", "dim"), f"{count:,} observation{'s' if count != 1 else ''}",
+                             (" · no payer call · ", "dim"), end="")
+        text.append(ASK_HINT, style="bold")
+        self._show_message(text)
+
+    # -- the payer, now --
+
+    def _question(self) -> ClaimQuestion:
+        ctx = context(self)
+        start, end = self._value("start"), self._value("end")
         try:
-            start = parse_date(values["start"]) if values["start"] else None
-            end = parse_date(values["end"]) if values["end"] else None
+            first = parse_date(start) if start else None
+            last = parse_date(end) if end else None
         except ValueError as exc:
             raise LookupInputError(f"dates: {exc}") from None
         today = ctx.now().astimezone(ctx.tz).date()
-        return LookupForm(values["number"], start, end, values["tin"], ctx.settings.payer_id, today)
+        return ClaimQuestion(self._value("number"), first, last, self._value("tin"), ctx.settings.payer_id, today)
 
-    def action_lookup(self) -> None:
+    def action_ask_payer(self) -> None:
         app = host(self)
         if self.busy:
             app.say("a look-up is already running")
             return
-        number = self.query_one("#claims-number", Input).value.strip()
-        if not app.ctx.operator.can_act:
-            self.post_message(RefusedAction("claim.lookup", f"claim {number}" if number else "claim look-up"))
-            return
         try:
-            form = self._read_form()
-            if not form.claim_number:
+            question = self._question()
+            if not question.claim_number:
                 raise LookupInputError("claim number: type the claim number to look up")
         except LookupInputError as exc:
-            self._show_message(untrusted(describe(exc), max_len=300, style=tone(self, "error")))
-            self._clear_result()
-            self.action_edit()
+            self._error(describe(exc))
+            self.focus_main()
             return
-        self.busy = True
-        self._show_message(Text.assemble(("looking up ", "dim"), untrusted(form.claim_number, max_len=40),
-                                         ("… (the payer may take a few seconds)", "dim")))
-        self._lookup(form)
+        if app.ctx.operator.can_act:  # else refused (and audited) at once: no answer to wait for
+            self.busy = True
+            self._show_message(Text.assemble(("asking the payer about ", "dim"),
+                                             untrusted(question.claim_number, max_len=40),
+                                             ("… (it may take a few seconds)", "dim")))
+        self.post_message(AskPayer(self, question))
 
-    @work(thread=True, exclusive=True, exit_on_error=False, group="claim-lookup")
-    def _lookup(self, form: LookupForm) -> None:
-        worker = get_current_worker()  # cancelled when the console closes: the look-up stops too
-        ctx = context(self)
-        source = host(self).payer
-        try:
-            tin = form.tin or source.default_tin()
-            request = check_request(form.claim_number, tin=tin, payer_id=form.payer_id, start=form.start,
-                                    end=form.end, today=form.today)
-        except LookupInputError as exc:
-            self.post_message(LookedUp(form, None, None, describe(exc)))
-            return
-        except Exception as exc:  # the sandbox could not start its data set: say so in the form
-            self.post_message(LookedUp(form, None, None, describe(exc)))
-            return
-        holder: list[ClaimLookup] = []
-
-        def do() -> str:
-            payer = source.get()
-            lookup = lookup_claim(payer, request.claim_number, tin=request.tin, payer_id=request.payer_id,
-                                  start=request.start, end=request.end, today=request.today,
-                                  cancel=worker.cancelled_event, window_limit=source.window_limit)
-            holder.append(lookup)
-            return lookup.summary()
-
-        outcome = attempt(ctx, "claim.lookup", f"claim {request.claim_number}", do)
-        if not worker.is_cancelled:
-            self.post_message(LookedUp(form, outcome, holder[0] if holder else None))
-
-    def on_looked_up(self, message: LookedUp) -> None:
+    def on_payer_answered(self, message: PayerAnswered) -> None:
         message.stop()
         self.busy = False
         if message.form_error:
-            self._show_message(untrusted(message.form_error, max_len=300, style=tone(self, "error")))
-            self._clear_result()
+            self._error(message.form_error)
             return
         outcome = message.outcome
         if outcome is None or not outcome.ok or message.lookup is None:
-            text = outcome.message if outcome is not None else "the look-up did not run"
-            self._show_message(untrusted(text, max_len=500, style=tone(self, "error")))
-            self._clear_result()
+            self._error(outcome.message if outcome is not None else "the look-up did not run")
             return
         self.lookup = message.lookup
         self.revealed = False
-        status = Text.assemble(("looked up ", "dim"), untrusted(message.lookup.request.claim_number, max_len=40),
-                               (" · audited · ctrl+r reveals the patient's name · enter looks up again", "dim"))
+        if self.searched != message.lookup.request.claim_number:
+            self.stored = None
+        status = Text.assemble(("asked the payer about ", "dim"),
+                               untrusted(message.lookup.request.claim_number, max_len=40),
+                               (" · audited · ctrl+r reveals the patient's name · ctrl+l asks again", "dim"))
         self._show_message(status)
         self._show_result()
 
     def _show_result(self) -> None:
-        if self.lookup is None:
-            return
-        self.query_one("#claims-result", Static).update(result_text(self.lookup, revealed=self.revealed))
+        ctx = context(self)
+        text = Text(end="")
+        if self.lookup is not None:
+            text.append("The payer now\n", style="bold")
+            text.append_text(result_text(self.lookup, revealed=self.revealed))
+        for timeline in self.stored or []:
+            if text.plain:
+                text.append("\n\n")
+            text.append_text(timeline_text(timeline, ctx.now(), ctx.tz))
+        if not text.plain:
+            text = Text.assemble(untrusted(self.searched, max_len=40, style="bold"), " is not stored. ",
+                                 (ASK_HINT, "bold"), end="")
+        self.query_one("#claims-result", Static).update(text)
 
     # -- reveal --
 
@@ -341,7 +350,8 @@ class ClaimsView(Widget):
         app = host(self)
         lookup = self.lookup
         if lookup is None or not lookup.found:
-            app.say("no patient name to reveal: look a claim up first", "warning")
+            app.say("no patient name to reveal: ask the payer first (ctrl+l); stored observations hold none",
+                    "warning")
             return
         if self.revealed:
             self.revealed = False
@@ -362,4 +372,4 @@ class ClaimsView(Widget):
     @on(Input.Submitted)
     def _submitted(self, event: Input.Submitted) -> None:
         event.stop()
-        self.action_lookup()
+        self.action_search()

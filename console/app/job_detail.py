@@ -25,7 +25,7 @@ from console.app.columns import shorten_path
 from console.app.detail_screen import DetailScreen, Field
 from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
-from console.app.jobs_view import job_timing
+from console.app.jobs_view import FOLLOW_UP_MARK, job_timing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, End, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
@@ -42,6 +42,7 @@ from console.app.requests import (
 )
 from console.app.row_detail import RowScreen
 from console.app.tone import tone
+from engine.followup.recheck import FOLLOWUP
 from engine.jobs.lifecycle import JobNotFound
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import (
@@ -160,10 +161,15 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     text.append(f"Job {job.id}  ", style="bold")
     text.append_text(status_cell(live.status(job.status), frame=frame, animate=animate))
     text.append("  ")
+    follow_up = job.kind == FOLLOWUP
+    if follow_up:
+        text.append(FOLLOW_UP_MARK, style="bold cyan")
+    note = "  follow-up: open claims asked again" if follow_up else ""
     name = safe_text(job.file_name, max_len=255)
     if width:
-        name = shorten_path(name, max(8, width - text.cell_len))
+        name = shorten_path(name, max(8, width - text.cell_len - len(note)))
     text.append(name, style="bold")
+    text.append(note, style="cyan")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")

@@ -44,6 +44,7 @@ from console.app.requests import (
     UploadJob,
 )
 from console.app.tone import tone
+from engine.followup.recheck import FOLLOWUP
 from engine.jobs import queries
 from engine.jobs.lifecycle import ACTIVE, STATUSES
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
@@ -99,11 +100,23 @@ def _err_inv(job: Job, at: At) -> Text:
     return text
 
 
+FOLLOW_UP_MARK = "↻ "  # a follow-up job: the recheck_open_claims task (or `claimsops recheck`) made it
+
+
+def file_cell(job: Job, max_len: int = 255) -> Text:
+    """The file name; a follow-up job's is marked."""
+    if job.kind != FOLLOWUP:
+        return untrusted(job.file_name, max_len=max_len)
+    text = Text(FOLLOW_UP_MARK, style="bold cyan", end="")
+    text.append_text(untrusted(job.file_name, max_len=max_len))
+    return text
+
+
 # at 80 columns: ID, Status, File, Progress, Found, Err/Inv, ETA; the rest as the terminal widens
 COLUMNS: tuple[Column[Job], ...] = (
     Column("id", "ID", 6, lambda job, at: right(str(job.id))),
     Column("status", "Status", 12, _status),
-    Column("file", "File", 11, lambda job, at: untrusted(job.file_name, max_len=255), stretch=1, priority=1),
+    Column("file", "File", 11, lambda job, at: file_cell(job), stretch=1, priority=1),
     Column("progress", "Progress", 15,
            lambda job, at: progress_bar(job.done_rows, job.total_rows, at.live.status(job.status))),
     Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}"), priority=2),

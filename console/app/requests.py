@@ -11,11 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
 
 from rich.text import Text
 from textual.message import Message
 from textual.widget import Widget
 
+from console.app.ops import Outcome
+from engine.claim_lookup import ClaimLookup
 from engine.tasks import status
 
 
@@ -64,6 +67,17 @@ class ExportJob(JobRequest):
     action = "export"
 
 
+class ExportChanges(OperatorRequest):
+    """The claims whose status changed since `since` (the Follow-up view's list), as a CSV file."""
+
+    action = "export"
+
+    def __init__(self, label: str, since: datetime) -> None:
+        super().__init__(f"changes {label}")
+        self.label = label
+        self.since = since
+
+
 class TaskRequest(OperatorRequest):
     def __init__(self, task: status.TaskStatus) -> None:
         super().__init__(task.name)
@@ -101,13 +115,40 @@ class Revealed(Message, bubble=False):
     """The reveal was audited: show the PHI."""
 
 
-class RefusedAction(OperatorRequest):
-    """A read-only operator asked for an action a view performs itself (a claim look-up):
-    perform() refuses and audits it."""
+@dataclass(frozen=True)
+class ClaimQuestion:
+    """What the Claims form asks the payer about one claim ("" TIN: the configured one)."""
 
-    def __init__(self, action: str, target: str) -> None:
-        super().__init__(target)
-        self.action = action
+    claim_number: str
+    start: date | None
+    end: date | None
+    tin: str
+    payer_id: str
+    today: date
+
+
+class AskPayer(OperatorRequest):
+    """Ask the payer about one claim now: it spends the organisation's payer credentials, so it
+    is role-checked and audited ("claim.lookup"); `requester` gets `PayerAnswered`."""
+
+    action = "claim.lookup"
+
+    def __init__(self, requester: Widget, question: ClaimQuestion) -> None:
+        super().__init__(f"claim {question.claim_number}")
+        self.requester = requester
+        self.question = question
+
+
+class PayerAnswered(Message, bubble=False):
+    """The payer's answer (`outcome.ok` with `lookup` set), why it failed (`outcome`), or why the
+    question could not be asked (`form_error`: not audited)."""
+
+    def __init__(self, outcome: Outcome | None = None, lookup: ClaimLookup | None = None,
+                 form_error: str = "") -> None:
+        super().__init__()
+        self.outcome = outcome
+        self.lookup = lookup
+        self.form_error = form_error
 
 
 class Navigate(Message):

@@ -3,8 +3,10 @@
 Every figure comes from `engine.stats.collect` (one indexed query each) in a worker thread:
 jobs today with shares and success rate, failures by reason, job time average and P95, rows
 per minute, payer latency percentiles and calls by outcome class over the last hour, workers
-and queue, database, Redis and disk figures, and two sparklines of the last hour. Transactions
-per second (PostgreSQL) are the difference between two refreshes.
+and queue, database, Redis and disk figures, and two sparklines of the last hour; the
+follow-up's claims (`engine.followup.queries.follow_up_stats`: open, stale, due, closed this
+week, median days to close). Transactions per second (PostgreSQL) are the difference between
+two refreshes.
 """
 
 from __future__ import annotations
@@ -18,13 +20,16 @@ from textual.app import ComposeResult
 from textual.containers import Grid, Vertical, VerticalScroll
 from textual.widgets import Sparkline, Static
 
-from console.app.host import context, mark_stale
+from console.app.host import context, host, in_worker, mark_stale
 from console.app.live import LiveWidget
 from console.app.render import STATUS_STYLE, seconds_text, size, untrusted
 from engine import stats as statslib
+from engine.followup.queries import FollowUpStats, follow_up_stats
+from engine.followup.recheck import rules_from
 from engine.jobs.lifecycle import CANCELLED, CANCELLING, COMPLETED, FAILED, PENDING, PROCESSING
 
 STATS_MIN_INTERVAL = 5.0  # per-minute and per-hour figures: no need to recount every second
+FOLLOWUP_EVERY = 60.0  # s: claims open and close when jobs run, not by the second
 JOB_ROWS: tuple[tuple[str, str], ...] = (
     (COMPLETED, "completed"), (FAILED, "failed"), (CANCELLED, "cancelled"), (PROCESSING, "processing"),
     (PENDING, "pending"), (CANCELLING, "cancelling"),
@@ -155,6 +160,28 @@ def system_text(s: statslib.Stats, rates: Rates, redis_used: bool) -> Text:
     return text
 
 
+def followup_text(f: FollowUpStats) -> Text:
+    text = Text(end="")
+    text.append("open      ", style="dim")
+    text.append(f"{f.open_claims:,}", style="bold")
+    text.append(" claims", style="dim")
+    if f.due_now:
+        text.append(f" · {f.due_now:,} due for a re-check")
+    text.append("\nstale     ", style="dim")
+    text.append(f"{f.stale_claims:,}", style="bold yellow" if f.stale_claims else "bold")
+    text.append(" need a person (8 Follow-up, s)" if f.stale_claims else " need a person", style="dim")
+    text.append("\nclosed    ", style="dim")
+    text.append(f"{f.closed_this_week:,}", style="bold green" if f.closed_this_week else "bold")
+    text.append(" this week (since Monday)", style="dim")
+    text.append("\nto close  ", style="dim")
+    if f.median_days_to_close is None:
+        text.append("— (none closed in 90 days)", style="dim")
+    else:
+        text.append(f"{f.median_days_to_close:,.1f} days", style="bold")
+        text.append(" median, claims closed in the last 90 days", style="dim")
+    return text
+
+
 def spark_label(title: str, values: list[float], unit: str) -> Text:
     peak = max(values, default=0.0)
     text = Text(title, end="")
@@ -176,6 +203,9 @@ class StatsView(LiveWidget):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.stats: statslib.Stats | None = None
+        self.followup: FollowUpStats | None = None
+        self._counted_at = 0.0
+        self._counting = False
         self.rates = Rates()
         self._last_tx: tuple[float, int] | None = None
 
@@ -192,6 +222,8 @@ class StatsView(LiveWidget):
                 Sparkline([], id="stats-throughput-spark", summary_function=max), id="stats-throughput-panel",
             )
             yield Panel("System", Static(id="stats-system"), id="stats-system-panel")
+            yield Panel("Follow-up · claims", Static(Text("counting the claims…", style="dim"), id="stats-followup"),
+                        id="stats-followup-panel")
             yield Panel("Failed today, by reason", Static(id="stats-failures"), id="stats-failures-panel")
 
     def fetch(self, request: Any) -> statslib.Stats:
@@ -202,6 +234,7 @@ class StatsView(LiveWidget):
     def render_data(self, request: Any, data: statslib.Stats) -> None:
         self.stats = data
         self._update_rates(data)
+        self.call_after_refresh(self._count_claims)  # once the other panels are painted
         ctx = context(self)
         self.query_one("#stats-jobs", Static).update(jobs_text(data))
         self.query_one("#stats-failures", Static).update(failures_text(data))
@@ -218,6 +251,25 @@ class StatsView(LiveWidget):
 
     def render_failure(self, error: BaseException) -> None:
         self._show_status()
+
+    def _count_claims(self) -> None:
+        """The follow-up's figures count every claim: in a worker of their own, so the other
+        panels do not wait for them, and at most once a minute."""
+        if self._counting or (self.followup is not None and time.monotonic() - self._counted_at < FOLLOWUP_EVERY):
+            return
+        ctx = context(self)
+        self._counting = True
+        in_worker(self, lambda: follow_up_stats(ctx.db, now=ctx.now(), rules=rules_from(ctx.settings)),
+                  self._show_followup, self._followup_failed, group="stats-followup", exclusive=True)
+
+    def _show_followup(self, figures: FollowUpStats) -> None:
+        self._counting = False
+        self.followup, self._counted_at = figures, time.monotonic()
+        self.query_one("#stats-followup", Static).update(followup_text(figures))
+
+    def _followup_failed(self, error: BaseException) -> None:
+        self._counting = False
+        host(self).report_error(error)
 
     def _update_rates(self, data: statslib.Stats) -> None:
         transactions = data.database.get("transactions")

@@ -335,3 +335,64 @@ def seed_audit(db: Database) -> None:
         for n, (user, addr, action, target, outcome, detail) in enumerate(entries):
             session.add(AuditEntry(at=NOW - timedelta(minutes=40 - 5 * n), user=user, client_addr=addr,
                                    action=action, target=target, outcome=outcome, detail=detail))
+
+
+# ---- issue 16: claim follow-up ----
+
+FOLLOWUP_TIN = "123456789"
+
+
+def found_result(category: str, status: str, cls: str, paid: str | None = None, codes: tuple[str, ...] = ()) -> Any:
+    from engine.results import ClaimResult
+
+    return ClaimResult(status=status, status_class=cls, success=True, status_category=category,
+                       status_code="20" if cls == "pending" else "65", total_charged=Decimal("1250.00"),
+                       total_paid=Decimal(paid) if paid is not None else None, matched_by="window",
+                       first_service_date=date(2025, 8, 20), last_service_date=date(2025, 8, 20),
+                       adjudication_codes=codes, check_number="EFT7781" if paid else "")
+
+
+def observe(db: Database, at: datetime, job_id: int, results: list[tuple[str, Any]], first_row: int = 1) -> None:
+    """Results of one job at `at`, observed as a written batch would be (engine.followup.record)."""
+    from engine.followup.record import Seen, record_observations
+
+    seen = [Seen(job_id, first_row + n, "87726", FOLLOWUP_TIN, number, result)
+            for n, (number, result) in enumerate(results)]
+    with db.write() as session:
+        record_observations(session, seen, at)
+
+
+def seed_followup(db: Database, *, many_open: int = 0) -> dict[str, int]:
+    """Five claims with a history, seen by an upload 20 days ago and the follow-ups since:
+    PN10000001 A2 → P1 (open, 3 days ago), FP20000002 P1 → F1 paid 812.40 (2 days ago, Monday),
+    DN30000003 A2 → F2 denied CARC 50 (an hour ago), ST40000004 R3 for 200 days (stale),
+    NF50000005 not found 5 days ago (open: recent); `many_open` more open P1 claims (paging).
+    Returns the job ids."""
+    from engine.results import ClaimResult
+
+    upload = add_job(db, file_name="september.csv", status="COMPLETED", created_at=NOW - timedelta(days=20))
+    old = add_job(db, file_name="march.csv", status="COMPLETED", created_at=NOW - timedelta(days=200))
+    recheck = add_job(db, file_name="follow-up 2025-09-28 02:00 (3 claims due)", status="COMPLETED",
+                      kind="followup", created_at=NOW - timedelta(days=3))
+    monday = add_job(db, file_name="follow-up 2025-09-29 02:00 (2 claims due)", status="COMPLETED",
+                     kind="followup", created_at=NOW - timedelta(days=2))
+    today = add_job(db, file_name="follow-up 2025-10-01 11:00 (1 claims due)", status="COMPLETED",
+                    kind="followup", created_at=NOW - timedelta(hours=1))
+    observe(db, NOW - timedelta(days=200), old, [("ST40000004", found_result("R3", "Requests", "pending"))])
+    observe(db, NOW - timedelta(days=20), upload, [
+        ("PN10000001", found_result("A2", "Acknowledged", "pending")),
+        ("FP20000002", found_result("P1", "Pending", "pending")),
+    ])
+    if many_open:  # claims are numbered as first seen: between the two uploads
+        bulk = add_job(db, file_name="bulk.csv", status="COMPLETED", created_at=NOW - timedelta(days=15))
+        observe(db, NOW - timedelta(days=15), bulk,
+                [(f"BK{n:08d}", found_result("P1", "Pending", "pending")) for n in range(many_open)])
+    observe(db, NOW - timedelta(days=10), upload, [("DN30000003", found_result("A2", "Acknowledged", "pending"))],
+            first_row=3)
+    observe(db, NOW - timedelta(days=5), upload, [("NF50000005", ClaimResult.not_found("not at the payer"))],
+            first_row=4)
+    observe(db, NOW - timedelta(days=3), recheck, [("PN10000001", found_result("P1", "Pending", "pending"))])
+    observe(db, NOW - timedelta(days=2), monday, [("FP20000002", found_result("F1", "Finalized", "finalized", "812.40"))])
+    observe(db, NOW - timedelta(hours=1), today, [
+        ("DN30000003", found_result("F2", "Denied", "denied", "0.00", ("CARC 50",)))])
+    return {"upload": upload, "old": old, "recheck": recheck, "monday": monday, "today": today}

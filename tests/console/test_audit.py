@@ -13,6 +13,7 @@ from engine.actions import Operator
 from engine.audit import AuditQuery, audit_page, record
 from engine.db import Database
 from engine.models import AuditEntry
+from engine.tasks import registry
 from tests.console.conftest import (
     AppFactory,
     notified,
@@ -93,7 +94,7 @@ async def test_an_audit_row_for_each_action_appears_live(make_app: AppFactory, s
         assert view.table.order == []
         await pilot.press("4")
         tasks_view = app.main.query_one(SchedulersView)
-        await wait_for(pilot, lambda: len(tasks_view.table.order) == 5, what="the tasks")
+        await wait_for(pilot, lambda: len(tasks_view.table.order) == len(registry.TASKS), what="the tasks")
         tasks_view.select("log_retention")
         await pilot.press("p")
         await notified(pilot, "log_retention paused")

@@ -1,6 +1,8 @@
-"""Claims (tab 6): one claim looked up live at the payer simulator through the adapter — the
-original system's claims search scenario — with the normalised result, X12 code meanings, the
-patient's name masked until revealed, and every look-up audited (refused when read-only)."""
+"""Claims (tab 6): what is stored of a claim first (its timeline, no payer call, nothing
+audited), then, with ctrl+l, the claim looked up live at the payer simulator through the
+adapter — the original system's claims search scenario — with the normalised result, X12 code
+meanings, the patient's name masked until revealed, and every look-up audited (refused when
+read-only)."""
 
 from __future__ import annotations
 
@@ -25,7 +27,7 @@ from engine.payersim.dataset import Dataset
 from engine.payersim.server import PayerSimulator
 from engine.results import ClaimResult
 from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text, wait_for
-from tests.console.data import NOW
+from tests.console.data import NOW, seed_followup
 from tests.console.payer_sim import simulator_fixtures
 from tests.console.screens import shown
 
@@ -73,7 +75,7 @@ async def test_the_original_claims_search_scenario(
         assert app.focused is view.query_one("#claims-number", Input)
         await pilot.press(*number)
         fill(view, start=f"{TODAY.year}-01-01", end=f"{TODAY.year}-12-31", tin=dataset.tins[0])
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "matched    window — found in the date range searched", timeout=15)
         assert view.lookup is not None
         assert view.lookup.result.comparable() == truth.comparable()
@@ -110,12 +112,12 @@ async def test_without_dates_a_claim_number_inquiry_and_not_found(
         view = await open_claims(pilot)
         assert view.query_one("#claims-tin", Input).value == dataset.tins[0]  # the configured TIN
         fill(view, number=number)
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "claim_lookup — found by claim-number inquiry", timeout=15)
         assert "no dates: claim-number inquiry" in screen_text(app)
         assert view.lookup.payer_calls == 1
         fill(view, number="ZZ00000001")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "ZZ00000001  ? Not Found (not_found)", timeout=15)
         await on_screen(pilot, "reason     Claim not found at the payer")
         await pilot.press("ctrl+r")
@@ -129,19 +131,19 @@ async def test_form_errors_are_shown_in_the_form_and_not_audited(
     app = make_app(payer=payer)
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_claims(pilot)
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "claim number: type the claim number to look up")
         fill(view, number="FG53171076", start="2025-13-01")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "dates: '2025-13-01' is not a real date")
         fill(view, start="2025-09-01", end="2025-08-01", tin="123456789")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "the start date 2025-09-01 is after the end date 2025-08-01")
         fill(view, start="", end="", tin="12345")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "TIN: 9 digits")
         fill(view, number="[@click=app.quit]x[/]", tin="123456789")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "claim number: letters and digits only")
         assert app.is_running
     assert audit_page(sqlite_db) == []
@@ -154,7 +156,7 @@ async def test_a_payer_that_refuses_our_credentials_is_said_and_audited(
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_claims(pilot)
         fill(view, number="FG53171076", tin="123456789")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "payer rejected the client credentials", timeout=15)
     assert [(a.action, a.outcome) for a in audit_page(sqlite_db)] == [("claim.lookup", "failed")]
 
@@ -164,9 +166,9 @@ async def test_read_only_look_ups_are_refused_and_audited(make_app: AppFactory, 
     app = make_app(operator=READ_ONLY, payer=payer)
     async with app.run_test(size=(120, 30)) as pilot:
         view = await open_claims(pilot)
-        await on_screen(pilot, "read-only: look-ups are refused")
+        await on_screen(pilot, "read-only: payer look-ups are refused")
         fill(view, number="FG53171076", tin="123456789", start=(TODAY - timedelta(days=30)).isoformat())
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await notified(pilot, "claim.lookup refused: this session is read-only")
         assert view.lookup is None
     assert [(a.user, a.action, a.target, a.outcome) for a in audit_page(sqlite_db)] == [
@@ -195,7 +197,7 @@ async def test_with_no_payer_configured_the_sandbox_starts_on_the_first_look_up_
         assert started == []  # nothing runs until a claim is looked up
         for claim in (number, "ZZ00000002"):
             fill(view, number=claim)  # no TIN typed: the sandbox's TIN, as a job would use
-            await pilot.press("enter")
+            await pilot.press("ctrl+l")
             await on_screen(pilot, f"TIN {dataset.tins[0]}", timeout=15)
             await on_screen(pilot, claim)
         assert len(started) == 1 and app.payer.started_sandbox
@@ -239,13 +241,42 @@ async def test_the_tab_opens_out_of_the_form_and_an_error_clears_the_old_result(
             assert app.focused is view.query_one("#claims-result-box"), key
         await pilot.press("i", *"FG53171076")
         fill(view, start="2025-01-01", end="2025-06-30", tin="123456789")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")  # ask the payer now
         await wait_for(pilot, lambda: view.lookup is not None, what="the result")
         text = screen_text(app)
         assert "service 2025-05-01–2025-05-02 · processed 2025-05-19" in text  # ISO, as everywhere
         fill(view, start="2025-13-01")
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")
         await on_screen(pilot, "dates: '2025-13-01' is not a real date")
         assert view.lookup is None
         text = screen_text(app)
         assert "No result." in text and "Finalized" not in text and "2025-05-19" not in text
+async def test_a_stored_claim_is_found_without_asking_the_payer_then_asked_on_purpose(
+    make_app: AppFactory, sqlite_db: Database, simulator: PayerSimulator, payer: PayerSettings
+) -> None:
+    jobs = seed_followup(sqlite_db)
+    simulator.reset_stats()
+    app = make_app(payer=payer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        view = await open_claims(pilot)
+        fill(view, number="FP20000002", tin="")
+        await pilot.press("enter")
+        await on_screen(pilot, "stored: 2 observations · no payer call · ctrl+l asks the payer now (audited)")
+        text = screen_text(app)
+        assert "FP20000002  ✓ closed · TIN 123456789 · payer 87726" in text
+        assert f"job {jobs['monday']}" in text and "changed P1 → F1 paid $812.40" in text
+        assert "check EFT7781" in text
+        fill(view, number="ZZ99999999")
+        await pilot.press("enter")
+        await on_screen(pilot, "ZZ99999999 is not stored: no job has seen it")
+        assert simulator.snapshot().requests == {} and audit_page(sqlite_db) == []  # no call, nothing audited
+        fill(view, number="FP20000002", tin="123456789")
+        await pilot.press("enter")
+        await on_screen(pilot, "stored: 2 observations")
+        await pilot.press("ctrl+l")  # now the payer, on purpose
+        await on_screen(pilot, "The payer now", timeout=15)
+        await on_screen(pilot, "FP20000002  ? Not Found (not_found)")
+        assert "changed P1 → F1 paid $812.40" in screen_text(app)  # the stored timeline stays below
+        assert simulator.snapshot().data_requests == 1
+    assert [(a.action, a.target, a.outcome) for a in audit_page(sqlite_db)] == [
+        ("claim.lookup", "claim FP20000002", "ok")]

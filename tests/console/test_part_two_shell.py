@@ -12,6 +12,7 @@ from console.app.tasks_view import SchedulersView
 from engine.audit import audit_page
 from engine.db import Database
 from engine.models import TaskState
+from engine.tasks import registry
 from tests.console.conftest import READ_ONLY, AppFactory, on_screen, wait_for
 from tests.console.data import seed_tasks
 from tests.console.screens import open_with, shown
@@ -20,7 +21,7 @@ from tests.console.screens import open_with, shown
 async def tasks_tab(pilot: Pilot) -> SchedulersView:
     await pilot.press("4")
     view = pilot.app.main.query_one(SchedulersView)
-    await wait_for(pilot, lambda: len(view.table.order) == 5, what="the tasks")
+    await wait_for(pilot, lambda: len(view.table.order) == len(registry.TASKS), what="the tasks")
     return view
 
 
@@ -42,7 +43,8 @@ async def test_read_only_every_action_is_refused_with_a_message_and_audited(
         await pilot.pause()
         await pilot.press("i")  # into the claim form
         await pilot.press(*"FG53171076")
-        await pilot.press("enter")
+        await pilot.press("enter")  # what is stored: a read-only session may look
+        await pilot.press("ctrl+l")  # the payer: refused
         await wait_for(pilot, lambda: len(app._notifications) >= 5, what="five refusals")
         messages = [n.message for n in app._notifications]
         assert all("refused: this session is read-only" in m for m in messages), messages
@@ -64,9 +66,10 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
     app = make_app()
     expected = {
         "4": ({"Run now", "Pause/resume", "Schedule", "History"}, {"Check now", "Look up"}),
-        "5": ({"Check now", "Filter"}, {"Run now", "Look up"}),
-        "6": ({"Edit", "Reveal", "Leave form"}, {"Check now", "Run now"}),  # out of the form
-        "7": ({"Filter", "User", "Action", "Clear filters"}, {"Run now", "Look up"}),
+        "5": ({"Check now", "Filter"}, {"Run now", "Ask payer"}),
+        "6": ({"Edit", "Search", "Ask payer", "Reveal"}, {"Check now", "Run now"}),  # out of the form
+        "7": ({"Filter", "User", "Action", "Clear filters"}, {"Run now", "Ask payer"}),
+        "8": ({"Open", "Stale", "Changed", "Status", "Export", "Timeline"}, {"Run now", "Ask payer"}),
     }
     async with app.run_test(size=(160, 40)) as pilot:
         await tasks_tab(pilot)
@@ -96,4 +99,4 @@ async def test_the_palette_and_help_offer_each_views_actions(make_app: AppFactor
         assert not isinstance(app.screen, HelpScreen)
         await pilot.press("escape", "question_mark")  # out of the form, ? is help again
         await on_screen(pilot, "Claims: keys")
-        await on_screen(pilot, "type in the look-up form (also / or enter)")
+        await on_screen(pilot, "look the claim up at the payer now (audited)")

@@ -71,7 +71,7 @@ async def test_tabs_switch_and_each_view_takes_the_focus(make_app: AppFactory, s
         for key, expected, focused in (
             ("3", "submitted today", "#stats-scroll"), ("4", "cleanup_stuck_jobs", "#tasks-table"),
             ("5", "Alert history", "#health-alerts"), ("7", "no action audited yet", "#audit-table"),
-            ("6", "Look up one claim", "#claims-result-box"),  # out of the form: the keys work
+            ("8", "No open claim.", "#followup-claims"), ("6", "Stored observations · ask the", "#claims-result-box"),  # out of the form
         ):
             await pilot.press(key)
             await on_screen(pilot, expected)
@@ -94,7 +94,7 @@ async def test_help_lists_the_keys_of_the_current_view(make_app: AppFactory, sql
         text = screen_text(app)
         for expected in ("Upload", "Cancel", "Retry", "Export", "Detail", "Filter", "Logs", "Everywhere", "Quit"):
             assert expected in text, expected
-        assert "Follow" not in text
+        assert "follow new lines" not in text  # the Logs view's keys are not listed
         await pilot.press("escape")
         await pilot.press("2")
         await on_screen(pilot, "following")

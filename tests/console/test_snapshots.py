@@ -14,7 +14,7 @@ from textual.css.query import NoMatches
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from console.app import claims_view
+from console.app import actions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.confirm import ConfirmDialog
@@ -270,7 +270,7 @@ def test_claims(
         )
         return ClaimLookup(request, result, payer_calls=3, seconds=0.4)
 
-    monkeypatch.setattr(claims_view, "lookup_claim", lookup_claim)
+    monkeypatch.setattr(actions, "lookup_claim", lookup_claim)
 
     async def look_up(pilot: Pilot) -> None:
         view = pilot.app.main.query_one(ClaimsView)
@@ -279,7 +279,7 @@ def test_claims(
         await pilot.press(*"FG53171076")
         view.query_one("#claims-start", Input).value = "2025-01-01"
         view.query_one("#claims-end", Input).value = "2025-12-31"
-        await pilot.press("enter")
+        await pilot.press("ctrl+l")  # ask the payer now
         await wait_for(pilot, lambda: view.lookup is not None, what="the result")
 
     app = make_app(payer_url="https://payer.example.com")
