@@ -27,7 +27,7 @@ from engine.models import AuditEntry
 
 PAGE = 200
 MAX_ROWS = 600
-OUTCOME_STYLE = {"ok": "green", "refused": "bold yellow", "failed": "bold red"}
+OUTCOME_STYLE = {"ok": "tone.ok", "refused": "tone.warn.strong", "failed": "tone.error.strong"}
 
 # the cells of an entry are drawn for the site's zone
 COLUMNS: tuple[Column[AuditEntry], ...] = (
@@ -35,7 +35,7 @@ COLUMNS: tuple[Column[AuditEntry], ...] = (
     Column("at", "When", 14, lambda entry, tz: stamp(entry.at, tz)),
     Column("user", "User", 10, lambda entry, tz: untrusted(entry.user, max_len=40, style="bold")),
     Column("from", "From", 13, lambda entry, tz: untrusted(entry.client_addr, max_len=64)),
-    Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="cyan")),
+    Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="tone.accent")),
     Column("outcome", "Outcome", 8,
            lambda entry, tz: untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, ""))),
     Column("target", "Target", 16, lambda entry, tz: untrusted(entry.target, max_len=255), stretch=1),
@@ -50,10 +50,10 @@ class AuditView(LiveWidget):
     """Tab 7."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="text in the target or the detail"),
-        Binding("u", "pick_user", "User", tooltip="only one user's actions"),
-        Binding("a", "pick_action", "Action", tooltip="only one kind of action"),
-        Binding("escape", "clear_filters", "Clear filters", show=False),
+        Binding("slash", "filter", "Filter", tooltip="text in the target or the detail", id="audit.filter"),
+        Binding("u", "pick_user", "User", tooltip="only one user's actions", id="audit.user"),
+        Binding("a", "pick_action", "Action", tooltip="only one kind of action", id="audit.action"),
+        Binding("escape", "clear_filters", "Clear filters", show=False, id="audit.clear-filters"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

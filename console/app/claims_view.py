@@ -44,9 +44,9 @@ from engine.results import ClaimResult
 from engine.x12 import category_meaning, status_code_meaning
 
 CLASS_STYLE = {
-    "finalized": ("✓", "bold green"), "denied": ("✕", "bold red"), "rejected": ("✕", "bold red"),
-    "pending": ("◷", "bold cyan"), "not_found": ("?", "bold yellow"), "error": ("!", "bold red"),
-    "invalid": ("!", "bold magenta"),
+    "finalized": ("✓", "tone.ok.strong"), "denied": ("✕", "tone.error.strong"), "rejected": ("✕", "tone.error.strong"),
+    "pending": ("◷", "tone.info.strong"), "not_found": ("?", "tone.warn.strong"), "error": ("!", "tone.error.strong"),
+    "invalid": ("!", "tone.special.strong"),
 }
 MATCHED_BY = {
     "window": "in the date range searched",
@@ -163,16 +163,16 @@ class LookedUp(Message, bubble=False):
 class ClaimField(SafeInput):
     """A field of the look-up form: `enter` looks the claim up."""
 
-    BINDINGS = [Binding("enter", "submit", "Look up", show=False, tooltip="look the claim up at the payer (audited)")]
+    BINDINGS = [Binding("enter", "submit", "Look up", show=False, tooltip="look the claim up at the payer (audited)", id="claims.field-lookup")]
 
 
 class ClaimsView(Widget):
     """Tab 6. Not a live view: it shows what the operator looked up."""
 
     BINDINGS = [
-        Binding("enter", "lookup", "Look up", tooltip="look the claim up at the payer (audited)"),
-        Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)"),
-        Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–7 switch tabs)"),
+        Binding("enter", "lookup", "Look up", tooltip="look the claim up at the payer (audited)", id="claims.lookup"),
+        Binding("ctrl+r", "reveal", "Reveal", tooltip="show the patient's name (audited)", id="claims.reveal"),
+        Binding("escape", "leave_form", "Leave form", show=False, tooltip="move out of the fields (1–7 switch tabs)", id="claims.leave-form"),
     ]
     COMPONENT_CLASSES: ClassVar[set[str]] = TONES
     poller = None  # the tab switch does not refresh it
@@ -216,7 +216,7 @@ class ClaimsView(Widget):
         text = Text("Look up one claim at the ", end="")
         text.append_text(untrusted(host(self).payer.describe(), max_len=120, style="bold"))
         if not context(self).operator.can_act:
-            text.append(" · read-only: look-ups are refused", style="yellow")
+            text.append(" · read-only: look-ups are refused", style="tone.warn")
         self.query_one("#claims-source", Static).update(text)
 
     def _show_message(self, text: Text) -> None:

@@ -11,13 +11,14 @@ from textual.screen import Screen
 from textual.widgets import Footer
 
 from console.app.header import HeaderBar
+from console.app.keys import ReadOnlyKeys
 from console.app.live import LiveWidget
 
 V = TypeVar("V", bound=LiveWidget)
 
 
-class DetailScreen(Screen[None], Generic[V]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+class DetailScreen(ReadOnlyKeys, Screen[None], Generic[V]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back", id="detail.back")]
 
     def __init__(self, view: V, *, help_name: str, id: str) -> None:
         super().__init__(id=id)

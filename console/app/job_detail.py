@@ -59,8 +59,8 @@ OUTCOME_CHOICES: tuple[tuple[str, str], ...] = (
 OUTCOME_LABEL = {value: label for label, value in OUTCOME_CHOICES}
 
 RESULT_STYLE = {
-    "finalized": "green", "denied": "red", "rejected": "red", "pending": "cyan",
-    "not_found": "yellow", "error": "bold red", "invalid": "magenta",
+    "finalized": "tone.ok", "denied": "tone.error", "rejected": "tone.error", "pending": "tone.info",
+    "not_found": "tone.warn", "error": "tone.error.strong", "invalid": "tone.special",
 }
 
 
@@ -116,7 +116,7 @@ def _history_line(entry: Any, tz: ZoneInfo) -> Text:
     except (TypeError, ValueError):
         stamp = str(at or "")
     event = str(entry.get("event", ""))
-    style = "yellow" if "cancel" in event else ""
+    style = "tone.warn" if "cancel" in event else ""
     text = Text(end="")
     text.append_text(untrusted(stamp, max_len=20, style="dim"))
     text.append(" ")
@@ -141,15 +141,15 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     text.append_text(untrusted(job.file_name, max_len=120, style="bold"))
     note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
     if note:
-        text.append(f"\n{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow")
+        text.append(f"\n{note} — {START_WORKERS}", style="tone.error.strong" if live.stalled else "tone.warn")
     payer_wait = live.payer_note(when(live.payer_down_since, tz, "%H:%M"))
     if payer_wait:
         text.append(f"\n{payer_wait} (it answers none of this job's calls; the job waits, then ends)",
-                    style="yellow")
+                    style="tone.warn")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
-    text.append(f"{job.error_rows:,} errors", style="red" if job.error_rows else "")
+    text.append(f"{job.error_rows:,} errors", style="tone.error" if job.error_rows else "")
     text.append(f" · {job.invalid_rows:,} invalid · payer calls {job.payer_calls:,}")
     text.append(f"\nwindow {job.start_date.isoformat()} … {job.end_date.isoformat()} · strategy ")
     text.append_text(untrusted(job.strategy, max_len=16))
@@ -165,16 +165,16 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     text.append(f" · started {when(job.started_at, tz)} · finished {when(job.finished_at, tz)}")
     text.append(f" · {duration(elapsed)} · attempt {job.attempts}")
     if job.cancel_requested_at is not None:
-        text.append("\ncancel ", style="yellow")
+        text.append("\ncancel ", style="tone.warn")
         text.append(f"asked {when(job.cancel_requested_at, tz, '%m-%d %H:%M:%S')} by ")
         text.append_text(untrusted(job.cancel_requested_by or "?", max_len=40))
         if job.cancel_latency_ms is not None:
             text.append(f" · stopped after {job.cancel_latency_ms:,} ms")
     if job.failure_reason:
-        text.append("\nfailure ", style="bold red")
+        text.append("\nfailure ", style="tone.error.strong")
         text.append_text(untrusted(job.failure_reason, max_len=500))
     for warning in job.warnings or []:
-        text.append("\nwarning ", style="yellow")
+        text.append("\nwarning ", style="tone.warn")
         text.append_text(untrusted(warning, max_len=500))
     history = list(job.history or [])
     if history:
@@ -341,12 +341,12 @@ class JobDetailView(LiveWidget):
 
 class JobDetailScreen(DetailScreen[JobDetailView]):
     BINDINGS = [
-        Binding("slash", "outcome", "Outcome", tooltip="show only rows with one outcome"),
-        Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)"),
-        Binding("c", "cancel_job", "Cancel"),
-        Binding("R", "retry_job", "Retry"),
-        Binding("e", "export_job", "Export"),
-        Binding("l", "job_logs", "Logs"),
+        Binding("slash", "outcome", "Outcome", tooltip="show only rows with one outcome", id="job.outcome"),
+        Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)", id="job.reveal"),
+        Binding("c", "cancel_job", "Cancel", id="job.cancel"),
+        Binding("R", "retry_job", "Retry", id="job.retry"),
+        Binding("e", "export_job", "Export", id="job.export"),
+        Binding("l", "job_logs", "Logs", id="job.logs"),
     ]
     AUTO_FOCUS = "#rows-table"
 

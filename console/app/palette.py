@@ -15,6 +15,8 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 
+from console.app.keys import is_refused, operator_can_act
+
 # DataTable/Input/ScrollView bindings the footer hides: not ours to list.
 _OURS = "console.app"
 
@@ -37,26 +39,37 @@ class KeyHelp:
     action: str
     node: DOMNode
     everywhere: bool
+    refused: bool = False  # an operator action this (read-only) operator may not take
 
 
 def view_keys(app: App[object], screen: Screen[object]) -> list[KeyHelp]:
-    """Our active bindings on `screen`, the view's first, then the app's."""
+    """Our active bindings on `screen`, the view's first, then the app's; in a read-only console
+    also the operator actions switched off here (`refused`)."""
     seen: set[tuple[str, str]] = set()
     out: list[KeyHelp] = []
-    for active in screen.active_bindings.values():
-        binding, node = active.binding, active.node
+
+    def add(binding: Binding, node: DOMNode, tooltip: str, refused: bool = False) -> None:
         if not binding.description or not _declared_by_us(node, binding.action, binding.description):
-            continue
+            return
         if (binding.action, binding.description) in seen:
-            continue
+            return
         seen.add((binding.action, binding.description))
         out.append(
             KeyHelp(
                 key=app.get_key_display(binding), description=binding.description,
-                tooltip=binding.tooltip or active.tooltip or "", action=binding.action, node=node,
-                everywhere=node is app,
+                tooltip=binding.tooltip or tooltip, action=binding.action, node=node,
+                everywhere=node is app, refused=refused,
             )
         )
+
+    for active in screen.active_bindings.values():
+        add(active.binding, active.node, active.tooltip or "")
+    if not operator_can_act(screen):
+        # the chain Textual reads the active bindings from (keymap applied), for the keys it left out
+        for node, bindings in screen._modal_binding_chain:
+            for _key, binding in bindings:
+                if is_refused(node, binding):
+                    add(binding, node, "", refused=True)
     out.sort(key=lambda k: k.everywhere)
     return out
 
@@ -65,7 +78,7 @@ def palette_commands(app: App[object], screen: Screen[object], extra: Iterable[S
     """The current view's actions by name, then `extra` (app-wide commands)."""
     commands: list[SystemCommand] = []
     for item in view_keys(app, screen):
-        if item.everywhere:
+        if item.everywhere or item.refused:
             continue
         help_text = f"key {item.key}" + (f" · {item.tooltip}" if item.tooltip else "")
         callback: Callable[[], object] = partial(app.run_action, item.action, item.node)
