@@ -7,6 +7,7 @@ A binding's id is "<where>.<what>" (`jobs.upload`, `tab.logs`); `claimsops keys`
 
 from __future__ import annotations
 
+import functools
 import importlib
 import inspect
 import pkgutil
@@ -75,8 +76,9 @@ def declared_bindings() -> Iterator[KeyEntry]:
                     yield KeyEntry("", str(item[0]), str(item[1]), cls.__name__)
 
 
-def binding_ids() -> set[str]:
-    return {entry.id for entry in declared_bindings() if entry.id}
+@functools.cache
+def binding_ids() -> frozenset[str]:
+    return frozenset(entry.id for entry in declared_bindings() if entry.id)
 
 
 def checked_keymap(keymap: Mapping[str, str]) -> dict[str, str]:

@@ -15,20 +15,13 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-from console.app.keys import is_refused, operator_can_act
-
-# DataTable/Input/ScrollView bindings the footer hides: not ours to list.
-_OURS = "console.app"
+from console.app.keys import binding_ids, is_refused, operator_can_act
 
 
-def _declared_by_us(node: DOMNode, action: str, description: str) -> bool:
-    """The binding comes from a BINDINGS list of one of our classes (a SafeInput is ours, but
-    the cursor keys it inherits from Input are not)."""
-    for cls in type(node).__mro__:
-        for item in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(item, Binding) and item.action == action and item.description == description:
-                return cls.__module__.startswith(_OURS)
-    return False
+def _declared_by_us(binding: Binding) -> bool:
+    """One of our bindings (every one has an id), not one Textual's widgets or App bring along
+    (the cursor keys of an Input, the App's own ctrl+q)."""
+    return binding.id is not None and binding.id in binding_ids()
 
 
 @dataclass(frozen=True)
@@ -49,7 +42,7 @@ def view_keys(app: App[object], screen: Screen[object]) -> list[KeyHelp]:
     out: list[KeyHelp] = []
 
     def add(binding: Binding, node: DOMNode, tooltip: str, refused: bool = False) -> None:
-        if not binding.description or not _declared_by_us(node, binding.action, binding.description):
+        if not binding.description or not _declared_by_us(binding):
             return
         if (binding.action, binding.description) in seen:
             return
