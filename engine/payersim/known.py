@@ -60,10 +60,7 @@ KNOWN_NUMBERS = frozenset(k.number for k in _CLAIMS)
 
 
 def _occurrence(known: _Known, today: date) -> Occurrence:
-    if known.first is not None:
-        first = known.first
-    else:
-        first = today - timedelta(days=known.days_ago)
+    first = known.first if known.first is not None else today - timedelta(days=known.days_ago)
     last = first + timedelta(days=1)
     received = first + timedelta(days=4)
     processed = min(first + timedelta(days=18), today)

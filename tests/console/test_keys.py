@@ -17,7 +17,14 @@ from console.app.tone import PALETTE
 from engine.actions import Operator
 from engine.config import ConfigError
 from engine.db import Database
-from tests.console.conftest import READ_ONLY, AppFactory, on_screen, screen_segments, screen_text, wait_for
+from tests.console.conftest import (
+    READ_ONLY,
+    AppFactory,
+    on_screen,
+    screen_segments,
+    screen_text,
+    wait_for,
+)
 from tests.console.data import seed_jobs
 from tests.console.screens import open_with
 
@@ -39,7 +46,7 @@ def test_every_binding_has_a_unique_id() -> None:
     assert [e for e in entries if not e.id] == []
     twice = [binding_id for binding_id, n in Counter(e.id for e in entries).items() if n > 1]
     assert twice == []
-    assert OPERATOR_ACTION_IDS <= {e.id for e in entries}
+    assert {e.id for e in entries} >= OPERATOR_ACTION_IDS
 
 
 async def test_alt_digits_switch_tabs_from_inside_a_form_while_digits_type(make_app: AppFactory) -> None:
