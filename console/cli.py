@@ -161,11 +161,12 @@ def build_parser() -> argparse.ArgumentParser:
     p = actions.add_parser("remove", help="make an OS user read-only (never the last admin)")
     p.add_argument("user")
 
-    from console import bench_command, task_commands
+    from console import bench_command, keys_command, task_commands
 
     task_commands.register(sub)
     task_commands.register_scheduler(sub)
     bench_command.register(sub)
+    keys_command.register(sub)
     return parser
 
 

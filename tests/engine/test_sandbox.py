@@ -26,6 +26,11 @@ ACCEPTED = ("original-basic.csv", "original-enhanced.csv", "aliases-bom-semicolo
             "row-problems.csv", "hostile-text.csv")
 
 
+def test_the_shipped_samples_are_the_ones_the_tests_use() -> None:
+    shipped = Path(__file__).resolve().parents[2] / "samples"
+    assert {p.name: p.read_bytes() for p in shipped.glob("*.csv")} == csv_cases.SAMPLES
+
+
 def test_the_example_claim_is_the_one_the_payer_contract_shows() -> None:
     ds = sandbox_dataset(TODAY)
     assert sandbox_tin() == SAMPLE_TIN == ds.tins[0]
