@@ -17,6 +17,7 @@ def register(subparsers: Any) -> None:
 
 
 def keys(args: argparse.Namespace) -> int:
+    import console.app  # noqa: F401  (every view and dialog: their bindings)
     from console.app.keys import checked_keymap, declared_bindings
     from engine.config import load_settings
 

@@ -8,9 +8,6 @@ A binding's id is "<where>.<what>" (`jobs.upload`, `tab.logs`); `claimsops keys`
 from __future__ import annotations
 
 import functools
-import importlib
-import inspect
-import pkgutil
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
@@ -18,6 +15,8 @@ from textual.binding import ActiveBinding, Binding
 from textual.dom import DOMNode
 
 from engine.config import ConfigError
+
+_OURS = "console.app."
 
 # The keys that perform an operator action (role-checked and audited): hidden from the footer
 # and the palette, and greyed in help, when the operator cannot act.
@@ -59,21 +58,23 @@ class KeyEntry:
 
 
 def declared_bindings() -> Iterator[KeyEntry]:
-    """Every binding our classes declare, in module order (each class once)."""
-    import console.app as package
-
-    seen: set[type] = set()
-    for info in sorted(pkgutil.iter_modules(package.__path__), key=lambda m: m.name):
-        module = importlib.import_module(f"{package.__name__}.{info.name}")
-        for _, cls in inspect.getmembers(module, inspect.isclass):
-            if cls in seen or cls.__module__ != module.__name__ or not issubclass(cls, DOMNode):
-                continue
-            seen.add(cls)
-            for item in cls.__dict__.get("BINDINGS", ()):
-                if isinstance(item, Binding):
-                    yield KeyEntry(item.id or "", item.key, item.description or item.action, cls.__name__)
-                else:  # a tuple: no id possible
-                    yield KeyEntry("", str(item[0]), str(item[1]), cls.__name__)
+    """Every binding our widget and screen classes declare (those imported: the console app
+    imports them all), module by module."""
+    classes: list[type] = []
+    pending: list[type] = [DOMNode]
+    while pending:
+        cls = pending.pop()
+        for sub in cls.__subclasses__():
+            if sub not in classes:
+                classes.append(sub)
+                pending.append(sub)
+    ours = sorted((c for c in classes if c.__module__.startswith(_OURS)), key=lambda c: (c.__module__, c.__qualname__))
+    for cls in ours:
+        for item in cls.__dict__.get("BINDINGS", ()):
+            if isinstance(item, Binding):
+                yield KeyEntry(item.id or "", item.key, item.description or item.action, cls.__name__)
+            else:  # a tuple: no id possible
+                yield KeyEntry("", str(item[0]), str(item[1]), cls.__name__)
 
 
 @functools.cache
