@@ -28,7 +28,7 @@ class DetailScreen(ReadOnlyKeys, Screen[None], Generic[V]):
     def compose(self) -> ComposeResult:
         yield HeaderBar()
         yield self.view
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_screen_resume(self) -> None:
         view = self.view
