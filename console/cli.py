@@ -27,6 +27,15 @@ def _date(value: str) -> date:
         raise argparse.ArgumentTypeError(f"{value!r} is not a date (YYYY-MM-DD or MM/DD/YYYY)") from None
 
 
+def _upload_rows(value: str) -> int:
+    from engine.intake import DEFAULT_MAX_ROWS
+
+    number = _positive_int(value)
+    if number > DEFAULT_MAX_ROWS:
+        raise argparse.ArgumentTypeError(f"at most {DEFAULT_MAX_ROWS:,} (the most rows a job takes)")
+    return number
+
+
 def _positive_int(value: str) -> int:
     try:
         number = int(value)
@@ -121,8 +130,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--latency-scale", type=float, default=0.0, help="1.0 = real payer latency (default 0)")
     p.add_argument("--window-days", type=int, default=31, help="widest search window (default 31)")
     p.add_argument("--seed", type=int, default=None, help="data set seed (default: the sandbox seed)")
-    p.add_argument("--write-csv", metavar="FILE", help="write an input CSV from the data set, then serve")
-    p.add_argument("--rows", type=_positive_int, default=2000, help="rows for --write-csv")
+    p.add_argument("--write-csv", metavar="FILE",
+                   help="write an input CSV of the sandbox's claims (and FILE's .expected.json), then exit")
+    p.add_argument("--rows", type=_upload_rows, default=2000, help="rows for --write-csv (1 to 100,000)")
+    p.add_argument("--serve", action="store_true", help="with --write-csv: serve the payer after writing")
 
     p = add("console", commands.console, "the Textual console against the configured database")
     p.add_argument("--read-only", action="store_true", help="refuse every action in this session")
@@ -150,12 +161,13 @@ def build_parser() -> argparse.ArgumentParser:
     p = actions.add_parser("remove", help="make an OS user read-only (never the last admin)")
     p.add_argument("user")
 
-    from console import bench_command, followup_commands, task_commands
+    from console import bench_command, followup_commands, keys_command, task_commands
 
     followup_commands.register(sub)
     task_commands.register(sub)
     task_commands.register_scheduler(sub)
     bench_command.register(sub)
+    keys_command.register(sub)
     return parser
 
 

@@ -117,6 +117,37 @@ def _as_log_format(name: str, raw: Any) -> str:
     return text
 
 
+THEMES = ("dark", "light", "high-contrast")
+
+
+def _as_theme(name: str, raw: Any) -> str:
+    text = str(raw).strip().lower() or "dark"
+    if text not in THEMES:
+        raise ConfigError(f"{PREFIX}{name.upper()} must be one of {', '.join(THEMES)}, got {str(raw)!r}")
+    return text
+
+
+def _as_keymap(name: str, raw: Any) -> tuple[tuple[str, str], ...]:
+    """Key binding id -> keys (Textual's key names, several joined by commas). A TOML table,
+    or in the environment `id=keys` pairs separated by semicolons or spaces:
+    `jobs.upload=U; app.quit=ctrl+q`. Which ids exist is the console's to check."""
+    if isinstance(raw, Mapping):
+        pairs = [(str(k), v) for k, v in raw.items()]
+    else:
+        pairs = []
+        for item in str(raw).replace(";", " ").split():
+            binding_id, sep, keys = item.partition("=")
+            if not sep:
+                raise ConfigError(f"{PREFIX}{name.upper()}: {item!r} is not id=keys")
+            pairs.append((binding_id, keys))
+    out: list[tuple[str, str]] = []
+    for binding_id, keys in pairs:
+        if not isinstance(keys, str) or not keys.strip() or not binding_id.strip():
+            raise ConfigError(f"{PREFIX}{name.upper()}: {binding_id!r} needs keys, like \"ctrl+u\"")
+        out.append((binding_id.strip(), keys.replace(" ", "")))
+    return tuple(out)
+
+
 @dataclass(frozen=True)
 class Settings:
     home: Path = field(default_factory=_default_home)
@@ -151,6 +182,8 @@ class Settings:
     followup_max_claims: int = 5000  # claims in one follow-up job (the rest wait for the next run)
     followup_stale_days: int = 180  # an open claim this old is stale: reported, no longer re-checked
     followup_not_found_days: int = 30  # a claim the payer does not know is re-checked this long
+    theme: str = "dark"  # the console's: dark, light or high-contrast
+    keys: tuple[tuple[str, str], ...] = ()  # the console's keymap: (binding id, keys)
 
     @property
     def effective_database_url(self) -> str:
@@ -207,6 +240,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
     "followup_max_claims": lambda n, v: _as_int(n, v, 1),
     "followup_stale_days": lambda n, v: _as_int(n, v, 1),
     "followup_not_found_days": lambda n, v: _as_int(n, v, 1),
+    "theme": _as_theme,
+    "keys": _as_keymap,
 }
 
 

@@ -9,6 +9,7 @@ from engine.config import Settings
 from engine.payer.client import PayerSettings
 from engine.payersim.config import SimConfig
 from engine.payersim.dataset import Dataset
+from engine.payersim.known import SAMPLE_TIN, known_occurrences
 from engine.payersim.server import PayerSimulator
 
 SANDBOX_SEED = 7
@@ -18,19 +19,28 @@ def sandbox_config(**overrides: object) -> SimConfig:
     return SimConfig(seed=SANDBOX_SEED, **overrides)  # type: ignore[arg-type]
 
 
+def sandbox_dataset(today: date | None = None, seed: int = SANDBOX_SEED) -> Dataset:
+    """The sandbox payer's claims as of `today`: its generated TINs (the first is the samples'
+    TIN), every claim of the shipped samples and the original system's example (known.py), and
+    the bulk population that large test files draw on (bulk.py)."""
+    return _dataset(today or date.today(), seed)
+
+
 @functools.lru_cache(maxsize=2)
-def sandbox_dataset(today: date | None = None) -> Dataset:
+def _dataset(today: date, seed: int) -> Dataset:
     cfg = sandbox_config()
     return Dataset.generate(
-        seed=cfg.seed, today=today or date.today(), tin_count=cfg.tin_count,
+        seed=seed, today=today, tin_count=cfg.tin_count,
         claims_per_month=cfg.claims_per_month, dense_tin_count=cfg.dense_tin_count,
         dense_claims_per_month=cfg.dense_claims_per_month,
+        tins=(SAMPLE_TIN,), extra=known_occurrences(today), bulk=True,
     )
 
 
 def sandbox_tin() -> str:
-    """The TIN jobs search under in the sandbox when none is configured."""
-    return sandbox_dataset().tins[0]
+    """The TIN jobs search under in the sandbox when none is configured (the samples' TIN,
+    the data set's first)."""
+    return SAMPLE_TIN
 
 
 def start_sandbox(**overrides: object) -> PayerSimulator:

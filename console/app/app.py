@@ -21,7 +21,7 @@ from textual.binding import Binding, BindingType
 from textual.css.query import NoMatches
 from textual.screen import ModalScreen, Screen
 from textual.widget import Widget
-from textual.widgets import Footer, TabbedContent, TabPane
+from textual.widgets import Footer, Static, TabbedContent, TabPane
 
 from console.app import requests as rq
 from console.app.actions import OperatorActions
@@ -34,10 +34,11 @@ from console.app.exit_signals import exit_on_signals
 from console.app.followup_view import FollowupView
 from console.app.header import HeaderBar, SiteProbe
 from console.app.health_view import HealthView
-from console.app.help import HelpScreen
+from console.app.help import HelpScreen, read_only_note
 from console.app.host import HeaderState, WorkDone, in_worker
 from console.app.job_detail import JobDetailScreen
 from console.app.jobs_view import JobsView
+from console.app.keys import ReadOnlyKeys, checked_keymap
 from console.app.live import TabView
 from console.app.logs_view import LogsView
 from console.app.palette import palette_commands, view_keys
@@ -46,6 +47,8 @@ from console.app.session_record import SessionRecord
 from console.app.stats_view import StatsView
 from console.app.task_history import RunHistoryScreen
 from console.app.tasks_view import SchedulersView
+from console.app.themes import THEMES, theme_name
+from console.app.tone import rich_theme
 from engine.actions import Operator
 from engine.alerts import SiteStatus
 from engine.config import Settings
@@ -79,7 +82,7 @@ VIEWS: dict[str, Callable[[], Widget]] = {
 }
 
 
-class MainScreen(Screen[None]):
+class MainScreen(ReadOnlyKeys, Screen[None]):
     """Header, the eight tabs, footer."""
 
     AUTO_FOCUS = "#jobs-table"
@@ -130,12 +133,21 @@ class ConsoleApp(App[int]):
     ENABLE_COMMAND_PALETTE = True
     BINDINGS: ClassVar[list[BindingType]] = [
         *(
-            Binding(str(n), f"tab('{tab_id}')", name, show=False, tooltip=f"the {name} tab")
+            Binding(str(n), f"tab('{tab_id}')", name, show=False, tooltip=f"the {name} tab", id=f"tab.{tab_id}")
             for n, (tab_id, name) in enumerate(TABS, start=1)
         ),
-        Binding("question_mark", "help", "Help", tooltip="the keys of this view"),
-        Binding("colon", "command_palette", "Palette", show=False, tooltip="this view's actions by name (also ctrl+p)"),
-        Binding("q", "quit", "Quit"),
+        # In a form the digits are typed; alt+1…8 (or esc, then the digit) leave it for a tab.
+        *(
+            Binding(f"alt+{n}", f"tab('{tab_id}')", name, show=False, priority=True,
+                    tooltip=f"the {name} tab, from inside a form too", id=f"tab.{tab_id}.from-form")
+            for n, (tab_id, name) in enumerate(TABS, start=1)
+        ),
+        Binding("question_mark", "help", "Help", tooltip="the keys of this view", id="app.help"),
+        Binding("colon", "command_palette", "Palette", show=False, tooltip="this view's actions by name (also ctrl+p)",
+                id="app.palette"),
+        Binding("ctrl+p", "command_palette", "Palette", show=False, priority=True,
+                tooltip="this view's actions by name, from inside a form too", id="app.palette.from-form"),
+        Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
     def __init__(
@@ -157,6 +169,12 @@ class ConsoleApp(App[int]):
         self.payer = PayerSource(settings, payer)
         self.session_record = SessionRecord(self.ctx)
         super().__init__()
+        self.set_keymap(checked_keymap(dict(settings.keys)))
+        for theme in THEMES.values():
+            self.register_theme(theme)
+        self.theme = theme_name(settings.theme)
+        self._tones_pushed = False
+        self._use_theme_tones()
         self.title = safe_text(f"{settings.site_name or 'claimsops'} console", max_len=60)
         self.header_state = HeaderState()
         self.render_errors: list[str] = []
@@ -184,7 +202,25 @@ class ConsoleApp(App[int]):
     def logs_view(self) -> LogsView:
         return self.main.query_one(LogsView)
 
+    def _use_theme_tones(self) -> None:
+        """The console's named styles (tone.py) in the current theme's colours."""
+        if self._tones_pushed:
+            self.console.pop_theme()
+        self.console.push_theme(rich_theme(self.get_css_variables(), no_color=self.no_color))
+        self._tones_pushed = True
+
+    def _theme_changed(self, _theme: object) -> None:
+        self._use_theme_tones()
+        # text already turned into content holds the old colours: make it again
+        for screen in self.screen_stack:
+            for static in screen.query(Static):
+                if isinstance(static.content, Text):
+                    static.content = static.content
+        if any(isinstance(screen, MainScreen) for screen in self.screen_stack):
+            self.refresh_active()
+
     def on_mount(self) -> None:
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self._restore_signals = exit_on_signals(self)
         self.session_record.start()
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
@@ -334,16 +370,16 @@ class ConsoleApp(App[int]):
             name = dict(TABS).get(top.active_tab(), "Console")
         else:
             name = "Console"
-        self.push_screen(HelpScreen(name, view_keys(self, screen)))
+        self.push_screen(HelpScreen(name, view_keys(self, screen), read_only_note(self.ctx.operator)))
 
     def get_system_commands(self, screen: Screen[Any]) -> Iterable[SystemCommand]:
         extra = [
             *(SystemCommand(f"Go to {name}", f"key {n}", self._goto(tab_id)) for n, (tab_id, name) in enumerate(TABS, 1)),
             SystemCommand("Refresh now", "fetch what is on screen now", self.refresh_active),
             SystemCommand("Help", "key ? · the keys of this view", self.action_help),
-            SystemCommand("Quit", "key q", self.action_quit),
         ]
-        return palette_commands(self, screen, extra)
+        yield from palette_commands(self, screen, extra)
+        yield from super().get_system_commands(screen)  # Textual's own: theme, keys, screenshot, maximize…
 
     def _goto(self, tab_id: str) -> Callable[[], None]:
         return lambda: self.action_tab(tab_id)

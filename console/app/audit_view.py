@@ -28,7 +28,7 @@ from engine.models import AuditEntry
 
 PAGE = 200
 MAX_ROWS = 600
-OUTCOME_STYLE = {"ok": "green", "refused": "bold yellow", "failed": "bold red"}
+OUTCOME_STYLE = {"ok": "tone.ok", "refused": "tone.warn.strong", "failed": "tone.error.strong"}
 
 # the cells of an entry are drawn for the site's zone; at 80 columns: When, User, Action,
 # Outcome and Target (a path keeps its file name); Detail, From and # as the terminal widens
@@ -37,7 +37,7 @@ COLUMNS: tuple[Column[AuditEntry], ...] = (
     Column("at", "When", 14, lambda entry, tz: stamp(entry.at, tz)),
     Column("user", "User", 10, lambda entry, tz: untrusted(entry.user, max_len=64, style="bold")),
     Column("from", "From", 13, lambda entry, tz: untrusted(entry.client_addr, max_len=64), priority=2),
-    Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="cyan")),
+    Column("action", "Action", 13, lambda entry, tz: untrusted(entry.action, max_len=32, style="tone.accent")),
     Column("outcome", "Outcome", 8,
            lambda entry, tz: untrusted(entry.outcome, max_len=16, style=OUTCOME_STYLE.get(entry.outcome, ""))),
     Column("target", "Target", 18, lambda entry, tz: untrusted(entry.target, max_len=255), stretch=1, cut="path"),
@@ -54,7 +54,7 @@ def entry_fields(entry: AuditEntry, tz: ZoneInfo) -> list[Field]:
         ("when", full_time(entry.at, tz)),
         ("operator", untrusted(entry.user, style="bold")),
         ("from", untrusted(entry.client_addr or "—")),
-        ("action", untrusted(entry.action, style="cyan")),
+        ("action", untrusted(entry.action, style="tone.accent")),
         ("outcome", untrusted(entry.outcome, style=OUTCOME_STYLE.get(entry.outcome, ""))),
         ("target", untrusted(entry.target or "—")),
         ("detail", untrusted(entry.detail or "—", max_len=DETAIL_MAX, keep_newlines=True)),
@@ -68,11 +68,11 @@ class AuditView(LiveWidget):
     """Tab 7."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="text in the target or the detail"),
-        Binding("enter", "open_entry", "Entry", show=False, tooltip="the whole entry"),
-        Binding("u", "pick_user", "User", tooltip="only one user's actions"),
-        Binding("a", "pick_action", "Action", tooltip="only one kind of action"),
-        Binding("escape", "clear_filters", "Clear filters", show=False),
+        Binding("slash", "filter", "Filter", tooltip="text in the target or the detail", id="audit.filter"),
+        Binding("enter", "open_entry", "Entry", show=False, tooltip="the whole entry", id="audit.open-entry"),
+        Binding("u", "pick_user", "User", tooltip="only one user's actions", id="audit.user"),
+        Binding("a", "pick_action", "Action", tooltip="only one kind of action", id="audit.action"),
+        Binding("escape", "clear_filters", "Clear filters", show=False, id="audit.clear-filters"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

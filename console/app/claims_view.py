@@ -38,9 +38,9 @@ from engine.results import ClaimResult
 from engine.x12 import category_meaning, status_code_meaning
 
 CLASS_STYLE = {
-    "finalized": ("✓", "bold green"), "denied": ("✕", "bold red"), "rejected": ("✕", "bold red"),
-    "pending": ("◷", "bold cyan"), "not_found": ("?", "bold yellow"), "error": ("!", "bold red"),
-    "invalid": ("!", "bold magenta"),
+    "finalized": ("✓", "tone.ok.strong"), "denied": ("✕", "tone.error.strong"), "rejected": ("✕", "tone.error.strong"),
+    "pending": ("◷", "tone.info.strong"), "not_found": ("?", "tone.warn.strong"), "error": ("!", "tone.error.strong"),
+    "invalid": ("!", "tone.special.strong"),
 }
 MATCHED_BY = {
     "window": "in the date range searched",
@@ -206,7 +206,7 @@ class ClaimsView(Widget):
         text = Text("Stored observations · ask the ", end="")
         text.append_text(untrusted(host(self).payer.describe(), max_len=120, style="bold"))
         if not context(self).operator.can_act:
-            text.append(" · read-only: payer look-ups are refused", style="yellow")
+            text.append(" · read-only: payer look-ups are refused", style="tone.warn")
         self.query_one("#claims-source", Static).update(text)
 
     def _show_message(self, text: Text) -> None:

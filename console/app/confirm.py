@@ -13,9 +13,9 @@ from console.app.dialog import Dialog
 
 class ConfirmDialog(Dialog[bool], inherit_bindings=False):
     BINDINGS = [
-        Binding("y", "answer(True)", "Yes"),
-        Binding("n", "answer(False)", "No"),
-        Binding("escape", "answer(False)", "No", show=False),
+        Binding("y", "answer(True)", "Yes", id="confirm.yes"),
+        Binding("n", "answer(False)", "No", id="confirm.no"),
+        Binding("escape", "answer(False)", "No", show=False, id="confirm.close"),
     ]
     AUTO_FOCUS = "#confirm-no"
 

@@ -20,6 +20,7 @@ from textual.widget import Widget
 from textual.widgets import Footer, Static
 
 from console.app.header import HeaderBar
+from console.app.keys import ReadOnlyKeys
 from console.app.render import untrusted
 
 V = TypeVar("V", bound=Widget)
@@ -27,8 +28,8 @@ V = TypeVar("V", bound=Widget)
 Field = tuple[str, "Text | str"]
 
 
-class DetailScreen(Screen[None], Generic[V]):
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back")]
+class DetailScreen(ReadOnlyKeys, Screen[None], Generic[V]):
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "back", "Back", id="detail.back")]
 
     def __init__(self, view: V, *, help_name: str, id: str) -> None:
         super().__init__(id=id)
@@ -38,7 +39,7 @@ class DetailScreen(Screen[None], Generic[V]):
     def compose(self) -> ComposeResult:
         yield HeaderBar()
         yield self.view
-        yield Footer(compact=True)
+        yield Footer(compact=True, show_command_palette=False)
 
     def on_screen_resume(self) -> None:
         view = self.view
@@ -63,10 +64,10 @@ class RecordView(VerticalScroll, can_focus=True):
     """One record's fields; it does not refresh (what was selected is what is shown)."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "scroll_down", "Down", show=False),
-        Binding("k", "scroll_up", "Up", show=False),
-        Binding("g", "scroll_home", "Top", show=False),
-        Binding("G", "scroll_end", "Bottom", show=False),
+        Binding("j", "scroll_down", "Down", show=False, id="record.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="record.up"),
+        Binding("g", "scroll_home", "Top", show=False, id="record.top"),
+        Binding("G", "scroll_end", "Bottom", show=False, id="record.bottom"),
     ]
     poller = None
 

@@ -17,7 +17,7 @@ T = TypeVar("T")
 class Dialog(ModalScreen[T]):
     """Dismissed with None when cancelled."""
 
-    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel")]
+    BINDINGS: ClassVar[list[BindingType]] = [Binding("escape", "cancel", "Cancel", id="dialog.close")]
     COMPONENT_CLASSES: ClassVar[set[str]] = TONES
 
     def __init__(self) -> None:

@@ -46,7 +46,7 @@ def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     text = Text(end="")
     text.append_text(untrusted(ctx.settings.site_name or "claimsops", max_len=32, style="bold"))
     text.append("  ")
-    text.append(ctx.settings.mode, style="cyan")
+    text.append(ctx.settings.mode, style="tone.accent")
     text.append("  db ")
     text.append(ctx.db.backend)
     if state.stale_since is not None:
@@ -55,12 +55,12 @@ def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     elif state.site is None:
         text.append(" …", style="dim")
     else:
-        text.append(" ok", style="green")
+        text.append(" ok", style="tone.ok")
     text.append("  broker ")
     text.append(broker_label(ctx))
     if state.site is not None:
         workers = state.site.live_workers
-        style = "" if workers else "yellow"
+        style = "" if workers else "tone.warn"
         text.append(f" · {workers} worker{'s' if workers != 1 else ''}", style=style)
     return text
 
@@ -69,7 +69,7 @@ def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     op = ctx.operator
     text = Text(end="")
     text.append_text(untrusted(op.user, max_len=24))
-    text.append(f" ({op.role})", style="green" if op.can_act else "yellow")
+    text.append(f" ({op.role})", style="tone.ok" if op.can_act else "tone.warn")
     text.append("  ")
     if state.site is not None and state.site.stalled_jobs:
         stalled = state.site.stalled_jobs

@@ -37,9 +37,9 @@ MAX_ROWS = 400
 STALE_AFTER = timedelta(minutes=15)
 
 STATE_STYLE: dict[str, tuple[str, str]] = {
-    health.OK: ("✓", "bold green"),
-    health.DEGRADED: ("◭", "bold yellow"),
-    health.FAILING: ("✕", "bold red"),
+    health.OK: ("✓", "tone.ok.strong"),
+    health.DEGRADED: ("◭", "tone.warn.strong"),
+    health.FAILING: ("✕", "tone.error.strong"),
 }
 OVERALL_TONE = {health.HEALTHY: "ok", health.DEGRADED: "warning", health.UNHEALTHY: "error"}
 
@@ -65,15 +65,15 @@ def order_checks(rows: list[HealthState]) -> list[HealthState]:
 
 def _alert_kind(alert: Alert) -> Text:
     if alert.kind == alertlib.ALERT:
-        return Text("⚠ alert", style="bold yellow", end="")
-    return Text("✓ recovery", style="green", end="")
+        return Text("⚠ alert", style="tone.warn.strong", end="")
+    return Text("✓ recovery", style="tone.ok", end="")
 
 
 def _alert_open(alert: Alert, at: At) -> Text:
     if alert.kind != alertlib.ALERT:
         return Text("", end="")
     if alert.resolved_at is None:
-        still = Text("open", style="bold red", end="")
+        still = Text("open", style="tone.error.strong", end="")
         still.append(f" {short_span(at.now - alert.raised_at)}", style="dim")
         return still
     return Text(f"ended {alert.resolved_at.astimezone(at.tz).strftime('%H:%M')}", style="dim", end="")
@@ -155,9 +155,9 @@ class HealthView(LiveWidget):
     """Tab 5."""
 
     BINDINGS = [
-        Binding("c", "check_now", "Check now", tooltip="run every check now (shown, not recorded)"),
-        Binding("slash", "filter", "Filter", tooltip="text in a check or an alert"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
+        Binding("c", "check_now", "Check now", tooltip="run every check now (shown, not recorded)", id="health.check-now"),
+        Binding("slash", "filter", "Filter", tooltip="text in a check or an alert", id="health.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="health.clear-filter"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

@@ -74,8 +74,8 @@ OUTCOME_CHOICES: tuple[tuple[str, str], ...] = (
 OUTCOME_LABEL = {value: label for label, value in OUTCOME_CHOICES}
 
 RESULT_STYLE = {
-    "finalized": "green", "denied": "red", "rejected": "red", "pending": "cyan",
-    "not_found": "yellow", "error": "bold red", "invalid": "magenta",
+    "finalized": "tone.ok", "denied": "tone.error", "rejected": "tone.error", "pending": "tone.info",
+    "not_found": "tone.warn", "error": "tone.error.strong", "invalid": "tone.special",
 }
 
 
@@ -135,7 +135,7 @@ def _history_line(entry: Any, tz: ZoneInfo) -> Text:
     except (TypeError, ValueError):
         stamp = str(at or "")
     event = str(entry.get("event", ""))
-    style = "yellow" if "cancel" in event else ""
+    style = "tone.warn" if "cancel" in event else ""
     text = Text(end="")
     text.append_text(untrusted(stamp, max_len=20, style="dim"))
     text.append(" ")
@@ -173,7 +173,7 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
-    text.append(f"{job.error_rows:,} errors", style="red" if job.error_rows else "")
+    text.append(f"{job.error_rows:,} errors", style="tone.error" if job.error_rows else "")
     text.append(f" · {job.invalid_rows:,} invalid · payer calls {job.payer_calls:,}")
     text.append("\nby ")
     text.append_text(untrusted(job.submitted_by, max_len=40))
@@ -530,14 +530,14 @@ class JobDetailView(LiveWidget):
 
 class JobDetailScreen(DetailScreen[JobDetailView]):
     BINDINGS = [
-        Binding("slash", "find", "Find", tooltip="go to a claim number or a row number (enter again: the next)"),
-        Binding("o", "outcome", "Outcome", tooltip="show only rows with one outcome"),
-        Binding("i", "job_record", "Job", tooltip="the whole job: every parameter, warning and history entry"),
-        Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)"),
-        Binding("c", "cancel_job", "Cancel"),
-        Binding("R", "retry_job", "Retry"),
-        Binding("e", "export_job", "Export"),
-        Binding("l", "job_logs", "Logs"),
+        Binding("slash", "find", "Find", tooltip="go to a claim number or a row number (enter again: the next)", id="job.find"),
+        Binding("o", "outcome", "Outcome", tooltip="show only rows with one outcome", id="job.outcome"),
+        Binding("i", "job_record", "Job", tooltip="the whole job: every parameter, warning and history entry", id="job.job-record"),
+        Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)", id="job.reveal"),
+        Binding("c", "cancel_job", "Cancel", id="job.cancel"),
+        Binding("R", "retry_job", "Retry", id="job.retry"),
+        Binding("e", "export_job", "Export", id="job.export"),
+        Binding("l", "job_logs", "Logs", id="job.logs"),
     ]
     AUTO_FOCUS = "#rows-table"
 

@@ -151,20 +151,20 @@ class JobsData:
 
 
 class JobsTable(PagedTable):
-    BINDINGS = [Binding("enter", "select_cursor", "Detail", show=False, tooltip="the job's parameters, history and rows")]
+    BINDINGS = [Binding("enter", "select_cursor", "Detail", show=False, tooltip="the job's parameters, history and rows", id="jobs.detail")]
 
 
 class JobsView(LiveWidget):
     """Tab 1."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="filter by text and status"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("u", "upload", "Upload", tooltip="submit a CSV file as a new job"),
-        Binding("c", "cancel_job", "Cancel", tooltip="cancel the selected job (asks first)"),
-        Binding("R", "retry_job", "Retry", tooltip="process a FAILED or CANCELLED job again (asks first)"),
-        Binding("e", "export_job", "Export", tooltip="write the job's results to a file"),
-        Binding("l", "job_logs", "Logs", tooltip="this job's log lines"),
+        Binding("slash", "filter", "Filter", tooltip="filter by text and status", id="jobs.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="jobs.clear-filter"),
+        Binding("u", "upload", "Upload", tooltip="submit a CSV file as a new job", id="jobs.upload"),
+        Binding("c", "cancel_job", "Cancel", tooltip="cancel the selected job (asks first)", id="jobs.cancel"),
+        Binding("R", "retry_job", "Retry", tooltip="process a FAILED or CANCELLED job again (asks first)", id="jobs.retry"),
+        Binding("e", "export_job", "Export", tooltip="write the job's results to a file", id="jobs.export"),
+        Binding("l", "job_logs", "Logs", tooltip="this job's log lines", id="jobs.logs"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

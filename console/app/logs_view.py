@@ -65,11 +65,11 @@ def log_entry(record: LogRecord, tz: ZoneInfo, *, highlight: str = "") -> LogEnt
     text.append(" ")
     text.append(f"{name:<5}", style=style or "")
     text.append(" ")
-    service = untrusted(record.service, max_len=12, style="cyan")
+    service = untrusted(record.service, max_len=12, style="tone.accent")
     service.pad_right(max(0, 9 - service.cell_len))
     text.append_text(service)
     if record.job_id is not None:
-        text.append(f" job {record.job_id}", style="magenta")
+        text.append(f" job {record.job_id}", style="tone.special")
     text.append(" ")
     indent = text.cell_len
     message_style = style if record.level >= 30 else ("grey50" if record.level < 20 else "")
@@ -126,14 +126,14 @@ class LogsView(LiveWidget):
 
     POLL = "tail"
     BINDINGS = [
-        Binding("f", "toggle_follow", "Follow", tooltip="follow new lines on/off"),
-        Binding("w", "toggle_wrap", "Wrap", tooltip="wrap long lines on/off"),
-        Binding("s", "pick_service", "Service", tooltip="only one service's lines"),
-        Binding("v", "pick_level", "Level", tooltip="only lines at or above a level"),
-        Binding("slash", "filter", "Filter", tooltip="filter by text and job"),
-        Binding("m", "cycle_lines", "Lines", tooltip="lines kept: 100, 500, 1000, all"),
-        Binding("z", "toggle_maximize", "Zoom", tooltip="the lines fill the screen, or back (esc too)"),
-        Binding("escape", "clear_filters", "Clear filters", show=False),
+        Binding("f", "toggle_follow", "Follow", tooltip="follow new lines on/off", id="logs.follow"),
+        Binding("w", "toggle_wrap", "Wrap", tooltip="wrap long lines on/off", id="logs.wrap"),
+        Binding("s", "pick_service", "Service", tooltip="only one service's lines", id="logs.service"),
+        Binding("v", "pick_level", "Level", tooltip="only lines at or above a level", id="logs.level"),
+        Binding("slash", "filter", "Filter", tooltip="filter by text and job", id="logs.filter"),
+        Binding("m", "cycle_lines", "Lines", tooltip="lines kept: 100, 500, 1000, all", id="logs.lines"),
+        Binding("z", "toggle_maximize", "Zoom", tooltip="the lines fill the screen, or back (esc too)", id="logs.toggle-maximize"),
+        Binding("escape", "clear_filters", "Clear filters", show=False, id="logs.clear-filters"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:
@@ -235,7 +235,7 @@ class LogsView(LiveWidget):
         text.append(" · level ")
         text.append(f"≥{level_text(self.flt.level)[0]}" if self.flt.level else "all")
         if self.flt.job_id is not None:
-            text.append(f" · job {self.flt.job_id}", style="magenta")
+            text.append(f" · job {self.flt.job_id}", style="tone.special")
         if self.flt.text:
             text.append(" · text ")
             text.append_text(untrusted(repr(self.flt.text), max_len=40))

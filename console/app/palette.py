@@ -15,18 +15,13 @@ from textual.binding import Binding
 from textual.dom import DOMNode
 from textual.screen import Screen
 
-# DataTable/Input/ScrollView bindings the footer hides: not ours to list.
-_OURS = "console.app"
+from console.app.keys import binding_ids, is_refused, operator_can_act
 
 
-def _declared_by_us(node: DOMNode, action: str, description: str) -> bool:
-    """The binding comes from a BINDINGS list of one of our classes (a SafeInput is ours, but
-    the cursor keys it inherits from Input are not)."""
-    for cls in type(node).__mro__:
-        for item in cls.__dict__.get("BINDINGS", ()):
-            if isinstance(item, Binding) and item.action == action and item.description == description:
-                return cls.__module__.startswith(_OURS)
-    return False
+def _declared_by_us(binding: Binding) -> bool:
+    """One of our bindings (every one has an id), not one Textual's widgets or App bring along
+    (the cursor keys of an Input, the App's own ctrl+q)."""
+    return binding.id is not None and binding.id in binding_ids()
 
 
 @dataclass(frozen=True)
@@ -37,26 +32,37 @@ class KeyHelp:
     action: str
     node: DOMNode
     everywhere: bool
+    refused: bool = False  # an operator action this (read-only) operator may not take
 
 
 def view_keys(app: App[object], screen: Screen[object]) -> list[KeyHelp]:
-    """Our active bindings on `screen`, the view's first, then the app's."""
+    """Our active bindings on `screen`, the view's first, then the app's; in a read-only console
+    also the operator actions switched off here (`refused`)."""
     seen: set[tuple[str, str]] = set()
     out: list[KeyHelp] = []
-    for active in screen.active_bindings.values():
-        binding, node = active.binding, active.node
-        if not binding.description or not _declared_by_us(node, binding.action, binding.description):
-            continue
+
+    def add(binding: Binding, node: DOMNode, tooltip: str, refused: bool = False) -> None:
+        if not binding.description or not _declared_by_us(binding):
+            return
         if (binding.action, binding.description) in seen:
-            continue
+            return
         seen.add((binding.action, binding.description))
         out.append(
             KeyHelp(
                 key=app.get_key_display(binding), description=binding.description,
-                tooltip=binding.tooltip or active.tooltip or "", action=binding.action, node=node,
-                everywhere=node is app,
+                tooltip=binding.tooltip or tooltip, action=binding.action, node=node,
+                everywhere=node is app, refused=refused,
             )
         )
+
+    for active in screen.active_bindings.values():
+        add(active.binding, active.node, active.tooltip or "")
+    if not operator_can_act(screen):
+        # the chain Textual reads the active bindings from (keymap applied), for the keys it left out
+        for node, bindings in screen._modal_binding_chain:
+            for _key, binding in bindings:
+                if is_refused(node, binding):
+                    add(binding, node, "", refused=True)
     out.sort(key=lambda k: k.everywhere)
     return out
 
@@ -65,7 +71,7 @@ def palette_commands(app: App[object], screen: Screen[object], extra: Iterable[S
     """The current view's actions by name, then `extra` (app-wide commands)."""
     commands: list[SystemCommand] = []
     for item in view_keys(app, screen):
-        if item.everywhere:
+        if item.everywhere or item.refused:
             continue
         help_text = f"key {item.key}" + (f" · {item.tooltip}" if item.tooltip else "")
         callback: Callable[[], object] = partial(app.run_action, item.action, item.node)

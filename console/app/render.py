@@ -19,16 +19,16 @@ from engine.text import mask_value, safe_text
 
 # status -> (icon, style); the spinner and the pulse replace the icon / style when animated
 STATUS_STYLE: dict[str, tuple[str, str]] = {
-    "PENDING": ("◷", "grey62"),
-    "PROCESSING": ("⠋", "bold dodger_blue1"),
-    "CANCELLING": ("◷", "bold yellow"),
-    "CANCELLED": ("✕", "grey62"),
-    "COMPLETED": ("✓", "bold green"),
-    "FAILED": ("✕", "bold red"),
-    STALLED: ("!", "bold red"),  # PROCESSING or CANCELLING with nothing running it
+    "PENDING": ("◷", "tone.muted"),
+    "PROCESSING": ("⠋", "tone.info.strong"),
+    "CANCELLING": ("◷", "tone.warn.strong"),
+    "CANCELLED": ("✕", "tone.muted"),
+    "COMPLETED": ("✓", "tone.ok.strong"),
+    "FAILED": ("✕", "tone.error.strong"),
+    STALLED: ("!", "tone.error.strong"),  # PROCESSING or CANCELLING with nothing running it
 }
 SPINNER = "⠋⠙⠹⠸⠼⠴⠦⠧⠇⠏"
-LEVEL_STYLE: dict[int, str] = {10: "grey50", 20: "", 30: "yellow", 40: "bold red", 50: "bold white on red"}
+LEVEL_STYLE: dict[int, str] = {10: "tone.muted", 20: "", 30: "tone.warn", 40: "tone.error.strong", 50: "tone.alarm"}
 BAR_WIDTH = 10
 _EIGHTHS = " ▏▎▍▌▋▊▉"
 
@@ -92,7 +92,7 @@ def status_cell(status: str, *, frame: int = 0, animate: bool = False) -> Text:
     if animate and status == "PROCESSING":
         icon = SPINNER[frame % len(SPINNER)]
     if animate and status == "CANCELLING" and frame % 2:
-        style = "dim yellow"
+        style = "tone.warn"
     return Text.assemble((icon, style), " ", (safe_text(status), style), end="")
 
 

@@ -34,10 +34,10 @@ def check_spec(spec: str, tz_name: str, now: datetime) -> tuple[schedules.Schedu
             at = schedules.next_fire(schedule, at, tz)
             runs.append(at)
     except schedules.ScheduleError as exc:
-        return None, untrusted(describe(exc), max_len=300, style="bold red")
+        return None, untrusted(describe(exc), max_len=300, style="tone.error.strong")
     text = Text(end="")
-    text.append("✓ ", style="bold green")
-    text.append(words, style="green")
+    text.append("✓ ", style="tone.ok.strong")
+    text.append(words, style="tone.ok")
     text.append(f" ({schedule.text})", style="dim")
     text.append("\nnext runs ")
     text.append(", ".join(r.strftime("%m-%d %H:%M") for r in runs))

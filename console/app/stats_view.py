@@ -35,8 +35,8 @@ JOB_ROWS: tuple[tuple[str, str], ...] = (
     (PENDING, "pending"), (CANCELLING, "cancelling"),
 )
 OUTCOMES: tuple[tuple[str, str, str], ...] = (
-    ("ok", "ok", "green"), ("not_found", "not found", ""), ("throttled", "throttled", "yellow"),
-    ("payer_error", "payer error", "red"), ("timeout", "timeout", "red"), ("client_error", "client error", "magenta"),
+    ("ok", "ok", "tone.ok"), ("not_found", "not found", ""), ("throttled", "throttled", "tone.warn"),
+    ("payer_error", "payer error", "tone.error"), ("timeout", "timeout", "tone.error"), ("client_error", "client error", "tone.special"),
 )
 SHARE_WIDTH = 8
 
@@ -69,8 +69,8 @@ def jobs_text(s: statslib.Stats) -> Text:
     if s.success_rate is None:
         text.append("— (none finished)", style="dim")
     else:
-        style = "green" if s.success_rate >= 0.9 else "yellow" if s.success_rate >= 0.7 else "red"
-        text.append(f"{100 * s.success_rate:.1f}%", style=f"bold {style}")
+        style = "tone.ok" if s.success_rate >= 0.9 else "tone.warn" if s.success_rate >= 0.7 else "tone.error"
+        text.append(f"{100 * s.success_rate:.1f}%", style=f"{style}.strong")
         text.append(" of finished", style="dim")
     return text
 
@@ -82,7 +82,7 @@ def failures_text(s: statslib.Stats) -> Text:
     for i, (reason, count) in enumerate(s.failed_by_reason):
         if i:
             text.append("\n")
-        text.append(f"{count:>5,}  ", style="bold red")
+        text.append(f"{count:>5,}  ", style="tone.error.strong")
         text.append_text(untrusted(reason, max_len=120))
     return text
 
@@ -130,7 +130,7 @@ class Rates:
 def system_text(s: statslib.Stats, rates: Rates, redis_used: bool) -> Text:
     text = Text(end="")
     text.append("workers   ", style="dim")
-    text.append(f"{s.workers_alive} alive", style="bold" if s.workers_alive else "yellow")
+    text.append(f"{s.workers_alive} alive", style="bold" if s.workers_alive else "tone.warn")
     text.append(f" · {s.workers_busy} busy")
     text.append("\nqueue     ", style="dim")
     text.append("—" if s.queue_length is None else f"{s.queue_length:,}")
@@ -146,13 +146,13 @@ def system_text(s: statslib.Stats, rates: Rates, redis_used: bool) -> Text:
         text.append(f"\n          {db['connections']} connections · ")
         text.append("— tx/s" if tps is None else f"{tps:,.1f} tx/s")
     if "error" in db:
-        text.append("\n          unreadable: ", style="yellow")
-        text.append_text(untrusted(db["error"], max_len=40, style="yellow"))
+        text.append("\n          unreadable: ", style="tone.warn")
+        text.append_text(untrusted(db["error"], max_len=40, style="tone.warn"))
     text.append("\nredis     ", style="dim")
     if not redis_used:
         text.append("not used", style="dim")
     elif s.redis_memory_bytes is None:
-        text.append("unreachable", style="red")
+        text.append("unreachable", style="tone.error")
     else:
         text.append(f"{size(s.redis_memory_bytes)} used")
     text.append("\ndisk      ", style="dim")

@@ -33,14 +33,14 @@ from engine import leases
 from engine.tasks import status, store
 
 STATE_STYLE: dict[str, tuple[str, str]] = {
-    status.OK: ("✓", "bold green"),
-    status.RUNNING: ("⟳", "bold dodger_blue1"),
-    status.PAUSED: ("⏸", "bold yellow"),
-    status.LATE: ("◷", "bold magenta"),
-    status.FAILING: ("✕", "bold red"),
+    status.OK: ("✓", "tone.ok.strong"),
+    status.RUNNING: ("⟳", "tone.info.strong"),
+    status.PAUSED: ("⏸", "tone.warn.strong"),
+    status.LATE: ("◷", "tone.special.strong"),
+    status.FAILING: ("✕", "tone.error.strong"),
 }
 OUTCOME_STYLE: dict[str, str] = {
-    "ok": "green", "warn": "yellow", "error": "bold red", "running": "dodger_blue1", "missed": "magenta",
+    "ok": "tone.ok", "warn": "tone.warn", "error": "tone.error.strong", "running": "tone.info", "missed": "tone.special",
 }
 
 def state_cell(state: str) -> Text:
@@ -50,7 +50,7 @@ def state_cell(state: str) -> Text:
 
 def trigger_text(run: store.RunInfo) -> Text:
     if run.trigger == store.TRIGGER_MANUAL:
-        text = Text("manual", style="cyan", end="")
+        text = Text("manual", style="tone.accent", end="")
         if run.requested_by:
             text.append(" by ")
             text.append_text(untrusted(run.requested_by, max_len=24))
@@ -64,10 +64,10 @@ def outcome_text(outcome: str) -> Text:
 
 def next_text(task: status.TaskStatus, now: datetime) -> Text:
     if task.paused:
-        return Text("paused", style="yellow", end="")
+        return Text("paused", style="tone.warn", end="")
     if task.next_run_at is None:
         return Text("—", style="dim", end="")
-    style = "magenta" if task.next_run_at < now else ""
+    style = "tone.special" if task.next_run_at < now else ""
     return Text(until(task.next_run_at, now), style=style, end="")
 
 
@@ -108,7 +108,7 @@ def task_detail(task: status.TaskStatus, now: datetime, tz: ZoneInfo) -> Text:
     text.append(")")
     text.append(" · next run ")
     if task.paused:
-        text.append("none while paused", style="yellow")
+        text.append("none while paused", style="tone.warn")
     elif task.next_run_at is None:
         text.append("not published yet (no scheduler has scheduled it)", style="dim")
     else:
@@ -136,7 +136,7 @@ def leader_text(leader: leases.LeaseInfo | None, tz: ZoneInfo, tones: Tones) -> 
     text = Text(end="")
     if leader is None:
         text.append("scheduler not running", style=tones("warning"))
-        text.append(" — run now, pause and schedule changes wait until one starts", style="yellow")
+        text.append(" — run now, pause and schedule changes wait until one starts", style="tone.warn")
         return text
     text.append("scheduler ")
     text.append_text(untrusted(leader.owner, max_len=60, style="bold"))
@@ -151,18 +151,18 @@ class TasksData:
 
 
 class TasksTable(PagedTable):
-    BINDINGS = [Binding("enter", "select_cursor", "History", show=False, tooltip="the task's runs and their log lines")]
+    BINDINGS = [Binding("enter", "select_cursor", "History", show=False, tooltip="the task's runs and their log lines", id="schedulers.history")]
 
 
 class SchedulersView(LiveWidget):
     """Tab 4."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="text in the task, its schedule or its last result"),
-        Binding("escape", "clear_filter", "Clear filter", show=False),
-        Binding("r", "run_task", "Run now", tooltip="run the selected task now (asks first)"),
-        Binding("p", "pause_task", "Pause/resume", tooltip="pause the selected task, or resume it"),
-        Binding("S", "schedule_task", "Schedule", tooltip="change the selected task's schedule"),
+        Binding("slash", "filter", "Filter", tooltip="text in the task, its schedule or its last result", id="schedulers.filter"),
+        Binding("escape", "clear_filter", "Clear filter", show=False, id="schedulers.clear-filter"),
+        Binding("r", "run_task", "Run now", tooltip="run the selected task now (asks first)", id="schedulers.run-now"),
+        Binding("p", "pause_task", "Pause/resume", tooltip="pause the selected task, or resume it", id="schedulers.pause-resume"),
+        Binding("S", "schedule_task", "Schedule", tooltip="change the selected task's schedule", id="schedulers.schedule"),
     ]
 
     def __init__(self, *, id: str | None = None) -> None:

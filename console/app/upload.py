@@ -93,9 +93,9 @@ class UploadForm(ModalScreen[int | None]):
     """Dismisses with the new job's id, or None."""
 
     BINDINGS = [
-        Binding("escape", "close", "Close"),
-        Binding("ctrl+s", "submit", "Submit"),
-        Binding("ctrl+o", "browse", "Browse"),
+        Binding("escape", "close", "Close", id="upload.close"),
+        Binding("ctrl+s", "submit", "Submit", id="upload.submit"),
+        Binding("ctrl+o", "browse", "Browse", id="upload.browse"),
     ]
     AUTO_FOCUS = "#upload-path"
     COMPONENT_CLASSES: ClassVar[set[str]] = TONES

@@ -5,13 +5,14 @@ from __future__ import annotations
 import csv
 import json
 import random
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import date, timedelta
 from decimal import Decimal
 from pathlib import Path
 
 from engine.payersim import catalog
-from engine.payersim.dataset import Dataset, lookback_start
+from engine.payersim.dataset import NOT_FOUND_MESSAGE, Dataset, lookback_start, result_of
 from engine.payersim.models import Member
 from engine.results import ClaimResult
 
@@ -58,7 +59,8 @@ def write_input_csv(
     look-back), "unknown" (claim numbers absent from the data set), the rest "in window"
     (no dates; first service date inside `job_window`, default the last 90 days).
     Known claims are distinct; rows are shuffled; TINs are the first `tins` of
-    `dataset.tins` (normal TINs before dense ones)."""
+    `dataset.tins` (normal TINs before dense ones), and as many of the data set's bulk TINs as
+    the rows need beyond what those hold."""
     today = dataset.today
     start, end = job_window or (today - timedelta(days=89), today)
     oldest = lookback_start(today, lookback_months)
@@ -70,42 +72,95 @@ def write_input_csv(
     if counts["inside"] < 0:
         raise ValueError("the shares add up to more than 1")
 
-    inside: list[str] = []
-    outside: list[str] = []
+    base_inside: list[str] = []
+    base_outside: list[str] = []
     for tin in chosen:
         for number in dataset.claim_numbers(tin):
             first = dataset.occurrences(number)[0].first_service
             if first >= oldest:
-                (inside if start <= first <= end else outside).append(number)
-    used: set[str] = set()
-    picked = {
-        "dates": _take(rng, inside + outside, used, counts["dates"], "look-back"),
-        "outside": _take(rng, outside, used, counts["outside"], "outside-window"),
-        "inside": _take(rng, inside, used, counts["inside"], "in-window"),
-    }
-    table: list[dict[str, str]] = []
+                (base_inside if start <= first <= end else base_outside).append(number)
+
+    def pick(bulk_tins: int) -> dict[str, list[str]]:
+        """The known claims of each kind, from the chosen TINs and `bulk_tins` bulk TINs."""
+        inside, outside = list(base_inside), list(base_outside)
+        for k in range(bulk_tins):
+            assert dataset.bulk is not None
+            numbers = _bulk_numbers(dataset, k)
+            inside.extend(numbers(start, end))
+            outside.extend(numbers(oldest, start - timedelta(days=1)))
+            outside.extend(numbers(end + timedelta(days=1), today))
+        rng.seed(seed)
+        used: set[str] = set()
+        return {
+            "dates": _take(rng, inside + outside, used, counts["dates"], "look-back"),
+            "outside": _take(rng, outside, used, counts["outside"], "outside-window"),
+            "inside": _take(rng, inside, used, counts["inside"], "in-window"),
+        }
+
+    # More rows than the chosen TINs hold draw on the bulk TINs: from as many as the counts
+    # need at least, one more at a time until the draws succeed.
+    bulk_tins = _bulk_tins_needed(dataset, counts, len(base_inside), len(base_outside), (oldest, start, end))
+    while True:
+        try:
+            picked = pick(bulk_tins)
+            break
+        except ValueError:
+            if bulk_tins == len(dataset.bulk_tins):
+                raise
+            bulk_tins += 1
+    table: list[tuple[dict[str, str], ClaimResult]] = []
     for kind, numbers in picked.items():
         for number in numbers:
             occ = dataset.latest(number)
             assert occ is not None
             if kind == "dates":
-                table.append(_row(number, occ.member, occ.tin, occ.first_service, occ.last_service))
+                row = _row(number, occ.member, occ.tin, occ.first_service, occ.last_service)
             else:
-                table.append(_row(number, occ.member, occ.tin))
+                row = _row(number, occ.member, occ.tin)
+            table.append((row, result_of(occ)))
     for _ in range(counts["unknown"]):
         member = Member(
             rng.choice(catalog.FIRST_NAMES), rng.choice(catalog.LAST_NAMES),
             date(1940, 1, 1) + timedelta(days=rng.randrange(365 * 80)),
             f"{rng.randrange(10**9):010d}",
         )
-        table.append(_row(dataset.unknown_claim_number(rng), member, rng.choice(chosen)))
+        table.append((_row(dataset.unknown_claim_number(rng), member, rng.choice(chosen)),
+                      ClaimResult.not_found(NOT_FOUND_MESSAGE)))
     rng.shuffle(table)
 
     with open(path, "w", newline="", encoding="utf-8") as fh:
         writer = csv.DictWriter(fh, fieldnames=COLUMNS, lineterminator="\n")
         writer.writeheader()
-        writer.writerows(table)
-    return [dataset.expected_result(row["claim_number"]) for row in table]
+        writer.writerows(row for row, _ in table)
+    return [expected for _, expected in table]
+
+
+def _bulk_numbers(dataset: Dataset, k: int) -> Callable[[date, date], list[str]]:
+    """The numbers of bulk TIN `k`'s claims first served in a window."""
+    bulk = dataset.bulk
+    assert bulk is not None
+
+    def numbers(first: date, last: date) -> list[str]:
+        drawn = (f"SB{k:02d}{i:06d}" for i in bulk.indexes(first, last))
+        return [n for n in drawn if not dataset.is_drawn(n)]
+
+    return numbers
+
+
+def _bulk_tins_needed(dataset: Dataset, counts: dict[str, int], inside: int, outside: int,
+                      dates: tuple[date, date, date]) -> int:
+    """The fewest bulk TINs whose claims could cover the counts (no draw can do with fewer)."""
+    if dataset.bulk is None:
+        return 0
+    oldest, start, end = dates
+    per_inside = dataset.bulk.count_in_window(start, end)
+    per_all = dataset.bulk.count_in_window(oldest, dataset.today)
+    for k in range(len(dataset.bulk_tins) + 1):
+        if (inside + k * per_inside >= counts["inside"]
+                and outside + k * (per_all - per_inside) >= counts["outside"]
+                and inside + outside + k * per_all >= counts["inside"] + counts["outside"] + counts["dates"]):
+            return k
+    return len(dataset.bulk_tins)
 
 
 def _jsonable(result: ClaimResult) -> dict:

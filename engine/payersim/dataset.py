@@ -6,6 +6,8 @@ from __future__ import annotations
 import bisect
 import calendar
 import dataclasses
+import functools
+import itertools
 import random
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
@@ -13,6 +15,7 @@ from datetime import date, timedelta
 from decimal import Decimal
 
 from engine.payersim import catalog
+from engine.payersim.bulk import BulkClaims
 from engine.payersim.models import Member, Occurrence, StatusCode
 from engine.payersim.wire import to_inquiry_json, to_summary_json
 from engine.results import NOT_FOUND_MESSAGE, ClaimResult, status_class_for
@@ -44,7 +47,13 @@ def lookback_start(today: date, months: int = 24) -> date:
 
 
 def _pick(rng: random.Random, mix: Sequence[tuple[int, StatusCode]]) -> StatusCode:
-    return rng.choices([s for _, s in mix], weights=[w for w, _ in mix])[0]
+    population, cum_weights = _mix_table(tuple(mix))
+    return rng.choices(population, cum_weights=cum_weights)[0]  # as weights= would draw
+
+
+@functools.lru_cache(maxsize=16)
+def _mix_table(mix: tuple[tuple[int, StatusCode], ...]) -> tuple[list[StatusCode], list[int]]:
+    return [s for _, s in mix], list(itertools.accumulate(w for w, _ in mix))
 
 
 def _cents(rng: random.Random, low: int, high: int) -> Decimal:
@@ -55,8 +64,9 @@ class _Generator:
     """Builds the occurrences of a data set; one instance per generation."""
 
     def __init__(self, seed: int, today: date,
-                 status_mix: Sequence[tuple[int, StatusCode]] = catalog.STATUS_MIX) -> None:
-        self.rng = random.Random(seed)
+                 status_mix: Sequence[tuple[int, StatusCode]] = catalog.STATUS_MIX,
+                 rng: random.Random | None = None) -> None:
+        self.rng = rng or random.Random(seed)
         self.status_mix = status_mix
         self.today = today
         self.claim_numbers: set[str] = set()
@@ -117,12 +127,13 @@ class _Generator:
             charged, allowed, paid, resp, check, pay_date,
         )
 
-    def claim(self, tin: str, member: Member, first: date, adjusted_share: float) -> list[Occurrence]:
+    def claim(self, tin: str, member: Member, first: date, adjusted_share: float,
+              number: str = "") -> list[Occurrence]:
         rng, today = self.rng, self.today
         last = min(first + timedelta(days=rng.choice((0, 0, 0, 0, 1, 2, 4))), today - timedelta(days=1))
         received = min(last + timedelta(days=rng.randint(1, 10)), today)
         processed = min(received + timedelta(days=rng.randint(2, 25)), today)
-        number = self.claim_number()
+        number = number or self.claim_number()
         adjusted = first <= today - timedelta(days=90) and rng.random() < adjusted_share
         if adjusted:
             status = _pick(rng, ((5, catalog.F1_PAID), (3, catalog.F2_DENIED), (1, catalog.F4_NO_PAYMENT)))
@@ -235,10 +246,11 @@ class Dataset:
     """Claims of several TINs, indexed by TIN (sorted by first service date) and by number."""
 
     def __init__(self, occurrences: Iterable[Occurrence], *, today: date, seed: int = 0,
-                 dense_tins: Iterable[str] = ()) -> None:
+                 dense_tins: Iterable[str] = (), bulk: BulkClaims | None = None) -> None:
         self.today = today
         self.seed = seed
         self.dense_tins = frozenset(dense_tins)
+        self.bulk = bulk  # claims computed on demand, at TINs of their own (bulk.py)
         by_tin: dict[str, list[Occurrence]] = defaultdict(list)
         by_number: dict[str, list[Occurrence]] = defaultdict(list)
         by_member: dict[str, dict[str, list[Occurrence]]] = defaultdict(lambda: defaultdict(list))
@@ -265,24 +277,39 @@ class Dataset:
         claims_per_month: int = 90, dense_tin_count: int = 1, dense_claims_per_month: int = 600,
         months: int = 27, adjusted_share: float = 0.12,
         status_mix: Sequence[tuple[int, StatusCode]] = catalog.STATUS_MIX,
+        tins: Sequence[str] = (), extra: Iterable[Occurrence] = (), bulk: bool = False,
     ) -> Dataset:
         """Deterministic in (seed, today and the other arguments).
 
         Defaults: a 31-day window of a normal TIN holds about 110 occurrences (50-150);
         a dense TIN holds about 700 (> 500, for LCLM_PS_306). `status_mix` holds the
-        (weight, status) of original adjudications (default `catalog.STATUS_MIX`, every class)."""
+        (weight, status) of original adjudications (default `catalog.STATUS_MIX`, every class).
+        `tins` names the first TINs instead of drawing them; `extra` adds claims given whole
+        (their numbers are never drawn); `bulk` adds the population of bulk.py."""
         today = today or date.today()
         gen = _Generator(seed, today, status_mix)
-        occurrences: list[Occurrence] = []
+        extra = list(extra)
+        gen.claim_numbers.update(o.claim_number for o in extra)
+        occurrences: list[Occurrence] = list(extra)
         dense: list[str] = []
         for i in range(tin_count + dense_tin_count):
             tin = gen.tin()
+            if i < len(tins):
+                tin = tins[i]
             per_month = claims_per_month
             if i >= tin_count:
                 dense.append(tin)
                 per_month = dense_claims_per_month
             occurrences.extend(gen.tin_claims(tin, per_month, months, adjusted_share))
-        return cls(evolve(occurrences, seed, today), today=today, seed=seed, dense_tins=dense)
+        dataset = cls(evolve(occurrences, seed, today), today=today, seed=seed, dense_tins=dense)
+        if bulk:  # computed one claim at a time when asked for; their statuses do not move
+            def make(rng: random.Random, tin: str, first: date, number: str) -> list[Occurrence]:
+                claim_gen = _Generator(seed, today, status_mix, rng=rng)
+                return claim_gen.claim(tin, claim_gen.member(), first, adjusted_share, number)
+
+            dataset.bulk = BulkClaims(seed, months_before(today, months), today, make,
+                                      taken=dataset.is_drawn)
+        return dataset
 
     # --- look-ups -------------------------------------------------------------------------
 
@@ -303,11 +330,18 @@ class Dataset:
                 seen.setdefault(occ.claim_number, None)
         return list(seen)
 
+    @property
+    def bulk_tins(self) -> tuple[str, ...]:
+        return self.bulk.tins if self.bulk else ()
+
     def occurrences(self, claim_number: str, today: date | None = None) -> list[Occurrence]:
         """Every adjudication of the claim number the payer shows on `today` (default: the data
         set's day), oldest processedDt first ([] if unknown)."""
         day = today or self.today
-        return [o for o in self._by_number.get(claim_number, ()) if o.shown_on(day)]
+        items = self._by_number.get(claim_number)
+        if items is None and self.bulk is not None:
+            items = self.bulk.occurrences(claim_number)
+        return [o for o in items or () if o.shown_on(day)]
 
     def latest(self, claim_number: str, today: date | None = None) -> Occurrence | None:
         items = self.occurrences(claim_number, today)
@@ -334,7 +368,7 @@ class Dataset:
         """Occurrences of `tin` shown on `today` whose first service date lies in [first, last]."""
         dates = self._tin_dates.get(tin)
         if not dates:
-            return []
+            return self.bulk.in_window(tin, first, last) if self.bulk else []
         day = today or self.today
         lo = bisect.bisect_left(dates, first)
         hi = bisect.bisect_right(dates, last)
@@ -353,14 +387,18 @@ class Dataset:
                 result.extend(o for o in items if o.shown_on(day))
         return result
 
-    def is_known(self, claim_number: str) -> bool:
+    def is_drawn(self, claim_number: str) -> bool:
+        """A claim number of the generated claims (or given whole), not of the bulk population."""
         return claim_number in self._by_number
+
+    def is_known(self, claim_number: str) -> bool:
+        return claim_number in self._by_number or (self.bulk is not None and self.bulk.is_known(claim_number))
 
     def unknown_claim_number(self, rng: random.Random) -> str:
         """A well-formed claim number that is not in the data set."""
         while True:
             number = f"{rng.choice(_LETTERS)}{rng.choice(_LETTERS)}{rng.randrange(10**8):08d}"
-            if number not in self._by_number:
+            if not self.is_known(number):
                 return number
 
     def expected_result(self, claim_number: str, today: date | None = None) -> ClaimResult:

@@ -209,14 +209,17 @@ class PayerSimulator:
             self.stats.data_finished()
 
 
-def run_forever(host: str = "127.0.0.1", port: int = 8800, config: SimConfig | None = None) -> None:
+def run_forever(host: str = "127.0.0.1", port: int = 8800, config: SimConfig | None = None,
+                dataset: Dataset | None = None) -> None:
     """Serve until Ctrl-C or SIGTERM, after printing one line (never the secret)."""
-    sim = PayerSimulator(config, host=host, port=port).start()
+    sim = PayerSimulator(config, dataset=dataset, host=host, port=port).start()
     done = threading.Event()
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGTERM, lambda *_: done.set())
     ds = sim.dataset
     tins = ", ".join(f"{t} (dense)" if t in ds.dense_tins else t for t in ds.tins)
+    if ds.bulk_tins:
+        tins += f"; bulk {ds.bulk_tins[0]}–{ds.bulk_tins[-1]}"
     print(f"payer-sim listening on {sim.url} (client_id={sim.config.client_id}, TINs: {tins})", flush=True)
     try:
         while not done.wait(0.5):

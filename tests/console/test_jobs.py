@@ -57,9 +57,9 @@ async def test_newest_first_with_status_icons_and_colours(make_app: AppFactory, 
         view = await seeded_jobs_tab(pilot)
         assert view.table.order == [str(i) for i in sorted(ids.values(), reverse=True)]
         expected = {
-            "pending": ("◷ PENDING", "grey62"), "processing": ("⠋ PROCESSING", "dodger_blue1"),
-            "cancelling": ("◷ CANCELLING", "yellow"), "cancelled": ("✕ CANCELLED", "grey62"),
-            "completed": ("✓ COMPLETED", "green"), "failed": ("✕ FAILED", "red"),
+            "pending": ("◷ PENDING", "tone.muted"), "processing": ("⠋ PROCESSING", "tone.info"),
+            "cancelling": ("◷ CANCELLING", "tone.warn"), "cancelled": ("✕ CANCELLED", "tone.muted"),
+            "completed": ("✓ COMPLETED", "tone.ok"), "failed": ("✕ FAILED", "tone.error"),
         }
         for name, (label, colour) in expected.items():
             cell = view.table.get_cell(str(ids[name]), "status")

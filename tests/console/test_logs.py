@@ -160,10 +160,10 @@ async def test_wrap_and_colour_by_level(make_app: AppFactory, sqlite_db: Databas
         for entry in pane.entries:
             level = entry.text.plain.split()[2]
             styles.setdefault(level, set()).update(str(span.style) for span in entry.text.spans)
-        assert "bold red" in styles["ERROR"]
-        assert "yellow" in styles["WARN"]
-        assert "grey50" in styles["DEBUG"]
-        assert "bold white on red" in styles["CRIT"]
+        assert "tone.error.strong" in styles["ERROR"]
+        assert "tone.warn" in styles["WARN"]
+        assert "tone.muted" in styles["DEBUG"]
+        assert "tone.alarm" in styles["CRIT"]
         hostile = next(e for e in pane.entries if "hostile" in e.text.plain)
         assert "[@click=app.quit]quit[/] ␛]52;c;cm0gLXJmIH4=␇ ␛[2J hostile line" in hostile.text.plain
 

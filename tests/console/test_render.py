@@ -6,8 +6,8 @@ from datetime import date
 from zoneinfo import ZoneInfo
 
 import pytest
-from rich.style import Style
 from rich.text import Text
+from textual.color import Color
 
 from console.app import render
 from console.app.tone import tone
@@ -45,7 +45,7 @@ def test_status_cells() -> None:
     assert render.status_cell("PROCESSING", frame=3, animate=False).plain == "⠋ PROCESSING"
     assert render.status_cell("PROCESSING", frame=3, animate=True).plain == "⠸ PROCESSING"
     pulse = {str(render.status_cell("CANCELLING", frame=f, animate=True).spans[0].style) for f in (0, 1)}
-    assert pulse == {"bold yellow", "dim yellow"}
+    assert pulse == {"tone.warn.strong", "tone.warn"}
 
 
 def test_progress_and_numbers() -> None:
@@ -60,10 +60,12 @@ def test_progress_and_numbers() -> None:
     assert render.money(None) == "" and render.money(1234.5) == "1,234.50"
 
 
-async def test_the_default_tones_are_the_ansi_colours_the_console_used(make_app: AppFactory) -> None:
+async def test_the_tones_are_the_themes_colours(make_app: AppFactory) -> None:
     app = make_app()
     async with app.run_test(size=(120, 30)):
         view = app.jobs_view
-        for name, before in (("error", "bold red"), ("warning", "bold yellow"), ("ok", "bold green")):
-            style, old = tone(view, name), Style.parse(before)
-            assert (style.color.number, style.bold) == (old.color.number, old.bold), name  # type: ignore[union-attr]
+        variables = app.get_css_variables()
+        for name, variable in (("error", "text-error"), ("warning", "text-warning"), ("ok", "text-success")):
+            style, named = tone(view, name), app.console.get_style(f"tone.{name.replace('warning', 'warn')}.strong")
+            assert style.color == Color.parse(variables[variable]).rich_color == named.color, name
+            assert style.bold and named.bold

@@ -284,3 +284,14 @@ def test_a_fifo_or_a_symlink_to_a_secret_is_refused_at_once_and_never_echoed(cli
         assert line.startswith("claimsops: claims.csv: ")
         for secret in ("root:", "$6$", "$y$", ":99999:"):
             assert secret not in line and secret not in _audit_detail(cli, env)
+
+
+def test_payer_sim_writes_a_test_file_of_5000_rows_and_exits(cli, tmp_path: Path) -> None:
+    result = cli("payer-sim", "--write-csv", "claims.csv", "--rows", "5000")
+    assert result.stdout.strip() == ("wrote 5,000 rows to claims.csv and the expected results to "
+                                     "claims.expected.json")
+    lines = (tmp_path / "claims.csv").read_text().splitlines()
+    assert len(lines) == 5001 and lines[0].startswith("claim_number,")
+    assert len(json.loads((tmp_path / "claims.expected.json").read_text())) == 5000
+    too_many = cli("payer-sim", "--write-csv", "x.csv", "--rows", "100001", check=False)
+    assert too_many.returncode == 2 and "at most 100,000" in too_many.stderr

@@ -101,6 +101,9 @@ def test_bad_alert_and_heartbeat_urls_are_never_echoed(name: str, value: str) ->
     ({"CLAIMSOPS_PAYER_HEDGE_QUANTILE": "1"}, "CLAIMSOPS_PAYER_HEDGE_QUANTILE must be below 1 (0 turns it off)"),
     ({"CLAIMSOPS_PAYER_HEDGE_QUANTILE": "-0.5"}, "CLAIMSOPS_PAYER_HEDGE_QUANTILE must be at least 0"),
     ({"CLAIMSOPS_CONFIG": "/nonexistent.toml"}, "CLAIMSOPS_CONFIG names /nonexistent.toml"),
+    ({"CLAIMSOPS_THEME": "solarized"}, "CLAIMSOPS_THEME must be one of dark, light, high-contrast, got 'solarized'"),
+    ({"CLAIMSOPS_KEYS": "jobs.upload"}, "CLAIMSOPS_KEYS: 'jobs.upload' is not id=keys"),
+    ({"CLAIMSOPS_KEYS": "jobs.upload="}, "CLAIMSOPS_KEYS: 'jobs.upload' needs keys"),
     ({"CLAIMSOPS_PAYER_CLIENT_SECRET_FILE": "/nonexistent"}, "CLAIMSOPS_PAYER_CLIENT_SECRET_FILE cannot be read"),
 ])
 def test_malformed_values_name_the_variable(env: dict, needle: str) -> None:
@@ -118,3 +121,16 @@ def test_bad_toml_and_unknown_keys(tmp_path: Path) -> None:
     unknown.write_text('payer_tinn = "123456789"\n')
     with pytest.raises(ConfigError, match="unknown keys: payer_tinn"):
         load_settings({"CLAIMSOPS_CONFIG": str(unknown)})
+
+
+def test_the_console_theme_and_keymap_from_the_file_and_the_environment(tmp_path: Path) -> None:
+    assert load_settings({}).theme == "dark" and load_settings({}).keys == ()
+    path = tmp_path / "claimsops.toml"
+    path.write_text('[claimsops]\ntheme = "High-Contrast"\n\n[claimsops.keys]\n"jobs.upload" = "U"\n'
+                    '"app.quit" = "ctrl+q, f10"\n')
+    settings = load_settings({"CLAIMSOPS_CONFIG": str(path)})
+    assert settings.theme == "high-contrast"
+    assert settings.keys == (("jobs.upload", "U"), ("app.quit", "ctrl+q,f10"))
+    env = {"CLAIMSOPS_CONFIG": str(path), "CLAIMSOPS_THEME": "light", "CLAIMSOPS_KEYS": "tab.logs=L; app.help=f1"}
+    settings = load_settings(env)
+    assert settings.theme == "light" and settings.keys == (("tab.logs", "L"), ("app.help", "f1"))
