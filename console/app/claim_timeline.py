@@ -32,9 +32,9 @@ from engine.followup.wording import change_summary
 from engine.text import safe_text
 from engine.x12 import category_meaning
 
-STATE_STYLE = {"open": ("◷", "bold cyan"), "closed": ("✓", "bold green"), "stale": ("!", "bold yellow")}
-CLASS_STYLE = {"finalized": "green", "denied": "red", "rejected": "red", "pending": "cyan", "not_found": "yellow",
-               "error": "bold red"}
+STATE_STYLE = {"open": ("◷", "tone.info.strong"), "closed": ("✓", "tone.ok.strong"), "stale": ("!", "tone.warn.strong")}
+CLASS_STYLE = {"finalized": "tone.ok", "denied": "tone.error", "rejected": "tone.error", "pending": "tone.info", "not_found": "tone.warn",
+               "error": "tone.error.strong"}
 
 
 TIMELINE_LIMIT = 500  # observations shown of one claim (a claim asked daily for over a year)
@@ -108,7 +108,7 @@ def claim_heading(claim: fq.ClaimState, now: datetime, tz: ZoneInfo) -> Text:
         text.append(f" after {_days(claim.first_seen_at, claim.closed_at)}", style="dim")
     elif state == "stale":
         text.append(" · open too long: no longer re-checked by itself; ask the payer, or call them",
-                    style="yellow")
+                    style="tone.warn")
     elif claim.next_check_at is not None:
         text.append(" · next re-check ", style="dim")
         text.append(when(claim.next_check_at, tz, "%Y-%m-%d"))
@@ -125,7 +125,8 @@ def change_text(observation: fq.Observation) -> Text:
     words = change_summary(observation.previous_category or observation.previous_status,
                            observation.status_category or observation.status, observation.status_class,
                            observation.total_paid, observation.adjudication_codes)
-    return untrusted(words, max_len=200, style="bold " + CLASS_STYLE.get(observation.status_class, ""))
+    style = CLASS_STYLE.get(observation.status_class, "")
+    return untrusted(words, max_len=200, style=style.removesuffix(".strong") + ".strong" if style else "bold")
 
 
 def observation_text(observation: fq.Observation, tz: ZoneInfo) -> Text:
@@ -133,7 +134,7 @@ def observation_text(observation: fq.Observation, tz: ZoneInfo) -> Text:
     text.append(when(observation.observed_at, tz, "%Y-%m-%d %H:%M"), style="dim")
     text.append(f"  job {observation.job_id:<6} ")
     if observation.changed:
-        text.append("changed ", style="bold magenta")
+        text.append("changed ", style="tone.special.strong")
         text.append_text(change_text(observation))
     else:
         text.append_text(untrusted(observation.status_category or "—", max_len=8, style="bold"))

@@ -62,7 +62,7 @@ class At:
 
 
 def _age(claim: fq.ClaimState, at: At) -> Text:
-    return right(f"{claim.age_days:,} d", "bold yellow" if at.stale else "")
+    return right(f"{claim.age_days:,} d", "tone.warn.strong" if at.stale else "")
 
 
 def _status(claim: fq.ClaimState, at: At) -> Text:
@@ -74,11 +74,11 @@ def _status(claim: fq.ClaimState, at: At) -> Text:
 
 def _next(claim: fq.ClaimState, at: At) -> Text:
     if at.stale:  # no longer asked by itself
-        return plain("a person", "yellow")
+        return plain("a person", "tone.warn")
     if claim.next_check_at is None:
         return plain("—", "dim")
     if claim.next_check_at <= at.now:
-        return plain("due", "cyan")
+        return plain("due", "tone.info")
     return plain(when(claim.next_check_at, at.tz, "%m-%d"))
 
 
@@ -105,7 +105,7 @@ CHANGE_COLUMNS: tuple[Column[fq.Change], ...] = (
 )
 
 
-CHANGE_STYLE = {"F": "green", "P": "cyan", "A": "cyan", "R": "yellow", "E": "red"}
+CHANGE_STYLE = {"F": "tone.ok", "P": "tone.info", "A": "tone.info", "R": "tone.warn", "E": "tone.error"}
 
 
 @dataclass(frozen=True)
@@ -325,7 +325,7 @@ class FollowupView(LiveWidget):
         counts = self.counts
         if counts is not None:
             text.append(f" · {counts.open:,} open · ", style="dim")
-            text.append(f"{counts.stale:,} stale", style="yellow" if counts.stale else "dim")
+            text.append(f"{counts.stale:,} stale", style="tone.warn" if counts.stale else "dim")
         if not self.loaded:
             text.append(" · loading…", style="dim")
         elif table.order:

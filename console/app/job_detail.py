@@ -163,13 +163,13 @@ def job_summary(job: Job, now: datetime, tz: ZoneInfo, *, frame: int = 0, animat
     text.append("  ")
     follow_up = job.kind == FOLLOWUP
     if follow_up:
-        text.append(FOLLOW_UP_MARK, style="bold cyan")
+        text.append(FOLLOW_UP_MARK, style="tone.info.strong")
     note = "  follow-up: open claims asked again" if follow_up else ""
     name = safe_text(job.file_name, max_len=255)
     if width:
         name = shorten_path(name, max(8, width - text.cell_len - len(note)))
     text.append(name, style="bold")
-    text.append(note, style="cyan")
+    text.append(note, style="tone.info")
     text.append("\nrows ")
     text.append(f"{job.done_rows:,}/{job.total_rows:,} done", style="bold")
     text.append(f" · {job.found_rows:,} found · {job.not_found_rows:,} not found · ")
@@ -197,16 +197,16 @@ def _notes(job: Job, tz: ZoneInfo, live: Liveness) -> Text:
     parts: list[Text] = []
     note = live.note(when(live.since, tz, "%H:%M") if live.since else "")
     if note:
-        parts.append(Text(f"{note} — {START_WORKERS}", style="bold red" if live.stalled else "yellow"))
+        parts.append(Text(f"{note} — {START_WORKERS}", style="tone.error.strong" if live.stalled else "tone.warn"))
     payer_wait = live.payer_note(when(live.payer_down_since, tz, "%H:%M"))
     if payer_wait:
-        parts.append(Text(f"{payer_wait} (the job waits, then ends)", style="yellow"))
+        parts.append(Text(f"{payer_wait} (the job waits, then ends)", style="tone.warn"))
     if job.failure_reason:
-        failure = Text("failure ", style="bold red")
+        failure = Text("failure ", style="tone.error.strong")
         failure.append_text(untrusted(job.failure_reason, max_len=500))
         parts.append(failure)
     if job.cancel_requested_at is not None:
-        cancel = Text("cancel ", style="yellow")
+        cancel = Text("cancel ", style="tone.warn")
         cancel.append(f"asked {when(job.cancel_requested_at, tz, '%m-%d %H:%M:%S')} by ")
         cancel.append_text(untrusted(job.cancel_requested_by or "?", max_len=40))
         if job.cancel_latency_ms is not None:
@@ -214,7 +214,7 @@ def _notes(job: Job, tz: ZoneInfo, live: Liveness) -> Text:
         parts.append(cancel)
     warnings = list(job.warnings or [])
     if warnings:
-        warning = Text("warning ", style="yellow")
+        warning = Text("warning ", style="tone.warn")
         warning.append_text(untrusted(warnings[0], max_len=500))
         if len(warnings) > 1:
             warning.append(f" (+{len(warnings) - 1} more: i)", style="dim")

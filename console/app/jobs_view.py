@@ -94,9 +94,9 @@ def _status(job: Job, at: At) -> Text:
 
 def _err_inv(job: Job, at: At) -> Text:
     text = Text(justify="right", end="")
-    text.append(f"{job.error_rows:,}", style="red" if job.error_rows else "")
+    text.append(f"{job.error_rows:,}", style="tone.error" if job.error_rows else "")
     text.append("/", style="dim")
-    text.append(f"{job.invalid_rows:,}", style="yellow" if job.invalid_rows else "")
+    text.append(f"{job.invalid_rows:,}", style="tone.warn" if job.invalid_rows else "")
     return text
 
 
@@ -107,7 +107,7 @@ def file_cell(job: Job, max_len: int = 255) -> Text:
     """The file name; a follow-up job's is marked."""
     if job.kind != FOLLOWUP:
         return untrusted(job.file_name, max_len=max_len)
-    text = Text(FOLLOW_UP_MARK, style="bold cyan", end="")
+    text = Text(FOLLOW_UP_MARK, style="tone.info.strong", end="")
     text.append_text(untrusted(job.file_name, max_len=max_len))
     return text
 
@@ -120,7 +120,7 @@ COLUMNS: tuple[Column[Job], ...] = (
     Column("progress", "Progress", 15,
            lambda job, at: progress_bar(job.done_rows, job.total_rows, at.live.status(job.status))),
     Column("done", "Done/Total", 13, lambda job, at: right(f"{job.done_rows:,}/{job.total_rows:,}"), priority=2),
-    Column("found", "Found", 6, lambda job, at: count(job.found_rows, "green")),
+    Column("found", "Found", 6, lambda job, at: count(job.found_rows, "tone.ok")),
     Column("not_found", "NotFd", 6, lambda job, at: count(job.not_found_rows), priority=3),
     Column("err_inv", "Err/Inv", 7, _err_inv),
     Column("rate", "Rows/s", 6, _rate, priority=3),

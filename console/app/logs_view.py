@@ -72,7 +72,7 @@ def log_entry(record: LogRecord, tz: ZoneInfo, *, highlight: str = "") -> LogEnt
         text.append(f" job {record.job_id}", style="tone.special")
     text.append(" ")
     indent = text.cell_len
-    message_style = style if record.level >= 30 else ("grey50" if record.level < 20 else "")
+    message_style = style if record.level >= 30 else ("tone.muted" if record.level < 20 else "")
     message = untrusted(without_job_prefix(record.message, record.job_id), keep_newlines=True, style=message_style)
     if highlight:
         message.highlight_words([highlight], HIGHLIGHT, case_sensitive=False)
@@ -86,10 +86,10 @@ def log_fields(record: LogRecord, tz: ZoneInfo) -> list[Field]:
     return [
         ("time", full_time(record.at, tz)),
         ("level", Text(f"{name} ({record.level})", style=style, end="")),
-        ("service", untrusted(record.service, style="cyan")),
+        ("service", untrusted(record.service, style="tone.accent")),
         ("host", Text.assemble(untrusted(record.host), (f"  pid {record.pid}", "dim"), end="")),
         ("logger", untrusted(record.logger or "—")),
-        ("job", Text("—" if record.job_id is None else str(record.job_id), style="magenta", end="")),
+        ("job", Text("—" if record.job_id is None else str(record.job_id), style="tone.special", end="")),
         ("run", Text("—" if record.run_id is None else str(record.run_id), end="")),
         ("message", untrusted(record.message, max_len=MESSAGE_MAX, keep_newlines=True)),
     ]

@@ -168,10 +168,10 @@ def followup_text(f: FollowUpStats) -> Text:
     if f.due_now:
         text.append(f" · {f.due_now:,} due for a re-check")
     text.append("\nstale     ", style="dim")
-    text.append(f"{f.stale_claims:,}", style="bold yellow" if f.stale_claims else "bold")
+    text.append(f"{f.stale_claims:,}", style="tone.warn.strong" if f.stale_claims else "bold")
     text.append(" need a person (8 Follow-up, s)" if f.stale_claims else " need a person", style="dim")
     text.append("\nclosed    ", style="dim")
-    text.append(f"{f.closed_this_week:,}", style="bold green" if f.closed_this_week else "bold")
+    text.append(f"{f.closed_this_week:,}", style="tone.ok.strong" if f.closed_this_week else "bold")
     text.append(" this week (since Monday)", style="dim")
     text.append("\nto close  ", style="dim")
     if f.median_days_to_close is None:
