@@ -73,11 +73,11 @@ class LogPane(ScrollView, can_focus=True):
     """
     COMPONENT_CLASSES: ClassVar[set[str]] = {"log-pane--cursor"}
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("j", "scroll_down", "Down", show=False),
-        Binding("k", "scroll_up", "Up", show=False),
-        Binding("g", "scroll_home", "First line", show=False),
-        Binding("G", "scroll_end", "Last line", show=False),
-        Binding("enter", "select", "Line", show=False, tooltip="the whole line: time, level, service, host, job, run"),
+        Binding("j", "scroll_down", "Down", show=False, id="lines.down"),
+        Binding("k", "scroll_up", "Up", show=False, id="lines.up"),
+        Binding("g", "scroll_home", "First line", show=False, id="lines.first"),
+        Binding("G", "scroll_end", "Last line", show=False, id="lines.last"),
+        Binding("enter", "select", "Line", show=False, tooltip="the whole line: time, level, service, host, job, run", id="lines.open"),
     ]
 
     class Selected(Message):

@@ -131,7 +131,7 @@ class RowScreen(DetailScreen[RowView]):
     in the job detail."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("ctrl+r", "reveal", "Reveal", tooltip=f"show {WHAT} (audited)"),
+        Binding("ctrl+r", "reveal", "Reveal", tooltip=f"show {WHAT} (audited)", id="row.reveal"),
     ]
     AUTO_FOCUS = "#record"
 

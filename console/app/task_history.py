@@ -78,7 +78,7 @@ class HistoryData:
 
 
 class RunsTable(PagedTable):
-    BINDINGS = [Binding("enter", "select_cursor", "Run", show=False, tooltip="the whole run: times, outcome, summary")]
+    BINDINGS = [Binding("enter", "select_cursor", "Run", show=False, tooltip="the whole run: times, outcome, summary", id="runs.open")]
 
 
 class RunHistoryView(LiveWidget):

@@ -15,7 +15,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import Input
 
-from console.app import claims_view
+from console.app import actions as console_actions
 from console.app.claims_view import ClaimsView
 from console.app.help import HelpScreen
 from engine.audit import AuditQuery, audit_page
@@ -222,7 +222,7 @@ def fake_lookup(payer: object, claim_number: str, *, cancel: object = None, wind
 async def test_the_tab_opens_out_of_the_form_and_an_error_clears_the_old_result(
     make_app: AppFactory, sqlite_db: Database, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(claims_view, "lookup_claim", fake_lookup)
+    monkeypatch.setattr(console_actions, "lookup_claim", fake_lookup)
     app = make_app(payer_url="https://payer.example.com")
     async with app.run_test(size=(80, 24)) as pilot:
         await pilot.press("6")

@@ -53,8 +53,8 @@ async def test_job_detail_with_an_outcome_that_matches_no_row(make_app: AppFacto
         await wait_for(pilot, lambda: isinstance(app.screen, JobDetailScreen) and app.screen.query(JobDetailView)
                        and app.screen.query_one(JobDetailView).matching is not None, what="the job")
         view = app.screen.query_one(JobDetailView)
-        await open_with(pilot, "slash", Picker, "the outcome picker")
+        await open_with(pilot, "o", Picker, "the outcome picker")
         app.screen.dismiss("error")
         await wait_for(pilot, lambda: view.outcome == "error" and view.matching == 0, what="no error rows")
-        await on_screen(pilot, "no rows match — press / to change the filter, esc to show all")
+        await on_screen(pilot, "no rows match — press o to change the outcome, esc to show all")
 

@@ -225,7 +225,7 @@ async def test_slash_filters_the_tasks_and_a_task_that_never_ran_says_how_to_run
         await pilot.press("slash", "x")  # the filter is selected when the bar opens again: typing replaces it
         await on_screen(pilot, "no task matches 'x' — / changes the filter, esc clears it")
         await pilot.press("escape")
-        await wait_for(pilot, lambda: len(view.table.order) == 5, what="every task again")
+        await wait_for(pilot, lambda: len(view.table.order) == len(registry.TASKS), what="every task again")
         assert app.focused is view.table and not view.query_one("#tasks-filter").display
         await select_task(pilot, view, "log_retention")  # never ran: its history says how to run it
         await open_with(pilot, "enter", RunHistoryScreen, "its runs")
