@@ -28,7 +28,7 @@ from console.app.actions import OperatorActions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.confirm import ConfirmDialog
-from console.app.context import Clock, ConsoleContext, system_clock
+from console.app.context import Clock, ConsoleContext, Startup, system_clock
 from console.app.detail_screen import DetailScreen
 from console.app.exit_signals import exit_on_signals
 from console.app.header import HeaderBar, SiteProbe
@@ -144,12 +144,13 @@ class ConsoleApp(App[int]):
         clock: Clock = system_clock,
         still: bool = False,
         cwd: Path | None = None,
-        payer: PayerSettings | None = None,
+        payer: PayerSettings | Callable[[], PayerSettings] | None = None,
         embedded: bool = False,
+        startup: Startup | None = None,
     ) -> None:
         self.ctx = ConsoleContext(
             settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd(),
-            embedded=embedded,
+            embedded=embedded, startup=startup,
         )
         self.payer = PayerSource(settings, payer)
         self.session_record = SessionRecord(self.ctx)
@@ -187,6 +188,8 @@ class ConsoleApp(App[int]):
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
             self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
         self.call_after_refresh(self._freeze_startup_objects)
+        if self.ctx.startup is not None:  # `claimsops up`: its workers start once this has painted
+            self.call_after_refresh(self.ctx.startup.begin)
 
     def _freeze_startup_objects(self) -> None:
         # A full garbage collection walks every object the process holds, some 120,000 once the
@@ -269,8 +272,9 @@ class ConsoleApp(App[int]):
 
     # -- header state --
 
-    def set_site_status(self, site: SiteStatus) -> None:
-        self.header_state = HeaderState(site=site, stale_since=self.header_state.stale_since)
+    def set_site_status(self, site: SiteStatus, *, workers_starting: bool = False) -> None:
+        self.header_state = HeaderState(site=site, stale_since=self.header_state.stale_since,
+                                        workers_starting=workers_starting)
         self.refresh_headers()
 
     def report_ok(self) -> None:
