@@ -20,6 +20,8 @@ SCENARIOS = {
     "console": "bench.console",
     "metrics": "bench.metrics",
     "scale": "bench.scale",
+    "cli": "bench.cli",
+    "startup": "bench.startup",
 }
 
 
