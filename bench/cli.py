@@ -59,7 +59,7 @@ def cli(*args: str) -> list[str]:
 
 
 def run(quick: bool) -> Outcome:
-    runs = 3 if quick else 9
+    runs = 1 if quick else 9
     out = Outcome("cli")
     today = date.today()
     with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
@@ -73,7 +73,7 @@ def run(quick: bool) -> Outcome:
         ids = [submit_file(db, settings, small, JobParams(today=today, tin="123456789"), "bench")
                for _ in range(JOBS)]
         light = _light_commands(env, ids, runs, out)
-        waits = _cancel_wait(db, work, env, today, 2 if quick else 5, out)
+        waits = _cancel_wait(db, work, env, today, 1 if quick else 5, out)
         db.dispose()
     _report(out, light, waits, runs)
     return out

@@ -9,6 +9,7 @@ import fcntl
 import os
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -228,11 +229,16 @@ class BulkInsert:
 
     def __call__(self, rows: Iterable[Mapping[str, Any]]) -> int:
         """Insert `rows` (each a mapping with every column given); returns how many."""
-        pairs = tuple(zip(self.keys, self.converters, strict=True))
+        values_of = itemgetter(*self.keys)
+        converted = [(i, convert) for i, convert in enumerate(self.converters) if convert is not None]
         params: list[Any] = []
         for row in rows:
-            values = [row[key] if convert is None or row[key] is None else convert(row[key])
-                      for key, convert in pairs]
+            values = values_of(row)
+            if converted:
+                values = list(values)
+                for i, convert in converted:
+                    if values[i] is not None:
+                        values[i] = convert(values[i])
             params.append(dict(zip(self.keys, values, strict=True)) if self.named else tuple(values))
         if params:
             self.connection.exec_driver_sql(self.sql, params)

@@ -15,7 +15,6 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import describe
 from engine.payer.client import PayerSettings
-from workers.metrics_server import with_metrics
 from workers.service import Process, Stop, run_service
 
 # (settings, database, payer, startup) -> exit code; the payer is how to get the sandbox the
@@ -29,7 +28,12 @@ def run_up(settings: Settings, *, sandbox: bool, headless: bool, concurrency: in
            console: ConsoleRunner | None = None) -> int:
     if sandbox and settings.payer_url:
         settings = dataclasses.replace(settings, payer_url="", inquiry_url="")
-    services = with_metrics(settings, [functools.partial(_workers, concurrency=concurrency), _scheduler_thread])
+    services: list[Callable[[Process], Stop]] = [functools.partial(_workers, concurrency=concurrency),
+                                                 _scheduler_thread]
+    if settings.metrics_port:  # Prometheus and the limiter's Redis client only when asked for
+        from workers.metrics_server import with_metrics
+
+        services = with_metrics(settings, services)
     if headless or console is None:
         return run_service("up", settings, services, main=functools.partial(_announce_and_wait, concurrency=concurrency),
                            headless=headless)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -55,6 +56,7 @@ from engine.payer.client import PayerSettings
 from engine.text import safe_text
 
 log = logging.getLogger("claimsops.console")
+STARTUP_WAIT_S = 2.0  # `claimsops up` starts its workers by then, painted or not
 
 TABS: tuple[tuple[str, str], ...] = (
     ("jobs", "Jobs"),
@@ -188,8 +190,16 @@ class ConsoleApp(App[int]):
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
             self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
         self.call_after_refresh(self._freeze_startup_objects)
-        if self.ctx.startup is not None:  # `claimsops up`: its workers start once this has painted
-            self.call_after_refresh(self.ctx.startup.begin)
+        if self.ctx.startup is not None:  # `claimsops up`: its workers start once the jobs are on screen
+            self.call_after_refresh(self._begin_startup, self.ctx.startup, time.monotonic() + STARTUP_WAIT_S)
+
+    def _begin_startup(self, startup: Startup, deadline: float) -> None:
+        # Starting the workers takes the CPU for a while (imports, the sandbox's data set): not
+        # before the first page of jobs is painted, unless that takes too long.
+        if self.jobs_view.shows_data or time.monotonic() > deadline:
+            startup.begin()
+        else:
+            self.set_timer(0.02, lambda: self._begin_startup(startup, deadline))
 
     def _freeze_startup_objects(self) -> None:
         # A full garbage collection walks every object the process holds, some 120,000 once the
