@@ -22,21 +22,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from bench.common import SEED, Outcome, Target, wait_for
+from bench.cancel import embedded_stack, hanging_job
+from bench.common import Outcome, Target
 from bench.processes import REPO
 from engine.config import Settings
 from engine.db import Database
 from engine.jobs import lifecycle
-from engine.jobs.queries import get_job
-from engine.payersim.config import SimConfig
-from engine.payersim.csvgen import write_input_csv
-from engine.payersim.dataset import Dataset
-from engine.payersim.server import PayerSimulator
-from engine.sandbox import payer_settings
 from engine.submit import JobParams, submit_file
 
 BASELINE = [sys.executable, "-c", "import sqlalchemy.orm"]
-HANG_S = 30.0
 JOBS = 60
 
 
@@ -108,35 +102,15 @@ def _light_commands(env: dict[str, str], ids: list[int], runs: int, out: Outcome
 def _cancel_wait(db: Database, work: Path, env: dict[str, str], today: date, count: int,
                  out: Outcome) -> list[float]:
     """`cancel N --wait --json` of a running job while every payer call hangs: spawn to exit."""
-    dataset = Dataset.generate(seed=SEED, today=today)
-    csv_path = work / "claims.csv"
-    write_input_csv(dataset, csv_path, rows=600, tins=3, seed=SEED)
-    url = env["CLAIMSOPS_DATABASE_URL"]
     walls: list[float] = []
     statuses: list[str] = []
-    with PayerSimulator(SimConfig(seed=SEED, today=today, fixed_latency_s=0.02), dataset=dataset) as sim:
-        settings = Settings(home=work / "home", database_url=url, payer_url=sim.url,
-                            payer_client_id=sim.config.client_id, payer_client_secret=sim.config.client_secret,
-                            payer_rate_per_second=50, payer_concurrency=20, payer_timeout_seconds=60)
-        from workers.stack import WorkerStack
-
-        stack = WorkerStack(settings, db, payer_settings(settings), concurrency=1, kind="bench").start()
-        try:
-            for _ in range(count):
-                sim.configure(fixed_latency_s=0.02)
-                job_id = submit_file(db, settings, csv_path, JobParams(today=today), "bench")
-                wait_for(lambda job_id=job_id: get_job(db, job_id).done_rows > 20, 60, "the job to write results")
-                sim.configure(fixed_latency_s=HANG_S)  # from now on every payer call hangs
-                wait_for(lambda: sim.snapshot().in_flight > 0, 10, "payer calls in flight")
-                time.sleep(0.3)
-                seconds, proc = timed(cli("cancel", str(job_id), "--wait", "--json"), env)
-                walls.append(seconds)
-                shown = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
-                statuses.append(str(shown.get("status")))
-                stored = lifecycle.status_of(db, job_id)
-                statuses.append(stored)
-        finally:
-            stack.stop(timeout=5)
+    with embedded_stack(db, work, env["CLAIMSOPS_DATABASE_URL"], today) as (settings, sim, csv_path):
+        for _ in range(count):
+            job_id, _kept = hanging_job(db, settings, sim, csv_path, today)
+            seconds, proc = timed(cli("cancel", str(job_id), "--wait", "--json"), env)
+            walls.append(seconds)
+            shown = json.loads(proc.stdout) if proc.returncode == 0 and proc.stdout.strip() else {}
+            statuses += [str(shown.get("status")), lifecycle.status_of(db, job_id)]
     out.checks["cancel --wait: exit 0, CANCELLED in its JSON and in the database"] = (
         bool(walls) and all(s == lifecycle.CANCELLED for s in statuses))
     return walls
