@@ -69,6 +69,9 @@ def test_up_releases_its_running_job_on_a_signal(tmp_path: Path, sig: signal.Sig
         assert job.history[-1]["event"] == "released"
     finally:
         db.dispose()
+        if session.proc.poll() is None:  # a failed assertion must not leave claimsops up running
+            os.killpg(session.proc.pid, signal.SIGKILL)
+            session.proc.wait(10)
 
 
 def _wait(condition, timeout: float) -> bool:
