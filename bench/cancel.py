@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import tempfile
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -38,36 +40,50 @@ class Cancelled:
 def run(quick: bool) -> Outcome:
     count = 3 if quick else 20
     today = date.today()
-    dataset = Dataset.generate(seed=SEED, today=today)
     with tempfile.TemporaryDirectory(prefix="claimsops-bench-") as tmp:
         work = Path(tmp)
-        csv_path = work / "claims.csv"
-        write_input_csv(dataset, csv_path, rows=600, tins=3, seed=SEED)
         url = f"sqlite:///{work / 'claimsops.db'}"
         db = Database(url)
-        with PayerSimulator(SimConfig(seed=SEED, today=today, fixed_latency_s=0.02), dataset=dataset) as sim:
-            settings = Settings(home=work / "home", database_url=url, payer_url=sim.url,
-                                payer_client_id=sim.config.client_id, payer_client_secret=sim.config.client_secret,
-                                payer_rate_per_second=50, payer_concurrency=20, payer_timeout_seconds=60)
-            from workers.stack import WorkerStack
-
-            stack = WorkerStack(settings, db, payer_settings(settings), concurrency=1, kind="bench").start()
-            try:
-                results = [_one_cancel(db, settings, sim, csv_path, today) for _ in range(count)]
-            finally:
-                stack.stop(timeout=5)
+        with embedded_stack(db, work, url, today) as (settings, sim, csv_path):
+            results = [_one_cancel(db, settings, sim, csv_path, today) for _ in range(count)]
         db.dispose()
     return _outcome(results)
 
 
-def _one_cancel(db: Database, settings: Settings, sim: PayerSimulator, csv_path: Path, today: date) -> Cancelled:
+@contextmanager
+def embedded_stack(db: Database, work: Path, url: str, today: date) -> Iterator[tuple[Settings, PayerSimulator, Path]]:
+    """The simulator and an in-process worker stack (1 job slot) on `db`, and a 600-row file
+    to submit: (settings, simulator, file)."""
+    dataset = Dataset.generate(seed=SEED, today=today)
+    csv_path = work / "claims.csv"
+    write_input_csv(dataset, csv_path, rows=600, tins=3, seed=SEED)
+    with PayerSimulator(SimConfig(seed=SEED, today=today, fixed_latency_s=0.02), dataset=dataset) as sim:
+        settings = Settings(home=work / "home", database_url=url, payer_url=sim.url,
+                            payer_client_id=sim.config.client_id, payer_client_secret=sim.config.client_secret,
+                            payer_rate_per_second=50, payer_concurrency=20, payer_timeout_seconds=60)
+        from workers.stack import WorkerStack
+
+        stack = WorkerStack(settings, db, payer_settings(settings), concurrency=1, kind="bench").start()
+        try:
+            yield settings, sim, csv_path
+        finally:
+            stack.stop(timeout=5)
+
+
+def hanging_job(db: Database, settings: Settings, sim: PayerSimulator, csv_path: Path, today: date) -> tuple[int, int]:
+    """A job submitted, running and writing results, then every payer call hangs: (its id, the
+    rows it had written)."""
     sim.configure(fixed_latency_s=0.02)
     job_id = submit_file(db, settings, csv_path, JobParams(today=today), "bench")
     wait_for(lambda: get_job(db, job_id).done_rows > 20, 60, "the job to write results")
     sim.configure(fixed_latency_s=HANG_S)  # from now on every payer call hangs
     wait_for(lambda: sim.snapshot().in_flight > 0, 10, "payer calls in flight")
     time.sleep(0.3)  # the calls in flight now all hang
-    kept = get_job(db, job_id).done_rows
+    return job_id, get_job(db, job_id).done_rows
+
+
+def _one_cancel(db: Database, settings: Settings, sim: PayerSimulator, csv_path: Path, today: date) -> Cancelled:
+    job_id, kept = hanging_job(db, settings, sim, csv_path, today)
     asked = time.monotonic()
     if lifecycle.cancel(db, job_id, "bench") != lifecycle.CANCELLING:
         raise RuntimeError(f"job {job_id} was not running when cancelled")

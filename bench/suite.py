@@ -21,6 +21,8 @@ SCENARIOS = {
     "metrics": "bench.metrics",
     "scale": "bench.scale",
     "followup": "bench.followup",
+    "cli": "bench.cli",
+    "startup": "bench.startup",
 }
 
 

@@ -23,7 +23,8 @@ SCENARIO_HELP = (
     "lookup: 2,000-row file vs the lower bound and the original approach; cancel: 20 cancels while "
     "payer calls hang; recovery: SIGKILL of a Redis worker mid-job; write: result rows/s into SQLite "
     "and PostgreSQL; console: the console at 100,000 jobs / 1,000,000 log rows / 10,000,000 metric "
-    "rows; scale: 1, 2 and 4 Redis workers"
+    "rows; scale: 1, 2 and 4 Redis workers; cli: jobs/job/cancel and cancel --wait, whole processes; "
+    "startup: claimsops up, cold, to its first Jobs page"
 )
 
 

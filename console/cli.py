@@ -46,6 +46,16 @@ def _positive_int(value: str) -> int:
     return number
 
 
+def _positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a number") from None
+    if not number > 0 or number == float("inf"):
+        raise argparse.ArgumentTypeError("must be a number of seconds above 0")
+    return number
+
+
 def _port(value: str) -> int:
     number = _positive_int(value)
     if number > 65535:
@@ -89,6 +99,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = add("cancel", commands.cancel, "cancel a pending or running job")
     p.add_argument("id", type=int)
+    p.add_argument("--wait", action="store_true",
+                   help="return once the job is CANCELLED (exit 1 when it is not within --timeout)")
+    p.add_argument("--timeout", type=_positive_float, default=commands.CANCEL_WAIT_S,
+                   help=f"seconds --wait waits (default {commands.CANCEL_WAIT_S:g})")
     p.add_argument("--json", action="store_true")
 
     p = add("retry", commands.retry, "process a failed or cancelled job again (rows without a result)")

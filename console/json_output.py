@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from engine.followup.queries import Change, Observation
-from engine.health import CheckResult
 from engine.jobs.liveness import ATTENDED, Liveness
 from engine.models import AuditEntry, Job
+
+if TYPE_CHECKING:  # engine.health imports httpx: not for the commands that list jobs
+    from engine.followup.queries import Change, Observation
+    from engine.health import CheckResult
 
 
 def _iso(value: datetime | None) -> str | None:

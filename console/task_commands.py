@@ -11,18 +11,16 @@ import textwrap
 import time
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from console.commands import CliError, Context, _print_json, _short
-from console.json_output import check_to_dict
-from engine import health
-from engine.alerts import open_alerts
-from engine.db import DatabaseError
 from engine.errors import OperatorError
-from engine.logsink import level_name
-from engine.models import utcnow
-from engine.tasks import body, controls, registry, schedules, status, store
 from engine.text import safe_text
+
+# The task modules (and engine.health, which imports httpx) are imported by the commands that
+# use them: the parser is built for every command, and listing jobs must not load them.
+if TYPE_CHECKING:
+    from engine.tasks import controls, store
 
 APPLY_WAIT_S = 3.0
 
@@ -109,6 +107,8 @@ def _until(when: datetime | None, now: datetime) -> str:
 
 
 def _last(run: store.RunInfo | None, now: datetime) -> str:
+    from engine.tasks import body
+
     if run is None:
         return "never"
     if run.outcome == body.RUNNING:
@@ -117,6 +117,8 @@ def _last(run: store.RunInfo | None, now: datetime) -> str:
 
 
 def _trigger(run: store.RunInfo) -> str:
+    from engine.tasks import store
+
     return f"manual:{run.requested_by}" if run.trigger == store.TRIGGER_MANUAL and run.requested_by else run.trigger
 
 
@@ -128,6 +130,8 @@ def _fail(exc: OperatorError) -> CliError:
 
 
 def _leader_line(ctx: Context) -> str:
+    from engine.tasks import schedules, store
+
     leader = store.scheduler_leader(ctx.db)
     if leader is None:
         return "scheduler: not running (start `claimsops scheduler`, or `claimsops up`)"
@@ -137,6 +141,9 @@ def _leader_line(ctx: Context) -> str:
 
 
 def tasks_cmd(args: argparse.Namespace) -> int:
+    from engine.models import utcnow
+    from engine.tasks import status
+
     ctx = Context()
     items = status.list_tasks(ctx.db, ctx.settings)
     if args.json:
@@ -155,6 +162,8 @@ def tasks_cmd(args: argparse.Namespace) -> int:
 
 
 def _await_run(ctx: Context, run_id: int) -> store.RunInfo:
+    from engine.tasks import status, store
+
     while True:
         runs = [r for r in store.list_runs(ctx.db, limit=1, before_id=run_id + 1) if r.id == run_id]
         if runs and runs[0].outcome != status.RUNNING:
@@ -163,6 +172,8 @@ def _await_run(ctx: Context, run_id: int) -> store.RunInfo:
 
 
 def task_run(args: argparse.Namespace) -> int:
+    from engine.tasks import controls, registry, store
+
     ctx = Context()
     try:
         req = controls.request_run(ctx.db, ctx.settings, ctx.operator, args.name)
@@ -189,6 +200,8 @@ def task_run(args: argparse.Namespace) -> int:
 
 
 def _state_change(args: argparse.Namespace, request: Callable[[Context], controls.Request]) -> int:
+    from engine.tasks import registry, schedules, store
+
     ctx = Context()
     try:
         req = request(ctx)
@@ -208,14 +221,20 @@ def _state_change(args: argparse.Namespace, request: Callable[[Context], control
 
 
 def task_pause(args: argparse.Namespace) -> int:
+    from engine.tasks import controls
+
     return _state_change(args, lambda ctx: controls.request_pause(ctx.db, ctx.settings, ctx.operator, args.name))
 
 
 def task_resume(args: argparse.Namespace) -> int:
+    from engine.tasks import controls
+
     return _state_change(args, lambda ctx: controls.request_resume(ctx.db, ctx.settings, ctx.operator, args.name))
 
 
 def task_schedule(args: argparse.Namespace) -> int:
+    from engine.tasks import controls
+
     spec = " ".join(args.spec)
     return _state_change(
         args, lambda ctx: controls.request_schedule(ctx.db, ctx.settings, ctx.operator, args.name, spec)
@@ -223,6 +242,8 @@ def task_schedule(args: argparse.Namespace) -> int:
 
 
 def task_history(args: argparse.Namespace) -> int:
+    from engine.tasks import registry, schedules, store
+
     ctx = Context()
     try:
         runs = store.list_runs(ctx.db, args.name, limit=max(1, args.n))
@@ -243,6 +264,9 @@ def task_history(args: argparse.Namespace) -> int:
 
 
 def task_logs(args: argparse.Namespace) -> int:
+    from engine.logsink import level_name
+    from engine.tasks import schedules, store
+
     ctx = Context()
     lines = store.run_logs(ctx.db, args.run_id)
     if args.json:
@@ -259,6 +283,11 @@ def task_logs(args: argparse.Namespace) -> int:
 
 
 def health_cmd(args: argparse.Namespace) -> int:
+    from console.json_output import check_to_dict
+    from engine import health
+    from engine.alerts import open_alerts
+    from engine.db import DatabaseError
+
     ctx = Context()
     try:
         db = ctx.db

@@ -14,7 +14,10 @@ from engine.db import Database, DatabaseError
 from engine.errors import describe
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from console.app import ConsoleApp
+    from console.app.context import Startup
     from engine.payer.client import PayerSettings
 
 EXIT_ERROR = 1
@@ -22,18 +25,20 @@ EXIT_ERROR = 1
 
 def build_app(
     *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
-    cwd: Path | None = None, payer: PayerSettings | None = None, embedded: bool = False,
+    cwd: Path | None = None, payer: PayerSettings | Callable[[], PayerSettings] | None = None,
+    embedded: bool = False, startup: Startup | None = None,
 ) -> ConsoleApp:
     """The console app for these settings and database (opened from the settings if not
     given); the operator is the OS user, read-only with `read_only`. `payer` is where the
-    Claims tab looks claims up (`claimsops up` passes its running sandbox); by default the
-    configured payer, or a sandbox the console starts itself when none is configured."""
+    Claims tab looks claims up (`claimsops up` passes its sandbox, or how to get it); by default
+    the configured payer, or a sandbox the console starts itself when none is configured.
+    `startup`: `claimsops up`'s workers, which start once the console has painted."""
     from console.app import ConsoleApp  # imported here so that the CLI starts fast
 
     settings = settings or load_settings()
     db = db or Database(settings.effective_database_url)
     operator = current_operator(settings, db, read_only=read_only)
-    return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer, embedded=embedded)
+    return ConsoleApp(settings, db, operator, cwd=cwd, payer=payer, embedded=embedded, startup=startup)
 
 
 def _logging_ready() -> bool:
@@ -49,7 +54,8 @@ def _logging_ready() -> bool:
 
 def run_console(
     *, read_only: bool = False, settings: Settings | None = None, db: Database | None = None,
-    configure_logging: bool | None = None, payer: PayerSettings | None = None, embedded: bool = False,
+    configure_logging: bool | None = None, payer: PayerSettings | Callable[[], PayerSettings] | None = None,
+    embedded: bool = False, startup: Startup | None = None,
 ) -> int:
     """Run the console until the operator quits; returns the exit code.
 
@@ -61,7 +67,8 @@ def run_console(
     from engine.logsink import setup_logging
 
     try:
-        app = build_app(read_only=read_only, settings=settings, db=db, payer=payer, embedded=embedded)
+        app = build_app(read_only=read_only, settings=settings, db=db, payer=payer, embedded=embedded,
+                        startup=startup)
     except (ConfigError, DatabaseError) as exc:
         sys.stderr.write(f"claimsops: {describe(exc)}\n")
         return EXIT_ERROR

@@ -1,7 +1,5 @@
 """SQLAlchemy 2 models: the shared database is the source of truth for every process."""
 
-from __future__ import annotations
-
 from datetime import UTC, date, datetime
 from decimal import Decimal
 

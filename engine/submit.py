@@ -6,10 +6,10 @@ from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 
-from sqlalchemy import insert
+from sqlalchemy.orm import Session
 
 from engine.config import Settings
-from engine.db import Database
+from engine.db import BulkInsert, Database
 from engine.errors import OperatorError
 from engine.identifiers import PAYER_ID_RULE, TIN_RULE, clean_tin, is_valid_payer_id, is_valid_tin
 from engine.intake import IntakeRow, open_intake
@@ -21,7 +21,7 @@ from engine.text import clip
 
 STRATEGIES = ("auto", "batch", "individual")
 DEFAULT_WINDOW_DAYS = 90
-BATCH = 1000
+BATCH = 5000  # rows a driver executemany inserts at once (one transaction for the whole file)
 _ROW_LIMITS = text_limits(JobRow.__table__)
 _JOB_LIMITS = text_limits(Job.__table__)
 
@@ -64,8 +64,9 @@ class JobParams:
 
 
 def _row_values(job_id: int, row: IntakeRow, job_tin: str) -> dict:
-    """The row's columns. Intake has checked a valid row against the column lengths; an
-    Invalid row's values are cut to them (`raw` keeps every value as given)."""
+    """The row's columns: a row to look up leaves its result columns out (NULL); an Invalid row
+    has its result and its values cut to their columns (intake has checked a valid row's
+    lengths; `raw` keeps every value as given)."""
     reason = row.invalid_reason
     tin = row.tin or job_tin
     if reason is None and not tin:
@@ -85,11 +86,10 @@ def _row_values(job_id: int, row: IntakeRow, job_tin: str) -> dict:
         "patient_account_number": row.patient_account_number,
         "extra": row.extra,
         "raw": getattr(row, "raw", {}) or {},
-        "invalid_reason": reason,
         "attempts": 0,
     }
-    values.update(dict.fromkeys((*result_values(ClaimResult.invalid("")).keys(), "resolved_at")))
     if reason is not None:
+        values["invalid_reason"] = reason
         values.update(result_values(ClaimResult.invalid(reason)))
         values["resolved_at"] = utcnow()
         _fit(values, _ROW_LIMITS)
@@ -103,6 +103,39 @@ def _fit(values: dict, limits: dict[str, int]) -> dict:
         if isinstance(value, str) and len(value) > limit:
             values[name] = clip(value, limit)
     return values
+
+
+class _RowWriter:
+    """A job's rows into job_rows in large executemany batches, inside the caller's transaction:
+    rows to look up and Invalid rows apart (the first set a third of the columns)."""
+
+    TO_LOOK_UP = tuple(_row_values(0, IntakeRow(0, 0, "1"), "1"))
+    INVALID = tuple(_row_values(0, IntakeRow(0, 0, ""), ""))
+
+    def __init__(self, session: Session) -> None:
+        connection = session.connection()
+        self._insert = {
+            False: BulkInsert(connection, JobRow.__table__, self.TO_LOOK_UP),
+            True: BulkInsert(connection, JobRow.__table__, self.INVALID),
+        }
+        self._batches: dict[bool, list[dict]] = {False: [], True: []}
+        self.total = self.invalid = 0
+
+    def add(self, values: dict) -> None:
+        invalid = "invalid_reason" in values
+        batch = self._batches[invalid]
+        batch.append(values)
+        self.invalid += invalid
+        if len(batch) >= BATCH:
+            self._flush(invalid)
+
+    def _flush(self, invalid: bool) -> None:
+        self.total += self._insert[invalid](self._batches[invalid])
+        self._batches[invalid] = []
+
+    def close(self) -> None:
+        self._flush(False)
+        self._flush(True)
 
 
 def submit_file(db: Database, settings: Settings, path: str | Path, params: JobParams, submitted_by: str,
@@ -122,22 +155,12 @@ def submit_file(db: Database, settings: Settings, path: str | Path, params: JobP
         )
         session.add(job)
         session.flush()
-        total = invalid = 0
-        batch: list[dict] = []
+        rows = _RowWriter(session)
         for row in intake.rows():
-            values = _row_values(job.id, row, p.tin)
-            invalid += values["invalid_reason"] is not None
-            batch.append(values)
-            if len(batch) >= BATCH:
-                session.execute(insert(JobRow), batch)
-                total += len(batch)
-                batch = []
-        if batch:
-            session.execute(insert(JobRow), batch)
-            total += len(batch)
-        job.total_rows = total
-        job.invalid_rows = invalid
-        job.done_rows = invalid
+            rows.add(_row_values(job.id, row, p.tin))
+        rows.close()
+        job.total_rows = rows.total
+        job.invalid_rows = job.done_rows = rows.invalid
         job.warnings = list(intake.warnings)
         session.flush()
         return job.id

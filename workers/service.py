@@ -33,13 +33,15 @@ class Process:
         self.signal: signal.Signals | None = None
         self.sandbox: PayerSimulator | None = None
         self.log = logging.getLogger(f"claimsops.{name}")
+        self._payer_lock = threading.Lock()  # `up`: the workers and the console's Claims tab ask
 
     def payer(self) -> PayerSettings:
         """The configured payer, or the sandbox payer (started on the first call) when none is."""
-        if self.settings.sandbox and self.sandbox is None:
-            self.sandbox = start_sandbox()
-            self.log.info("no payer configured: using the sandbox payer at %s", self.sandbox.url)
-        return payer_settings(self.settings, self.sandbox)
+        with self._payer_lock:
+            if self.settings.sandbox and self.sandbox is None:
+                self.sandbox = start_sandbox()
+                self.log.info("no payer configured: using the sandbox payer at %s", self.sandbox.url)
+            return payer_settings(self.settings, self.sandbox)
 
     def wait(self) -> int:
         """Block until a stop signal; exit code 0."""

@@ -48,6 +48,7 @@ class WorkerStack:
         self.worker = Worker(self.broker, queues={QUEUE}, worker_threads=self.concurrency, worker_timeout=250)
         self.worker.queue_prefetch = self.concurrency  # long jobs: hold no more than we can run
         self.worker.start()
+        beat(self.db, self.runtime)  # alive from now on, for whoever counts the workers (`up`'s header)
         for name, target in (
             ("dispatcher", lambda: self.dispatcher.run(self._stop)),
             ("heartbeat", lambda: run_heartbeat(self.runtime, self.broker, self._stop)),

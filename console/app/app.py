@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, ClassVar, cast
@@ -28,7 +29,7 @@ from console.app.actions import OperatorActions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.confirm import ConfirmDialog
-from console.app.context import Clock, ConsoleContext, system_clock
+from console.app.context import Clock, ConsoleContext, Startup, system_clock
 from console.app.detail_screen import DetailScreen, RecordScreen
 from console.app.exit_signals import exit_on_signals
 from console.app.followup_view import FollowupView
@@ -59,6 +60,7 @@ from engine.payer.client import PayerSettings
 from engine.text import safe_text
 
 log = logging.getLogger("claimsops.console")
+STARTUP_WAIT_S = 2.0  # `claimsops up` starts its workers by then, painted or not
 
 TABS: tuple[tuple[str, str], ...] = (
     ("jobs", "Jobs"),
@@ -159,12 +161,13 @@ class ConsoleApp(App[int]):
         clock: Clock = system_clock,
         still: bool = False,
         cwd: Path | None = None,
-        payer: PayerSettings | None = None,
+        payer: PayerSettings | Callable[[], PayerSettings] | None = None,
         embedded: bool = False,
+        startup: Startup | None = None,
     ) -> None:
         self.ctx = ConsoleContext(
             settings=settings, db=db, operator=operator, clock=clock, still=still, cwd=cwd or Path.cwd(),
-            embedded=embedded,
+            embedded=embedded, startup=startup,
         )
         self.payer = PayerSource(settings, payer)
         self.session_record = SessionRecord(self.ctx)
@@ -226,6 +229,16 @@ class ConsoleApp(App[int]):
         if not self.ctx.still:  # the clock ticks once a second, or once a refresh on slow links
             self.set_interval(max(1.0, self.ctx.refresh_seconds), self.refresh_headers, name="clock")
         self.call_after_refresh(self._freeze_startup_objects)
+        if self.ctx.startup is not None:  # `claimsops up`: its workers start once the jobs are on screen
+            self.call_after_refresh(self._begin_startup, self.ctx.startup, time.monotonic() + STARTUP_WAIT_S)
+
+    def _begin_startup(self, startup: Startup, deadline: float) -> None:
+        # Starting the workers takes the CPU for a while (imports, the sandbox's data set): not
+        # before the first page of jobs is painted, unless that takes too long.
+        if self.jobs_view.shows_data or time.monotonic() > deadline:
+            startup.begin()
+        else:
+            self.set_timer(0.02, lambda: self._begin_startup(startup, deadline))
 
     def _freeze_startup_objects(self) -> None:
         # A full garbage collection walks every object the process holds, some 120,000 once the
@@ -308,8 +321,9 @@ class ConsoleApp(App[int]):
 
     # -- header state --
 
-    def set_site_status(self, site: SiteStatus) -> None:
-        self.header_state = HeaderState(site=site, stale_since=self.header_state.stale_since)
+    def set_site_status(self, site: SiteStatus, *, workers_starting: bool = False) -> None:
+        self.header_state = HeaderState(site=site, stale_since=self.header_state.stale_since,
+                                        workers_starting=workers_starting)
         self.refresh_headers()
 
     def report_ok(self) -> None:

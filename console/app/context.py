@@ -6,6 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Protocol
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from engine.actions import Operator
@@ -13,6 +14,21 @@ from engine.config import Settings
 from engine.db import Database
 
 Clock = Callable[[], datetime]
+
+
+class Startup(Protocol):
+    """`claimsops up` starting its workers behind the console (workers/embedded.py)."""
+
+    def begin(self) -> None:
+        """The console has painted: start them now."""
+
+    @property
+    def starting(self) -> bool:
+        """Not all started yet."""
+
+    @property
+    def failure(self) -> str:
+        """Why they did not start, once that is known ("" otherwise)."""
 
 
 def system_clock() -> datetime:
@@ -35,6 +51,7 @@ class ConsoleContext:
     still: bool = False
     cwd: Path = field(default_factory=Path.cwd)
     embedded: bool = False  # in front of `claimsops up`'s own workers: quitting stops them
+    startup: Startup | None = None  # `claimsops up`'s workers, started once the console has painted
 
     @property
     def refresh_seconds(self) -> float:

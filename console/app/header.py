@@ -58,11 +58,21 @@ def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
         text.append(" ok", style="tone.ok")
     text.append("  broker ")
     text.append(broker_label(ctx))
-    if state.site is not None:
+    if workers_starting(ctx, state):
+        text.append(" · starting workers…", style="yellow")
+    elif ctx.startup is not None and ctx.startup.failure:
+        text.append(" · workers did not start (Logs tab: 2)", style=tones("error"))
+    elif state.site is not None:
         workers = state.site.live_workers
         style = "" if workers else "tone.warn"
         text.append(f" · {workers} worker{'s' if workers != 1 else ''}", style=style)
     return text
+
+
+def workers_starting(ctx: ConsoleContext, state: HeaderState) -> bool:
+    """`claimsops up` is starting its workers, or the site status shown was read while it was:
+    no worker count, and no "stalled" or "no worker" alarm, until one read after they started."""
+    return ctx.startup is not None and (ctx.startup.starting or state.workers_starting)
 
 
 def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
@@ -71,11 +81,11 @@ def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
     text.append_text(untrusted(op.user, max_len=24))
     text.append(f" ({op.role})", style="tone.ok" if op.can_act else "tone.warn")
     text.append("  ")
-    if state.site is not None and state.site.stalled_jobs:
-        stalled = state.site.stalled_jobs
-        text.append(f"! {stalled} stalled", style=tones("error"))
+    alarms = state.site if not workers_starting(ctx, state) else None
+    if alarms is not None and alarms.stalled_jobs:
+        text.append(f"! {alarms.stalled_jobs} stalled", style=tones("error"))
         text.append("  ")
-    elif state.site is not None and state.site.unattended_jobs:
+    elif alarms is not None and alarms.unattended_jobs:
         text.append("queued, no worker", style=tones("warning"))
         text.append("  ")
     if state.site is None:
@@ -118,6 +128,7 @@ class HeaderBar(Widget):
 class SiteData:
     status: SiteStatus
     new_alerts: list[Alert] = field(default_factory=list)
+    workers_starting: bool = False  # read while `claimsops up` was still starting its workers
 
 
 def alert_notice(alert: Alert) -> tuple[str, str]:
@@ -143,14 +154,16 @@ class SiteProbe(LiveWidget):
         return self.seen_alert_id
 
     def fetch(self, request: int | None) -> SiteData:
-        db = host(self).ctx.db
-        status = alerts.site_status(db)
-        new = alerts.alerts_after(db, request, limit=50) if request is not None and status.newest_alert_id > request else []
-        return SiteData(status, new)
+        ctx = host(self).ctx
+        starting = ctx.startup is not None and ctx.startup.starting  # asked before the workers are
+        status = alerts.site_status(ctx.db)
+        new = (alerts.alerts_after(ctx.db, request, limit=50)
+               if request is not None and status.newest_alert_id > request else [])
+        return SiteData(status, new, starting)
 
     def render_data(self, request: int | None, data: SiteData) -> None:
         app = host(self)
-        app.set_site_status(data.status)
+        app.set_site_status(data.status, workers_starting=data.workers_starting)
         if request is None:
             self.seen_alert_id = data.status.newest_alert_id
             return

@@ -29,6 +29,7 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class HeaderState:
     site: alerts.SiteStatus | None = None
+    workers_starting: bool = False  # `site` was read while `claimsops up` was starting its workers
     stale_since: datetime | None = None
     last_error: str = ""
 
@@ -42,7 +43,7 @@ class ConsoleHost(Protocol):
 
     def is_shown(self, widget: Widget) -> bool: ...
 
-    def set_site_status(self, site: alerts.SiteStatus) -> None: ...
+    def set_site_status(self, site: alerts.SiteStatus, *, workers_starting: bool = False) -> None: ...
 
     def report_ok(self) -> None: ...
 

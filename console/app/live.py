@@ -128,6 +128,12 @@ class LiveWidget(Widget):
         if self.poller is not None:
             self.poller.stop()
 
+    @property
+    def shows_data(self) -> bool:
+        """The view shows data it fetched (false until its first page is rendered, and while it
+        loads from scratch)."""
+        return not self._reload
+
     # -- what subclasses provide --
 
     def is_shown(self) -> bool:

@@ -5,6 +5,7 @@ sandbox simulator, started on the first look-up and stopped when the console exi
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 from engine.config import Settings
 from engine.health import display_url
@@ -15,19 +16,25 @@ from engine.sandbox import payer_settings, sandbox_tin, start_sandbox
 
 
 class PayerSource:
-    def __init__(self, settings: Settings, payer: PayerSettings | None = None) -> None:
+    """`payer` may be a function giving it (`claimsops up`'s sandbox, which starts with the
+    workers after the console has painted): called on the first look-up."""
+
+    def __init__(self, settings: Settings, payer: PayerSettings | Callable[[], PayerSettings] | None = None) -> None:
         self.settings = settings
-        self._given = payer
+        self._given = payer if not callable(payer) else None
+        self._later = payer if callable(payer) else None
         self._sandbox: PayerSimulator | None = None
         self._lock = threading.Lock()
         self.window_limit = WindowLimit()  # the payer's widest window, learned once for every look-up
 
     @property
     def uses_sandbox(self) -> bool:
-        return self._given is None and self.settings.sandbox
+        return self._given is None and self._later is None and self.settings.sandbox
 
     def describe(self) -> str:
         """For the screen: which payer answers (never credentials)."""
+        if self._given is None and self._later is not None:
+            return "the sandbox payer of claimsops up" if self.settings.sandbox else "the payer of claimsops up"
         if self._given is not None:
             where = display_url(self._given.summary_url)
             return f"sandbox payer at {where}" if self.settings.sandbox else f"payer {where}"
@@ -37,6 +44,10 @@ class PayerSource:
 
     def get(self) -> PayerSettings:
         """The payer to call (blocking the first time the sandbox starts: call it in a worker)."""
+        if self._given is None and self._later is not None:
+            with self._lock:
+                if self._given is None:
+                    self._given = self._later()
         if self._given is not None:
             return self._given
         if not self.settings.sandbox:

@@ -13,6 +13,7 @@ from rich.segment import Segment
 from textual.pilot import Pilot
 
 from console.app import ConsoleApp
+from console.app.context import Startup
 from engine.actions import Operator
 from engine.config import Settings
 from engine.db import Database
@@ -49,11 +50,11 @@ def make_app(sqlite_db: Database, settings: Settings, workdir: Path) -> Iterator
     def make(
         *, operator: Operator = OPERATOR, refresh: float = LONG, still: bool = True, db: Database | None = None,
         clock: Callable = fixed_clock, payer: PayerSettings | None = None, embedded: bool = False,
-        **overrides: object,
+        startup: Startup | None = None, **overrides: object,
     ) -> ConsoleApp:
         configured = dataclasses.replace(settings, refresh_seconds=refresh, site_name="acme-billing", **overrides)
         app = ConsoleApp(configured, db or sqlite_db, operator, clock=clock, still=still, cwd=workdir, payer=payer,
-                         embedded=embedded)
+                         embedded=embedded, startup=startup)
         made.append(app)
         return app
 

@@ -295,3 +295,47 @@ def test_payer_sim_writes_a_test_file_of_5000_rows_and_exits(cli, tmp_path: Path
     assert len(json.loads((tmp_path / "claims.expected.json").read_text())) == 5000
     too_many = cli("payer-sim", "--write-csv", "x.csv", "--rows", "100001", check=False)
     assert too_many.returncode == 2 and "at most 100,000" in too_many.stderr
+HEAVY = ("textual", "httpx", "alembic", "dramatiq", "apscheduler", "engine.payer.client", "engine.payer.planner",
+         "engine.health", "engine.tasks.registry")
+
+
+def test_listing_showing_and_cancelling_a_job_import_nothing_they_do_not_need(cli, tmp_path: Path) -> None:
+    """The light commands start fast: none of them loads the console, the payer client, the
+    planner, Alembic (the schema is current) or the workers' libraries."""
+    path = csv_cases.write_sample(tmp_path, "original-basic.csv")
+    job = json.loads(cli("submit", str(path), "--tin", "123456789", "--json").stdout)
+    probe = (
+        "import contextlib, io, sys\n"
+        "from console.cli import main\n"
+        "with contextlib.redirect_stdout(io.StringIO()):\n"
+        f"    codes = [main(['jobs', '--json']), main(['job', '{job['id']}', '--json']), main(['cancel', '{job['id']}'])]\n"
+        f"print(codes, sorted(m for m in sys.modules if m.split('.')[0] in {HEAVY!r} or m in {HEAVY!r}))\n"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], cwd=REPO, capture_output=True, text=True, timeout=60,
+        env={**{k: v for k, v in os.environ.items() if not k.startswith("CLAIMSOPS_")},
+             "CLAIMSOPS_HOME": str(tmp_path / "home")})
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.strip() == "[0, 0, 0] []", out.stdout
+
+
+def test_cancel_wait_says_in_one_line_that_it_timed_out(cli, tmp_path: Path) -> None:
+    """A running job whose worker never confirms the cancel: `--wait` gives up after --timeout,
+    with exit 1, one line on stderr, and the job (CANCELLING) as JSON on stdout."""
+    from engine.db import Database
+    from engine.jobs import lifecycle
+
+    path = csv_cases.write_sample(tmp_path, "original-basic.csv")
+    job = json.loads(cli("submit", str(path), "--tin", "123456789", "--json").stdout)
+    db = Database(f"sqlite:///{tmp_path / 'home' / 'claimsops.db'}")
+    assert lifecycle.claim(db, job["id"], "gone-worker", 600, 3) is not None  # its worker never answers
+    db.dispose()
+    result = cli("cancel", str(job["id"]), "--wait", "--timeout", "0.3", "--json", check=False)
+    assert result.returncode == 1
+    assert _one_line_error(result).startswith(f"claimsops: timed out after 0.3 s waiting for job {job['id']} "
+                                              "to be CANCELLED (it is CANCELLING")
+    assert json.loads(result.stdout)["stored_status"] == "CANCELLING"
+    audit = json.loads(cli("audit", "--json").stdout)
+    assert (audit[0]["action"], audit[0]["outcome"]) == ("cancel", "ok")
+    bad = cli("cancel", str(job["id"]), "--wait", "--timeout", "0", check=False)
+    assert bad.returncode == 2 and "above 0" in bad.stderr

@@ -15,6 +15,7 @@ import pytest
 
 from engine.db import Database
 from engine.jobs.queries import get_job
+from engine.workers_registry import count_live
 from tests.fixtures import csv_cases
 from tests.terminal.pty_session import ALT_SCREEN, HIDDEN_CURSOR, MOUSE, PtySession, left_on
 
@@ -51,11 +52,13 @@ def test_up_releases_its_running_job_on_a_signal(tmp_path: Path, sig: signal.Sig
     env = {**_env(tmp_path), "CLAIMSOPS_PAYER_RATE_PER_SECOND": "2"}  # the job is still running when the signal comes
     session = PtySession(["up"], env, tmp_path)
     session.wait_for("Jobs")
-    csv = csv_cases.write_sample(tmp_path, "original-enhanced.csv")
-    subprocess.run([sys.executable, "-m", "console.cli", "submit", str(csv)], env=env, cwd=tmp_path,
-                   check=True, capture_output=True, timeout=60)
     db = Database(f"sqlite:///{tmp_path / 'home' / 'claimsops.db'}")
     try:
+        # the console paints before its workers start: they are up once they beat
+        assert _wait(lambda: count_live(db) > 0, 60), "the workers of claimsops up never started"
+        csv = csv_cases.write_sample(tmp_path, "original-enhanced.csv")
+        subprocess.run([sys.executable, "-m", "console.cli", "submit", str(csv)], env=env, cwd=tmp_path,
+                       check=True, capture_output=True, timeout=60)
         assert _wait(lambda: get_job(db, 1).status == "PROCESSING", 30), "the job never started"
         session.kill(sig)
         assert session.finish() == 0
@@ -66,6 +69,9 @@ def test_up_releases_its_running_job_on_a_signal(tmp_path: Path, sig: signal.Sig
         assert job.history[-1]["event"] == "released"
     finally:
         db.dispose()
+        if session.proc.poll() is None:  # a failed assertion must not leave claimsops up running
+            os.killpg(session.proc.pid, signal.SIGKILL)
+            session.proc.wait(10)
 
 
 def _wait(condition, timeout: float) -> bool:

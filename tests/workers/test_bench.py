@@ -91,6 +91,16 @@ def test_quick_bench_with_redis_workers() -> None:
         assert run["worker_cpu_per_job_s"] > 0
 
 
+def test_quick_cli_and_startup_benches_run_the_real_commands() -> None:
+    code, result, stderr = _bench("cli", "startup")
+    assert code == 0, stderr[-3000:]
+    cli = _assert_ok(result, "cli")
+    assert set(cli["ratios"]) == {"jobs --json", "job N --json", "cancel N"} and cli["baseline_s"] > 0
+    assert len(cli["cancel_wait_s"]) == 1 and cli["targets"] == []
+    startup = _assert_ok(result, "startup")
+    assert startup["starts"] == 1 and startup["first_paint_s"][0] > 0 and startup["targets"] == []
+
+
 def test_an_unknown_scenario_is_a_usage_error() -> None:
     proc = subprocess.run([sys.executable, "-m", "console.cli", "bench", "nosuch"], cwd=REPO,
                           capture_output=True, text=True, timeout=60)
