@@ -181,6 +181,7 @@ class TrackedClaim(Base):
         UniqueConstraint("payer_id", "tin", "claim_number", name="uq_claims_key"),
         Index("ix_claims_number", "claim_number"),
         Index("ix_claims_due", "state", "next_check_at", "id"),
+        Index("ix_claims_state_id", "state", "id"),  # the Follow-up view's pages: one state, by id
     )
 
 

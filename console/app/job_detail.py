@@ -43,7 +43,7 @@ from console.app.requests import (
 from console.app.row_detail import RowScreen
 from console.app.tone import tone
 from engine.followup.recheck import FOLLOWUP
-from engine.jobs.lifecycle import JobNotFound
+from engine.jobs.lifecycle import ACTIVE, CANCELLED, FAILED, JobNotFound
 from engine.jobs.liveness import ATTENDED, START_WORKERS, Liveness, liveness_of
 from engine.jobs.queries import (
     count_rows,
@@ -338,6 +338,8 @@ class JobDetailView(LiveWidget):
                 Text(f"Job {self.job_id} does not exist.", style=tone(self, "error"))
             )
             return
+        if self.job is None or self.job.status != data.job.status:
+            self.screen.refresh_bindings()  # cancel and retry come and go with the status
         self.job = data.job
         self.live = data.live
         self.matching = data.matching
@@ -581,6 +583,16 @@ class JobDetailScreen(DetailScreen[JobDetailView]):
     def _job(self) -> JobSummary:
         job = self.view.job
         return JobSummary(self.job_id, job.status, job.file_name) if job is not None else JobSummary(self.job_id)
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        """Cancel while the job is active, retry once it failed or was cancelled: the footer
+        offers what this job can do now (at 80 columns there is no room for the rest)."""
+        job = self.view.job
+        if job is not None and action == "cancel_job":
+            return job.status in ACTIVE
+        if job is not None and action == "retry_job":
+            return job.status in (FAILED, CANCELLED)
+        return True
 
     def action_cancel_job(self) -> None:
         self.post_message(CancelJob(self._job()))

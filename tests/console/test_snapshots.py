@@ -18,8 +18,12 @@ from console.app import actions
 from console.app.audit_view import AuditView
 from console.app.claims_view import ClaimsView
 from console.app.confirm import ConfirmDialog
+from console.app.followup_view import FollowupView
 from console.app.health_view import HealthView
+from console.app.help import HelpScreen
 from console.app.job_detail import JobDetailScreen, JobDetailView
+from console.app.prompt import PathPrompt
+from console.app.row_detail import RowScreen
 from console.app.schedule_form import SchedulePrompt
 from console.app.stats_view import StatsView
 from console.app.task_history import RunHistoryScreen, RunHistoryView
@@ -33,6 +37,7 @@ from engine.tasks.registry import TASKS
 from tests.console.conftest import AppFactory, wait_for
 from tests.console.data import (
     seed_audit,
+    seed_followup,
     seed_health,
     seed_jobs,
     seed_logs,
@@ -298,3 +303,61 @@ def test_audit(
         await show_tab(pilot, "7", lambda: len(view.table.order) == 8)
 
     assert snap_compare(make_app(), terminal_size=size, run_before=scenario(open_audit))
+
+
+# ---- issue 14: the row detail, the export dialog, help; issue 16: the Follow-up tab ----
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_row_detail(
+    snap_compare: SnapCompare, make_app: AppFactory, seeded: dict[str, int], size: tuple[int, int]
+) -> None:
+    async def open_row(pilot: Pilot) -> None:
+        await select_job(pilot, seeded["completed"])
+        await pilot.press("enter")
+        await shown(pilot, JobDetailScreen, "the detail")
+        view = pilot.app.screen.query_one(JobDetailView)
+        await wait_for(pilot, lambda: view.job is not None and len(view.table.order) == 5, what="the rows")
+        await pilot.press("enter")  # the first row: FG53171076, found
+        await shown(pilot, RowScreen, "the row")
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=scenario(open_row))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_export_dialog(
+    snap_compare: SnapCompare, make_app: AppFactory, seeded: dict[str, int], size: tuple[int, int]
+) -> None:
+    async def ask_where(pilot: Pilot) -> None:
+        await select_job(pilot, seeded["completed"])
+        await pilot.press("e")
+        await wait_for(pilot, lambda: isinstance(pilot.app.screen, PathPrompt), what="the export dialog")
+        # the default lies under the test's own home: a fixed path keeps the picture the same
+        pilot.app.screen.query_one("#prompt-input", Input).value = "/home/ops/exports/original-basic.results.csv"
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=scenario(ask_where))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_help(
+    snap_compare: SnapCompare, make_app: AppFactory, seeded: dict[str, int], size: tuple[int, int]
+) -> None:
+    async def open_help(pilot: Pilot) -> None:
+        await pilot.press("question_mark")
+        await shown(pilot, HelpScreen, "help")
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=scenario(open_help))
+
+
+@pytest.mark.parametrize("size", SIZES)
+def test_followup(
+    snap_compare: SnapCompare, make_app: AppFactory, seeded: dict[str, int], sqlite_db: Database,
+    size: tuple[int, int],
+) -> None:
+    seed_followup(sqlite_db)
+
+    async def open_followup(pilot: Pilot) -> None:
+        view = pilot.app.main.query_one(FollowupView)
+        await show_tab(pilot, "8", lambda: len(view.table.order) > 0)
+
+    assert snap_compare(make_app(), terminal_size=size, run_before=scenario(open_followup))

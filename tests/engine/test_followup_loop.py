@@ -167,6 +167,7 @@ async def test_a_follow_up_job_cancelled_abandoned_and_hit_by_an_outage_records_
         assert 0 < kept < total and _observations(db, follow) == _observable_rows(db, follow)
 
         lifecycle.retry(db, follow, "ann")
+        sim.configure(fixed_latency_s=0.3)  # slow enough that the job is still running at its first flush
         async with _client(sim, concurrency=1) as client:  # the worker dies part way: its lease lapses
             running = asyncio.create_task(_run(db, follow, client, owner="dead"))
             while get_job(db, follow).done_rows == kept:
@@ -175,6 +176,7 @@ async def test_a_follow_up_job_cancelled_abandoned_and_hit_by_an_outage_records_
             for task in dying:
                 task.cancel()
             await asyncio.gather(*dying, return_exceptions=True)
+        assert lifecycle.status_of(db, follow) == lifecycle.PROCESSING  # it died part way, holding the job
         with db.write() as session:
             session.execute(update(Job).where(Job.id == follow).values(lease_expires_at=utcnow() - timedelta(seconds=1)))
 

@@ -52,6 +52,7 @@ def upgrade() -> None:
     )
     op.create_index('ix_claims_number', 'claims', ['claim_number'])
     op.create_index('ix_claims_due', 'claims', ['state', 'next_check_at', 'id'])
+    op.create_index('ix_claims_state_id', 'claims', ['state', 'id'])
     op.create_index(op.f('ix_claims_closed_at'), 'claims', ['closed_at'])
     op.create_table('claim_observations',
     sa.Column('id', BigId, nullable=False),
