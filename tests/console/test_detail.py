@@ -221,7 +221,8 @@ async def test_actions_from_the_detail(make_app: AppFactory, sqlite_db: Database
     async with app.run_test(size=(160, 40)) as pilot:
         await open_detail(pilot, ids["processing"])
         names = [command.title for command in app.get_system_commands(app.screen)]
-        assert {"Cancel", "Retry", "Export", "Logs", "Reveal", "Find", "Outcome", "Job", "Back"} <= set(names)
+        assert {"Cancel", "Export", "Logs", "Reveal", "Find", "Outcome", "Job", "Back"} <= set(names)
+        assert "Retry" not in names  # a running job can be cancelled, not retried
         await pilot.press("c")
         await wait_for(pilot, lambda: app.screen.focused is not None and app.screen.focused.id == "confirm-no",
                        what="the dialog")
@@ -231,6 +232,8 @@ async def test_actions_from_the_detail(make_app: AppFactory, sqlite_db: Database
         assert isinstance(app.screen, JobDetailScreen)
         await pilot.press("escape")
         await open_detail(pilot, ids["failed"])
+        names = [command.title for command in app.get_system_commands(app.screen)]
+        assert "Retry" in names and "Cancel" not in names  # a failed one the other way round
         await pilot.press("R", "y")
         await wait_for(pilot, lambda: get_job(sqlite_db, ids["failed"]).status == "PENDING", what="retry")
         await pilot.press("e")
