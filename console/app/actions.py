@@ -227,8 +227,9 @@ class OperatorActions:
                 if not (path.exists() or path.is_symlink()):
                     write(path, overwrite=False)
                     return
-                question = Text.assemble(untrusted(shown(path), max_len=200, style="bold"), (" already exists.", "bold"))
-                detail = Text(f"Replace it with {what}?")
+                # the name on a line of its own: a long directory wraps below it, never through it
+                question = Text.assemble(untrusted(shown(path.name), max_len=120, style="bold"), (" already exists in", "bold"))
+                detail = Text.assemble(untrusted(shown(path.parent), max_len=200), f"\nReplace it with {what}?")
                 app.push_screen(ConfirmDialog(question, detail, yes_label="Replace"),
                                 lambda yes: write(path, overwrite=True) if yes else None)
 

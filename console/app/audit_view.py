@@ -16,6 +16,7 @@ from console.app.detail_screen import Field
 from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.filter_bar import FilterBar
 from console.app.host import context, host, mark_stale
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.prompt import Picker, pick_read
@@ -68,7 +69,7 @@ class AuditView(LiveWidget):
     """Tab 7."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="text in the target or the detail", id="audit.filter"),
+        field_opener("slash", "filter", "Filter", tooltip="text in the target or the detail", id="audit.filter"),
         Binding("enter", "open_entry", "Entry", show=False, tooltip="the whole entry", id="audit.open-entry"),
         Binding("u", "pick_user", "User", tooltip="only one user's actions", id="audit.user"),
         Binding("a", "pick_action", "Action", tooltip="only one kind of action", id="audit.action"),
@@ -184,6 +185,7 @@ class AuditView(LiveWidget):
         self.start_over()
 
     def action_filter(self) -> None:
+        step_aside_while_typing(self)
         self.query_one("#audit-filter", FilterBar).open()
 
     def action_clear_filters(self) -> None:

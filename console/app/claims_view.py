@@ -27,6 +27,7 @@ from textual.widgets import Input, Label, Static
 from console.app.claim_timeline import Timeline, find_timelines, timeline_text
 from console.app.host import context, host, in_worker
 from console.app.inputs import SafeInput
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.render import masked, money, untrusted
 from console.app.requests import AskPayer, ClaimQuestion, PayerAnswered, Reveal, Revealed
 from console.app.tone import TONES, tone
@@ -149,9 +150,9 @@ class ClaimsView(Widget):
     """Tab 6. Not a live view: it shows what the operator searched for or asked."""
 
     BINDINGS = [
-        Binding("i", "edit", "Edit", tooltip="type in the form (also /); enter there searches what is stored",
+        field_opener("i", "edit", "Edit", tooltip="type in the form (also /); enter there searches what is stored",
                 id="claims.edit"),
-        Binding("slash", "edit", "Edit", show=False, id="claims.edit-slash"),
+        field_opener("slash", "edit", "Edit", show=False, id="claims.edit-slash"),
         Binding("enter", "search", "Search", tooltip="search the stored observations (no payer call)",
                 id="claims.search"),
         Binding("ctrl+l", "ask_payer", "Ask payer", tooltip="look the claim up at the payer now (audited)",
@@ -230,7 +231,9 @@ class ClaimsView(Widget):
         self.query_one("#claims-result-box").focus()
 
     def action_edit(self) -> None:
-        self.query_one("#claims-number", Input).focus()
+        step_aside_while_typing(self)
+        # at once, not after the queued keys: a claim number typed fast must all land in the field
+        self.screen.set_focus(self.query_one("#claims-number", Input))
 
     def _value(self, name: str) -> str:
         return self.query_one(f"#claims-{name}", Input).value.strip()

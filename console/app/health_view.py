@@ -22,6 +22,7 @@ from textual.widgets import Static
 from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.filter_bar import FilterBar, no_match, rows_matching
 from console.app.host import context, host, in_worker, mark_stale
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import At, ago, millis, right, stamp, untrusted
@@ -156,7 +157,7 @@ class HealthView(LiveWidget):
 
     BINDINGS = [
         Binding("c", "check_now", "Check now", tooltip="run every check now (shown, not recorded)", id="health.check-now"),
-        Binding("slash", "filter", "Filter", tooltip="text in a check or an alert", id="health.filter"),
+        field_opener("slash", "filter", "Filter", tooltip="text in a check or an alert", id="health.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="health.clear-filter"),
     ]
 
@@ -285,6 +286,7 @@ class HealthView(LiveWidget):
     # -- filter: the checks are held whole and filtered here, the alerts by the database --
 
     def action_filter(self) -> None:
+        step_aside_while_typing(self)
         self.query_one("#health-filter", FilterBar).open()
 
     def action_clear_filter(self) -> None:

@@ -26,6 +26,7 @@ from console.app.detail_screen import DetailScreen, Field
 from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
 from console.app.jobs_view import FOLLOW_UP_MARK, job_timing
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, End, PagedTable, PageSource, Side, cells_of
 from console.app.prompt import Picker
@@ -444,7 +445,8 @@ class JobDetailView(LiveWidget):
 
     def show_find(self) -> None:
         self.query_one("#detail-find").display = True
-        self.query_one("#detail-find-text", Input).focus()
+        # at once, not after the queued keys: a claim number typed fast must all land in the field
+        self.screen.set_focus(self.query_one("#detail-find-text", Input))
 
     def hide_find(self) -> bool:
         """Close the find bar; False when it was not open."""
@@ -532,7 +534,7 @@ class JobDetailView(LiveWidget):
 
 class JobDetailScreen(DetailScreen[JobDetailView]):
     BINDINGS = [
-        Binding("slash", "find", "Find", tooltip="go to a claim number or a row number (enter again: the next)", id="job.find"),
+        field_opener("slash", "find", "Find", tooltip="go to a claim number or a row number (enter again: the next)", id="job.find"),
         Binding("o", "outcome", "Outcome", tooltip="show only rows with one outcome", id="job.outcome"),
         Binding("i", "job_record", "Job", tooltip="the whole job: every parameter, warning and history entry", id="job.job-record"),
         Binding("ctrl+r", "reveal", "Reveal", tooltip="show names, birth dates and member ids (audited)", id="job.reveal"),
@@ -557,6 +559,7 @@ class JobDetailScreen(DetailScreen[JobDetailView]):
         super().action_back()
 
     def action_find(self) -> None:
+        step_aside_while_typing(self)
         self.view.show_find()
 
     def action_job_record(self) -> None:

@@ -20,6 +20,7 @@ from textual.widgets import DataTable, Input, Select, Static
 from console.app.feed import Feed, FeedData, FeedRequest
 from console.app.host import ask_about, context, host, mark_stale
 from console.app.inputs import SafeInput
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import (
@@ -158,7 +159,7 @@ class JobsView(LiveWidget):
     """Tab 1."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="filter by text and status", id="jobs.filter"),
+        field_opener("slash", "filter", "Filter", tooltip="filter by text and status", id="jobs.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="jobs.clear-filter"),
         Binding("u", "upload", "Upload", tooltip="submit a CSV file as a new job", id="jobs.upload"),
         Binding("c", "cancel_job", "Cancel", tooltip="cancel the selected job (asks first)", id="jobs.cancel"),
@@ -379,9 +380,11 @@ class JobsView(LiveWidget):
     # -- filter --
 
     def action_filter(self) -> None:
+        step_aside_while_typing(self)
         bar = self.query_one("#jobs-filter")
         bar.display = True
-        self.query_one("#jobs-filter-text", Input).focus()
+        # at once, not after the queued keys: "/arch" typed fast must all land in the field
+        self.screen.set_focus(self.query_one("#jobs-filter-text", Input))
 
     def action_clear_filter(self) -> None:
         bar = self.query_one("#jobs-filter")

@@ -11,8 +11,10 @@ import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 
+from textual.actions import SkipAction
 from textual.binding import ActiveBinding, Binding
 from textual.dom import DOMNode
+from textual.widgets import Input
 
 from engine.config import ConfigError
 
@@ -36,6 +38,22 @@ def operator_can_act(node: DOMNode) -> bool:
 def is_refused(node: DOMNode, binding: Binding) -> bool:
     """The binding performs an operator action this console's operator may not take."""
     return binding.id in OPERATOR_ACTION_IDS and not operator_can_act(node)
+
+
+def field_opener(key: str, action: str, description: str, **options: object) -> Binding:
+    """The key that opens a text field (a filter, find, the Claims form). A priority binding: the
+    app runs it as the key arrives, before it hands the keys queued behind it to the list, so
+    "/arch" typed in one go (or in one SSH packet) lands whole in the field, not "rch" in the list.
+    Its action calls `step_aside_while_typing` first and focuses the field with
+    `screen.set_focus`, at once."""
+    return Binding(key, action, description, priority=True, **options)  # type: ignore[arg-type]
+
+
+def step_aside_while_typing(node: DOMNode) -> None:
+    """In a field opener's action: while a text field has the focus the key is the operator's
+    text, so the action steps aside and the key types."""
+    if isinstance(node.app.focused, Input):
+        raise SkipAction()
 
 
 class ReadOnlyKeys:

@@ -24,6 +24,7 @@ from textual.widgets import Input, Static
 from console.app.detail_screen import Field
 from console.app.host import context, host, in_worker, mark_stale
 from console.app.inputs import SafeInput
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.live import LiveWidget
 from console.app.log_pane import LogEntry, LogPane
 from console.app.prompt import Picker, pick_read
@@ -130,7 +131,7 @@ class LogsView(LiveWidget):
         Binding("w", "toggle_wrap", "Wrap", tooltip="wrap long lines on/off", id="logs.wrap"),
         Binding("s", "pick_service", "Service", tooltip="only one service's lines", id="logs.service"),
         Binding("v", "pick_level", "Level", tooltip="only lines at or above a level", id="logs.level"),
-        Binding("slash", "filter", "Filter", tooltip="filter by text and job", id="logs.filter"),
+        field_opener("slash", "filter", "Filter", tooltip="filter by text and job", id="logs.filter"),
         Binding("m", "cycle_lines", "Lines", tooltip="lines kept: 100, 500, 1000, all", id="logs.lines"),
         Binding("z", "toggle_maximize", "Zoom", tooltip="the lines fill the screen, or back (esc too)", id="logs.toggle-maximize"),
         Binding("escape", "clear_filters", "Clear filters", show=False, id="logs.clear-filters"),
@@ -276,8 +277,10 @@ class LogsView(LiveWidget):
         self.set_filter(replace(self.flt, job_id=job_id))
 
     def action_filter(self) -> None:
+        step_aside_while_typing(self)
         self.query_one("#logs-filter").display = True
-        self.query_one("#logs-filter-text", Input).focus()
+        # at once, not after the queued keys: "/arch" typed fast must all land in the field
+        self.screen.set_focus(self.query_one("#logs-filter-text", Input))
 
     @on(Input.Changed, "#logs-filter-text")
     @on(Input.Changed, "#logs-filter-job")

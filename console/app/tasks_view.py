@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Static
 
 from console.app.filter_bar import FilterBar, no_match, rows_matching
 from console.app.host import ask_about, context, mark_stale
+from console.app.keys import field_opener, step_aside_while_typing
 from console.app.live import LiveWidget
 from console.app.paged_table import Cells, Column, PagedTable, cells_of
 from console.app.render import ago, right, seconds_text, until, untrusted
@@ -158,7 +159,7 @@ class SchedulersView(LiveWidget):
     """Tab 4."""
 
     BINDINGS = [
-        Binding("slash", "filter", "Filter", tooltip="text in the task, its schedule or its last result", id="schedulers.filter"),
+        field_opener("slash", "filter", "Filter", tooltip="text in the task, its schedule or its last result", id="schedulers.filter"),
         Binding("escape", "clear_filter", "Clear filter", show=False, id="schedulers.clear-filter"),
         Binding("r", "run_task", "Run now", tooltip="run the selected task now (asks first)", id="schedulers.run-now"),
         Binding("p", "pause_task", "Pause/resume", tooltip="pause the selected task, or resume it", id="schedulers.pause-resume"),
@@ -240,6 +241,7 @@ class SchedulersView(LiveWidget):
     # -- filter: the list is short and held whole, so it is filtered here --
 
     def action_filter(self) -> None:
+        step_aside_while_typing(self)
         self.query_one("#tasks-filter", FilterBar).open()
 
     def action_clear_filter(self) -> None:
