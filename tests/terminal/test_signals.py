@@ -49,7 +49,7 @@ def test_console_exits_as_q_does_on_a_signal(tmp_path: Path, sig: signal.Signals
 @pytest.mark.slow
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name)
 def test_up_releases_its_running_job_on_a_signal(tmp_path: Path, sig: signal.Signals) -> None:
-    env = {**_env(tmp_path), "CLAIMSOPS_PAYER_RATE_PER_SECOND": "2"}  # the job is still running when the signal comes
+    env = {**_env(tmp_path), "CLAIMSOPS_PAYER_RATE_PER_SECOND": "0.2"}  # a call each 5 s: still running when the signal comes, however slow the machine
     session = PtySession(["up"], env, tmp_path)
     session.wait_for("Jobs")
     db = Database(f"sqlite:///{tmp_path / 'home' / 'claimsops.db'}")
