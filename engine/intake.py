@@ -44,10 +44,11 @@ import os
 import re
 import stat
 import unicodedata
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import date
 from itertools import chain
+from operator import itemgetter
 from pathlib import Path
 from types import TracebackType
 from typing import BinaryIO, TextIO
@@ -211,6 +212,7 @@ class CsvIntake:
         self._extra_indexes: list[tuple[str, int]] = []
         self._consumed = False
         self._dates: dict[str, tuple[date | None, str | None]] = {}
+        self._tins: dict[str, tuple[str, bool]] = {}  # as given -> (cleaned, valid); TINs repeat
         self._marked = False  # UTF-8 with bad bytes: rows that have one are Invalid
         self._bad_lines: list[int] = []  # the first few lines with a bad byte
         self._bad_line_count = 0
@@ -413,7 +415,7 @@ class CsvIntake:
                 raise self._csv_error(error) from None
             except UnicodeDecodeError:  # checked up front: the file changed while being read
                 raise self._fail("the file changed while it was being read") from None
-            if any(cell.strip() for cell in record):
+            if "".join(record).strip():  # a cell that is not blank
                 return record
 
     def _csv_error(self, error: csv.Error) -> IntakeError:
@@ -462,6 +464,13 @@ class CsvIntake:
         if "claim_number" not in self.columns:
             raise self._fail(self._no_claim_column())
         self._length_checks = [(name, n) for name, n in _LENGTHS.items() if name in self._indexes]
+        # what each row reads, worked out once for the file (see _make_row)
+        self._raw_names = tuple(self._indexes)
+        self._raw_cells = _cells_getter(tuple(self._indexes.values()))
+        self._extra_names = tuple(name for name, _ in self._extra_indexes)
+        self._extra_cells = _cells_getter(tuple(i for _, i in self._extra_indexes))
+        self._has_dates = not self._indexes.keys().isdisjoint(
+            ("date_of_birth", "first_service_date", "last_service_date"))
 
     def _no_claim_column(self) -> str:
         """Why the header has no claim number column. The first line's cells are quoted only
@@ -533,24 +542,26 @@ class CsvIntake:
         )
 
     def _make_row(self, number: int, line: int, record: list[str]) -> IntakeRow:
-        # Runs once per row: kept lean (few allocations) for 100,000-row files.
+        # Runs once per row: kept lean for 100,000-row files (what the row reads is worked out
+        # once per file in _map_header; checks of values that repeat are remembered).
         width = len(self.header)
         cells = [c.strip() for c in record]
         problems: list[str] = []
         if self._marked:
             self._mark_bad_bytes(line, cells, problems)
-        if len(cells) > width and any(cells[width:]):
-            problems.append(
-                f"the row has {len(cells)} values but the header has {width} columns"
-                f" (a value containing {_delimiter_name(self.delimiter)} must be in quotes)"
-            )
-        elif len(cells) < width:
-            cells.extend([""] * (width - len(cells)))
-        raw = {name: cells[i] for name, i in self._indexes.items()}
-        get = raw.get
+        if len(cells) != width:
+            if len(cells) > width and any(cells[width:]):
+                problems.append(
+                    f"the row has {len(cells)} values but the header has {width} columns"
+                    f" (a value containing {_delimiter_name(self.delimiter)} must be in quotes)"
+                )
+            elif len(cells) < width:
+                cells.extend([""] * (width - len(cells)))
+        raw = dict(zip(self._raw_names, self._raw_cells(cells), strict=True))
         claim = raw["claim_number"]
-        if (not claim or len(claim) > MAX_CLAIM_NUMBER_LENGTH or _CONTROL_CHARS.search(claim)
-                or not claim.isascii()):
+        # printable ASCII has no control, invisible or bidi character: only other claim
+        # numbers need the full check
+        if not claim or len(claim) > MAX_CLAIM_NUMBER_LENGTH or not (claim.isascii() and claim.isprintable()):
             problems += _claim_number_problems(claim)
         for name, limit in self._length_checks:
             if len(raw[name]) > limit:
@@ -558,20 +569,31 @@ class CsvIntake:
                     f"{safe_text(self.columns[name], max_len=40)} is {len(raw[name]):,} characters"
                     f" long (at most {limit})"
                 )
-        tin = clean_tin(raw.get("tin", ""))
-        if tin and not is_valid_tin(tin):
-            problems.append(TIN_RULE)
+        tin = raw.get("tin", "")
+        if tin:
+            known_tin = self._tins.get(tin)
+            if known_tin is None:
+                if len(self._tins) >= 10_000:
+                    self._tins.clear()
+                cleaned = clean_tin(tin)
+                known_tin = self._tins[tin] = (cleaned, not cleaned or is_valid_tin(cleaned))
+            tin = known_tin[0]
+            if not known_tin[1]:
+                problems.append(TIN_RULE)
         payer_id = raw.get("payer_id", "")
         if payer_id and not is_valid_payer_id(payer_id):
             problems.append(PAYER_ID_RULE)
-        birth = self._date("date_of_birth", raw, problems)
-        first = self._date("first_service_date", raw, problems)
-        last = self._date("last_service_date", raw, problems)
-        if first and last and last < first:
-            problems.append(
-                f"{self._label('last_service_date', raw)} is before"
-                f" {self._label('first_service_date', raw)}"
-            )
+        birth = first = last = None
+        if self._has_dates:
+            birth = self._date("date_of_birth", raw, problems)
+            first = self._date("first_service_date", raw, problems)
+            last = self._date("last_service_date", raw, problems)
+            if first and last and last < first:
+                problems.append(
+                    f"{self._label('last_service_date', raw)} is before"
+                    f" {self._label('first_service_date', raw)}"
+                )
+        get = raw.get
         return IntakeRow(
             number,
             line,
@@ -585,7 +607,7 @@ class CsvIntake:
             tin,
             payer_id,
             get("patient_account_number", ""),
-            {name: cells[i] for name, i in self._extra_indexes},
+            dict(zip(self._extra_names, self._extra_cells(cells), strict=True)),
             raw,
             "; ".join(problems) if problems else None,
         )
@@ -627,6 +649,16 @@ class CsvIntake:
     def _label(self, name: str, raw: dict[str, str]) -> str:
         """A field for a reason: its header as in the file, and its value as given."""
         return f"{safe_text(self.columns[name], max_len=40)} {safe_text(raw[name], max_len=40)}"
+
+
+def _cells_getter(indexes: tuple[int, ...]) -> Callable[[list[str]], tuple[str, ...]]:
+    """The cells at `indexes` of a row, as a tuple (itemgetter gives a single cell bare)."""
+    if not indexes:
+        return lambda cells: ()
+    if len(indexes) == 1:
+        only = indexes[0]
+        return lambda cells: (cells[only],)
+    return itemgetter(*indexes)
 
 
 def _parse_date(value: str, today: date) -> tuple[date | None, str | None]:

@@ -11,7 +11,7 @@ from sqlalchemy import func, select
 from engine.intake import IntakeError
 from engine.jobs.queries import get_job, rows_page, unresolved_rows
 from engine.models import Job, JobRow
-from engine.submit import JobParams, SubmitError, submit_file
+from engine.submit import LOOK_UP_COLUMNS, JobParams, SubmitError, submit_file
 from tests.fixtures import csv_cases
 
 TODAY = date(2026, 11, 29)
@@ -215,3 +215,73 @@ def test_every_intake_case_ends_the_same_on_sqlite_and_postgresql(sqlite_db, pg_
                 assert on_sqlite[2] == 1, name  # the problem row is Invalid, the other one is not
     finally:
         pg.dispose()
+
+
+# --- the bulk insert stores what the ORM stores ---
+
+def test_bulk_inserted_rows_are_stored_as_the_orm_stores_them(db, settings, tmp_path) -> None:
+    import gc
+
+    from sqlalchemy import text
+
+    from engine.intake import open_intake
+    from engine.submit import _invalid_values, _look_up_values
+
+    path = _rows_file(
+        tmp_path, "claim_number,first_name,last_name,date_of_birth,tin,first_service_date,Notes,Notes",
+        'FG1,Zoë,"O\'Brien, ""Jr""",07/26/2002,,2026-01-02,=1+1,a\\b',
+        "FG2,José,\U0001f600 \u2028,,854203105,,,",
+        "FG3,A,B,02/30/2020,,,x,y",  # Invalid: its result columns too
+        "FG1,A,B,,,2026-01-03,,",
+    )
+    gc_was = gc.isenabled()
+    bulk = _submit(db, settings, path)
+    assert gc.isenabled() == gc_was
+    orm = _submit(db, settings, path)
+    with db.write() as session:  # the second job's rows again, one ORM object each
+        session.execute(text("DELETE FROM job_rows WHERE job_id = :j"), {"j": orm})
+        with open_intake(path, today=TODAY) as intake:
+            for row in intake.rows():
+                tin = row.tin or settings.payer_tin
+                values = (_invalid_values(orm, row, tin, row.invalid_reason) if row.invalid_reason
+                          else dict(zip(LOOK_UP_COLUMNS, _look_up_values(orm, row, tin), strict=True)))
+                session.add(JobRow(**values))
+
+    def stored(job_id: int) -> list[tuple]:
+        with db.read() as session:
+            result = session.execute(text("SELECT * FROM job_rows WHERE job_id = :j ORDER BY row_number"),
+                                     {"j": job_id})
+            keep = [i for i, name in enumerate(result.keys()) if name not in ("job_id", "resolved_at")]
+            return [tuple(row[i] for i in keep) for row in result]
+
+    assert stored(bulk) == stored(orm) and len(stored(bulk)) == 4
+    assert rows_page(db, bulk)[0].extra == {"Notes": "=1+1", "Notes_2": "a\\b"}
+
+
+def test_a_row_object_of_strings_is_serialised_as_json_dumps_does() -> None:
+    import json
+
+    from engine.db import _flat_json
+
+    for value in ({}, {"a": ""}, {"claim_number": 'A\u00e9"\\\n\t\x00\u2028\udc80\U0001f600', "é": "<&>'"}):
+        assert _flat_json(value) == json.dumps(value)
+    for value in ({"a": 1}, {1: "a"}, {"a": None}, {"a": ["b"]}):
+        with pytest.raises(TypeError):
+            _flat_json(value)
+
+
+def test_the_garbage_collector_is_back_on_after_a_refused_file(db, settings, tmp_path) -> None:
+    import gc
+
+    path = csv_cases.write_too_many_rows(tmp_path, 50)
+    limited = settings.__class__(home=settings.home, payer_tin="123456789", max_upload_rows=50)
+    assert gc.isenabled()
+    with pytest.raises(IntakeError):
+        _submit(db, limited, path)
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        _submit(db, settings, csv_cases.write_sample(tmp_path, "original-basic.csv"))
+        assert not gc.isenabled()  # left as the caller had it
+    finally:
+        gc.enable()
