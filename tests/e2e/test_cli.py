@@ -296,7 +296,8 @@ def test_payer_sim_writes_a_test_file_of_5000_rows_and_exits(cli, tmp_path: Path
     too_many = cli("payer-sim", "--write-csv", "x.csv", "--rows", "100001", check=False)
     assert too_many.returncode == 2 and "at most 100,000" in too_many.stderr
 HEAVY = ("textual", "httpx", "alembic", "dramatiq", "apscheduler", "engine.payer.client", "engine.payer.planner",
-         "engine.health", "engine.tasks.registry", "sqlalchemy.dialects.postgresql")  # the home's SQLite
+         "engine.health", "engine.tasks.registry",
+         "sqlalchemy.dialects.postgresql", "tomllib")  # the home's SQLite, no CLAIMSOPS_CONFIG
 
 
 def test_listing_showing_and_cancelling_a_job_import_nothing_they_do_not_need(cli, tmp_path: Path) -> None:
