@@ -5,10 +5,10 @@ from __future__ import annotations
 import gc
 
 # Importing SQLAlchemy and mapping the models builds some 95,000 objects that live as long as
-# the process, and the cycle collector walked them again and again while they were built: about
-# a sixth of a light command's CPU time (`jobs`, `job`, `cancel`). It is off during these
-# imports, and what they built is frozen (left out of later collections, as the console freezes
-# what its first paint built); the collector then runs as before.
+# the process. The cycle collector walked them again and again while they were built, and once
+# more as the process exited: about a third of a light command's CPU time (`jobs`, `job`,
+# `cancel`). It is off during these imports, and what they built is then frozen (left out of
+# every later collection, as the console freezes what its first paint built).
 _collecting = gc.isenabled()
 gc.disable()
 try:
