@@ -4,7 +4,6 @@ environment wins. A malformed value raises ConfigError naming the variable."""
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
@@ -246,6 +245,8 @@ _PARSERS: dict[str, Callable[[str, Any], Any]] = {
 
 
 def _read_toml(path: str) -> dict[str, Any]:
+    import tomllib  # only with CLAIMSOPS_CONFIG: every command loads the settings
+
     try:
         with open(path, "rb") as fh:
             data = tomllib.load(fh)

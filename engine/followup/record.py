@@ -10,7 +10,6 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from engine.followup.finality import CLOSED, OPEN, next_check, status_key, stored_state
@@ -64,7 +63,12 @@ _UPDATE = _TABLE.update().where(_TABLE.c.id == bindparam("claim_id_")).values(
 
 
 def _insert_ignoring(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
+    # each dialect's own INSERT (ON CONFLICT), imported here: PostgreSQL's dialect package is
+    # heavy (its asyncpg and pg_catalog modules), and the CLI's light commands import this module
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects import postgresql as module
+    else:
+        from sqlalchemy.dialects import sqlite as module
     stmt = module.insert(_TABLE).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
     conn.execute(stmt, rows)
 

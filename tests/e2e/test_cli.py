@@ -296,12 +296,14 @@ def test_payer_sim_writes_a_test_file_of_5000_rows_and_exits(cli, tmp_path: Path
     too_many = cli("payer-sim", "--write-csv", "x.csv", "--rows", "100001", check=False)
     assert too_many.returncode == 2 and "at most 100,000" in too_many.stderr
 HEAVY = ("textual", "httpx", "alembic", "dramatiq", "apscheduler", "engine.payer.client", "engine.payer.planner",
-         "engine.health", "engine.tasks.registry")
+         "engine.health", "engine.tasks.registry",
+         "sqlalchemy.dialects.postgresql", "tomllib")  # the home's SQLite, no CLAIMSOPS_CONFIG
 
 
 def test_listing_showing_and_cancelling_a_job_import_nothing_they_do_not_need(cli, tmp_path: Path) -> None:
     """The light commands start fast: none of them loads the console, the payer client, the
-    planner, Alembic (the schema is current) or the workers' libraries."""
+    planner, Alembic (the schema is current), the workers' libraries or, on SQLite, PostgreSQL's
+    dialect."""
     path = csv_cases.write_sample(tmp_path, "original-basic.csv")
     job = json.loads(cli("submit", str(path), "--tin", "123456789", "--json").stdout)
     probe = (
@@ -339,3 +341,44 @@ def test_cancel_wait_says_in_one_line_that_it_timed_out(cli, tmp_path: Path) -> 
     assert (audit[0]["action"], audit[0]["outcome"]) == ("cancel", "ok")
     bad = cli("cancel", str(job["id"]), "--wait", "--timeout", "0", check=False)
     assert bad.returncode == 2 and "above 0" in bad.stderr
+
+
+def _command_parsers(parser) -> dict:  # noqa: ANN001
+    return next(a for a in parser._actions if a.dest == "command").choices
+
+
+def test_a_command_line_gets_the_parser_every_command_line_would() -> None:
+    """`main` builds only the named command's parser: the same arguments, defaults and help as
+    in the parser of every command, and every command's parser for any other first word."""
+    from console.cli import build_parser
+
+    full = build_parser()
+    for name, whole in _command_parsers(full).items():
+        alone = _command_parsers(build_parser(name))
+        assert name in alone and alone[name].format_help() == whole.format_help(), name
+        assert len(alone) == 1 or len(alone) == len(_command_parsers(full)), name
+    assert len(_command_parsers(build_parser("jobs"))) == 1
+    assert len(_command_parsers(build_parser("tasks"))) == len(_command_parsers(full))  # added by a module
+    for argv in (["jobs", "--json", "-n", "3", "--status", "pending"], ["cancel", "5", "--wait", "--timeout", "2"],
+                 ["job", "7"], ["operators", "add", "bob", "--admin"], ["logs", "-f", "--job", "3"],
+                 ["submit", "f.csv", "--end-date", "2026-01-31"]):
+        assert vars(build_parser(argv[0]).parse_args(argv)) == vars(full.parse_args(argv)), argv
+    for argv in (["nope"], ["jobs", "-n", "0"], ["-x"]):
+        for parser in (build_parser(argv[0]), full):
+            with pytest.raises(SystemExit) as refused:
+                parser.parse_args(argv)
+            assert refused.value.code == 2, argv
+
+
+def test_importing_the_cli_leaves_the_collector_on_with_its_imports_frozen() -> None:
+    """The CLI's imports run without cycle collection and are frozen afterwards; the collector
+    must be on again once they are done, and stay off in a process that had turned it off."""
+    probe = ("import gc, sys\n"
+             "off = sys.argv[1] == 'off'\n"
+             "gc.disable() if off else None\n"
+             "import console.cli\n"
+             "print(gc.isenabled(), gc.get_freeze_count() > 10_000)\n")
+    for state, expected in (("on", "True True"), ("off", "False True")):
+        out = subprocess.run([sys.executable, "-c", probe, state], cwd=REPO, capture_output=True, text=True,
+                             timeout=60)
+        assert out.stdout.strip() == expected, out.stderr
