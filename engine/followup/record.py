@@ -10,9 +10,9 @@ from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, bindparam, select
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from engine.db import conflict_insert
 from engine.followup.finality import CLOSED, OPEN, next_check, status_key, stored_state
 from engine.models import ClaimObservation, TrackedClaim
 from engine.results import ClaimResult
@@ -64,8 +64,7 @@ _UPDATE = _TABLE.update().where(_TABLE.c.id == bindparam("claim_id_")).values(
 
 
 def _insert_ignoring(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    module = postgresql if conn.dialect.name == "postgresql" else sqlite
-    stmt = module.insert(_TABLE).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
+    stmt = conflict_insert(conn, _TABLE).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
     conn.execute(stmt, rows)
 
 
