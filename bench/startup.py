@@ -1,6 +1,6 @@
 """The `startup` scenario: `claimsops up` from spawn to its first painted Jobs page, cold (a new,
-empty home each time: the database is created and migrated, the sandbox payer's data set
-generated), in a real pseudo-terminal of 120×40, the median of several starts. The page is
+empty home each time: the database is created, the sandbox payer's data set generated behind the
+first paint), in a real pseudo-terminal of 120×40, the median of several starts. The page is
 painted when the terminal shows the empty Jobs table's "no jobs"; the header then says
 "starting workers…" until the workers are up ("1 worker" there: one in-process worker).
 

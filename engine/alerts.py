@@ -17,7 +17,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
-import httpx
 from sqlalchemy import Select, func, select, update
 
 from engine.config import Settings
@@ -100,6 +99,8 @@ def record(db: Database, results: Iterable[CheckResult]) -> list[AlertEvent]:
 
 def post_webhook(url: str, payload: dict[str, object], *, timeout: float = WEBHOOK_TIMEOUT_S) -> bool:
     """POST JSON; True on a 2xx answer. Failures are logged (without the URL), never raised."""
+    import httpx  # on the first alert: the console imports this module before its first paint
+
     try:
         response = httpx.post(url, json=payload, timeout=timeout, follow_redirects=False)
     except Exception as exc:  # unreachable, timeout, malformed URL: never fatal
@@ -195,6 +196,8 @@ def ping_heartbeat(settings: Settings, *, healthy: bool, timeout: float = HEARTB
     its `/fail` when the run was unhealthy. True when it answered 2xx; failures are logged."""
     if not settings.heartbeat_url:
         return False
+    import httpx
+
     url = settings.heartbeat_url.rstrip("/") + ("" if healthy else "/fail")
     try:
         response = httpx.get(url, timeout=timeout, follow_redirects=False)

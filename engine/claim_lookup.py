@@ -23,18 +23,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
-
-import httpx
+from typing import TYPE_CHECKING
 
 from engine.errors import OperatorError
 from engine.intake import MAX_CLAIM_NUMBER_LENGTH
-from engine.payer.client import CallScope, PayerClient, PayerSettings
-from engine.payer.errors import root_cause
-from engine.payer.limits import LocalLimits, PayerLimits
-from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
 from engine.payer.windows import WindowLimit
 from engine.results import ClaimResult
 from engine.text import safe_text
+
+if TYPE_CHECKING:  # the payer client (and httpx) load on the first look-up: the console imports this
+    import httpx
+
+    from engine.payer.client import PayerClient, PayerSettings
+    from engine.payer.limits import PayerLimits
 
 DEFAULT_PAYER_ID = "87726"
 DEFAULT_DEADLINE_S = 90.0
@@ -140,6 +141,10 @@ def check_request(
 async def lookup_with(client: PayerClient, request: LookupRequest, *, deadline_s: float = DEFAULT_DEADLINE_S) -> ClaimLookup:
     """Run the one-row plan with an open client. A payer that does not answer within
     `deadline_s` gives an `Error` result; a configuration problem raises PayerConfigError."""
+    from engine.payer.client import CallScope
+    from engine.payer.errors import root_cause
+    from engine.payer.planner import JobWindow, LookupPlanner, LookupRow
+
     started = time.monotonic()
     scope = CallScope()  # this look-up's payer calls
     results: list[ClaimResult] = []
@@ -181,6 +186,9 @@ def lookup_claim(
     our credentials or requests, and LookupCancelled within 0.1 s of `cancel` being set.
     Each look-up has its own client: pass `window_limit` to keep what earlier look-ups at this
     payer learned of its widest window."""
+    from engine.payer.client import PayerClient
+    from engine.payer.limits import LocalLimits
+
     request = check_request(claim_number, tin=tin, payer_id=payer_id, start=start, end=end, today=today)
 
     async def run() -> ClaimLookup:

@@ -15,8 +15,6 @@ from datetime import datetime
 from pathlib import Path
 from urllib.parse import urlsplit
 
-import httpx
-
 from engine.config import Settings
 from engine.db import Database, DatabaseError
 from engine.jobs.liveness import START_WORKERS, stalled_jobs
@@ -145,6 +143,8 @@ def check_payer(settings: Settings) -> CheckResult:
         "client_id": settings.payer_client_id,
         "client_secret": settings.payer_client_secret,
     }
+    import httpx  # here, not at import: the console imports this module before its first paint
+
     started = time.perf_counter()
     try:
         with httpx.Client(timeout=PAYER_TIMEOUT_S, follow_redirects=False) as client:

@@ -8,10 +8,9 @@ import threading
 from datetime import UTC, datetime
 
 from sqlalchemy import Connection, Table, insert
-from sqlalchemy.dialects import postgresql, sqlite
 
 from engine.buckets import bucket_of
-from engine.db import Database
+from engine.db import Database, conflict_insert
 from engine.models import Metric, MetricBucket, MetricMinute
 
 PAYER_CALL = "payer_call"  # value: seconds; label: "<surface>:<outcome>"
@@ -69,7 +68,7 @@ def write_rows(conn: Connection, rows: list[dict]) -> None:
 def _upsert(conn: Connection, table: Table, keys: tuple[str, ...], adds: tuple[str, ...], rows: list[dict]) -> None:
     if not rows:
         return
-    stmt = (sqlite if conn.dialect.name == "sqlite" else postgresql).insert(table)
+    stmt = conflict_insert(conn, table)
     stmt = stmt.on_conflict_do_update(
         index_elements=list(keys), set_={c: table.c[c] + stmt.excluded[c] for c in adds})
     conn.execute(stmt, rows)

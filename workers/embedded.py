@@ -10,17 +10,20 @@ import logging
 import sys
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from engine.config import Settings
 from engine.db import Database
 from engine.errors import describe
-from engine.payer.client import PayerSettings
 from workers.service import Process, Stop, run_service
+
+if TYPE_CHECKING:
+    from engine.payer.client import PayerSettings
 
 # (settings, database, payer, startup) -> exit code; the payer is how to get the sandbox the
 # workers use, or None for the configured payer; startup starts the workers once the console
 # has painted, and says whether they are still starting
-ConsoleRunner = Callable[[Settings, Database, Callable[[], PayerSettings] | None, "BackgroundStart"], int]
+ConsoleRunner = Callable[[Settings, Database, "Callable[[], PayerSettings] | None", "BackgroundStart"], int]
 BEGIN_AT_LATEST_S = 5.0  # the workers start by then even if the console never says it has painted
 
 

@@ -10,13 +10,15 @@ import logging
 import signal
 import threading
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 from engine.config import Settings
 from engine.db import Database
 from engine.logsink import setup_logging
-from engine.payer.client import PayerSettings
-from engine.payersim.server import PayerSimulator
-from engine.sandbox import payer_settings, start_sandbox
+
+if TYPE_CHECKING:
+    from engine.payer.client import PayerSettings
+    from engine.payersim.server import PayerSimulator
 
 HEADLESS_SIGNALS = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 ATTACHED_SIGNALS = (signal.SIGTERM, signal.SIGINT)
@@ -37,6 +39,8 @@ class Process:
 
     def payer(self) -> PayerSettings:
         """The configured payer, or the sandbox payer (started on the first call) when none is."""
+        from engine.sandbox import payer_settings, start_sandbox
+
         with self._payer_lock:
             if self.settings.sandbox and self.sandbox is None:
                 self.sandbox = start_sandbox()

@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, ClassVar, cast
+from typing import TYPE_CHECKING, Any, ClassVar, cast
 
 from rich.text import Text
 from textual import on
@@ -56,8 +56,10 @@ from engine.config import Settings
 from engine.db import Database
 from engine.errors import describe
 from engine.jobs.queries import jobs_run_here
-from engine.payer.client import PayerSettings
 from engine.text import safe_text
+
+if TYPE_CHECKING:
+    from engine.payer.client import PayerSettings
 
 log = logging.getLogger("claimsops.console")
 STARTUP_WAIT_S = 2.0  # `claimsops up` starts its workers by then, painted or not
@@ -182,6 +184,7 @@ class ConsoleApp(App[int]):
         self.header_state = HeaderState()
         self.render_errors: list[str] = []
         self.actions = OperatorActions(self)
+        self.collect_after_paint = False
         if still:
             self.animation_level = "none"
 
@@ -246,6 +249,8 @@ class ConsoleApp(App[int]):
         # made the switch slow. What exists after the first paint lives as long as the console,
         # so it is left out of collections; unfrozen on exit, for processes that start another app.
         gc.freeze()
+        if self.collect_after_paint:  # run_console paused the collector until now
+            gc.enable()
 
     def on_unmount(self) -> None:
         self._restore_signals()

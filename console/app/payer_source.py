@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from engine.config import Settings
 from engine.health import display_url
-from engine.payer.client import PayerSettings
 from engine.payer.windows import WindowLimit
-from engine.payersim.server import PayerSimulator
-from engine.sandbox import payer_settings, sandbox_tin, start_sandbox
+
+if TYPE_CHECKING:  # the sandbox's modules load on the first look-up, not before the first paint
+    from engine.payer.client import PayerSettings
+    from engine.payersim.server import PayerSimulator
 
 
 class PayerSource:
@@ -44,6 +46,8 @@ class PayerSource:
 
     def get(self) -> PayerSettings:
         """The payer to call (blocking the first time the sandbox starts: call it in a worker)."""
+        from engine.sandbox import payer_settings, start_sandbox
+
         if self._given is None and self._later is not None:
             with self._lock:
                 if self._given is None:
@@ -60,6 +64,8 @@ class PayerSource:
     def default_tin(self) -> str:
         """The TIN to search under when none is typed: the configured one, or in the sandbox the
         sandbox's first TIN (as a job would use); "" when there is none."""
+        from engine.sandbox import sandbox_tin
+
         if self.settings.payer_tin:
             return self.settings.payer_tin
         return sandbox_tin() if self.settings.sandbox else ""

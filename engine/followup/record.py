@@ -12,6 +12,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 from sqlalchemy.orm import Session
 
+from engine.db import conflict_insert
 from engine.followup.finality import CLOSED, OPEN, next_check, status_key, stored_state
 from engine.models import ClaimObservation, TrackedClaim
 from engine.results import ClaimResult
@@ -63,13 +64,7 @@ _UPDATE = _TABLE.update().where(_TABLE.c.id == bindparam("claim_id_")).values(
 
 
 def _insert_ignoring(conn: Connection, rows: list[dict[str, Any]]) -> None:
-    # each dialect's own INSERT (ON CONFLICT), imported here: PostgreSQL's dialect package is
-    # heavy (its asyncpg and pg_catalog modules), and the CLI's light commands import this module
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects import postgresql as module
-    else:
-        from sqlalchemy.dialects import sqlite as module
-    stmt = module.insert(_TABLE).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
+    stmt = conflict_insert(conn, _TABLE).on_conflict_do_nothing(index_elements=["payer_id", "tin", "claim_number"])
     conn.execute(stmt, rows)
 
 

@@ -178,7 +178,7 @@ async def test_read_only_look_ups_are_refused_and_audited(make_app: AppFactory, 
 async def test_with_no_payer_configured_the_sandbox_starts_on_the_first_look_up_and_stops_on_exit(
     make_app: AppFactory, sqlite_db: Database, dataset: Dataset, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from console.app import payer_source
+    from engine import sandbox  # the console imports it on the first look-up
 
     started: list[PayerSimulator] = []
 
@@ -186,8 +186,8 @@ async def test_with_no_payer_configured_the_sandbox_starts_on_the_first_look_up_
         started.append(PayerSimulator(SimConfig(seed=53, today=TODAY), dataset=dataset).start())
         return started[-1]
 
-    monkeypatch.setattr(payer_source, "start_sandbox", start_sandbox)
-    monkeypatch.setattr(payer_source, "sandbox_tin", lambda: dataset.tins[0])
+    monkeypatch.setattr(sandbox, "start_sandbox", start_sandbox)
+    monkeypatch.setattr(sandbox, "sandbox_tin", lambda: dataset.tins[0])
     number = dataset.claim_numbers(dataset.tins[0])[-1]
     app = make_app(payer_tin="")
     assert app.ctx.settings.sandbox

@@ -63,6 +63,20 @@ async def test_startup_objects_are_kept_out_of_collections_until_the_app_exits(m
     assert gc.get_freeze_count() == 0  # a process that starts another app does not keep this one
 
 
+async def test_the_collector_paused_for_the_start_runs_again_once_painted(make_app: AppFactory) -> None:
+    import gc
+
+    app = make_app()
+    app.collect_after_paint = True  # as run_console sets it, having turned the collector off
+    gc.disable()
+    try:
+        async with app.run_test(size=(160, 30)) as pilot:
+            await wait_for(pilot, lambda: gc.get_freeze_count() > 0, what="the startup objects frozen")
+            assert gc.isenabled()
+    finally:
+        gc.enable()
+
+
 async def test_tabs_switch_and_each_view_takes_the_focus(make_app: AppFactory, sqlite_db: Database) -> None:
     seed_jobs(sqlite_db)
     app = make_app()
