@@ -238,6 +238,8 @@ class ConsoleApp(App[int]):
     def _begin_startup(self, startup: Startup, deadline: float) -> None:
         # Starting the workers takes the CPU for a while (imports, the sandbox's data set): not
         # before the first page of jobs is painted, unless that takes too long.
+        if not any(isinstance(screen, MainScreen) for screen in self.screen_stack):
+            return  # the console is closing before its first page: nothing to start for
         if self.jobs_view.shows_data or time.monotonic() > deadline:
             startup.begin()
         else:

@@ -42,13 +42,18 @@ def broker_label(ctx: ConsoleContext) -> str:
         return "external"
 
 
-def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
+def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones, *, compact: bool = False) -> Text:
+    """Site, mode, database, broker and the workers. `compact` (when the whole line does not fit,
+    as at 80 columns) keeps what an operator acts on — the site, the database's state and the
+    workers' — and leaves out the mode and the names of the database and the broker."""
     text = Text(end="")
-    text.append_text(untrusted(ctx.settings.site_name or "claimsops", max_len=32, style="bold"))
-    text.append("  ")
-    text.append(ctx.settings.mode, style="tone.accent")
-    text.append("  db ")
-    text.append(ctx.db.backend)
+    text.append_text(untrusted(ctx.settings.site_name or "claimsops", max_len=16 if compact else 32, style="bold"))
+    if not compact:
+        text.append("  ")
+        text.append(ctx.settings.mode, style="tone.accent")
+    text.append("  db")
+    if not compact:
+        text.append(f" {ctx.db.backend}")
     if state.stale_since is not None:
         stamp = state.stale_since.astimezone(ctx.tz).strftime("%H:%M:%S")
         text.append(f" stale since {stamp}", style=tones("error"))
@@ -56,16 +61,22 @@ def header_left(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
         text.append(" …", style="dim")
     else:
         text.append(" ok", style="tone.ok")
-    text.append("  broker ")
-    text.append(broker_label(ctx))
+    if compact:
+        text.append("  ")
+    else:
+        text.append("  broker ")
+        text.append(broker_label(ctx))
+        text.append(" · ")
     if workers_starting(ctx, state):
-        text.append(" · starting workers…", style="yellow")
+        text.append("starting workers…", style="yellow")
     elif ctx.startup is not None and ctx.startup.failure:
-        text.append(" · workers did not start (Logs tab: 2)", style=tones("error"))
+        text.append("workers did not start (Logs tab: 2)", style=tones("error"))
     elif state.site is not None:
         workers = state.site.live_workers
         style = "" if workers else "tone.warn"
-        text.append(f" · {workers} worker{'s' if workers != 1 else ''}", style=style)
+        text.append(f"{workers} worker{'s' if workers != 1 else ''}", style=style)
+    elif not compact:
+        text.right_crop(3)  # no " · " before nothing
     return text
 
 
@@ -75,11 +86,14 @@ def workers_starting(ctx: ConsoleContext, state: HeaderState) -> bool:
     return ctx.startup is not None and (ctx.startup.starting or state.workers_starting)
 
 
-def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
+def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones, *, compact: bool = False) -> Text:
+    """Operator and role, the alarms, alerts and the clock. `compact` (when even the compact left
+    part leaves too little room) leaves out the clock, and the role unless it is read-only."""
     op = ctx.operator
     text = Text(end="")
     text.append_text(untrusted(op.user, max_len=24))
-    text.append(f" ({op.role})", style="tone.ok" if op.can_act else "tone.warn")
+    if not compact or not op.can_act:
+        text.append(f" ({op.role})", style="tone.ok" if op.can_act else "tone.warn")
     text.append("  ")
     alarms = state.site if not workers_starting(ctx, state) else None
     if alarms is not None and alarms.stalled_jobs:
@@ -95,8 +109,9 @@ def header_right(ctx: ConsoleContext, state: HeaderState, tones: Tones) -> Text:
         text.append(f"⚠ {count} alert{'s' if count != 1 else ''}", style=tones("warning"))
     else:
         text.append("0 alerts", style="dim")
-    text.append("  ")
-    text.append(ctx.now().astimezone(ctx.tz).strftime("%H:%M:%S"), style="bold")
+    if not compact:
+        text.append("  ")
+        text.append(ctx.now().astimezone(ctx.tz).strftime("%H:%M:%S"), style="bold")
     return text
 
 
@@ -120,8 +135,18 @@ class HeaderBar(Widget):
         except NoMatches:  # not composed yet: on_mount will render it
             return
         tones = partial(tone, self)
-        left.update(header_left(app.ctx, app.header_state, tones))
-        right.update(header_right(app.ctx, app.header_state, tones))
+        room = self.size.width - 2 - 2  # the bar's padding, the right part's
+        # the whole line if it fits; else the compact left part, then the compact right part too
+        for compact_left, compact_right in ((False, False), (True, False), (True, True)):
+            line = header_left(app.ctx, app.header_state, tones, compact=compact_left)
+            right_text = header_right(app.ctx, app.header_state, tones, compact=compact_right)
+            if not self.size.width or line.cell_len + right_text.cell_len <= room:
+                break
+        left.update(line)
+        right.update(right_text)
+
+    def on_resize(self) -> None:
+        self.update_state()
 
 
 @dataclass

@@ -7,6 +7,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +25,7 @@ from console.app.upload import UploadForm
 from engine.audit import audit_page
 from engine.db import Database
 from engine.leases import process_owner
-from engine.models import Job
+from engine.models import Job, Worker
 from tests.console.conftest import READ_ONLY, AppFactory, notified, on_screen, screen_text, wait_for
 from tests.console.data import add_alert, seed_jobs, seed_logs
 from tests.console.screens import open_with
@@ -43,6 +44,26 @@ async def test_header_shows_site_mode_database_broker_role_alerts_and_clock(
         for expected in ("acme-billing", "embedded", "db sqlite ok", "broker in-process · 0 workers",
                          "alice (operator)", "⚠ 2 alerts", "12:00:00"):
             assert expected in text, expected
+
+
+async def test_at_80_columns_the_header_keeps_the_workers_the_stalled_jobs_and_the_alerts(
+    make_app: AppFactory, sqlite_db: Database
+) -> None:
+    seed_jobs(sqlite_db)
+    gone = datetime.now(UTC) - timedelta(minutes=20)
+    with sqlite_db.write() as session:  # the worker of the PROCESSING job is gone: it is stalled
+        session.execute(update(Worker).where(Worker.id == "w1").values(last_seen_at=gone))
+    add_alert(sqlite_db)
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await wait_for(pilot, lambda: "! 1 stalled" in screen_text(app).splitlines()[0], what="the alarm in the header")
+        line = screen_text(app).splitlines()[0]
+        for expected in ("acme-billing", "db ok", "1 worker", "alice", "! 1 stalled", "⚠ 1 alert"):
+            assert expected in line, (expected, line)
+        assert "…" not in line, line  # nothing cut: what does not fit is left out whole
+        await pilot.resize_terminal(160, 30)
+        await on_screen(pilot, "broker in-process · 1 worker")  # wide again: the whole line
+        assert "alice (operator)" in screen_text(app) and "12:00:00" in screen_text(app)
 
 
 async def test_header_in_production_mode_and_read_only(make_app: AppFactory) -> None:

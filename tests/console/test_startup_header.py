@@ -4,6 +4,8 @@ they started, and the console tells the startup when it has painted."""
 
 from __future__ import annotations
 
+import pytest
+
 from console.app.payer_source import PayerSource
 from engine.config import Settings
 from engine.db import Database
@@ -30,13 +32,14 @@ def header(app: object) -> str:
     return screen_text(app).splitlines()[0]
 
 
+@pytest.mark.parametrize("size", [(160, 30), (80, 24)], ids=["160x30", "80x24"])
 async def test_header_says_starting_workers_until_a_status_read_after_they_started(
-    make_app: AppFactory, sqlite_db: Database
+    make_app: AppFactory, sqlite_db: Database, size: tuple[int, int]
 ) -> None:
     add_job(sqlite_db, status="PENDING")  # queued, and no worker has beaten yet
     startup = FakeStartup()
     app = make_app(embedded=True, startup=startup)
-    async with app.run_test(size=(160, 30)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await on_screen(pilot, "0 alerts")  # the first site status is in
         await wait_for(pilot, lambda: startup.begun, what="the console to say it has painted")
         line = header(app)
@@ -55,11 +58,12 @@ async def test_header_says_starting_workers_until_a_status_read_after_they_start
         assert "starting workers…" not in line and "queued, no worker" in line  # the truth, now
 
 
-async def test_header_says_when_the_workers_did_not_start(make_app: AppFactory) -> None:
+@pytest.mark.parametrize("size", [(160, 30), (80, 24)], ids=["160x30", "80x24"])
+async def test_header_says_when_the_workers_did_not_start(make_app: AppFactory, size: tuple[int, int]) -> None:
     startup = FakeStartup()
     startup.done, startup.failure = True, "cannot start the broker"
     app = make_app(embedded=True, startup=startup)
-    async with app.run_test(size=(160, 30)) as pilot:
+    async with app.run_test(size=size) as pilot:
         await on_screen(pilot, "workers did not start (Logs tab: 2)")
         assert "starting workers…" not in header(app)
 
