@@ -46,9 +46,14 @@ class _ConnectionPool:
         self._keepalive_expiry = keepalive_expiry
         self._idle: dict[tuple[bytes, bytes, int], list[httpcore.AsyncHTTPConnection]] = {}  # by origin
         self._idle_count = 0
-        self.open = 0  # connections counted against max_connections (idle, busy or connecting)
+        self._connections: set[httpcore.AsyncHTTPConnection] = set()  # idle, busy or connecting
         self.busy = 0  # requests holding a connection, from its checkout to the response's close
         self._waiters: collections.deque[asyncio.Future[None]] = collections.deque()
+
+    @property
+    def open(self) -> int:
+        """Connections counted against max_connections: idle, busy or connecting."""
+        return len(self._connections)
 
     async def handle_async_request(self, request: httpcore.Request) -> httpcore.Response:
         if request.url.scheme not in (b"http", b"https"):
@@ -81,10 +86,11 @@ class _ConnectionPool:
             if self.open >= self._max_connections and self._idle_count:
                 await self._drop(self._oldest_idle())  # an idle connection to another origin makes room
             if self.open < self._max_connections:
-                self.open += 1
                 self.busy += 1
-                return httpcore.AsyncHTTPConnection(origin=origin, ssl_context=self._ssl_context,
-                                                    keepalive_expiry=self._keepalive_expiry)
+                connection = httpcore.AsyncHTTPConnection(origin=origin, ssl_context=self._ssl_context,
+                                                          keepalive_expiry=self._keepalive_expiry)
+                self._connections.add(connection)
+                return connection
             waiter = asyncio.get_running_loop().create_future()
             self._waiters.append(waiter)
             try:
@@ -117,7 +123,7 @@ class _ConnectionPool:
     async def _drop(self, connection: httpcore.AsyncHTTPConnection) -> None:
         """Close a connection that leaves the pool (counted out at once, closed even when the
         caller is being cancelled)."""
-        self.open -= 1
+        self._connections.discard(connection)
         self._wake()
         if not connection.is_closed():
             await asyncio.shield(connection.aclose())
@@ -129,12 +135,18 @@ class _ConnectionPool:
                 waiter.set_result(None)
                 return
 
+    async def __aenter__(self) -> _ConnectionPool:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
     async def aclose(self) -> None:
-        idle = [c for stack in self._idle.values() for c in stack]
+        """Close every connection, busy ones too (as httpcore's pool does)."""
+        connections, self._connections = list(self._connections), set()
         self._idle.clear()
         self._idle_count = 0
-        for connection in idle:
-            self.open -= 1
+        for connection in connections:
             await connection.aclose()
 
 
