@@ -86,6 +86,15 @@ def _open_failure(exc: Exception) -> str:
     return type(exc).__name__
 
 
+DEADLOCK_SQLSTATES = frozenset({"40P01", "40001"})  # PostgreSQL: deadlock detected, serialization failure
+
+
+def deadlocked(exc: BaseException) -> bool:
+    """The database ended this transaction to break a deadlock (PostgreSQL): it was rolled
+    back whole, and the same transaction may simply be run again."""
+    return isinstance(exc, DBAPIError) and getattr(exc.orig, "sqlstate", None) in DEADLOCK_SQLSTATES
+
+
 class Database:
     """One per process. `write()` for transactions that change rows, `read()` for queries."""
 

@@ -4,12 +4,12 @@ row twice, records nothing twice), and each claim's follow-up state moves with t
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, select
+from sqlalchemy import Connection, Select, bindparam, select
 from sqlalchemy.orm import Session
 
 from engine.db import conflict_insert
@@ -69,20 +69,31 @@ def _insert_ignoring(conn: Connection, rows: list[dict[str, Any]]) -> None:
 
 
 def _claims(conn: Connection, keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict[str, Any]]:
-    """The claims' rows as plain dicts (changed here, written back in one bulk update)."""
+    """The claims' rows as plain dicts (changed here, written back in one bulk update). On
+    PostgreSQL they are locked (two jobs seeing one claim at once: one waits for the other's
+    observation), in one order for every writer — by id, in ascending chunks — whatever the
+    make-up of the batch: locked chunk by chunk of claim numbers, two jobs writing overlapping
+    claims in batches of different make-up took their locks in different orders and deadlocked."""
     table = _TABLE
     numbers = sorted({k[2] for k in keys})
-    found: dict[tuple[str, str, str], dict[str, Any]] = {}
-    locking = conn.dialect.name == "postgresql"
-    for start in range(0, len(numbers), KEY_CHUNK):
-        query = select(table).where(table.c.claim_number.in_(numbers[start:start + KEY_CHUNK])).order_by(table.c.id)
-        if locking:  # two jobs seeing one claim at once: one waits for the other's observation
-            query = query.with_for_update()
-        for row in conn.execute(query).mappings():
-            key = (row["payer_id"], row["tin"], row["claim_number"])
-            if key in keys:
-                found[key] = dict(row)
-    return found
+    if conn.dialect.name != "postgresql":
+        return _rows(conn, select(table), table.c.claim_number, numbers, keys)
+    ids = sorted(r.id for r in _matching(conn, select(table.c.id, table.c.payer_id, table.c.tin, table.c.claim_number),
+                                         table.c.claim_number, numbers, keys))
+    return _rows(conn, select(table).with_for_update(), table.c.id, ids, keys)
+
+
+def _matching(conn: Connection, query: Select, column: Any, values: list, keys: set[tuple[str, str, str]]) -> Iterator[Any]:
+    """The rows of `query` whose `column` is among `values` (in chunks, by id) and whose key is in `keys`."""
+    for start in range(0, len(values), KEY_CHUNK):
+        for row in conn.execute(query.where(column.in_(values[start:start + KEY_CHUNK])).order_by(_TABLE.c.id)):
+            if (row.payer_id, row.tin, row.claim_number) in keys:
+                yield row
+
+
+def _rows(conn: Connection, query: Select, column: Any, values: list,
+          keys: set[tuple[str, str, str]]) -> dict[tuple[str, str, str], dict[str, Any]]:
+    return {(r.payer_id, r.tin, r.claim_number): dict(r._mapping) for r in _matching(conn, query, column, values, keys)}
 
 
 def record_observations(session: Session, seen: Sequence[Seen], now: datetime) -> int:

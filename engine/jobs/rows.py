@@ -7,9 +7,10 @@ from collections.abc import Sequence
 from typing import Any
 
 from sqlalchemy import Row, and_, bindparam, case, func, select, update
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
-from engine.db import Database
+from engine.db import Database, deadlocked
 from engine.followup.record import Seen, codes_of, codes_text, record_observations
 from engine.models import Job, JobRow, utcnow
 from engine.results import ClaimResult
@@ -21,6 +22,7 @@ RESULT_COLUMNS = (
     "result_last_service_date", "matched_by", "adjudication_codes", "resolved_at",
 )
 FRESH_CHUNK = 1000
+DEADLOCK_ATTEMPTS = 3
 
 
 def result_values(result: ClaimResult) -> dict[str, Any]:
@@ -95,9 +97,23 @@ def record_results(
     keeps it. Each result written is also kept as an observation of its claim
     (engine.followup.record), in the same transaction, so a batch written again records
     nothing twice. Progress counters move by what was actually written. With `owner`, nothing
-    is written unless that worker still holds the lease. Returns rows written."""
+    is written unless that worker still holds the lease. Returns rows written. A transaction
+    PostgreSQL ends to break a deadlock (two jobs writing observations of the same claims) is
+    run again: it was rolled back whole."""
     if not results and not payer_calls:
         return 0
+    attempt = 1
+    while True:
+        try:
+            return _record(db, job_id, results, owner, payer_calls)
+        except DBAPIError as exc:
+            if attempt >= DEADLOCK_ATTEMPTS or not deadlocked(exc):
+                raise
+            attempt += 1
+
+
+def _record(db: Database, job_id: int, results: Sequence[tuple[int, ClaimResult]], owner: str | None,
+            payer_calls: int) -> int:
     now = utcnow()
     with db.write() as session:
         job = session.execute(select(Job.lease_owner, Job.tin, Job.payer_id).where(Job.id == job_id)).one_or_none()

@@ -141,6 +141,9 @@ class PayerClient:
         }
         if settings.inquiry_url.rstrip("/") == settings.summary_url.rstrip("/"):
             self._tokens["inquiry"] = self._tokens["summary"]
+        # parsed once: httpx parses a URL given as text on every request
+        self._summary_url = httpx.URL(settings.summary_url + wire.SUMMARY_PATH)
+        self._inquiry_url = httpx.URL(settings.inquiry_url + wire.INQUIRY_PATH)
         self._throttle_streak = 0
         self.hedging = Hedging(settings.hedge_quantile, settings.hedge_min_samples, SURFACES, self._observe_hedge)
 
@@ -162,7 +165,7 @@ class PayerClient:
         """One page of the claims of `tin` whose first service date is in [start, end]; with
         `wanted`, only the occurrences of those claim numbers are normalised and returned."""
         headers = wire.summary_headers(tin, payer_id, start, end, transaction_id)
-        return await self._call("summary", "GET", self.settings.summary_url + wire.SUMMARY_PATH, scope, hooks,
+        return await self._call("summary", "GET", self._summary_url, scope, hooks,
                                 lambda response: wire.summary_result(response, start, end, wanted), headers=headers)
 
     async def inquire(
@@ -170,12 +173,12 @@ class PayerClient:
     ) -> list[Found]:
         """Every occurrence of one claim number (no dates needed)."""
         headers, body = wire.inquiry_request(tin, payer_id, claim_number)
-        return await self._call("inquiry", "POST", self.settings.inquiry_url + wire.INQUIRY_PATH, scope, hooks,
+        return await self._call("inquiry", "POST", self._inquiry_url, scope, hooks,
                                 wire.inquiry_result, headers=headers, json=body)
 
     # ---- one exchange, with tokens, limits and retries ----
 
-    async def _call(self, surface: str, method: str, url: str, scope: CallScope, hooks: CallHooks,
+    async def _call(self, surface: str, method: str, url: httpx.URL, scope: CallScope, hooks: CallHooks,
                     read: Callable[[httpx.Response], T], **kwargs: Any) -> T:
         """What `read` makes of the first answer that is neither 401, 429, 5xx nor unreadable
         (BadAnswer); raises PayerUnavailable when the retry budget is spent, PayerOutage when the
@@ -258,7 +261,7 @@ class PayerClient:
             wait = min(wait, left)
         await asyncio.sleep(wait)
 
-    async def _send(self, surface: str, method: str, url: str, kwargs: dict[str, Any], scope: CallScope,
+    async def _send(self, surface: str, method: str, url: httpx.URL, kwargs: dict[str, Any], scope: CallScope,
                     on_sent: Callable[[], None], sent: asyncio.Event) -> Answer:
         """One HTTP exchange under a slot of the shared limits; counted when it is sent."""
         async with self.limits.slot():

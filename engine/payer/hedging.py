@@ -77,6 +77,19 @@ class LatencyTracker:
         return (median if median is not None else longest), (at if at is not None else longest)
 
 
+class _Sent(asyncio.Event):
+    """The event a copy sets once it is on its way; it also wakes the copy's launcher (one
+    callback, not a task waiting on the event)."""
+
+    def __init__(self, on_set: Callable[[], None]) -> None:
+        super().__init__()
+        self._on_set = on_set
+
+    def set(self) -> None:
+        super().set()
+        self._on_set()
+
+
 class Hedging:
     """One client's latency trackers (one per surface) and its hedged sending of requests."""
 
@@ -100,7 +113,9 @@ class Hedging:
                     self.on_hedge(surface)
                     sent_at = await self._launch(copies, send_copy)
                     continue
-                done, _ = await asyncio.wait(copies, return_when=asyncio.FIRST_COMPLETED)
+                done = [c for c in copies if c.done()]  # _slow returns once one has ended
+                if not done:  # (every copy allowed is out: wait for the first to end)
+                    done, _ = await asyncio.wait(copies, return_when=asyncio.FIRST_COMPLETED)
                 for copy in done:
                     copies.discard(copy)
                     answer = copy.result()
@@ -115,13 +130,21 @@ class Hedging:
     @staticmethod
     async def _launch(copies: set[asyncio.Task[Answer]], send_copy: SendCopy) -> float:
         """Start one copy; return when it is sent (or some copy has ended) with the time."""
-        sent = asyncio.Event()
-        copies.add(asyncio.create_task(send_copy(sent)))
-        signal = asyncio.create_task(sent.wait())
+        woken = asyncio.get_running_loop().create_future()
+
+        def wake(_: object = None) -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        copy = asyncio.create_task(send_copy(_Sent(wake)))
+        copies.add(copy)
+        for each in copies:
+            each.add_done_callback(wake)
         try:
-            await asyncio.wait({*copies, signal}, return_when=asyncio.FIRST_COMPLETED)
+            await woken
         finally:
-            signal.cancel()
+            for each in copies:
+                each.remove_done_callback(wake)
         return time.monotonic()
 
     def _hedge_after(self, surface: str) -> float | None:

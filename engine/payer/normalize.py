@@ -94,24 +94,48 @@ _INQUIRY_FIELDS: dict[str, str] = {
 Paths = tuple[tuple[str, ...], ...]
 
 
-def _compiled(fields: dict[str, str]) -> dict[str, Paths]:
-    return {name: tuple(tuple(path.split(".")) for path in paths.split("|")) for name, paths in fields.items()}
+def _step(current: Any, key: str) -> Any:
+    """One key of a path: a list stands for its first element; anything but a dict has no keys."""
+    if isinstance(current, list):
+        current = current[0] if current else None
+    return current.get(key) if isinstance(current, dict) else None
 
 
-_SUMMARY_PATHS = _compiled(_SUMMARY_FIELDS)
-_INQUIRY_PATHS = _compiled(_INQUIRY_FIELDS)
+class _Fields:
+    """A surface's field paths, compiled once: every object on the way (`claimSummary`,
+    `claimSummary.clmXWalkData`…) is looked up once per claim however many fields sit under it,
+    then each field is one more key (with "a|b": the first path that has a value)."""
+
+    def __init__(self, fields: dict[str, str]) -> None:
+        self.paths: dict[str, Paths] = {
+            name: tuple(tuple(path.split(".")) for path in paths.split("|")) for name, paths in fields.items()
+        }
+        prefixes = sorted({p[:i] for paths in self.paths.values() for p in paths for i in range(1, len(p))},
+                          key=len)
+        self._index = {(): 0, **{prefix: i + 1 for i, prefix in enumerate(prefixes)}}
+        self._nodes = tuple((self._index[prefix[:-1]], prefix[-1]) for prefix in prefixes)
+        self._leaves = tuple(
+            (name, tuple((self._index[path[:-1]], path[-1]) for path in paths)) for name, paths in self.paths.items()
+        )
+
+    def values(self, claim: dict) -> dict[str, Any]:
+        nodes = [claim]
+        for parent, key in self._nodes:
+            nodes.append(_step(nodes[parent], key))
+        out: dict[str, Any] = {}
+        for name, alternatives in self._leaves:
+            value = None
+            for parent, key in alternatives:
+                value = _step(nodes[parent], key)
+                if value is not None:
+                    break
+            out[name] = value
+        return out
 
 
-def _value(claim: dict, paths: Paths) -> Any:
-    for path in paths:
-        current: Any = claim
-        for key in path:
-            if isinstance(current, list):
-                current = current[0] if current else None
-            current = current.get(key) if isinstance(current, dict) else None
-        if current is not None:
-            return current
-    return None
+_SUMMARY_PATHS = _Fields(_SUMMARY_FIELDS)
+_NUMBER_LIMIT = _LIMIT["claim_number"]
+_INQUIRY_PATHS = _Fields(_INQUIRY_FIELDS)
 
 
 def _codes(items: Any, type_key: str) -> tuple[str, ...]:
@@ -128,8 +152,8 @@ def _codes(items: Any, type_key: str) -> tuple[str, ...]:
     return tuple(out)
 
 
-def _found(claim: dict, fields: dict[str, Paths], codes: tuple[str, ...] = ()) -> Found:
-    raw = {name: _value(claim, paths) for name, paths in fields.items()}
+def _found(claim: dict, fields: _Fields, codes: tuple[str, ...] = ()) -> Found:
+    raw = fields.values(claim)
     text = {name: _text(raw[name], _LIMIT[name]) for name in _TEXTS}
     text["status"] = text["status"] or "Unknown"
     result = ClaimResult(
@@ -151,7 +175,8 @@ def _found(claim: dict, fields: dict[str, Paths], codes: tuple[str, ...] = ()) -
 
 def summary_number(claim: dict) -> str:
     """The claim number `from_summary(claim)` would give, without normalising the rest."""
-    return _text(_value(claim, _SUMMARY_PATHS["claim_number"]), _LIMIT["claim_number"])
+    value = claim.get("claimNumber")  # the path is one key: _Fields would find the same
+    return _text(value, _NUMBER_LIMIT)
 
 
 def from_summary(claim: dict) -> Found:

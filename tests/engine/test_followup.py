@@ -243,3 +243,70 @@ def test_the_adapter_reads_the_reason_codes_of_both_surfaces() -> None:
                "claimAdjudicationCodes": [{"claimCodeType": "CARC", "code": "27"}, {"claimCodeType": "PEND", "code": "P1"}]}
     assert from_inquiry(inquiry).result.adjudication_codes == ("CARC 27", "PEND P1")
     assert from_inquiry({"claimNumber": "X1", "claimAdjudicationCodes": None}).result.adjudication_codes == ()
+
+
+def test_claims_are_locked_in_id_order_whatever_the_batch(db: Database, monkeypatch) -> None:
+    """Two jobs writing overlapping claims in batches of different make-up must take the claims'
+    row locks in one order (by id, ascending across chunks), or PostgreSQL deadlocks them."""
+    import random
+
+    from sqlalchemy import event
+
+    from engine.followup import record
+
+    if db.is_sqlite:
+        pytest.skip("SQLite has one writer at a time and no row locks")
+    monkeypatch.setattr(record, "KEY_CHUNK", 7)  # several chunks from a small batch
+    numbers = [f"LK{i:03d}" for i in range(40)]
+    random.Random(3).shuffle(numbers)  # ids in an order unrelated to the claim numbers
+    first = _job(db, 40)
+    _rows(db, first, numbers)
+    record_results(db, first, [(n, _found("P1")) for n in range(1, 41)], owner="w1")
+    locked: list[int] = []
+
+    def note(conn, cursor, statement, params, context, executemany) -> None:  # noqa: ANN001
+        if "FOR UPDATE" in statement and f"FROM {TrackedClaim.__tablename__} " in statement:
+            locked.extend(sorted(v for v in (params.values() if isinstance(params, dict) else params)
+                                 if isinstance(v, int)))
+
+    second = _job(db, 40)
+    _rows(db, second, numbers)
+    event.listen(db.write_engine, "before_cursor_execute", note)
+    try:
+        record_results(db, second, [(n, _found("F1", "Finalized", "5")) for n in range(1, 41)], owner="w1")
+    finally:
+        event.remove(db.write_engine, "before_cursor_execute", note)
+    with db.read() as session:
+        ids = sorted(session.scalars(select(TrackedClaim.id).where(TrackedClaim.claim_number.in_(numbers))))
+    assert locked == ids  # every claim, once, ascending across the chunks
+
+
+def test_a_result_write_that_postgresql_ends_as_a_deadlock_is_run_again(db: Database, monkeypatch) -> None:
+    from sqlalchemy.exc import OperationalError
+
+    from engine.jobs import rows
+
+    class Deadlock(Exception):
+        sqlstate = "40P01"
+
+    job_id = _job(db, 2)
+    _rows(db, job_id, ["DL1", "DL2"])
+    real, calls = rows._record, []
+
+    def flaky(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+        calls.append(1)
+        if len(calls) == 1:
+            raise OperationalError("UPDATE …", {}, Deadlock("deadlock detected"))
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(rows, "_record", flaky)
+    assert record_results(db, job_id, [(1, _found("P1")), (2, _found("P1"))], owner="w1") == 2
+    assert len(calls) == 2
+
+    class Other(Exception):
+        sqlstate = "23505"
+
+    monkeypatch.setattr(rows, "_record", lambda *a, **k: (_ for _ in ()).throw(
+        OperationalError("UPDATE …", {}, Other("duplicate key"))))
+    with pytest.raises(OperationalError):  # anything else is not run again
+        record_results(db, job_id, [(1, _found("P1"))], owner="w1")

@@ -160,11 +160,11 @@ async def test_without_hedging_or_when_the_planner_declines_a_stall_is_waited_ou
     assert hedges == 0 and max(durations) >= HANG_S
 
 
-async def test_requests_spread_over_small_pools_and_every_one_is_released(dataset) -> None:
+async def test_connections_are_reused_and_every_one_is_released(dataset) -> None:
     from engine.payer.transport import PooledTransport
 
-    transport = PooledTransport(max_connections=40, max_keepalive=20, pool_size=16)
-    assert transport.pools == 3
+    transport = PooledTransport(max_connections=40, max_keepalive=20)
+    pool = transport.pool
     config = SimConfig(seed=5, today=TODAY, fixed_latency_s=0.2)
     with PayerSimulator(config, dataset=dataset) as sim:
         settings = PayerSettings(sim.url, sim.url, config.client_id, config.client_secret, timeout_s=5)
@@ -173,12 +173,31 @@ async def test_requests_spread_over_small_pools_and_every_one_is_released(datase
             scope = CallScope()
             found = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", c, scope=scope) for c in claims))
             assert [f[0].claim_number for f in found] == claims
-            assert sim.snapshot().peak_in_flight > 16  # more than one pool's worth at once
-            assert transport._busy == [0, 0, 0]
+            assert sim.snapshot().peak_in_flight > 16  # many connections at once
+            assert pool.busy == 0 and pool.open <= 21  # 40 opened (and the token's); 20 kept idle
+            kept = pool.open
+            await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", c, scope=scope) for c in claims[:10]))
+            assert pool.busy == 0 and pool.open == kept  # the idle ones served them: none opened
             sim.configure(fixed_latency_s=5.0)
             call = asyncio.create_task(client.inquire(dataset.tins[0], "87726", claims[0], scope=scope))
             await asyncio.sleep(0.3)
-            assert sum(transport._busy) == 1
-            call.cancel()  # abandoned mid-request: its connection is counted free again
+            assert pool.busy == 1
+            call.cancel()  # abandoned mid-request: its connection is closed and counted out
             await asyncio.gather(call, return_exceptions=True)
-            assert transport._busy == [0, 0, 0]
+            assert pool.busy == 0 and pool.open == kept - 1
+
+
+async def test_requests_wait_for_a_free_connection_when_all_are_taken(dataset) -> None:
+    from engine.payer.transport import PooledTransport
+
+    transport = PooledTransport(max_connections=3, max_keepalive=3)
+    config = SimConfig(seed=5, today=TODAY, fixed_latency_s=0.1)
+    with PayerSimulator(config, dataset=dataset) as sim:
+        settings = PayerSettings(sim.url, sim.url, config.client_id, config.client_secret, timeout_s=5)
+        async with PayerClient(settings, limits=LocalLimits(1000, 40), transport=transport) as client:
+            claims = dataset.claim_numbers(dataset.tins[0])[:12]
+            found = await asyncio.gather(*(client.inquire(dataset.tins[0], "87726", c, scope=CallScope())
+                                           for c in claims))
+            assert [f[0].claim_number for f in found] == claims
+            assert sim.snapshot().peak_in_flight <= 3
+            assert transport.pool.busy == 0 and transport.pool.open <= 3
