@@ -2,17 +2,16 @@
 
 from __future__ import annotations
 
-import gc
+from engine import collector
 
 # Importing SQLAlchemy and mapping the models builds some 95,000 objects that live as long as
 # the process. The cycle collector walked them again and again while they were built, and once
 # more as the process exited: about a third of a light command's CPU time (`jobs`, `job`,
 # `cancel`). It is off during these imports, and what they built is then frozen (left out of
 # every later collection, as the console freezes what its first paint built).
-_collecting = gc.isenabled()
-gc.disable()
-try:
+with collector.paused():
     import argparse
+    import gc
     import json
     import sys
     from collections.abc import Callable, Sequence
@@ -24,10 +23,8 @@ try:
     from engine.config import ignored_settings
     from engine.errors import describe
     from engine.text import safe_text
-finally:
+
     gc.freeze()
-    if _collecting:
-        gc.enable()
 
 EXIT_ERROR = 1
 EXIT_USAGE = 2

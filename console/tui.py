@@ -3,12 +3,12 @@ inside `claimsops up` call `run_console`."""
 
 from __future__ import annotations
 
-import gc
 import logging
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from engine import collector
 from engine.actions import current_operator
 from engine.config import ConfigError, Settings, load_settings
 from engine.db import Database, DatabaseError
@@ -68,14 +68,9 @@ def run_console(
     # Importing the console and composing it allocate some 100,000 objects that live as long as
     # the console: the collector walked them over and over (~100 collections, a tenth of the
     # CPU before the first paint). Off until then: the app freezes them and turns it back on.
-    collecting = gc.isenabled()
-    gc.disable()
-    try:
+    with collector.paused() as collecting:
         return _run_console(read_only=read_only, settings=settings, db=db, configure_logging=configure_logging,
                             payer=payer, embedded=embedded, startup=startup, collect_after_paint=collecting)
-    finally:
-        if collecting:
-            gc.enable()
 
 
 def _run_console(
